@@ -1,0 +1,426 @@
+//! The checked model: what every later stage consumes, without re-checking.
+//!
+//! Invariants the checker guarantees:
+//! * every name is bound: variables, lets and functions are referred to by index;
+//! * every expression carries its type ([`Ty`]), shapes fully known (dims are integers);
+//! * `lets` are in dependency order: a let only refers to lets before it;
+//! * functions are not recursive, so inlining them terminates;
+//! * every argument of the loss, inference, training and elimination is within range,
+//!   with the spec's defaults filled in;
+//! * energy terms are real scalars and, together, depend on at least one output.
+
+use crate::span::Span;
+use std::fmt;
+
+pub use crate::syntax::ast::{BinOp, Role};
+
+/// Index of a variable (input, output, latent or param) in [`Model::vars`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+/// Index of a `let` in [`Model::lets`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LetId(pub u32);
+/// Index of a function in [`Model::fns`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FnId(pub u32);
+
+/// A tensor shape: empty for a scalar; row-major.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Shape(pub Vec<usize>);
+
+impl Shape {
+    pub fn scalar() -> Shape {
+        Shape(Vec::new())
+    }
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_scalar(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Number of elements (1 for a scalar); the checker keeps this under the element limit.
+    pub fn len(&self) -> usize {
+        self.0.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("real");
+        }
+        let dims: Vec<String> = self.0.iter().map(|d| d.to_string()).collect();
+        write!(f, "real[{}]", dims.join(", "))
+    }
+}
+
+/// The type of a variable or expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    Real(Shape),
+    /// An integer in `0..k`.
+    Class(usize),
+    /// −1 or +1; a real scalar in arithmetic.
+    Sign,
+}
+
+impl Ty {
+    pub fn scalar() -> Ty {
+        Ty::Real(Shape::scalar())
+    }
+    /// The shape this value has in arithmetic (`sign` is a scalar; `class` has none).
+    pub fn shape(&self) -> Option<&Shape> {
+        static SCALAR: Shape = Shape(Vec::new());
+        match self {
+            Ty::Real(s) => Some(s),
+            Ty::Sign => Some(&SCALAR),
+            Ty::Class(_) => None,
+        }
+    }
+    /// Elements a variable of this type occupies (1 for class and sign).
+    pub fn len(&self) -> usize {
+        match self {
+            Ty::Real(s) => s.len(),
+            _ => 1,
+        }
+    }
+    pub fn is_discrete(&self) -> bool {
+        !matches!(self, Ty::Real(_))
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Real(s) => write!(f, "{s}"),
+            Ty::Class(k) => write!(f, "class[{k}]"),
+            Ty::Sign => f.write_str("sign"),
+        }
+    }
+}
+
+/// A checked model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub span: Span,
+    /// Named constants with their values, in declaration order.
+    pub consts: Vec<(String, f64)>,
+    pub vars: Vec<Var>,
+    pub fns: Vec<Function>,
+    pub lets: Vec<Let>,
+    /// The energy is the sum of these terms.
+    pub energy: Vec<EnergyTerm>,
+    pub loss: Option<Loss>,
+    /// Inference groups covering every output (and the latents named in `infer`).
+    pub infer: Vec<Infer>,
+    pub train: Option<Train>,
+    pub data: Option<Data>,
+}
+
+impl Model {
+    pub fn var(&self, id: VarId) -> &Var {
+        &self.vars[id.0 as usize]
+    }
+    /// The variables of one role, in declaration order.
+    pub fn vars_of(&self, role: Role) -> impl Iterator<Item = (VarId, &Var)> {
+        self.vars.iter().enumerate().filter(move |(_, v)| v.role == role).map(|(i, v)| (VarId(i as u32), v))
+    }
+    pub fn var_named(&self, name: &str) -> Option<VarId> {
+        self.vars.iter().position(|v| v.name == name).map(|i| VarId(i as u32))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Var {
+    pub name: String,
+    pub span: Span,
+    pub role: Role,
+    pub ty: Ty,
+    /// For latents: how they are eliminated (defaults filled in).
+    pub elim: Option<Elim>,
+    /// For params: how they are initialised (default filled in).
+    pub init: Option<Init>,
+}
+
+/// How a latent is eliminated from the energy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Elim {
+    /// `min by descent(…)` for real latents.
+    MinDescent(Descent),
+    /// `min by enumerate` (or `marginal(beta = inf)`) for class latents.
+    MinEnumerate,
+    /// `marginal(beta)` with finite β, for class latents: `−1/β log Σ_z exp(−β E)`.
+    Marginal { beta: f64 },
+}
+
+/// A parameter's initial value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// Every element, row-major (a scalar initialiser is broadcast by the checker).
+    Values(Vec<f64>),
+    Normal { mean: f64, std: f64 },
+    Uniform { lo: f64, hi: f64 },
+    /// Glorot (Xavier) uniform: `±sqrt(6 / (fan_in + fan_out))`.
+    Glorot,
+}
+
+/// Gradient descent settings, for inference, elimination and negatives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Descent {
+    pub steps: usize,
+    pub rate: f64,
+    /// Starting point; `Init::Values` holds one value broadcast to every element.
+    pub init: Init,
+    /// Stop when the squared gradient norm falls below this.
+    pub tol: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub span: Span,
+    pub params: Vec<(String, Ty)>,
+    pub body: Expr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Let {
+    pub name: String,
+    pub span: Span,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnergyTerm {
+    /// `energy name = …`; unnamed terms are called `term0`, `term1`, … in order.
+    pub name: String,
+    pub span: Span,
+    pub value: Expr,
+}
+
+/// A typed expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Ty,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Number(f64),
+    Var(VarId),
+    Let(LetId),
+    /// The i-th parameter of the enclosing function.
+    Param(usize),
+    /// Stacks equally shaped elements along a new leading dimension.
+    Vector(Vec<Expr>),
+    Call(FnId, Vec<Expr>),
+    Builtin(Builtin, Vec<Expr>),
+    /// One entry per leading dimension; missing trailing indices keep those dimensions.
+    Index(Box<Expr>, Vec<Index>),
+    Transpose(Box<Expr>),
+    Neg(Box<Expr>),
+    /// `+ - * / ^` elementwise with scalar broadcasting; `@` matrix × vector or matrix.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Index {
+    /// A fixed position.
+    At(usize),
+    /// The value of a `class` (0..k) or `sign` (−1 → 0, +1 → 1) expression.
+    Dynamic(Box<Expr>),
+    /// `start..end`, end exclusive, both known.
+    Slice { start: usize, end: usize },
+}
+
+/// Built-in functions after overload resolution (`max(v)` vs `max(a, b)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    Exp,
+    Log,
+    Tanh,
+    Sigmoid,
+    Softplus,
+    Relu,
+    Abs,
+    Sqrt,
+    Square,
+    Sin,
+    Cos,
+    /// Whole-tensor reductions to a scalar.
+    Sum,
+    Mean,
+    Max,
+    Min,
+    LogSumExp,
+    Dot,
+    SqNorm,
+    Norm,
+    Cosine,
+    Softmax,
+    L1,
+    /// Elementwise two-argument forms with scalar broadcasting.
+    Max2,
+    Min2,
+    Pow,
+}
+
+impl Builtin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Exp => "exp",
+            Builtin::Log => "log",
+            Builtin::Tanh => "tanh",
+            Builtin::Sigmoid => "sigmoid",
+            Builtin::Softplus => "softplus",
+            Builtin::Relu => "relu",
+            Builtin::Abs => "abs",
+            Builtin::Sqrt => "sqrt",
+            Builtin::Square => "square",
+            Builtin::Sin => "sin",
+            Builtin::Cos => "cos",
+            Builtin::Sum => "sum",
+            Builtin::Mean => "mean",
+            Builtin::Max | Builtin::Max2 => "max",
+            Builtin::Min | Builtin::Min2 => "min",
+            Builtin::LogSumExp => "logsumexp",
+            Builtin::Dot => "dot",
+            Builtin::SqNorm => "sqnorm",
+            Builtin::Norm => "norm",
+            Builtin::Cosine => "cosine",
+            Builtin::Softmax => "softmax",
+            Builtin::L1 => "l1",
+            Builtin::Pow => "pow",
+        }
+    }
+}
+
+/// The training loss (spec section 6), parameters filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loss {
+    pub kind: LossKind,
+    pub negatives: Option<Negatives>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LossKind {
+    Energy,
+    Perceptron,
+    Hinge { margin: f64 },
+    Log,
+    Lvq2 { delta: f64 },
+    Mce,
+    SquareSquare { margin: f64 },
+    SquareExp { gamma: f64 },
+    Nll { beta: f64 },
+    Mee { beta: f64 },
+}
+
+impl LossKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Energy => "energy",
+            LossKind::Perceptron => "perceptron",
+            LossKind::Hinge { .. } => "hinge",
+            LossKind::Log => "log",
+            LossKind::Lvq2 { .. } => "lvq2",
+            LossKind::Mce => "mce",
+            LossKind::SquareSquare { .. } => "square_square",
+            LossKind::SquareExp { .. } => "square_exp",
+            LossKind::Nll { .. } => "nll",
+            LossKind::Mee { .. } => "mee",
+        }
+    }
+    /// Whether the loss needs the most offending incorrect answer ȳ.
+    pub fn needs_negative(self) -> bool {
+        matches!(
+            self,
+            LossKind::Hinge { .. }
+                | LossKind::Log
+                | LossKind::Lvq2 { .. }
+                | LossKind::Mce
+                | LossKind::SquareSquare { .. }
+                | LossKind::SquareExp { .. }
+        )
+    }
+    /// Whether the loss sums over every answer.
+    pub fn sums_answers(self) -> bool {
+        matches!(self, LossKind::Nll { .. } | LossKind::Mee { .. })
+    }
+}
+
+/// Where ȳ comes from for real outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Negatives {
+    /// Descent from a random start, at least `radius` from `y_i`.
+    Descent { steps: usize, rate: f64, radius: f64 },
+    /// The lowest-energy `y_j` (j ≠ i) of the batch.
+    Shuffle,
+}
+
+/// One inference procedure over a group of variables.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Infer {
+    pub vars: Vec<VarId>,
+    pub method: InferMethod,
+    /// The `infer` declaration, or `None` for a default.
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum InferMethod {
+    Descent(Descent),
+    Enumerate,
+    Langevin { steps: usize, rate: f64, noise: f64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Train {
+    pub optimizer: Optimizer,
+    pub rate: f64,
+    pub epochs: usize,
+    pub batch: usize,
+    pub seed: u64,
+    pub l2: f64,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    Sgd { momentum: f64 },
+    Adam { beta1: f64, beta2: f64, eps: f64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Data {
+    /// As written, relative to the `.ebm` file.
+    pub path: String,
+    pub path_span: Span,
+    pub bindings: Vec<DataBinding>,
+    /// Fraction kept for training, in (0, 1]; `None` trains and tests on everything.
+    pub split: Option<f64>,
+    pub standardize: Vec<VarId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataBinding {
+    pub var: VarId,
+    pub first: Column,
+    /// Inclusive end of a range.
+    pub last: Option<Column>,
+    pub span: Span,
+}
+
+/// A CSV column by header name or 0-based index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Column {
+    Name(String),
+    Index(usize),
+}

@@ -1,0 +1,258 @@
+//! Diagnostics: errors and warnings as data, rendered with ariadne only at the edge.
+//!
+//! Every stage returns `Vec<Diagnostic>`; nothing prints until the driver renders them. A
+//! diagnostic has a stable [`Code`] (`E0xxx` errors, `W0xxx` warnings), a message of the form
+//! "expected X, found Y", one primary label, secondary labels where another place is involved
+//! (the earlier declaration of a duplicate, the other operand of `@`), and an optional help line.
+//! This is the only module that knows ariadne. Spans are byte offsets.
+
+use crate::span::Span;
+use std::fmt;
+
+/// How bad a diagnostic is: an error stops compilation, a warning does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+macro_rules! codes {
+    ($($name:ident = $code:literal, $summary:literal;)*) => {
+        /// The table of diagnostic codes. A code is stable: tools and users may match on it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $($name),* }
+
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &'static [Code] = &[$(Code::$name),*];
+
+            /// The code as printed, e.g. `E0101`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$name => $code),* }
+            }
+
+            /// One line saying what the code is about.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$name => $summary),* }
+            }
+        }
+    };
+}
+
+codes! {
+    // Source text and syntax.
+    Syntax = "E0001", "syntax error";
+    TooDeep = "E0002", "nesting deeper than the limit";
+    NotUtf8 = "E0003", "source is not UTF-8";
+    NoModel = "E0004", "source holds no model";
+    TooLarge = "E0005", "source larger than the limit";
+    BadNumber = "E0006", "malformed number";
+    // Names.
+    UnknownName = "E0101", "unknown name";
+    Duplicate = "E0102", "duplicate declaration";
+    UnknownFunction = "E0103", "unknown function";
+    Arity = "E0104", "wrong number of arguments";
+    Recursive = "E0105", "recursive function";
+    NotConstant = "E0106", "not a compile-time constant";
+    DuplicateModel = "E0107", "duplicate model name";
+    // Shapes.
+    ShapeMismatch = "E0201", "operand shapes do not match";
+    MatmulShape = "E0202", "matrix product of incompatible shapes";
+    IndexRange = "E0203", "index out of range";
+    SliceRange = "E0204", "slice out of range or empty";
+    TooManyIndices = "E0205", "more indices than the tensor has dimensions";
+    BadDim = "E0206", "dimension is not a positive integer";
+    TooManyElements = "E0207", "tensor over the element limit";
+    InitShape = "E0208", "initial value of the wrong shape";
+    ArgShape = "E0209", "argument of the wrong shape";
+    VectorLiteral = "E0210", "vector literal elements of different shapes";
+    // Types.
+    ClassArithmetic = "E0301", "class value used in arithmetic";
+    RealIndex = "E0302", "index is not an integer";
+    EnergyNotScalar = "E0303", "energy is not a scalar";
+    EnergyNoOutput = "E0304", "energy does not depend on any output";
+    NoEnergy = "E0305", "model has no energy";
+    NoOutput = "E0306", "model has no output";
+    ParamType = "E0307", "parameter or function argument of a discrete type";
+    ConstValue = "E0308", "value of the wrong kind";
+    // Losses, inference, training, data.
+    MarginalReal = "E0401", "finite beta on a real latent";
+    EnumerateReal = "E0402", "enumeration of a real variable";
+    LossSumsReal = "E0403", "loss sums over every answer of a real output";
+    LossNeedsNegatives = "E0404", "loss needs a negatives clause";
+    UnknownLoss = "E0405", "unknown loss";
+    UnknownMethod = "E0406", "unknown method";
+    UnknownArgument = "E0407", "unknown argument name";
+    ArgumentRange = "E0408", "argument out of range";
+    MissingArgument = "E0409", "required argument missing";
+    DuplicateArgument = "E0410", "argument given twice";
+    InferTarget = "E0411", "inference of a variable that is not an output or latent";
+    DuplicateClause = "E0412", "clause given twice";
+    DataBinding = "E0413", "data binding to a name that is not an input or output";
+    DataMissing = "E0414", "input or output without a data column";
+    TrainNeedsLoss = "E0415", "training without a loss";
+    Standardize = "E0416", "standardize of a name that cannot be standardized";
+    InferIncomplete = "E0417", "inference does not cover every output";
+    // Warnings.
+    Unused = "W0001", "unused declaration";
+    Collapse = "W0002", "loss can collapse the energy";
+    TrainWithoutData = "W0003", "training without data";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Code {
+    pub fn severity(self) -> Severity {
+        if self.as_str().starts_with('W') {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    }
+}
+
+/// A span with a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+/// One error or warning, as data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub message: String,
+    pub primary: Label,
+    pub secondary: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic whose primary label sits at `span`.
+    pub fn new(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            message: message.into(),
+            primary: Label { span, message: String::new() },
+            secondary: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.code.severity()
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity() == Severity::Error
+    }
+
+    /// The text of the primary label (by default the message itself).
+    pub fn label(mut self, message: impl Into<String>) -> Diagnostic {
+        self.primary.message = message.into();
+        self
+    }
+
+    pub fn secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.secondary.push(Label { span, message: message.into() });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Whether rendered diagnostics carry ANSI colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Color {
+    Always,
+    Never,
+}
+
+/// Renders diagnostics for one source file, in order, as ariadne reports.
+pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> String {
+    use ariadne::{Config, IndexType, Label as ALabel, Report, ReportKind, Source};
+    let mut out = Vec::new();
+    let len = source.len();
+    let clamp = |s: Span| {
+        let start = s.start.min(len);
+        start..s.end.clamp(start, len)
+    };
+    let file = file.to_string();
+    for d in diags {
+        let kind = match d.severity() {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let config = Config::default()
+            .with_color(color == Color::Always)
+            .with_index_type(IndexType::Byte);
+        let primary_text = if d.primary.message.is_empty() { d.message.clone() } else { d.primary.message.clone() };
+        let mut report = Report::build(kind, (file.clone(), clamp(d.primary.span)))
+            .with_config(config)
+            .with_code(d.code)
+            .with_message(&d.message)
+            .with_label(ALabel::new((file.clone(), clamp(d.primary.span))).with_message(primary_text).with_order(0));
+        for (i, l) in d.secondary.iter().enumerate() {
+            report = report.with_label(
+                ALabel::new((file.clone(), clamp(l.span)))
+                    .with_message(&l.message)
+                    .with_order(i as i32 + 1),
+            );
+        }
+        if let Some(h) = &d.help {
+            report = report.with_help(h);
+        }
+        // Writing into a Vec cannot fail.
+        let _ = report.finish().write((file.clone(), Source::from(source)), &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Renders a diagnostic that has no source text to point into (I/O, non-UTF-8 input).
+pub fn render_plain(d: &Diagnostic, file: &str) -> String {
+    let kind = match d.severity() {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut s = format!("{kind}[{}]: {}: {}\n", d.code, file, d.message);
+    if let Some(h) = &d.help {
+        s.push_str(&format!("  help: {h}\n"));
+    }
+    s
+}
+
+/// Edit distance, for "did you mean" help lines.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The closest candidate to `name`, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}

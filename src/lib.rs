@@ -1,0 +1,19 @@
+//! # ebmc — a compiler for energy-based models
+//!
+//! A `.ebm` file declares inputs `x`, outputs `y`, latents `z`, trainable parameters `W`, an
+//! energy `E_W(x, y, z)` as a sum of named terms, a training loss and how to infer and train.
+//! `ebmc` carries it through these stages, each in its own module with one entry function:
+//!
+//! 1. [`syntax::parse`]: source text → [`syntax::ast::File`], every node with its byte span;
+//! 2. [`check::check`]: AST → [`check::Model`]s, names resolved, every expression's shape
+//!    known, errors and lints as [`diag::Diagnostic`]s;
+//!
+//! Later stages lower the checked model to a tensor IR, differentiate it symbolically,
+//! compile it with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
+//! about the terminal.
+
+pub mod check;
+pub mod diag;
+pub mod driver;
+pub mod span;
+pub mod syntax;
