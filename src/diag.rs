@@ -92,7 +92,9 @@ codes! {
     DataMissing = "E0414", "input or output without a data column";
     TrainNeedsLoss = "E0415", "training without a loss";
     Standardize = "E0416", "standardize of a name that cannot be standardized";
-    InferIncomplete = "E0417", "inference does not cover every output";
+    DescentDiscrete = "E0417", "descent over a discrete variable";
+    NegativesUnused = "E0418", "negatives clause where no negatives are used";
+    MixedOutputs = "E0419", "loss over outputs of mixed kinds";
     // Warnings.
     Unused = "W0001", "unused declaration";
     Collapse = "W0002", "loss can collapse the energy";
@@ -138,7 +140,10 @@ impl Diagnostic {
         Diagnostic {
             code,
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             secondary: Vec::new(),
             help: None,
         }
@@ -159,7 +164,10 @@ impl Diagnostic {
     }
 
     pub fn secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.secondary.push(Label { span, message: message.into() });
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -194,12 +202,20 @@ pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> S
         let config = Config::default()
             .with_color(color == Color::Always)
             .with_index_type(IndexType::Byte);
-        let primary_text = if d.primary.message.is_empty() { d.message.clone() } else { d.primary.message.clone() };
+        let primary_text = if d.primary.message.is_empty() {
+            d.message.clone()
+        } else {
+            d.primary.message.clone()
+        };
         let mut report = Report::build(kind, (file.clone(), clamp(d.primary.span)))
             .with_config(config)
             .with_code(d.code)
             .with_message(&d.message)
-            .with_label(ALabel::new((file.clone(), clamp(d.primary.span))).with_message(primary_text).with_order(0));
+            .with_label(
+                ALabel::new((file.clone(), clamp(d.primary.span)))
+                    .with_message(primary_text)
+                    .with_order(0),
+            );
         for (i, l) in d.secondary.iter().enumerate() {
             report = report.with_label(
                 ALabel::new((file.clone(), clamp(l.span)))
@@ -211,7 +227,9 @@ pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> S
             report = report.with_help(h);
         }
         // Writing into a Vec cannot fail.
-        let _ = report.finish().write((file.clone(), Source::from(source)), &mut out);
+        let _ = report
+            .finish()
+            .write((file.clone(), Source::from(source)), &mut out);
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -238,7 +256,9 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            row[j + 1] = (prev + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
             prev = cur;
         }
     }
@@ -246,13 +266,16 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate to `name`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
         .map(|c| (levenshtein(name, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| *d <= limit && *d < name.chars().count())
         .min()
         .map(|(_, c)| c)
 }

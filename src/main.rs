@@ -63,8 +63,13 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check { files } => check(&files, color),
-        Command::Emit { stage: Stage::Ast, file } => {
-            let Some(bytes) = read(&file) else { return ExitCode::from(EXIT_IO) };
+        Command::Emit {
+            stage: Stage::Ast,
+            file,
+        } => {
+            let Some(bytes) = read(&file) else {
+                return ExitCode::from(EXIT_IO);
+            };
             match driver::emit_ast(&bytes) {
                 Ok(text) => {
                     print!("{text}");
@@ -93,14 +98,18 @@ fn report(path: &Path, bytes: &[u8], diags: &[Diagnostic], color: Color) {
     let name = path.display().to_string();
     match std::str::from_utf8(bytes) {
         Ok(source) => eprint!("{}", diag::render(diags, &name, source, color)),
-        Err(_) => diags.iter().for_each(|d| eprint!("{}", diag::render_plain(d, &name))),
+        Err(_) => diags
+            .iter()
+            .for_each(|d| eprint!("{}", diag::render_plain(d, &name))),
     }
 }
 
 fn check(files: &[PathBuf], color: Color) -> ExitCode {
     let mut errors = false;
     for file in files {
-        let Some(bytes) = read(file) else { return ExitCode::from(EXIT_IO) };
+        let Some(bytes) = read(file) else {
+            return ExitCode::from(EXIT_IO);
+        };
         let checked = driver::check(&bytes);
         report(file, &bytes, &checked.diagnostics, color);
         errors |= checked.has_errors();
