@@ -315,6 +315,12 @@ fn is_keyword(r: Rule) -> bool {
     )
 }
 
+/// Words that cannot name a declared thing (models, losses and methods may use them).
+const RESERVED: &[&str] = &[
+    "model", "const", "input", "output", "latent", "param", "fn", "let", "energy", "loss", "infer",
+    "train", "data", "inf",
+];
+
 /// The children of a pair without keyword tokens.
 fn children(p: Pair<Rule>) -> impl Iterator<Item = Pair<Rule>> {
     p.into_inner().filter(|c| !is_keyword(c.as_rule()))
@@ -336,6 +342,26 @@ impl Builder {
         }
     }
 
+    /// A declared name: reserved words are rejected here.
+    fn ident(&self, p: Pair<Rule>) -> Ident {
+        let id = ident(p);
+        if RESERVED.contains(&id.name.as_str()) {
+            self.error(
+                Diagnostic::new(
+                    Code::Syntax,
+                    id.span,
+                    format!("expected a name, found the keyword `{}`", id.name),
+                )
+                .label("reserved word")
+                .help(
+                    "this keyword cannot be used as a name; pick another, e.g. `{}_`"
+                        .replace("{}", &id.name),
+                ),
+            );
+        }
+        id
+    }
+
     fn model(&self, p: Pair<Rule>) -> Model {
         let sp = span(&p);
         let mut it = children(p);
@@ -353,7 +379,7 @@ impl Builder {
         let mut it = children(p).peekable();
         let kind = match rule {
             Rule::const_decl => DeclKind::Const {
-                name: ident(it.next().unwrap()),
+                name: self.ident(it.next().unwrap()),
                 value: self.expr(it.next().unwrap()),
             },
             Rule::input_decl | Rule::output_decl | Rule::latent_decl | Rule::param_decl => {
@@ -363,7 +389,7 @@ impl Builder {
                     Rule::latent_decl => Role::Latent,
                     _ => Role::Param,
                 };
-                let name = ident(it.next().unwrap());
+                let name = self.ident(it.next().unwrap());
                 let ty = self.ty(it.next().unwrap());
                 let (mut elim, mut init) = (None, None);
                 for extra in it {
@@ -384,12 +410,12 @@ impl Builder {
                 }
             }
             Rule::fn_decl => {
-                let name = ident(it.next().unwrap());
+                let name = self.ident(it.next().unwrap());
                 let mut params = Vec::new();
                 while it.peek().map(|p| p.as_rule()) == Some(Rule::fn_param) {
                     let mut fp = children(it.next().unwrap());
                     params.push(FnParam {
-                        name: ident(fp.next().unwrap()),
+                        name: self.ident(fp.next().unwrap()),
                         ty: self.ty(fp.next().unwrap()),
                     });
                 }
@@ -400,14 +426,14 @@ impl Builder {
                 }
             }
             Rule::let_decl => DeclKind::Let {
-                name: ident(it.next().unwrap()),
+                name: self.ident(it.next().unwrap()),
                 value: self.expr(it.next().unwrap()),
             },
             Rule::energy_decl => {
                 let first = it.next().unwrap();
                 if first.as_rule() == Rule::ident {
                     DeclKind::Energy {
-                        name: Some(ident(first)),
+                        name: Some(self.ident(first)),
                         value: self.expr(it.next().unwrap()),
                     }
                 } else {
