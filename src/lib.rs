@@ -15,5 +15,6 @@
 pub mod check;
 pub mod diag;
 pub mod driver;
+pub mod rng;
 pub mod span;
 pub mod syntax;
