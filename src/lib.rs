@@ -15,5 +15,7 @@
 pub mod check;
 pub mod diag;
 pub mod driver;
+pub mod rng;
+pub mod runtime;
 pub mod span;
 pub mod syntax;
