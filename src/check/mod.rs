@@ -368,6 +368,7 @@ impl<'a> Checker<'a> {
                             p.name.name
                         ),
                     )
+                    .label("declared again here")
                     .secondary(first, "first declared here")
                     .help("rename one of the parameters"),
                 );
