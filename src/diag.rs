@@ -207,20 +207,22 @@ pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> S
         } else {
             d.primary.message.clone()
         };
+        // Labels go in source order: ariadne starts a new snippet whenever a label lies on an
+        // earlier line than the one before it, and heads that snippet with the primary's
+        // line and column, so a secondary label above the primary would be shown under the
+        // wrong location.
+        let mut labels: Vec<(Span, &str)> = vec![(d.primary.span, primary_text.as_str())];
+        labels.extend(d.secondary.iter().map(|l| (l.span, l.message.as_str())));
+        labels.sort_by_key(|(s, _)| (s.start, s.end));
         let mut report = Report::build(kind, (file.clone(), clamp(d.primary.span)))
             .with_config(config)
             .with_code(d.code)
-            .with_message(&d.message)
-            .with_label(
-                ALabel::new((file.clone(), clamp(d.primary.span)))
-                    .with_message(primary_text)
-                    .with_order(0),
-            );
-        for (i, l) in d.secondary.iter().enumerate() {
+            .with_message(&d.message);
+        for (i, (span, message)) in labels.into_iter().enumerate() {
             report = report.with_label(
-                ALabel::new((file.clone(), clamp(l.span)))
-                    .with_message(&l.message)
-                    .with_order(i as i32 + 1),
+                ALabel::new((file.clone(), clamp(span)))
+                    .with_message(message)
+                    .with_order(i as i32),
             );
         }
         if let Some(h) = &d.help {
@@ -247,22 +249,30 @@ pub fn render_plain(d: &Diagnostic, file: &str) -> String {
     s
 }
 
-/// Edit distance, for "did you mean" help lines.
+/// Edit distance for "did you mean" help lines: insertions, deletions, substitutions and
+/// swaps of two neighbouring characters (`bais` → `bias`) each count one (optimal string
+/// alignment distance).
 pub fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            prev = cur;
+    // Three rows: two back (for swaps), one back, and the current one.
+    let mut two: Vec<usize> = vec![0; b.len() + 1];
+    let mut one: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (one[j - 1] + cost).min(one[j] + 1).min(cur[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(two[j - 2] + 1);
+            }
+            cur[j] = d;
         }
+        std::mem::swap(&mut two, &mut one);
+        std::mem::swap(&mut one, &mut cur);
     }
-    row[b.len()]
+    one[b.len()]
 }
 
 /// The closest candidate to `name`, if it is close enough to be a likely typo.

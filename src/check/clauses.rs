@@ -130,6 +130,9 @@ impl<'a> Checker<'a> {
         let mut init = None;
         let mut init_span: Option<Span> = None;
         let mut ok = true;
+        // After an unknown or unnamed argument, a "missing" one is most likely that argument
+        // misspelt: report the misspelling only.
+        let mut unnamed_or_unknown = false;
         let names: Vec<&str> = specs
             .iter()
             .map(|s| s.name)
@@ -159,6 +162,7 @@ impl<'a> Checker<'a> {
                     .help(help),
                 );
                 ok = false;
+                unnamed_or_unknown = true;
                 continue;
             };
             if with_init && name.name == "init" {
@@ -197,6 +201,7 @@ impl<'a> Checker<'a> {
                     .help(help),
                 );
                 ok = false;
+                unnamed_or_unknown = true;
                 continue;
             };
             if let Some(first) = given[i].replace(a.span) {
@@ -227,8 +232,9 @@ impl<'a> Checker<'a> {
             }
             values[i] = Some(v);
         }
-        for (s, v) in specs.iter().zip(&values) {
-            if v.is_none() {
+        for ((s, v), given) in specs.iter().zip(&values).zip(&given) {
+            // A value given but out of range, or bad, has been reported already.
+            if v.is_none() && given.is_none() && !unnamed_or_unknown {
                 self.error(
                     Diagnostic::new(
                         Code::MissingArgument,
@@ -291,7 +297,11 @@ impl<'a> Checker<'a> {
             Diagnostic::new(
                 Code::UnknownMethod,
                 m.name.span,
-                format!("expected a {what} method, found `{}`", m.name.name),
+                format!(
+                    "expected {} {what} method, found `{}`",
+                    article(what),
+                    m.name.name
+                ),
             )
             .label(format!("unknown {what} method"))
             .help(help),
@@ -324,7 +334,11 @@ impl<'a> Checker<'a> {
             Some(ast::Elim::Min(m)) => match m.name.name.as_str() {
                 "descent" if !discrete => Some(Elim::MinDescent(self.descent(m, DESCENT_ELIM)?)),
                 "descent" => {
-                    self.error(descent_discrete(m.name.span, &name.name, t));
+                    self.error(
+                        descent_discrete(m.name.span, &name.name, t)
+                            .secondary(name.span, format!("`{}` is `{t}`", name.name))
+                            .help("a class latent is eliminated exactly: write `min by enumerate` or `marginal(beta = 1)`, or leave the elimination out"),
+                    );
                     None
                 }
                 "enumerate" if discrete => {
@@ -332,7 +346,11 @@ impl<'a> Checker<'a> {
                     Some(Elim::MinEnumerate)
                 }
                 "enumerate" => {
-                    self.error(enumerate_real(m.name.span, &name.name, t, "latent"));
+                    self.error(
+                        enumerate_real(m.name.span, &name.name, t, "latent")
+                            .secondary(name.span, format!("`{}` is `{t}`", name.name))
+                            .help("a real latent is eliminated by descent: write `min by descent(steps = 30, rate = 0.1)`, or leave the elimination out"),
+                    );
                     None
                 }
                 _ => {
@@ -396,7 +414,19 @@ impl<'a> Checker<'a> {
             }
         }
         let outputs: Vec<usize> = self.var_indices(Role::Output);
-        if outputs.is_empty() {
+        // An output whose type failed to check is declared all the same: its error is enough.
+        let declared = self.var_decls.iter().any(|d| {
+            matches!(
+                &d.kind,
+                DeclKind::Var {
+                    role: Role::Output,
+                    ..
+                }
+            )
+        });
+        if outputs.is_empty() && declared {
+            ok = false;
+        } else if outputs.is_empty() {
             self.error(
                 Diagnostic::new(
                     Code::NoOutput,
@@ -633,7 +663,8 @@ impl<'a> Checker<'a> {
                     Some((_, decl_span)) => {
                         self.error(
                             Diagnostic::new(Code::InferTarget, v.span, format!("expected an output or latent to infer, found `{}`", v.name))
-                                .secondary(decl_span, "declared here")
+                                .label(format!("`{}` is not inferred", v.name))
+                                .secondary(decl_span, format!("`{}` declared here", v.name))
                                 .help("inference finds outputs (and latents); inputs are given and params are trained"),
                         );
                         ok = false;
@@ -663,11 +694,12 @@ impl<'a> Checker<'a> {
                 "descent" => {
                     if let Some(&i) = ids.iter().find(|&&i| self.var(i).ty.is_discrete()) {
                         let v = self.var(i);
-                        self.error(descent_discrete(
-                            method.name.span,
-                            &v.name.clone(),
-                            &v.ty.clone(),
-                        ));
+                        let (n, t, s) = (v.name.clone(), v.ty.clone(), v.span);
+                        self.error(
+                            descent_discrete(method.name.span, &n, &t)
+                                .secondary(s, format!("`{n}` is `{t}`"))
+                                .help(format!("discrete variables are found exactly: write `infer {n} by enumerate`, or leave `{n}` out (it is enumerated by default)")),
+                        );
                         return None;
                     }
                     InferMethod::Descent(self.descent(method, DESCENT_INFER)?)
@@ -678,7 +710,8 @@ impl<'a> Checker<'a> {
                         let (n, t, s) = (v.name.clone(), v.ty.clone(), v.span);
                         self.error(
                             enumerate_real(method.name.span, &n, &t, "variable")
-                                .secondary(s, format!("`{n}` declared here")),
+                                .secondary(s, format!("`{n}` is `{t}`"))
+                                .help("use `descent(steps = 100, rate = 0.1)` for real variables"),
                         );
                         return None;
                     }
@@ -961,6 +994,15 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// "a" or "an" before a word.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 fn duplicate_arg(name: &str, span: Span, first: Span) -> Diagnostic {
     let mut d = Diagnostic::new(
         Code::DuplicateArgument,
@@ -981,7 +1023,6 @@ fn descent_discrete(span: Span, name: &str, t: &Ty) -> Diagnostic {
         format!("expected a real variable for descent, found `{name}` of type `{t}`"),
     )
     .label("gradient descent needs a real variable")
-    .help("discrete variables are found exactly with `enumerate`")
 }
 
 fn enumerate_real(span: Span, name: &str, t: &Ty, what: &str) -> Diagnostic {
@@ -991,5 +1032,4 @@ fn enumerate_real(span: Span, name: &str, t: &Ty, what: &str) -> Diagnostic {
         format!("expected a class or sign {what} to enumerate, found `{name}` of type `{t}`"),
     )
     .label("a real variable has infinitely many values")
-    .help("use `descent(steps = 100, rate = 0.1)` for real variables")
 }

@@ -19,14 +19,35 @@ impl<'a> Checker<'a> {
     pub(super) fn const_eval(&mut self, e: &ast::Expr) -> Option<f64> {
         let v = match &e.kind {
             ExprKind::Number(v) => *v,
-            ExprKind::Name(n) => match self.names.get(n.as_str()).map(|s| s.0) {
-                Some(Sym::Const(i)) => self.const_vals[i]?,
-                Some(_) => {
+            ExprKind::Name(n) => match self.names.get(n.as_str()).copied() {
+                Some((Sym::Const(i), _)) => self.const_vals[i]?,
+                Some((sym, decl)) => {
+                    let what = match sym {
+                        Sym::Var(i) => match &self.var_decls[i].kind {
+                            DeclKind::Var { role, .. } => role.keyword(),
+                            _ => "variable",
+                        },
+                        Sym::Let(_) => "let",
+                        Sym::Fn(_) => "function",
+                        _ => "energy term",
+                    };
                     self.error(
                         Diagnostic::new(
                             Code::NotConstant,
                             e.span,
                             format!("expected a constant, found `{n}`, which is not a const"),
+                        )
+                        .label("only known when the model runs")
+                        .secondary(
+                            decl,
+                            format!(
+                                "`{n}` is declared as {} {what} here",
+                                if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                                    "an"
+                                } else {
+                                    "a"
+                                }
+                            ),
                         )
                         .help("only numbers and `const` names can be used here"),
                     );
@@ -49,7 +70,7 @@ impl<'a> Checker<'a> {
                 }
             },
             ExprKind::Neg(x) => -self.const_eval(x)?,
-            ExprKind::Binary { op, lhs, rhs } if *op != BinOp::MatMul => {
+            ExprKind::Binary { op, lhs, rhs, .. } if *op != BinOp::MatMul => {
                 let (a, b) = (self.const_eval(lhs), self.const_eval(rhs));
                 let (a, b) = (a?, b?);
                 match op {
@@ -87,7 +108,9 @@ impl<'a> Checker<'a> {
         Some(v)
     }
 
-    /// A constant that must be an integer in `lo..=hi` (dims, indices, counts).
+    /// A constant that must be an integer in `lo..=hi` (dims, indices, counts); `context` is a
+    /// secondary label (e.g. the tensor a slice applies to).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn const_int(
         &mut self,
         e: &ast::Expr,
@@ -95,6 +118,8 @@ impl<'a> Checker<'a> {
         code: Code,
         lo: i64,
         hi: i64,
+        help: &str,
+        context: Option<(Span, String)>,
     ) -> Option<i64> {
         let v = self.const_eval(e)?;
         if v.fract() != 0.0 || !v.is_finite() || v < lo as f64 || v > hi as f64 {
@@ -103,14 +128,17 @@ impl<'a> Checker<'a> {
             } else {
                 format!("an integer in {lo}..={hi}")
             };
-            self.error(
-                Diagnostic::new(
-                    code,
-                    e.span,
-                    format!("expected {what} to be {expected}, found {}", fmt_num(v)),
-                )
-                .label(format!("this is {}", fmt_num(v))),
-            );
+            let mut d = Diagnostic::new(
+                code,
+                e.span,
+                format!("expected {what} to be {expected}, found {}", fmt_num(v)),
+            )
+            .label(format!("this is {}", fmt_num(v)))
+            .help(help);
+            if let Some((span, message)) = context {
+                d = d.secondary(span, message);
+            }
+            self.error(d);
             return None;
         }
         Some(v as i64)
@@ -127,6 +155,8 @@ impl<'a> Checker<'a> {
                     Code::BadDim,
                     1,
                     MAX_ELEMENTS as i64,
+                    "`class[k]` holds the k values 0, 1, …, k - 1, so k is at least 1",
+                    None,
                 )?;
                 Some(Ty::Class(k as usize))
             }
@@ -325,11 +355,14 @@ impl<'a> Checker<'a> {
         let mut shape = shape.unwrap_or_default();
         shape.insert(0, items.len());
         if items.is_empty() {
-            self.error(Diagnostic::new(
-                Code::VectorLiteral,
-                e.span,
-                "expected at least one element, found an empty vector literal",
-            ));
+            self.error(
+                Diagnostic::new(
+                    Code::VectorLiteral,
+                    e.span,
+                    "expected at least one element, found an empty vector literal",
+                )
+                .help("write `[a, b, …]` with one or more elements, or a scalar such as `= 0` for every element"),
+            );
             return None;
         }
         Some((shape, values))

@@ -7,8 +7,7 @@
 
 use super::consts::{fmt_num, too_many};
 use super::{
-    BinOp, Builtin, Checker, Expr, ExprKind, FnId, Index, LetId, Shape, Sym, Ty, VarId,
-    MAX_ELEMENTS,
+    BinOp, Builtin, Checker, Expr, ExprKind, Index, LetId, Shape, Sym, Ty, VarId, MAX_ELEMENTS,
 };
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::span::Span;
@@ -66,13 +65,18 @@ impl<'a> Checker<'a> {
                 let ty = Ty::Real(real_shape(&x));
                 typed(ExprKind::Neg(Box::new(x)), ty)
             }
-            A::Binary { op, lhs, rhs } => {
+            A::Binary {
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => {
                 let (l, r) = (self.real(lhs, env), self.real(rhs, env));
                 let (l, r) = (l?, r?);
                 let shape = if *op == BinOp::MatMul {
-                    self.matmul_shape(&l, &r, span)?
+                    self.matmul_shape(&l, &r, *op_span, span)?
                 } else {
-                    self.broadcast(&l, &r, op.symbol(), span)?
+                    self.broadcast(&l, &r, op.symbol(), *op_span)?
                 };
                 typed(
                     ExprKind::Binary(*op, Box::new(l), Box::new(r)),
@@ -185,7 +189,7 @@ impl<'a> Checker<'a> {
             }
             Sym::Energy => {
                 self.error(
-                    Diagnostic::new(Code::UnknownName, span, format!("expected a value, found the energy term `{n}`"))
+                    Diagnostic::new(Code::ConstValue, span, format!("expected a value, found the energy term `{n}`"))
                         .secondary(decl, "energy term declared here")
                         .help("energy terms cannot be referred to; compute the value with `let` and use it in both places"),
                 );
@@ -255,7 +259,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Shape of an elementwise operation: equal shapes, or one side a scalar.
+    /// Shape of an elementwise operation: equal shapes, or one side a scalar. A mismatch is
+    /// reported at `span`, the operator or the function name.
     fn broadcast(&mut self, l: &Expr, r: &Expr, op: &str, span: Span) -> Option<Shape> {
         let (ls, rs) = (real_shape(l), real_shape(r));
         if ls == rs || rs.is_scalar() {
@@ -283,7 +288,9 @@ impl<'a> Checker<'a> {
         None
     }
 
-    fn matmul_shape(&mut self, l: &Expr, r: &Expr, span: Span) -> Option<Shape> {
+    /// Shape of `l @ r`; a mismatch is reported at the operator `at`, the element limit over
+    /// the whole product `span`.
+    fn matmul_shape(&mut self, l: &Expr, r: &Expr, at: Span, span: Span) -> Option<Shape> {
         let (ls, rs) = (real_shape(l), real_shape(r));
         let shape = match (ls.0.as_slice(), rs.0.as_slice()) {
             ([m, n], [k]) if n == k => vec![*m],
@@ -306,7 +313,7 @@ impl<'a> Checker<'a> {
                 self.error(
                     Diagnostic::new(
                         Code::MatmulShape,
-                        span,
+                        at,
                         format!("expected shapes that `@` can multiply, found `{ls}` @ `{rs}`"),
                     )
                     .label("incompatible matrix product")
@@ -338,26 +345,41 @@ impl<'a> Checker<'a> {
         }
         let Some((b, arity)) = builtin(&func.name, args.len()) else {
             if BUILTINS.contains(&func.name.as_str()) {
-                let expected = match func.name.as_str() {
-                    "max" | "min" => "1 or 2",
-                    "dot" | "cosine" | "pow" => "2",
-                    _ => "1",
+                let name = func.name.as_str();
+                let (expected, usage) = match name {
+                    "max" | "min" => (
+                        "1 or 2 arguments",
+                        format!("`{name}(v)` reduces a tensor; `{name}(a, b)` is elementwise"),
+                    ),
+                    "dot" | "cosine" => (
+                        "2 arguments",
+                        format!("`{name}(a, b)` takes two tensors of one shape"),
+                    ),
+                    "pow" => (
+                        "2 arguments",
+                        "`pow(a, p)` raises `a` to the power `p`".into(),
+                    ),
+                    "transpose" => (
+                        "1 argument",
+                        "`transpose(A)` or `A'` transposes a matrix".into(),
+                    ),
+                    "delta" => (
+                        "1 argument",
+                        "write `delta(y - k)` with `y` a class or sign value".into(),
+                    ),
+                    _ => ("1 argument", format!("`{name}(v)` takes one tensor")),
                 };
                 self.error(
                     Diagnostic::new(
                         Code::Arity,
                         span,
-                        format!(
-                            "expected {expected} argument(s) to `{}`, found {}",
-                            func.name,
-                            args.len()
-                        ),
+                        format!("expected {expected} to `{name}`, found {}", args.len()),
                     )
                     .label(format!(
-                        "`{}` called with {} argument(s)",
-                        func.name,
-                        args.len()
-                    )),
+                        "`{name}` called with {}",
+                        plural(args.len(), "argument")
+                    ))
+                    .help(usage),
                 );
                 return None;
             }
@@ -412,7 +434,7 @@ impl<'a> Checker<'a> {
             Dot | Cosine => {
                 if shapes[0] != shapes[1] {
                     self.error(
-                        Diagnostic::new(Code::ShapeMismatch, span, format!("expected arguments of the same shape for `{}`, found `{}` and `{}`", b.name(), shapes[0], shapes[1]))
+                        Diagnostic::new(Code::ShapeMismatch, func.span, format!("expected arguments of the same shape for `{}`, found `{}` and `{}`", b.name(), shapes[0], shapes[1]))
                             .label(format!("`{}` of mismatched shapes", b.name()))
                             .secondary(typed[0].span, format!("this is `{}`", shapes[0]))
                             .secondary(typed[1].span, format!("this is `{}`", shapes[1]))
@@ -422,7 +444,7 @@ impl<'a> Checker<'a> {
                 }
                 Shape::scalar()
             }
-            Max2 | Min2 | Pow => self.broadcast(&typed[0], &typed[1], b.name(), span)?,
+            Max2 | Min2 | Pow => self.broadcast(&typed[0], &typed[1], b.name(), func.span)?,
         };
         Some(Expr {
             kind: ExprKind::Builtin(b, typed),
@@ -442,29 +464,43 @@ impl<'a> Checker<'a> {
     ) -> Option<Expr> {
         let (_, params, _) = self.fn_decls[i];
         if args.len() != params.len() {
+            let signature: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
             self.error(
                 Diagnostic::new(
                     Code::Arity,
                     span,
                     format!(
-                        "expected {} argument(s) to `{}`, found {}",
-                        params.len(),
+                        "expected {} to `{}`, found {}",
+                        plural(params.len(), "argument"),
                         func.name,
                         args.len()
                     ),
                 )
-                .label(format!("called with {} argument(s)", args.len()))
+                .label(format!("called with {}", plural(args.len(), "argument")))
                 .secondary(
                     decl,
                     format!(
-                        "`{}` declared here with {} parameter(s)",
+                        "`{}` declared here with {}",
                         func.name,
-                        params.len()
+                        plural(params.len(), "parameter")
                     ),
-                ),
+                )
+                .help(format!(
+                    "call it as `{}({})`",
+                    func.name,
+                    signature.join(", ")
+                )),
             );
             return None;
         }
+        // The function failed to check (already reported), or lies on a cycle: check the
+        // arguments for their own errors only, since the parameter types are unknown.
+        let Some((id, ret)) = self.fn_ids[i].zip(self.fn_tys[i].clone()) else {
+            for a in args {
+                self.expr(a, env);
+            }
+            return None;
+        };
         let mut typed = Vec::new();
         let mut ok = true;
         for a in args {
@@ -473,8 +509,6 @@ impl<'a> Checker<'a> {
                 None => ok = false,
             }
         }
-        // The function failed to check (already reported), or lies on a cycle.
-        let (id, ret): (FnId, Ty) = (self.fn_ids[i]?, self.fn_tys[i].clone()?);
         if !ok {
             return None;
         }
@@ -483,17 +517,23 @@ impl<'a> Checker<'a> {
             .iter()
             .map(|p| p.1.clone())
             .collect();
-        for (x, want) in typed.iter().zip(&param_tys) {
+        for ((x, want), p) in typed.iter().zip(&param_tys).zip(params) {
             let got = Ty::Real(real_shape(x));
             if &got != want {
                 self.error(
                     Diagnostic::new(
                         Code::ArgShape,
                         x.span,
-                        format!("expected an argument of type `{want}`, found `{got}`"),
+                        format!(
+                            "expected an argument of type `{want}` for `{}`, found `{got}`",
+                            p.name.name
+                        ),
                     )
                     .label(format!("this is `{got}`"))
-                    .secondary(decl, format!("`{}` declared here", func.name))
+                    .secondary(
+                        p.ty.span,
+                        format!("parameter `{}` of `{}` is `{want}`", p.name.name, func.name),
+                    )
                     .help("arguments must have exactly the declared shape"),
                 );
                 ok = false;
@@ -535,6 +575,7 @@ impl<'a> Checker<'a> {
                 op: BinOp::Sub,
                 lhs,
                 rhs,
+                ..
             } => (lhs.as_ref(), Some(rhs.as_ref())),
             _ => (&args[0], None),
         };
@@ -626,11 +667,26 @@ impl<'a> Checker<'a> {
     ) -> Option<Expr> {
         let b = self.real(base, env)?;
         let shape = real_shape(&b);
+        // The brackets, `[i, j]`: where a wrong number of indices is reported.
+        let brackets = Span::new(b.span.end, span.end);
+        if shape.is_scalar() {
+            self.error(
+                Diagnostic::new(
+                    Code::TooManyIndices,
+                    brackets,
+                    "expected a tensor to index, found the scalar `real`",
+                )
+                .label("indexed here")
+                .secondary(b.span, "this is `real`")
+                .help("a scalar has no positions; use it directly"),
+            );
+            return None;
+        }
         if args.len() > shape.rank() {
             self.error(
                 Diagnostic::new(
                     Code::TooManyIndices,
-                    span,
+                    brackets,
                     format!(
                         "expected at most {} indices into `{}`, found {}",
                         shape.rank(),
@@ -638,6 +694,11 @@ impl<'a> Checker<'a> {
                         args.len()
                     ),
                 )
+                .label(format!(
+                    "{} for {}",
+                    plural(args.len(), "index"),
+                    plural(shape.rank(), "dimension")
+                ))
                 .secondary(b.span, format!("this is `{shape}`"))
                 .help("give one index per dimension, or fewer to take a sub-tensor"),
             );
@@ -646,23 +707,39 @@ impl<'a> Checker<'a> {
         let mut out = Vec::new();
         let mut result = Vec::new();
         let mut ok = true;
+        let context = || Some((b.span, format!("this is `{shape}`")));
         for (arg, &dim) in args.iter().zip(&shape.0) {
+            let slice_help = format!(
+                "a slice `a:b` of a dimension of {dim} keeps positions a ≤ i < b, with 0 ≤ a < b ≤ {dim}"
+            );
             match arg {
-                ast::IndexArg::At(e) => match self.index_value(e, dim, env) {
+                ast::IndexArg::At(e) => match self.index_value(e, dim, env, context()) {
                     Some(ix) => out.push(ix),
                     None => ok = false,
                 },
                 ast::IndexArg::Slice { lo, hi, span } => {
                     let start = match lo {
-                        Some(lo) => {
-                            self.const_int(lo, "a slice start", Code::SliceRange, 0, dim as i64 - 1)
-                        }
+                        Some(lo) => self.const_int(
+                            lo,
+                            "a slice start",
+                            Code::SliceRange,
+                            0,
+                            dim as i64 - 1,
+                            &slice_help,
+                            context(),
+                        ),
                         None => Some(0),
                     };
                     let end = match hi {
-                        Some(hi) => {
-                            self.const_int(hi, "a slice end", Code::SliceRange, 1, dim as i64)
-                        }
+                        Some(hi) => self.const_int(
+                            hi,
+                            "a slice end",
+                            Code::SliceRange,
+                            1,
+                            dim as i64,
+                            &slice_help,
+                            context(),
+                        ),
                         None => Some(dim as i64),
                     };
                     match (start, end) {
@@ -680,6 +757,7 @@ impl<'a> Checker<'a> {
                                     *span,
                                     format!("expected a non-empty slice, found {s}:{e}"),
                                 )
+                                .label(format!("keeps no position: {s} is not below {e}"))
                                 .help("a slice `a:b` keeps positions a ≤ i < b, so it needs a < b"),
                             );
                             ok = false;
@@ -701,7 +779,13 @@ impl<'a> Checker<'a> {
     }
 
     /// One index: a class or sign value (dynamic), or an integer constant in `0..dim`.
-    fn index_value(&mut self, e: &ast::Expr, dim: usize, env: &Env) -> Option<Index> {
+    fn index_value(
+        &mut self,
+        e: &ast::Expr,
+        dim: usize,
+        env: &Env,
+        context: Option<(Span, String)>,
+    ) -> Option<Index> {
         if is_constant_syntax(e, self) {
             let v = self.const_eval(e)?;
             if v.fract() != 0.0 {
@@ -716,15 +800,28 @@ impl<'a> Checker<'a> {
                 return None;
             }
             if v < 0.0 || v >= dim as f64 {
-                self.error(
-                    Diagnostic::new(
-                        Code::IndexRange,
-                        e.span,
-                        format!("expected an index in 0..{dim}, found {}", fmt_num(v)),
+                let help = if v < 0.0 {
+                    format!(
+                        "indices start at 0 and do not count from the end; the last position is {}",
+                        dim - 1
                     )
-                    .label(format!("out of range for a dimension of {dim}"))
-                    .help("indices start at 0; the last position is one less than the dimension"),
-                );
+                } else {
+                    format!(
+                        "indices start at 0; the last position of a dimension of {dim} is {}",
+                        dim - 1
+                    )
+                };
+                let mut d = Diagnostic::new(
+                    Code::IndexRange,
+                    e.span,
+                    format!("expected an index in 0..{dim}, found {}", fmt_num(v)),
+                )
+                .label(format!("out of range for a dimension of {dim}"))
+                .help(help);
+                if let Some((span, message)) = context {
+                    d = d.secondary(span, message);
+                }
+                self.error(d);
                 return None;
             }
             return Some(Index::At(v as usize));
@@ -764,6 +861,15 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// "1 argument", "2 arguments".
+pub(super) fn plural(n: usize, word: &str) -> String {
+    match (n, word) {
+        (1, _) => format!("1 {word}"),
+        (_, "index") => format!("{n} indices"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
 /// Whether an expression only uses numbers and consts (so it is evaluated at check time).
 fn is_constant_syntax(e: &ast::Expr, c: &Checker) -> bool {
     use ast::ExprKind as A;
@@ -771,7 +877,7 @@ fn is_constant_syntax(e: &ast::Expr, c: &Checker) -> bool {
         A::Number(_) => true,
         A::Name(n) => matches!(c.names.get(n.as_str()), Some((Sym::Const(_), _))),
         A::Neg(x) => is_constant_syntax(x, c),
-        A::Binary { op, lhs, rhs } => {
+        A::Binary { op, lhs, rhs, .. } => {
             *op != BinOp::MatMul && is_constant_syntax(lhs, c) && is_constant_syntax(rhs, c)
         }
         _ => false,

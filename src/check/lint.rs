@@ -1,5 +1,5 @@
-//! Name references and lints: unused declarations (`W0001`), energy without an output
-//! (`E0304`) and the collapse lint (`W0002`).
+//! Name references and lints: unused declarations (`W0001`, only in a model without errors),
+//! energy without an output (`E0304`) and the collapse lint (`W0002`).
 //!
 //! The collapse lint follows the seed (LeCun et al. 2006, section 2): `loss energy` only
 //! pulls the energy of correct answers down, so it is safe only when the architecture
@@ -198,7 +198,10 @@ impl<'a> Checker<'a> {
                 }
             )
         });
-        if energy_count > 0 && has_output && !reaches_output {
+        // With a name declared twice, uses resolve to the first declaration and the second
+        // looks unused: the duplicate is the error to fix, not the energy.
+        let duplicates = self.diags.iter().any(|d| d.code == Code::Duplicate);
+        if energy_count > 0 && has_output && !reaches_output && !duplicates {
             let span = self
                 .ast
                 .decls
@@ -211,6 +214,11 @@ impl<'a> Checker<'a> {
                     .label("no term of the energy uses an output")
                     .help("inference minimises the energy over the outputs, so at least one term must use them"),
             );
+        }
+        // In a model with errors, a declaration often looks unused only because the expression
+        // that used it failed, or because a misspelling stands in for it: warn once it checks.
+        if self.diags.iter().any(|d| d.is_error()) {
+            return;
         }
         let mut unused = Vec::new();
         for (name, &(sym, span)) in &self.names {

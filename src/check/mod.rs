@@ -27,12 +27,14 @@ use std::collections::HashMap;
 /// Largest number of elements a tensor (declared or computed) may have: 2^27 (1 GiB of f64).
 pub const MAX_ELEMENTS: usize = 1 << 27;
 
-/// Checks every model of a file. A model comes back only when it has no error.
+/// Checks every model of a file. A model comes back only when it has no error and its name is
+/// the first of its kind in the file.
 pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut models = Vec::new();
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for m in &file.models {
+        let duplicate = seen.contains_key(m.name.name.as_str());
         if let Some(first) = seen.get(m.name.name.as_str()) {
             diags.push(
                 Diagnostic::new(
@@ -48,7 +50,9 @@ pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
             seen.insert(&m.name.name, m.name.span);
         }
         let (model, d) = Checker::new(m).run();
-        if !d.iter().any(|d| d.is_error()) {
+        // A model whose name is taken is still checked (its own errors are worth reporting)
+        // but never returned: `--model NAME` must pick one model, not the first of two.
+        if !duplicate && !d.iter().any(|d| d.is_error()) {
             models.extend(model);
         }
         diags.extend(d);
@@ -364,6 +368,7 @@ impl<'a> Checker<'a> {
                             p.name.name
                         ),
                     )
+                    .label("declared again here")
                     .secondary(first, "first declared here")
                     .help("rename one of the parameters"),
                 );

@@ -222,6 +222,8 @@ pub enum ExprKind {
     Neg(Box<Expr>),
     Binary {
         op: BinOp,
+        /// The operator token, where a shape mismatch is reported.
+        op_span: Span,
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },

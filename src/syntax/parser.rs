@@ -56,6 +56,9 @@ pub fn parse(source: &str) -> Result<File, Vec<Diagnostic>> {
     scan_nesting(source)?;
     // Guard against pathological backtracking as well as deep recursion.
     pest::set_call_limit(std::num::NonZeroUsize::new(50_000_000));
+    // Track literal tokens too (`=`, `:`, `,`, `)`): rule attempts alone place an error at the
+    // start of the declaration that failed, not at the token that was missing.
+    pest::set_error_detail(true);
     let mut pairs =
         EbmParser::parse(Rule::file, source).map_err(|e| vec![syntax_error(source, e)])?;
     let builder = Builder {
@@ -106,7 +109,7 @@ fn scan_nesting(source: &str) -> Result<(), Vec<Diagnostic>> {
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(vec![too_deep(Span::new(i, i + 1), "brackets")]);
+                    return Err(vec![too_deep(Span::new(i, i + 1), "brackets", MAX_NESTING)]);
                 }
             }
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
@@ -117,11 +120,11 @@ fn scan_nesting(source: &str) -> Result<(), Vec<Diagnostic>> {
     Ok(())
 }
 
-fn too_deep(span: Span, what: &str) -> Diagnostic {
+fn too_deep(span: Span, what: &str, limit: usize) -> Diagnostic {
     Diagnostic::new(
         Code::TooDeep,
         span,
-        format!("expected at most {MAX_NESTING} levels of nested {what}, found more"),
+        format!("expected at most {limit} levels of nested {what}, found more"),
     )
     .label("nesting goes past the limit here")
     .help("name a part of the expression with `let` to flatten it")
@@ -139,18 +142,45 @@ fn pratt() -> PrattParser<Rule> {
 }
 
 /// Turns a pest error into "expected X, found Y".
+///
+/// pest reports the rules that failed at the furthest position where a rule was tried, which
+/// is often the start of a whole declaration; with error detail on it also reports the literal
+/// tokens that failed at the furthest position reached. The error sits at the further of the
+/// two, and lists closers and separators (`}`, `)`, `,`, `=`, `:`) before descriptions.
 fn syntax_error(source: &str, e: pest::error::Error<Rule>) -> Diagnostic {
     use pest::error::{ErrorVariant, InputLocation};
-    let pos = match e.location {
+    let mut pos = match e.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let found = found_at(source, pos);
-    let span = Span::new(pos, pos + found.len().max(usize::from(pos < source.len())));
-    let expected = match &e.variant {
-        ErrorVariant::ParsingError { positives, .. } => describe_rules(positives),
-        ErrorVariant::CustomError { message } => message.clone(),
+    let mut rules: Vec<Rule> = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        ErrorVariant::CustomError { .. } => Vec::new(),
     };
+    let mut tokens: Vec<String> = Vec::new();
+    if let Some(a) = e.parse_attempts() {
+        let literal: Vec<String> = a
+            .expected_tokens()
+            .into_iter()
+            .map(|t| t.to_string())
+            .filter(|t| !is_trivia(t))
+            .collect();
+        if a.max_position > pos && !literal.is_empty() {
+            pos = a.max_position;
+            rules.clear();
+            tokens = literal;
+        } else if a.max_position == pos {
+            tokens = literal;
+        }
+    }
+    let found = found_at(source, pos);
+    let mut span = Span::new(pos, pos + found.len().max(usize::from(pos < source.len())));
+    // What is missing at the end of a line is shown there, not at the start of the next one.
+    let before = source[..pos].trim_end_matches([' ', '\t', '\r', '\n']);
+    if source[before.len()..pos].contains('\n') && !before.trim_end().ends_with("*/") {
+        span = Span::new(before.len(), before.len());
+    }
+    let expected = describe_expected(&rules, &tokens);
     let found_text = if found.is_empty() {
         "end of file".to_string()
     } else {
@@ -162,18 +192,43 @@ fn syntax_error(source: &str, e: pest::error::Error<Rule>) -> Diagnostic {
         format!("expected {expected}, found {found_text}"),
     )
     .label(format!("expected {expected} here"));
-    if let Some(h) = syntax_hint(&found) {
+    if let Some(h) = syntax_hint(&found, &expected) {
         d = d.help(h);
     }
     d
 }
 
-fn syntax_hint(found: &str) -> Option<&'static str> {
+/// Tokens never worth listing: whitespace and comment openers (always acceptable), and the
+/// characters, classes and case-insensitive letters inside names and numbers, which pest
+/// displays as `a..z` and `E` (its token type is not exported, so its `Display` is matched).
+fn is_trivia(token: &str) -> bool {
+    matches!(
+        token,
+        " " | "\t" | "\r" | "\n" | "//" | "/*" | "*/" | "E" | "_" | "BUILTIN_RULE"
+    ) || (token.chars().count() == 4 && token.contains(".."))
+}
+
+/// A hint for the likeliest mistake, given what was found and what was expected.
+fn syntax_hint(found: &str, expected: &str) -> Option<&'static str> {
+    const KEYWORDS: &[&str] = &[
+        "model", "const", "input", "output", "latent", "param", "fn", "let", "energy", "loss",
+        "infer", "train", "data", "inf",
+    ];
+    let expects = |what: &str| expected.contains(what);
     Some(match found {
         "" => "a bracket or block may be unclosed",
-        "=" => "declarations are `let NAME = …`, `const NAME = …`; comparison is not an operator",
-        "model" | "const" | "input" | "output" | "latent" | "param" | "fn" | "let" | "energy"
-        | "loss" | "infer" | "train" | "data" => "this keyword cannot be used as a name",
+        _ if expected == "`:`" => "a variable's type follows a colon: `output y : real`",
+        "=" if expects("`:`") => "a variable's type follows a colon: `input x : real[4]`",
+        ":" if expects("`=`") => "consts and lets are defined with `=`: `const N = 4`",
+        "=" => "only a param takes an initial value (`param W : real[2] = 0`); comparison is not an operator",
+        ";" => "declarations end where the next one begins; no `;` is needed",
+        "min" | "marginal" => "`min by …` and `marginal(…)` only follow the type of a latent",
+        "}" | ")" | "]" if expects("an expression") => {
+            "the expression ends with an operator; complete it or remove the operator"
+        }
+        _ if expects("`)`") && !expects("`,`") => "a `(` may be unclosed",
+        _ if expects("`,`") => "separate arguments with `,`",
+        w if KEYWORDS.contains(&w) && expects("a name") => "this keyword cannot be used as a name",
         _ => return None,
     })
 }
@@ -191,18 +246,63 @@ fn found_at(source: &str, pos: usize) -> String {
     rest.chars().next().map(String::from).unwrap_or_default()
 }
 
-fn describe_rules(rules: &[Rule]) -> String {
-    let mut names: Vec<&str> = Vec::new();
-    for r in rules {
-        let n = describe(*r);
+/// "`}`, `,`, an expression or a declaration": expected tokens first, then rule descriptions.
+fn describe_expected(rules: &[Rule], tokens: &[String]) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut push = |n: String| {
         if !names.contains(&n) {
             names.push(n);
         }
+    };
+    // Closers and separators are the likeliest fixes, so they come first.
+    let rank = |t: &str| match t {
+        "}" | ")" | "]" => 0,
+        "," | "=" | ":" | ".." => 1,
+        _ => 2,
+    };
+    let mut tokens: Vec<&str> = tokens.iter().map(|t| t.as_str()).collect();
+    tokens.sort_by_key(|t| rank(t));
+    for t in tokens {
+        push(describe_token(t).to_string());
+    }
+    for r in rules {
+        push(describe(*r).to_string());
+    }
+    let has = |names: &[String], n: &str| names.iter().any(|x| x == n);
+    // A name, `(`, `[` and prefix `-` all begin an expression.
+    if has(&names, "an expression") {
+        names.retain(|n| !matches!(n.as_str(), "a name" | "`(`" | "an operator"));
+        names.push("an expression".into());
+        names.dedup();
+    }
+    if has(&names, "arguments in parentheses") {
+        names.retain(|n| n != "`(`");
+    }
+    // An elimination or an initial value may follow a type, but after a complete declaration
+    // the next declaration (or `}`) is what is meant.
+    if has(&names, "a declaration") {
+        names.retain(|n| {
+            !matches!(
+                n.as_str(),
+                "`=`" | "`~`" | "`min by …` or `marginal(…)`" | "an initial value (`= …` or `~ …`)"
+            )
+        });
     }
     match names.len() {
         0 => "something else".into(),
-        1 => names[0].into(),
+        1 => names[0].clone(),
         n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+fn describe_token(t: &str) -> String {
+    match t {
+        "+" | "-" | "*" | "/" | "@" | "^" | "'" | "[" => "an operator".into(),
+        "const" | "input" | "output" | "latent" | "param" | "fn" | "let" | "energy" | "loss"
+        | "infer" | "train" | "data" => "a declaration".into(),
+        "inf" | "." => "an expression".into(),
+        "min" | "marginal" => "`min by …` or `marginal(…)`".into(),
+        _ => format!("`{t}`"),
     }
 }
 
@@ -213,9 +313,9 @@ fn describe(r: Rule) -> &'static str {
         EOI => "end of file",
         ident | name => "a name",
         expr | number | vector | call | paren | neg => "an expression",
-        add | sub | mul | div | matmul | pow => "an operator",
-        index | index_arg | colon => "`[`",
-        transpose => "`'`",
+        add | sub | mul | div | matmul | pow | index | transpose => "an operator",
+        index_arg => "an index",
+        colon => "`:`",
         ty | ty_real | ty_class | ty_sign | kw_real | kw_class | kw_sign => {
             "a type (`real`, `class[k]`, `sign`)"
         }
@@ -224,7 +324,7 @@ fn describe(r: Rule) -> &'static str {
         | kw_output | kw_latent | kw_param | kw_fn | kw_let | kw_energy | kw_loss | kw_infer
         | kw_train | kw_data => "a declaration",
         elim | elim_min | elim_marginal | kw_min | kw_marginal => "`min by …` or `marginal(…)`",
-        init_value | init_dist => "`= value` or `~ distribution`",
+        init_value | init_dist => "an initial value (`= …` or `~ …`)",
         negatives | kw_negatives => "`negatives`",
         method => "a method name",
         method_args | arg => "arguments in parentheses",
@@ -629,7 +729,7 @@ impl Builder {
                 _ => run = 0,
             }
             if run > MAX_EXPR_DEPTH || pows > MAX_EXPR_DEPTH {
-                self.error(too_deep(span(&q), "operators"));
+                self.error(too_deep(span(&q), "operators", MAX_EXPR_DEPTH));
                 return Expr {
                     kind: ExprKind::Number(0.0),
                     span: sp,
@@ -688,6 +788,7 @@ impl Builder {
                 }
             })
             .map_infix(|(lhs, ld), op, (rhs, rd)| {
+                let op_span = span(&op);
                 let op = match op.as_rule() {
                     Rule::add => BinOp::Add,
                     Rule::sub => BinOp::Sub,
@@ -701,6 +802,7 @@ impl Builder {
                     Expr {
                         kind: ExprKind::Binary {
                             op,
+                            op_span,
                             lhs: Box::new(lhs),
                             rhs: Box::new(rhs),
                         },
@@ -715,7 +817,7 @@ impl Builder {
     fn limit_depth(&self, e: Expr, depth: usize) -> (Expr, usize) {
         if depth > MAX_EXPR_DEPTH {
             if depth == MAX_EXPR_DEPTH + 1 {
-                self.error(too_deep(e.span, "operators"));
+                self.error(too_deep(e.span, "operators", MAX_EXPR_DEPTH));
             }
             (
                 Expr {

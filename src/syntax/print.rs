@@ -185,7 +185,7 @@ impl Printer {
                 self.line(indent, "neg", e.span);
                 self.expr(indent + 1, x);
             }
-            ExprKind::Binary { op, lhs, rhs } => {
+            ExprKind::Binary { op, lhs, rhs, .. } => {
                 self.line(indent, &format!("binary {}", op.symbol()), e.span);
                 self.expr(indent + 1, lhs);
                 self.expr(indent + 1, rhs);
