@@ -26,6 +26,7 @@
 //! * every file written goes through [`weights::write_atomic`]: a crash leaves the old file or
 //!   the new one, never half of one.
 
+pub mod data;
 pub mod metrics;
 pub mod optim;
 pub mod weights;
