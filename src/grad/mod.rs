@@ -26,7 +26,10 @@ use crate::ir::{self, Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
 /// Adjoints of `wrt` for the scalar `output`: the nodes computing `∂output/∂wrt[i]`, added to
 /// `g`. A `wrt` node the output does not depend on gets zeros of its shape.
 pub fn vjp(g: &mut Graph, output: NodeId, wrt: &[NodeId]) -> Vec<NodeId> {
-    assert!(g.shape(output).is_scalar(), "vjp of a non-scalar output; use vjp_seeded");
+    assert!(
+        g.shape(output).is_scalar(),
+        "vjp of a non-scalar output; use vjp_seeded"
+    );
     let span = g.current_span();
     g.set_span(g.span(output));
     let one = g.constant(1.0);
@@ -37,7 +40,11 @@ pub fn vjp(g: &mut Graph, output: NodeId, wrt: &[NodeId]) -> Vec<NodeId> {
 /// Vector–Jacobian product: `seedᵀ · ∂output/∂wrt[i]` for each `wrt` node, `seed` being a
 /// node of `output`'s shape.
 pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -> Vec<NodeId> {
-    assert_eq!(g.shape(seed), g.shape(output), "seed shape differs from output shape");
+    assert_eq!(
+        g.shape(seed),
+        g.shape(output),
+        "seed shape differs from output shape"
+    );
     let saved_span = g.current_span();
     let end = output.index() + 1;
     // Activity: which nodes depend on a `wrt` node.
@@ -50,7 +57,8 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
     for n in 0..end {
         if !active[n] {
             let mut any = false;
-            g.op(NodeId(n as u32)).for_each_arg(|a| any |= active[a.index()]);
+            g.op(NodeId(n as u32))
+                .for_each_arg(|a| any |= active[a.index()]);
             active[n] = any;
         }
     }
@@ -64,7 +72,11 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
         }
         g.set_span(g.span(node));
         let op = g.op(node).clone();
-        let mut ctx = Ctx { g: &mut *g, active: &active, adj: &mut adj };
+        let mut ctx = Ctx {
+            g: &mut *g,
+            active: &active,
+            adj: &mut adj,
+        };
         rule(&mut ctx, node, &op, gn);
     }
     let grads = wrt
@@ -99,7 +111,11 @@ impl Ctx<'_> {
         if !self.wants(a) {
             return;
         }
-        let d = if self.g.shape(a).is_scalar() && !self.g.shape(d).is_scalar() { self.g.sum(d) } else { d };
+        let d = if self.g.shape(a).is_scalar() && !self.g.shape(d).is_scalar() {
+            self.g.sum(d)
+        } else {
+            d
+        };
         debug_assert_eq!(self.g.shape(a), self.g.shape(d), "adjoint shape of {a}");
         self.adj[a.index()] = Some(match self.adj[a.index()] {
             Some(prev) => self.g.add2(prev, d),
@@ -169,7 +185,10 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
             let (dx, dy) = match b {
                 Binary::Add => (wx.then_some(gn), wy.then_some(gn)),
                 Binary::Sub => (wx.then_some(gn), wy.then(|| g.neg(gn))),
-                Binary::Mul => (wx.then(|| mul_adjoint(g, gn, y, x)), wy.then(|| mul_adjoint(g, gn, x, y))),
+                Binary::Mul => (
+                    wx.then(|| mul_adjoint(g, gn, y, x)),
+                    wy.then(|| mul_adjoint(g, gn, x, y)),
+                ),
                 Binary::Div => {
                     let dx = wx.then(|| g.div(gn, y));
                     let dy = wy.then(|| {
@@ -196,9 +215,16 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
                 }
                 Binary::Max | Binary::Min => {
                     // `x` wins ties: c = x ≥ y for max, x ≤ y for min.
-                    let cond = if b == Binary::Max { g.cmp(Cmp::Le, y, x) } else { g.cmp(Cmp::Le, x, y) };
+                    let cond = if b == Binary::Max {
+                        g.cmp(Cmp::Le, y, x)
+                    } else {
+                        g.cmp(Cmp::Le, x, y)
+                    };
                     let zero = g.constant(0.0);
-                    (wx.then(|| g.select(cond, gn, zero)), wy.then(|| g.select(cond, zero, gn)))
+                    (
+                        wx.then(|| g.select(cond, gn, zero)),
+                        wy.then(|| g.select(cond, zero, gn)),
+                    )
                 }
             };
             if let Some(d) = dx {
@@ -307,30 +333,72 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
                 c.push(a, d);
             }
         }
-        Op::Slice { arg, axis, start, end: _, keep } => {
+        Op::Slice {
+            arg,
+            axis,
+            start,
+            end: _,
+            keep,
+        } => {
             if c.wants(arg) {
                 let len = c.g.shape(arg).0[axis as usize] as u32;
-                let d = c.g.add(Op::Pad { arg: gn, axis, start, len, keep });
+                let d = c.g.add(Op::Pad {
+                    arg: gn,
+                    axis,
+                    start,
+                    len,
+                    keep,
+                });
                 c.push(arg, d);
             }
         }
-        Op::Pad { arg, axis, start, len: _, keep } => {
+        Op::Pad {
+            arg,
+            axis,
+            start,
+            len: _,
+            keep,
+        } => {
             if c.wants(arg) {
-                let width = if keep { c.g.shape(arg).0[axis as usize] as u32 } else { 1 };
-                let d = c.g.add(Op::Slice { arg: gn, axis, start, end: start + width, keep });
+                let width = if keep {
+                    c.g.shape(arg).0[axis as usize] as u32
+                } else {
+                    1
+                };
+                let d = c.g.add(Op::Slice {
+                    arg: gn,
+                    axis,
+                    start,
+                    end: start + width,
+                    keep,
+                });
                 c.push(arg, d);
             }
         }
         Op::Take { arg, index, axis } => {
             if c.wants(arg) {
                 let len = c.g.shape(arg).0[axis as usize] as u32;
-                let d = c.g.add(Op::OneHot { arg: gn, index, axis, len });
+                let d = c.g.add(Op::OneHot {
+                    arg: gn,
+                    index,
+                    axis,
+                    len,
+                });
                 c.push(arg, d);
             }
         }
-        Op::OneHot { arg, index, axis, len: _ } => {
+        Op::OneHot {
+            arg,
+            index,
+            axis,
+            len: _,
+        } => {
             if c.wants(arg) {
-                let d = c.g.add(Op::Take { arg: gn, index, axis });
+                let d = c.g.add(Op::Take {
+                    arg: gn,
+                    index,
+                    axis,
+                });
                 c.push(arg, d);
             }
         }
@@ -338,7 +406,13 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
             for (i, &x) in xs.iter().enumerate() {
                 if c.wants(x) {
                     let i = i as u32;
-                    let d = c.g.add(Op::Slice { arg: gn, axis: 0, start: i, end: i + 1, keep: false });
+                    let d = c.g.add(Op::Slice {
+                        arg: gn,
+                        axis: 0,
+                        start: i,
+                        end: i + 1,
+                        keep: false,
+                    });
                     c.push(x, d);
                 }
             }
@@ -367,7 +441,9 @@ pub fn grad_name(name: &str) -> String {
 /// (class, sign) get no gradient.
 pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
     let mut g = g.clone();
-    let out = g.output(of).unwrap_or_else(|| panic!("graph has no output `{of}`"));
+    let out = g
+        .output(of)
+        .unwrap_or_else(|| panic!("graph has no output `{of}`"));
     let mut names = Vec::new();
     let mut wrt = Vec::new();
     for inp in g.inputs.clone() {
@@ -390,7 +466,11 @@ pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
 /// The gradient program `emit grad` prints: `energy`, its terms and `grad.NAME` for every
 /// real param, output and latent.
 pub fn energy_gradient(energy: &Graph) -> Graph {
-    with_gradients(energy, "energy", &[InputKind::Param, InputKind::Output, InputKind::Latent])
+    with_gradients(
+        energy,
+        "energy",
+        &[InputKind::Param, InputKind::Output, InputKind::Latent],
+    )
 }
 
 /// Costs of a gradient program: of the function alone (`of`) and of everything.
@@ -404,13 +484,25 @@ impl GradCost {
     pub fn of(g: &Graph, of: &str) -> GradCost {
         let f = g.output(of).map(|n| g.cost(&[n])).unwrap_or(0);
         let all: Vec<NodeId> = g.outputs.iter().map(|o| o.1).collect();
-        GradCost { function: f, total: g.cost(&all) }
+        GradCost {
+            function: f,
+            total: g.cost(&all),
+        }
     }
 }
 
 /// The text of `ebmc emit grad`: the program, then a comment line with the op counts.
 pub fn emit_text(g: &Graph, of: &str) -> String {
     let c = GradCost::of(g, of);
-    let ratio = if c.function == 0 { 0.0 } else { c.total as f64 / c.function as f64 };
-    format!("{g}// cost: {of} {}, {of} and gradient {} ({ratio:.2}x), {} nodes\n", c.function, c.total, g.len())
+    let ratio = if c.function == 0 {
+        0.0
+    } else {
+        c.total as f64 / c.function as f64
+    };
+    format!(
+        "{g}// cost: {of} {}, {of} and gradient {} ({ratio:.2}x), {} nodes\n",
+        c.function,
+        c.total,
+        g.len()
+    )
 }

@@ -42,16 +42,27 @@ pub fn verify(g: &Graph) -> Result<(), VerifyError> {
             }
         });
         if let Some(a) = late {
-            return fail(Some(n), format!("argument {a} does not come before the node"));
+            return fail(
+                Some(n),
+                format!("argument {a} does not come before the node"),
+            );
         }
         // Checked against the nodes before `n` only: a shape computed by the builder.
         match g.shape_of_op(op) {
             Ok(s) if &s == g.shape(n) => {}
-            Ok(s) => return fail(Some(n), format!("stored shape {} but the op gives {s}", g.shape(n))),
+            Ok(s) => {
+                return fail(
+                    Some(n),
+                    format!("stored shape {} but the op gives {s}", g.shape(n)),
+                )
+            }
             Err(e) => return fail(Some(n), e),
         }
         if let Some(prev) = seen.insert(op, n) {
-            return fail(Some(n), format!("duplicate of {prev} (hash-consing broken)"));
+            return fail(
+                Some(n),
+                format!("duplicate of {prev} (hash-consing broken)"),
+            );
         }
     }
     for (name, n) in &g.outputs {
