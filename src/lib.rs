@@ -7,14 +7,20 @@
 //! 1. [`syntax::parse`]: source text → [`syntax::ast::File`], every node with its byte span;
 //! 2. [`check::check`]: AST → [`check::Model`]s, names resolved, every expression's shape
 //!    known, errors and lints as [`diag::Diagnostic`]s;
+//! 3. [`ir::build`]: checked model → tensor [`ir::Graph`]s (energy, free energy, answers,
+//!    loss), hash-consed, simplified and verified;
+//! 4. [`grad::vjp`]: reverse-mode gradients as more nodes of the same graph;
+//! 5. [`interp::eval`]: the reference interpreter, the oracle for gradients and the JIT.
 //!
-//! Later stages lower the checked model to a tensor IR, differentiate it symbolically,
-//! compile it with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
+//! Later stages compile the IR with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
 //! about the terminal.
 
 pub mod check;
 pub mod diag;
 pub mod driver;
+pub mod grad;
+pub mod interp;
+pub mod ir;
 pub mod rng;
 pub mod runtime;
 pub mod span;

@@ -27,6 +27,10 @@
 //!   the new one, never half of one.
 
 pub mod data;
+pub mod kernel;
 pub mod metrics;
 pub mod optim;
+pub mod run;
+pub mod session;
+pub mod train;
 pub mod weights;
