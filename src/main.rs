@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use ebmc::diag::{self, Color, Diagnostic};
 use ebmc::driver;
+use ebmc::runtime::eval::PointSource;
+use ebmc::runtime::kernel::Backend;
 use ebmc::runtime::run::RunOptions;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -65,12 +67,40 @@ enum Command {
         #[arg(value_enum)]
         stage: Stage,
         file: PathBuf,
+        /// The model to print when the file holds several.
+        #[arg(long)]
+        model: Option<String>,
+        /// `grad`: differentiate with respect to these variables only (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        wrt: Option<Vec<String>>,
+        /// `grad`: show the training loss and its parameter gradient instead.
+        #[arg(long)]
+        loss: bool,
+    },
+    /// Energy, named terms and gradients at one point, as JSON.
+    Eval {
+        file: PathBuf,
+        #[arg(long)]
+        model: Option<String>,
+        /// A JSON file naming every variable.
+        #[arg(long, conflicts_with = "random", required_unless_present = "random")]
+        point: Option<PathBuf>,
+        /// A random point: params from their init, reals standard normal.
+        #[arg(long)]
+        random: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Use the reference interpreter instead of native code.
+        #[arg(long)]
+        interp: bool,
     },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Stage {
     Ast,
+    Ir,
+    Grad,
 }
 
 /// Exit codes: 0 success, 1 user error (source, data, numeric failure), 2 usage or I/O.
@@ -114,8 +144,65 @@ fn main() -> ExitCode {
             run(&file, model.as_deref(), &opts, quiet, color)
         }
         Command::Emit {
+            stage: stage @ (Stage::Ir | Stage::Grad),
+            file,
+            model,
+            wrt,
+            loss,
+        } => {
+            let model = match load_model(&file, model.as_deref(), color) {
+                Ok(m) => m,
+                Err(code) => return code,
+            };
+            let text = match stage {
+                Stage::Ir => driver::emit_ir(&model),
+                _ => driver::emit_grad(&model, wrt.as_deref(), loss),
+            };
+            match text {
+                Ok(t) => {
+                    print!("{t}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_USER)
+                }
+            }
+        }
+        Command::Eval {
+            file,
+            model,
+            point,
+            random: _,
+            seed,
+            interp: _,
+        } => {
+            let model = match load_model(&file, model.as_deref(), color) {
+                Ok(m) => m,
+                Err(code) => return code,
+            };
+            let source = match &point {
+                Some(p) => PointSource::File(p),
+                None => PointSource::Random(seed),
+            };
+            match ebmc::runtime::eval::eval(&model, &source, Backend::Interp) {
+                Ok(v) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&v).expect("JSON values serialize")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_USER)
+                }
+            }
+        }
+        Command::Emit {
             stage: Stage::Ast,
             file,
+            ..
         } => {
             let Some(bytes) = read(&file) else {
                 return ExitCode::from(EXIT_IO);

@@ -27,6 +27,7 @@
 //!   the new one, never half of one.
 
 pub mod data;
+pub mod eval;
 pub mod kernel;
 pub mod metrics;
 pub mod optim;
