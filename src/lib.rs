@@ -9,12 +9,14 @@
 //!    known, errors and lints as [`diag::Diagnostic`]s;
 //!
 //! Later stages lower the checked model to a tensor IR, differentiate it symbolically,
-//! compile it with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
+//! compile it with Cranelift ([`jit`]: kernels over flat `f64` buffers, the only `unsafe`)
+//! and run it. [`driver`] chains the stages; only `main.rs` knows
 //! about the terminal.
 
 pub mod check;
 pub mod diag;
 pub mod driver;
+pub mod jit;
 pub mod rng;
 pub mod runtime;
 pub mod span;
