@@ -96,6 +96,9 @@ fn assert_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     }
 }
 
+type UnaryRef = fn(f64) -> f64;
+type BinaryRef = fn(f64, f64) -> f64;
+
 const SIZES: [usize; 9] = [0, 1, 2, 3, 4, 5, 8, 17, 1001];
 
 // ---- elementwise ------------------------------------------------------------------------
@@ -110,7 +113,7 @@ fn map_unary(op: Unary, xs: &[f64]) -> Vec<f64> {
 
 #[test]
 fn unary_maps_match_rust() {
-    let exact: [(Unary, fn(f64) -> f64); 9] = [
+    let exact: [(Unary, UnaryRef); 9] = [
         (Unary::Neg, |x| -x),
         (Unary::Abs, f64::abs),
         (Unary::Sqrt, f64::sqrt),
@@ -139,7 +142,7 @@ fn unary_maps_match_rust() {
 
 #[test]
 fn binary_maps_match_rust() {
-    let ops: [(Binary, fn(f64, f64) -> f64); 13] = [
+    let ops: [(Binary, BinaryRef); 13] = [
         (Binary::Add, |a, b| a + b),
         (Binary::Sub, |a, b| a - b),
         (Binary::Mul, |a, b| a * b),

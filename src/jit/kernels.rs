@@ -236,7 +236,9 @@ impl FunctionTranslator<'_> {
     /// Dot products of `rows` consecutive rows of a row-major matrix with `x`: row `r`
     /// starts at `a.plus(r * stride)`. Returns one scalar per row.
     fn rows_dot(&mut self, rows: usize, n: usize, a: Addr, stride: usize, x: Addr) -> Vec<Value> {
-        let unroll = if rows >= 4 { 2 } else { 4 };
+        // Eight accumulators at most: with the loaded operands they must fit the sixteen
+        // vector registers, or the loop spills.
+        let unroll = if rows >= 4 { 1 } else { 4 };
         let zero = self.fconst(Width::X2, 0.0);
         let accs = self.vars(rows * unroll, zero, types::F64X2);
         let trips = n / (2 * unroll);

@@ -75,6 +75,8 @@ pub struct JitOptions {
     pub inline_math: bool,
     /// Keep the CLIF text of every function, for `emit clif` and snapshots.
     pub keep_clif: bool,
+    /// Keep the machine code of every function as assembly text.
+    pub keep_asm: bool,
     /// Use AVX-512 when the host has it. Off by default: the kernels are 128-bit, gain nothing
     /// from it, and valgrind cannot run AVX-512 code.
     pub avx512: bool,
@@ -86,6 +88,7 @@ impl Default for JitOptions {
             verify: cfg!(debug_assertions),
             inline_math: true,
             keep_clif: false,
+            keep_asm: false,
             avx512: false,
         }
     }
@@ -226,6 +229,7 @@ struct Defined {
     layout: Layout,
     code_size: usize,
     clif: Option<String>,
+    asm: Option<String>,
 }
 
 /// What the translator needs from the module while a function body is being built.
@@ -364,6 +368,7 @@ impl Jit {
             t.finish().finalize(frontend);
         }
         let clif = self.options.keep_clif.then(|| self.ctx.func.to_string());
+        self.ctx.set_disasm(self.options.keep_asm);
         self.module
             .define_function(id, &mut self.ctx)
             .map_err(|e| codegen(format!("{e:?}")))?;
@@ -371,12 +376,18 @@ impl Jit {
             .ctx
             .compiled_code()
             .map_or(0, |c| c.code_info().total_size as usize);
+        let asm = self
+            .ctx
+            .compiled_code()
+            .and_then(|c| c.vcode.clone())
+            .filter(|_| self.options.keep_asm);
         self.defined.push(Defined {
             name: name.to_string(),
             id,
             layout,
             code_size,
             clif,
+            asm,
         });
         Ok(FnId(self.defined.len() - 1))
     }
@@ -453,6 +464,11 @@ impl Library {
     /// The CLIF text of `f`, when compiled with [`JitOptions::keep_clif`].
     pub fn clif(&self, f: FnId) -> Option<&str> {
         self.inner.functions[f.0].0.clif.as_deref()
+    }
+
+    /// The assembly of `f`, when compiled with [`JitOptions::keep_asm`].
+    pub fn asm(&self, f: FnId) -> Option<&str> {
+        self.inner.functions[f.0].0.asm.as_deref()
     }
 
     /// Machine-code bytes of `f`.
