@@ -559,3 +559,37 @@ impl<'a> FunctionTranslator<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_overlap_only_when_sharing_an_element() {
+        let a = Region::new(Buf::Output, 4, 4);
+        assert!(a.overlaps(Region::new(Buf::Output, 7, 1)));
+        assert!(!a.overlaps(Region::new(Buf::Output, 8, 3)));
+        assert!(!a.overlaps(Region::new(Buf::Output, 0, 4)));
+        assert!(!a.overlaps(Region::new(Buf::Scratch, 4, 4)));
+        assert!(!a.overlaps(Region::new(Buf::Output, 5, 0)));
+        assert_eq!(a.sub(1, 2), Region::new(Buf::Output, 5, 2));
+    }
+
+    #[test]
+    fn strided_hull_covers_every_element() {
+        let s = Strided::row_major(Region::new(Buf::Input, 3, 24), &[2, 3, 4]);
+        assert_eq!(s.dims, vec![(2, 12), (3, 4), (4, 1)]);
+        assert_eq!(s.hull(), Region::new(Buf::Input, 3, 24));
+        let t = Strided {
+            buf: Buf::Input,
+            offset: 1,
+            dims: vec![(4, 1), (3, 4)],
+        };
+        assert_eq!((t.count(), t.hull().len), (12, 12));
+        let empty = Strided {
+            dims: vec![(0, 5), (3, 1)],
+            ..t
+        };
+        assert_eq!(empty.hull().len, 0);
+    }
+}

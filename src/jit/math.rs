@@ -305,3 +305,26 @@ impl FunctionTranslator<'_> {
         self.b.ins().fadd(pos, l)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cody_waite_constants_split_ln2() {
+        // k · LN2_HI is exact for |k| < 2^21: the low 21 mantissa bits are zero.
+        assert_eq!(LN2_HI.to_bits() & ((1 << 21) - 1), 0);
+        assert_eq!(LN2_HI + LN2_LO, std::f64::consts::LN_2);
+        assert!(LN2_LO.abs() < 1e-9);
+    }
+
+    #[test]
+    fn polynomials_start_at_their_taylor_terms() {
+        assert_eq!(EXP_P[0], 0.5);
+        assert!((EXP_P[1] - 1.0 / 6.0).abs() < 1e-15);
+        assert!((TANH_T[0] + 1.0 / 3.0).abs() < 1e-15);
+        assert!((LOG_Q[0] - 2.0 / 3.0).abs() < 1e-15);
+        // The tanh polynomial covers exactly the small-argument branch.
+        assert_eq!(TANH_SMALL * TANH_SMALL, 0.390625);
+    }
+}
