@@ -13,6 +13,9 @@
 //! 5. [`interp::eval`]: the reference interpreter, the oracle for gradients and the JIT.
 //!
 //! Later stages compile the IR with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
+//! Later stages lower the checked model to a tensor IR, differentiate it symbolically,
+//! compile it with Cranelift ([`jit`]: kernels over flat `f64` buffers, the only `unsafe`)
+//! and run it. [`driver`] chains the stages; only `main.rs` knows
 //! about the terminal.
 
 pub mod check;
@@ -21,6 +24,7 @@ pub mod driver;
 pub mod grad;
 pub mod interp;
 pub mod ir;
+pub mod jit;
 pub mod rng;
 pub mod runtime;
 pub mod span;

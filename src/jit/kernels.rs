@@ -1,0 +1,710 @@
+//! Linear algebra, reductions and data movement over regions.
+//!
+//! Each kernel is one method of [`FunctionTranslator`]: it checks its regions (lengths agree
+//! with the stated shapes, everything inside its buffer, destinations writable and disjoint
+//! from the sources they are computed from) and emits loops whose trip counts are the shapes.
+//! Matrices are row-major. Results are combined with [`Accumulate`]: `Overwrite` stores them,
+//! `Add` adds them to what the destination holds (gradient fan-in).
+//!
+//! The loops are shaped for the hot paths of training:
+//!
+//! * folds (sum, max, min, dot, logsumexp) keep four `f64x2` accumulators, so four
+//!   independent dependency chains hide the add/FMA latency, and combine them pairwise;
+//! * `matvec` computes four rows at a time against one load of `x`, eight accumulators;
+//! * `matvec_t` (`Aᵀ g`) and `outer` (`A += g xᵀ`) sweep rows of `A` contiguously, four rows
+//!   per pass over the destination for `matvec_t`;
+//! * `matmul` computes 4×4 tiles of `C` in eight vector registers, walking `k` down a 4-column
+//!   panel of `B` that stays in cache while every row tile of `A` passes over it; edge tiles
+//!   are the same code with fewer rows or columns.
+//!
+//! Summation order differs from a left-to-right loop, so results agree with one to rounding.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_frontend::Variable;
+
+use super::emit::{Addr, FunctionTranslator, Region, Strided, Width};
+
+/// Whether a kernel stores its result or adds it to the destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Accumulate {
+    Overwrite,
+    Add,
+}
+
+fn addr(r: Region) -> Addr {
+    Addr::new(r.buf, r.offset, None)
+}
+
+fn disjoint(dst: Region, srcs: &[Region]) {
+    for s in srcs {
+        assert!(
+            !dst.overlaps(*s),
+            "JIT kernel destination {dst:?} overlaps its source {s:?}"
+        );
+    }
+}
+
+impl FunctionTranslator<'_> {
+    /// Stores `v` at `a`, or adds it to what is there.
+    fn put(&mut self, w: Width, v: Value, a: Addr, acc: Accumulate) {
+        let v = match acc {
+            Accumulate::Overwrite => v,
+            Accumulate::Add => {
+                let old = self.load(w, a);
+                self.b.ins().fadd(old, v)
+            }
+        };
+        self.store(v, a);
+    }
+
+    fn vars(&mut self, count: usize, init: Value, ty: types::Type) -> Vec<Variable> {
+        (0..count)
+            .map(|_| {
+                let v = self.b.declare_var(ty);
+                self.b.def_var(v, init);
+                v
+            })
+            .collect()
+    }
+
+    /// Folds `n` elements into one scalar. `step(t, w, acc, dynamic, at)` folds the lane group
+    /// at element `at` into `acc`; `combine` merges two partial results of the same width.
+    fn fold(
+        &mut self,
+        n: usize,
+        identity: f64,
+        mut step: impl FnMut(&mut Self, Width, Value, Option<Value>, usize) -> Value,
+        combine: impl Fn(&mut Self, Value, Value) -> Value,
+    ) -> Value {
+        const ACCS: usize = 4;
+        let init = self.fconst(Width::X2, identity);
+        let accs = self.vars(ACCS, init, types::F64X2);
+        let trips = n / (2 * ACCS);
+        self.counted_loop(trips, [16 * ACCS as i64], |t, [iv]| {
+            for (u, &a) in accs.iter().enumerate() {
+                let cur = t.b.use_var(a);
+                let next = step(t, Width::X2, cur, Some(iv), 2 * u);
+                t.b.def_var(a, next);
+            }
+        });
+        let mut at = trips * 2 * ACCS;
+        let mut u = 0;
+        while at + 2 <= n {
+            let cur = self.b.use_var(accs[u]);
+            let next = step(self, Width::X2, cur, None, at);
+            self.b.def_var(accs[u], next);
+            at += 2;
+            u += 1;
+        }
+        let mut s = if n >= 2 {
+            let parts: Vec<Value> = accs.iter().map(|&a| self.b.use_var(a)).collect();
+            let p01 = combine(self, parts[0], parts[1]);
+            let p23 = combine(self, parts[2], parts[3]);
+            let v = combine(self, p01, p23);
+            self.hreduce(v, &combine)
+        } else {
+            self.fconst(Width::Scalar, identity)
+        };
+        if at < n {
+            s = step(self, Width::Scalar, s, None, at);
+        }
+        s
+    }
+
+    fn fold_region(
+        &mut self,
+        dst: Region,
+        src: Region,
+        identity: f64,
+        step: impl Fn(&mut Self, Value, Value) -> Value + Copy,
+    ) {
+        assert_eq!(dst.len, 1, "a reduction writes one element");
+        self.check_read(src);
+        self.check_write(dst);
+        let s = self.fold(
+            src.len,
+            identity,
+            |t, w, acc, d, at| {
+                let x = t.load(w, Addr::new(src.buf, src.offset + at, d));
+                step(t, acc, x)
+            },
+            step,
+        );
+        self.store(s, addr(dst));
+    }
+
+    /// `dst[0] = Σ src` (0 when empty).
+    pub fn sum(&mut self, dst: Region, src: Region) {
+        self.fold_region(dst, src, 0.0, |t, a, b| t.b.ins().fadd(a, b));
+    }
+
+    /// `dst[0] = max src` (−∞ when empty; NaN if any element is NaN).
+    pub fn max(&mut self, dst: Region, src: Region) {
+        self.fold_region(dst, src, f64::NEG_INFINITY, |t, a, b| t.b.ins().fmax(a, b));
+    }
+
+    /// `dst[0] = min src` (+∞ when empty; NaN if any element is NaN).
+    pub fn min(&mut self, dst: Region, src: Region) {
+        self.fold_region(dst, src, f64::INFINITY, |t, a, b| t.b.ins().fmin(a, b));
+    }
+
+    /// `dst[0] = a · b`.
+    pub fn dot(&mut self, dst: Region, a: Region, b: Region) {
+        assert_eq!(dst.len, 1, "a dot product writes one element");
+        assert_eq!(a.len, b.len, "dot product lengths");
+        self.check_read(a);
+        self.check_read(b);
+        self.check_write(dst);
+        let s = self.fold(
+            a.len,
+            0.0,
+            |t, w, acc, d, at| {
+                let x = t.load(w, Addr::new(a.buf, a.offset + at, d));
+                let y = t.load(w, Addr::new(b.buf, b.offset + at, d));
+                t.fma(x, y, acc)
+            },
+            |t, p, q| t.b.ins().fadd(p, q),
+        );
+        self.store(s, addr(dst));
+    }
+
+    /// `dst[0] = log Σ exp(src)`, computed as `m + log Σ exp(src − m)` with `m = max src`,
+    /// so it neither overflows nor underflows to `log 0`; −∞ when empty or all −∞, +∞ if any
+    /// element is +∞.
+    pub fn logsumexp(&mut self, dst: Region, src: Region) {
+        assert_eq!(dst.len, 1, "logsumexp writes one element");
+        self.check_read(src);
+        self.check_write(dst);
+        let m = self.fold(
+            src.len,
+            f64::NEG_INFINITY,
+            |t, w, acc, d, at| {
+                let x = t.load(w, Addr::new(src.buf, src.offset + at, d));
+                t.b.ins().fmax(acc, x)
+            },
+            |t, a, b| t.b.ins().fmax(a, b),
+        );
+        // Shift by m only when it is finite: ±∞ − ±∞ would be NaN.
+        let inf = self.fconst(Width::Scalar, f64::INFINITY);
+        let am = self.b.ins().fabs(m);
+        let finite = self.fcmp(FloatCC::LessThan, am, inf);
+        let zero = self.fconst(Width::Scalar, 0.0);
+        let shift = self.select(Width::Scalar, finite, m, zero);
+        let shift2 = self.splat(Width::X2, shift);
+        let s = self.fold(
+            src.len,
+            0.0,
+            |t, w, acc, d, at| {
+                let x = t.load(w, Addr::new(src.buf, src.offset + at, d));
+                let sh = if w == Width::Scalar { shift } else { shift2 };
+                let y = t.b.ins().fsub(x, sh);
+                let e = t.exp(w, y);
+                t.b.ins().fadd(acc, e)
+            },
+            |t, a, b| t.b.ins().fadd(a, b),
+        );
+        let l = self.log(Width::Scalar, s);
+        let r = self.b.ins().fadd(shift, l);
+        self.store(r, addr(dst));
+    }
+
+    /// `dst[i] = c`.
+    pub fn fill(&mut self, dst: Region, c: f64) {
+        self.check_write(dst);
+        self.sweep(dst.len, 2, |t, w, d, at| {
+            let v = t.fconst(w, c);
+            t.store(v, Addr::new(dst.buf, dst.offset + at, d));
+        });
+    }
+
+    /// `dst[i] = src[i]` (regions of equal length; identical regions are a no-op).
+    pub fn copy(&mut self, dst: Region, src: Region) {
+        assert_eq!(dst.len, src.len, "copy lengths");
+        self.check_read(src);
+        self.check_write(dst);
+        if dst == src {
+            return;
+        }
+        disjoint(dst, &[src]);
+        self.sweep(dst.len, 2, |t, w, d, at| {
+            let v = t.load(w, Addr::new(src.buf, src.offset + at, d));
+            t.store(v, Addr::new(dst.buf, dst.offset + at, d));
+        });
+    }
+
+    /// Dot products of `rows` consecutive rows of a row-major matrix with `x`: row `r`
+    /// starts at `a.plus(r * stride)`. Returns one scalar per row.
+    fn rows_dot(&mut self, rows: usize, n: usize, a: Addr, stride: usize, x: Addr) -> Vec<Value> {
+        // Eight accumulators at most: with the loaded operands they must fit the sixteen
+        // vector registers, or the loop spills.
+        let unroll = if rows >= 4 { 1 } else { 4 };
+        let zero = self.fconst(Width::X2, 0.0);
+        let accs = self.vars(rows * unroll, zero, types::F64X2);
+        let trips = n / (2 * unroll);
+        self.counted_loop(trips, [16 * unroll as i64], |t, [j]| {
+            let da = t.dyn_add(a.dynamic, Some(j));
+            let dx = t.dyn_add(x.dynamic, Some(j));
+            for u in 0..unroll {
+                let xv = t.load(
+                    Width::X2,
+                    Addr {
+                        dynamic: dx,
+                        ..x.plus(2 * u)
+                    },
+                );
+                for r in 0..rows {
+                    let av = t.load(
+                        Width::X2,
+                        Addr {
+                            dynamic: da,
+                            ..a.plus(r * stride + 2 * u)
+                        },
+                    );
+                    let acc = accs[r * unroll + u];
+                    let cur = t.b.use_var(acc);
+                    let next = t.fma(av, xv, cur);
+                    t.b.def_var(acc, next);
+                }
+            }
+        });
+        let mut at = trips * 2 * unroll;
+        let mut u = 0;
+        while at + 2 <= n {
+            let xv = self.load(Width::X2, x.plus(at));
+            for r in 0..rows {
+                let av = self.load(Width::X2, a.plus(r * stride + at));
+                let acc = accs[r * unroll + u];
+                let cur = self.b.use_var(acc);
+                let next = self.fma(av, xv, cur);
+                self.b.def_var(acc, next);
+            }
+            at += 2;
+            u += 1;
+        }
+        (0..rows)
+            .map(|r| {
+                let mut v = self.b.use_var(accs[r * unroll]);
+                for u in 1..unroll {
+                    let w = self.b.use_var(accs[r * unroll + u]);
+                    v = self.b.ins().fadd(v, w);
+                }
+                let mut s = self.hreduce(v, |t, p, q| t.b.ins().fadd(p, q));
+                if at < n {
+                    let xs = self.load(Width::Scalar, x.plus(at));
+                    let as_ = self.load(Width::Scalar, a.plus(r * stride + at));
+                    s = self.fma(as_, xs, s);
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// `y (+)= A x` for row-major `A[m, n]`.
+    pub fn matvec(&mut self, y: Region, a: Region, x: Region, m: usize, n: usize, acc: Accumulate) {
+        assert_eq!((y.len, a.len, x.len), (m, m * n, n), "matvec shapes");
+        self.check_read(a);
+        self.check_read(x);
+        self.check_write(y);
+        disjoint(y, &[a, x]);
+        const R: usize = 4;
+        let blocks = m / R;
+        self.counted_loop(blocks, [(8 * R * n) as i64, 8 * R as i64], |t, [ia, iy]| {
+            let sums = t.rows_dot(R, n, Addr::new(a.buf, a.offset, Some(ia)), n, addr(x));
+            for (r, s) in sums.into_iter().enumerate() {
+                t.put(
+                    Width::Scalar,
+                    s,
+                    Addr::new(y.buf, y.offset + r, Some(iy)),
+                    acc,
+                );
+            }
+        });
+        let done = blocks * R;
+        let a_rest = Addr::new(a.buf, a.offset + done * n, None);
+        self.counted_loop(m - done, [(8 * n) as i64, 8], |t, [ia, iy]| {
+            let sums = t.rows_dot(
+                1,
+                n,
+                Addr {
+                    dynamic: Some(ia),
+                    ..a_rest
+                },
+                n,
+                addr(x),
+            );
+            t.put(
+                Width::Scalar,
+                sums[0],
+                Addr::new(y.buf, y.offset + done, Some(iy)),
+                acc,
+            );
+        });
+    }
+
+    /// `z[j] += Σ_r g[r] A[r, j]` for `rows` consecutive rows starting at `a`.
+    fn rows_axpy(&mut self, rows: usize, n: usize, a: Addr, g: Addr, z: Region) {
+        let gs: Vec<(Value, Value)> = (0..rows)
+            .map(|r| {
+                let s = self.load(Width::Scalar, g.plus(r));
+                let v = self.splat(Width::X2, s);
+                (s, v)
+            })
+            .collect();
+        self.sweep(n, 1, |t, w, d, at| {
+            let za = Addr::new(z.buf, z.offset + at, d);
+            let mut acc = t.load(w, za);
+            let da = t.dyn_add(a.dynamic, d);
+            for (r, &(s, v)) in gs.iter().enumerate() {
+                let av = t.load(
+                    w,
+                    Addr {
+                        dynamic: da,
+                        ..a.plus(r * n + at)
+                    },
+                );
+                let gv = if w == Width::Scalar { s } else { v };
+                acc = t.fma(gv, av, acc);
+            }
+            t.store(acc, za);
+        });
+    }
+
+    /// `z (+)= Aᵀ g` for row-major `A[m, n]`, `g[m]`, `z[n]`: the gradient of `A x` with
+    /// respect to `x`.
+    pub fn matvec_t(
+        &mut self,
+        z: Region,
+        a: Region,
+        g: Region,
+        m: usize,
+        n: usize,
+        acc: Accumulate,
+    ) {
+        assert_eq!((z.len, a.len, g.len), (n, m * n, m), "matvec_t shapes");
+        self.check_read(a);
+        self.check_read(g);
+        self.check_write(z);
+        disjoint(z, &[a, g]);
+        if acc == Accumulate::Overwrite {
+            self.fill(z, 0.0);
+        }
+        const R: usize = 4;
+        let blocks = m / R;
+        self.counted_loop(blocks, [(8 * R * n) as i64, 8 * R as i64], |t, [ia, ig]| {
+            t.rows_axpy(
+                R,
+                n,
+                Addr::new(a.buf, a.offset, Some(ia)),
+                Addr::new(g.buf, g.offset, Some(ig)),
+                z,
+            );
+        });
+        let done = blocks * R;
+        self.counted_loop(m - done, [(8 * n) as i64, 8], |t, [ia, ig]| {
+            t.rows_axpy(
+                1,
+                n,
+                Addr::new(a.buf, a.offset + done * n, Some(ia)),
+                Addr::new(g.buf, g.offset + done, Some(ig)),
+                z,
+            );
+        });
+    }
+
+    /// `A (+)= g xᵀ` for row-major `A[m, n]`: the gradient of `A x` with respect to `A`.
+    pub fn outer(&mut self, a: Region, g: Region, x: Region, m: usize, n: usize, acc: Accumulate) {
+        assert_eq!((a.len, g.len, x.len), (m * n, m, n), "outer shapes");
+        self.check_read(g);
+        self.check_read(x);
+        self.check_write(a);
+        disjoint(a, &[g, x]);
+        self.counted_loop(m, [(8 * n) as i64, 8], |t, [ia, ig]| {
+            let gs = t.load(Width::Scalar, Addr::new(g.buf, g.offset, Some(ig)));
+            let gv = t.splat(Width::X2, gs);
+            t.sweep(n, 2, |t, w, d, at| {
+                let xv = t.load(w, Addr::new(x.buf, x.offset + at, d));
+                let da = t.dyn_add(Some(ia), d);
+                let aa = Addr::new(a.buf, a.offset + at, da);
+                let gw = if w == Width::Scalar { gs } else { gv };
+                let v = match acc {
+                    Accumulate::Overwrite => t.b.ins().fmul(gw, xv),
+                    Accumulate::Add => {
+                        let old = t.load(w, aa);
+                        t.fma(gw, xv, old)
+                    }
+                };
+                t.store(v, aa);
+            });
+        });
+    }
+
+    /// One tile of `C = A B`: `rows` rows of `C` starting at `c`, `vcols` vector columns
+    /// (pairs) and, if `scol`, one scalar column after them. `a` is `A[i, 0]`, `b` is
+    /// `B[0, j]`, `c` is `C[i, j]`.
+    #[allow(clippy::too_many_arguments)]
+    fn matmul_tile(
+        &mut self,
+        rows: usize,
+        vcols: usize,
+        scol: bool,
+        (n, p): (usize, usize),
+        a: Addr,
+        b: Addr,
+        c: Addr,
+        acc: Accumulate,
+    ) {
+        let zv = self.fconst(Width::X2, 0.0);
+        let zs = self.fconst(Width::Scalar, 0.0);
+        let vaccs = self.vars(rows * vcols, zv, types::F64X2);
+        let saccs = self.vars(if scol { rows } else { 0 }, zs, types::F64);
+        self.counted_loop(n, [8, (8 * p) as i64], |t, [ka, kb]| {
+            let da = t.dyn_add(a.dynamic, Some(ka));
+            let db = t.dyn_add(b.dynamic, Some(kb));
+            let bv: Vec<Value> = (0..vcols)
+                .map(|cv| {
+                    t.load(
+                        Width::X2,
+                        Addr {
+                            dynamic: db,
+                            ..b.plus(2 * cv)
+                        },
+                    )
+                })
+                .collect();
+            let bs = scol.then(|| {
+                t.load(
+                    Width::Scalar,
+                    Addr {
+                        dynamic: db,
+                        ..b.plus(2 * vcols)
+                    },
+                )
+            });
+            for r in 0..rows {
+                let ar = t.load(
+                    Width::Scalar,
+                    Addr {
+                        dynamic: da,
+                        ..a.plus(r * n)
+                    },
+                );
+                if vcols > 0 {
+                    let av = t.splat(Width::X2, ar);
+                    for (cv, &bvc) in bv.iter().enumerate() {
+                        let v = vaccs[r * vcols + cv];
+                        let cur = t.b.use_var(v);
+                        let next = t.fma(av, bvc, cur);
+                        t.b.def_var(v, next);
+                    }
+                }
+                if let Some(bs) = bs {
+                    let cur = t.b.use_var(saccs[r]);
+                    let next = t.fma(ar, bs, cur);
+                    t.b.def_var(saccs[r], next);
+                }
+            }
+        });
+        for r in 0..rows {
+            for cv in 0..vcols {
+                let v = self.b.use_var(vaccs[r * vcols + cv]);
+                self.put(Width::X2, v, c.plus(r * p + 2 * cv), acc);
+            }
+            if scol {
+                let v = self.b.use_var(saccs[r]);
+                self.put(Width::Scalar, v, c.plus(r * p + 2 * vcols), acc);
+            }
+        }
+    }
+
+    /// `C (+)= A B` for row-major `A[m, n]`, `B[n, p]`, `C[m, p]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul(
+        &mut self,
+        c: Region,
+        a: Region,
+        b: Region,
+        (m, n, p): (usize, usize, usize),
+        acc: Accumulate,
+    ) {
+        assert_eq!(
+            (c.len, a.len, b.len),
+            (m * p, m * n, n * p),
+            "matmul shapes"
+        );
+        self.check_read(a);
+        self.check_read(b);
+        self.check_write(c);
+        disjoint(c, &[a, b]);
+        if n == 0 {
+            if acc == Accumulate::Overwrite {
+                self.fill(c, 0.0);
+            }
+            return;
+        }
+        const MR: usize = 4;
+        const NR: usize = 4;
+        let row_tiles = m / MR;
+        let rows_done = row_tiles * MR;
+        let col_tiles = p / NR;
+        let cols_done = col_tiles * NR;
+        // One column strip: all row tiles, then the leftover rows, against B[:, j..j+cols].
+        let strip = |t: &mut Self, vcols: usize, scol: bool, j: usize, dj: Option<Value>| {
+            t.counted_loop(
+                row_tiles,
+                [(8 * MR * n) as i64, (8 * MR * p) as i64],
+                |t, [ia, ic]| {
+                    let dc = t.dyn_add(dj, Some(ic));
+                    t.matmul_tile(
+                        MR,
+                        vcols,
+                        scol,
+                        (n, p),
+                        Addr::new(a.buf, a.offset, Some(ia)),
+                        Addr::new(b.buf, b.offset + j, dj),
+                        Addr::new(c.buf, c.offset + j, dc),
+                        acc,
+                    );
+                },
+            );
+            if rows_done < m {
+                t.matmul_tile(
+                    m - rows_done,
+                    vcols,
+                    scol,
+                    (n, p),
+                    Addr::new(a.buf, a.offset + rows_done * n, None),
+                    Addr::new(b.buf, b.offset + j, dj),
+                    Addr::new(c.buf, c.offset + rows_done * p + j, dj),
+                    acc,
+                );
+            }
+        };
+        self.counted_loop(col_tiles, [(8 * NR) as i64], |t, [jb]| {
+            strip(t, NR / 2, false, 0, Some(jb));
+        });
+        let left = p - cols_done;
+        if left > 0 {
+            strip(self, left / 2, left % 2 == 1, cols_done, None);
+        }
+    }
+
+    /// `dst[j, i] = src[i, j]` for row-major `src[rows, cols]`.
+    pub fn transpose(&mut self, dst: Region, src: Region, rows: usize, cols: usize) {
+        assert_eq!(
+            (dst.len, src.len),
+            (rows * cols, rows * cols),
+            "transpose shapes"
+        );
+        self.check_read(src);
+        self.check_write(dst);
+        disjoint(dst, &[src]);
+        self.counted_loop(rows, [(8 * cols) as i64, 8], |t, [is, id]| {
+            t.counted_loop(cols, [8, (8 * rows) as i64], |t, [js, jd]| {
+                let ds = t.b.ins().iadd(is, js);
+                let dd = t.b.ins().iadd(id, jd);
+                let v = t.load(Width::Scalar, Addr::new(src.buf, src.offset, Some(ds)));
+                t.store(v, Addr::new(dst.buf, dst.offset, Some(dd)));
+            });
+        });
+    }
+
+    /// `dst[idx] = src[idx]` (or `+=` with `Accumulate::Add`) over every index of two strided
+    /// views of the same dimensions: slices, pads, transposes, broadcasts of copies, and
+    /// their scatter-add transposes.
+    pub fn copy_strided(&mut self, dst: &Strided, src: &Strided, acc: Accumulate) {
+        let lens = |s: &Strided| s.dims.iter().map(|d| d.0).collect::<Vec<_>>();
+        assert_eq!(lens(dst), lens(src), "strided copy dimensions");
+        self.check_read(src.hull());
+        self.check_write(dst.hull());
+        disjoint(dst.hull(), &[src.hull()]);
+        if dst.count() == 0 {
+            return;
+        }
+        self.strided_level(dst, src, 0, None, None, acc);
+    }
+
+    /// `dst[idx] += src[idx]`: the transpose of a strided copy (slice ↔ pad).
+    pub fn scatter_add(&mut self, dst: &Strided, src: &Strided) {
+        self.copy_strided(dst, src, Accumulate::Add);
+    }
+
+    fn strided_level(
+        &mut self,
+        dst: &Strided,
+        src: &Strided,
+        level: usize,
+        dd: Option<Value>,
+        ds: Option<Value>,
+        acc: Accumulate,
+    ) {
+        let k = dst.dims.len();
+        if k == 0 {
+            let v = self.load(Width::Scalar, Addr::new(src.buf, src.offset, ds));
+            self.put(Width::Scalar, v, Addr::new(dst.buf, dst.offset, dd), acc);
+            return;
+        }
+        let (len, sd) = dst.dims[level];
+        let ss = src.dims[level].1;
+        if level + 1 < k {
+            self.counted_loop(len, [(8 * sd) as i64, (8 * ss) as i64], |t, [id, is]| {
+                let dd = t.dyn_add(dd, Some(id));
+                let ds = t.dyn_add(ds, Some(is));
+                t.strided_level(dst, src, level + 1, dd, ds, acc);
+            });
+        } else if sd == 1 && ss == 1 {
+            self.sweep(len, 2, |t, w, d, at| {
+                let ds = t.dyn_add(ds, d);
+                let dd = t.dyn_add(dd, d);
+                let v = t.load(w, Addr::new(src.buf, src.offset + at, ds));
+                t.put(w, v, Addr::new(dst.buf, dst.offset + at, dd), acc);
+            });
+        } else {
+            self.counted_loop(len, [(8 * sd) as i64, (8 * ss) as i64], |t, [id, is]| {
+                let dd = t.dyn_add(dd, Some(id));
+                let ds = t.dyn_add(ds, Some(is));
+                let v = t.load(Width::Scalar, Addr::new(src.buf, src.offset, ds));
+                t.put(Width::Scalar, v, Addr::new(dst.buf, dst.offset, dd), acc);
+            });
+        }
+    }
+
+    /// `dst = table[index]` where `table` is row-major `[rows, dst.len]` and `index` is one
+    /// element holding an integer in `0..rows` at run time (otherwise the function returns
+    /// [`super::STATUS_INDEX_OUT_OF_RANGE`]).
+    pub fn gather_row(&mut self, dst: Region, table: Region, rows: usize, index: Region) {
+        let width = dst.len;
+        assert_eq!((table.len, index.len), (rows * width, 1), "gather shapes");
+        self.check_read(table);
+        self.check_read(index);
+        self.check_write(dst);
+        disjoint(dst, &[table, index]);
+        let off = self.runtime_index(addr(index), rows, (8 * width) as i64);
+        self.sweep(width, 2, |t, w, d, at| {
+            let ds = t.dyn_add(Some(off), d);
+            let v = t.load(w, Addr::new(table.buf, table.offset + at, ds));
+            t.store(v, Addr::new(dst.buf, dst.offset + at, d));
+        });
+    }
+
+    /// `table[index] += src`: the gradient of [`Self::gather_row`].
+    pub fn scatter_add_row(&mut self, table: Region, src: Region, rows: usize, index: Region) {
+        let width = src.len;
+        assert_eq!((table.len, index.len), (rows * width, 1), "scatter shapes");
+        self.check_read(src);
+        self.check_read(index);
+        self.check_write(table);
+        disjoint(table, &[src, index]);
+        let off = self.runtime_index(addr(index), rows, (8 * width) as i64);
+        self.sweep(width, 2, |t, w, d, at| {
+            let dt = t.dyn_add(Some(off), d);
+            let v = t.load(w, Addr::new(src.buf, src.offset + at, d));
+            t.put(
+                w,
+                v,
+                Addr::new(table.buf, table.offset + at, dt),
+                Accumulate::Add,
+            );
+        });
+    }
+}

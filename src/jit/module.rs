@@ -1,0 +1,553 @@
+//! The JIT module: host ISA, function definition, finalization, and the call into native code.
+//!
+//! [`Jit`] wraps one Cranelift [`JITModule`] for the host (ISA and CPU features from
+//! `cranelift_native`, `opt_level = speed`, Cranelift's IR verifier on in debug builds) and
+//! reuses one codegen [`Context`] and one [`FunctionBuilderContext`] for every function it
+//! defines. [`Jit::finish`] links everything and turns it into a [`Library`]; the library frees
+//! the executable memory when the last [`CompiledFn`] handle to it is dropped.
+//!
+//! This file holds **all the `unsafe` of the crate**, in three places, each with its argument:
+//! turning a finalized code address into a typed function pointer, calling it, and freeing the
+//! code. The safe surface is [`CompiledFn::call`], whose contract is:
+//!
+//! * the slices it receives have exactly the lengths of the function's [`Layout`], checked on
+//!   every call — a mismatch is a [`JitError::BufferLength`], never a wild access;
+//! * the generated code touches only those buffers and only in bounds, because every kernel
+//!   checked its regions against the same layout when it was emitted (see
+//!   [`super::emit`]);
+//! * the code stays mapped while any `CompiledFn` exists, because each one holds an `Rc` to
+//!   the [`Library`] that owns it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use cranelift_codegen::ir::{self, AbiParam, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+
+use super::emit::{Buf, FunctionTranslator};
+
+/// Returned by generated code when a run-time index was not an integer in range.
+pub const STATUS_INDEX_OUT_OF_RANGE: u32 = 1;
+
+/// The machine signature of every generated function; see the ABI in [`super`].
+type RawFn = unsafe extern "C" fn(*const f64, *mut f64, *mut f64) -> u32;
+
+/// How many `f64`s each of the three buffers of a function holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Layout {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub scratch: usize,
+}
+
+impl Layout {
+    pub fn new(inputs: usize, outputs: usize, scratch: usize) -> Self {
+        Layout {
+            inputs,
+            outputs,
+            scratch,
+        }
+    }
+
+    /// The length of `buf` in `f64`s.
+    pub fn len(&self, buf: Buf) -> usize {
+        match buf {
+            Buf::Input => self.inputs,
+            Buf::Output => self.outputs,
+            Buf::Scratch => self.scratch,
+        }
+    }
+}
+
+/// Code generation options.
+#[derive(Clone, Debug)]
+pub struct JitOptions {
+    /// Run Cranelift's IR verifier on every function (on by default in debug builds).
+    pub verify: bool,
+    /// Emit exp, log, log1p, tanh, sigmoid and softplus as inline polynomial code (the
+    /// default). When false they call libm, one call per element: slower, and meant for
+    /// comparison and debugging.
+    pub inline_math: bool,
+    /// Keep the CLIF text of every function, for `emit clif` and snapshots.
+    pub keep_clif: bool,
+    /// Keep the machine code of every function as assembly text.
+    pub keep_asm: bool,
+    /// Use AVX-512 when the host has it. Off by default: the kernels are 128-bit, gain nothing
+    /// from it, and valgrind cannot run AVX-512 code.
+    pub avx512: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> Self {
+        JitOptions {
+            verify: cfg!(debug_assertions),
+            inline_math: true,
+            keep_clif: false,
+            keep_asm: false,
+            avx512: false,
+        }
+    }
+}
+
+/// Everything that can go wrong while compiling or calling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JitError {
+    /// The host ISA is not supported or a flag was refused.
+    Host(String),
+    /// Cranelift rejected a function (verifier or code generation) or could not link.
+    Codegen { function: String, message: String },
+    /// A buffer given to [`CompiledFn::call`] does not have the compiled length.
+    BufferLength {
+        function: String,
+        buffer: Buf,
+        expected: usize,
+        found: usize,
+    },
+    /// A run-time index read from the inputs was not an integer in range.
+    IndexOutOfRange { function: String },
+}
+
+impl fmt::Display for JitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JitError::Host(m) => write!(f, "cannot generate code for this machine: {m}"),
+            JitError::Codegen { function, message } => {
+                write!(f, "code generation failed for `{function}`: {message}")
+            }
+            JitError::BufferLength {
+                function,
+                buffer,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{function}`: expected {expected} f64s in the {buffer:?} buffer, found {found}"
+            ),
+            JitError::IndexOutOfRange { function } => {
+                write!(
+                    f,
+                    "`{function}`: an index read from the inputs is out of range"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for JitError {}
+
+/// Functions from the host's libm that generated code may call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Libm {
+    Sin,
+    Cos,
+    Exp,
+    Log,
+    Log1p,
+    Tanh,
+    Pow,
+}
+
+impl Libm {
+    const ALL: [Libm; 7] = [
+        Libm::Sin,
+        Libm::Cos,
+        Libm::Exp,
+        Libm::Log,
+        Libm::Log1p,
+        Libm::Tanh,
+        Libm::Pow,
+    ];
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Libm::Sin => "ebmc_sin",
+            Libm::Cos => "ebmc_cos",
+            Libm::Exp => "ebmc_exp",
+            Libm::Log => "ebmc_log",
+            Libm::Log1p => "ebmc_log1p",
+            Libm::Tanh => "ebmc_tanh",
+            Libm::Pow => "ebmc_pow",
+        }
+    }
+
+    pub(super) fn arity(self) -> usize {
+        if self == Libm::Pow {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The address registered with the JIT. Rust's `f64` methods are the host libm (or
+    /// compiler intrinsics for it), so these shims are what `f64::sin` etc. compute.
+    fn address(self) -> *const u8 {
+        extern "C" fn sin(x: f64) -> f64 {
+            x.sin()
+        }
+        extern "C" fn cos(x: f64) -> f64 {
+            x.cos()
+        }
+        extern "C" fn exp(x: f64) -> f64 {
+            x.exp()
+        }
+        extern "C" fn log(x: f64) -> f64 {
+            x.ln()
+        }
+        extern "C" fn log1p(x: f64) -> f64 {
+            x.ln_1p()
+        }
+        extern "C" fn tanh(x: f64) -> f64 {
+            x.tanh()
+        }
+        extern "C" fn pow(x: f64, y: f64) -> f64 {
+            x.powf(y)
+        }
+        match self {
+            Libm::Sin => sin as *const u8,
+            Libm::Cos => cos as *const u8,
+            Libm::Exp => exp as *const u8,
+            Libm::Log => log as *const u8,
+            Libm::Log1p => log1p as *const u8,
+            Libm::Tanh => tanh as *const u8,
+            Libm::Pow => pow as *const u8,
+        }
+    }
+}
+
+/// Handle of a function defined in a [`Jit`], valid for the [`Library`] it finishes into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FnId(usize);
+
+struct Defined {
+    name: String,
+    id: FuncId,
+    layout: Layout,
+    code_size: usize,
+    clif: Option<String>,
+    asm: Option<String>,
+}
+
+/// What the translator needs from the module while a function body is being built.
+pub(super) struct Host<'m> {
+    pub module: &'m mut JITModule,
+    pub imports: &'m mut HashMap<Libm, FuncId>,
+    pub options: &'m JitOptions,
+    pub has_fma: bool,
+}
+
+impl Host<'_> {
+    /// The module-level id of a libm import, declared on first use.
+    pub fn libm(&mut self, f: Libm) -> FuncId {
+        if let Some(id) = self.imports.get(&f) {
+            return *id;
+        }
+        let mut sig = self.module.make_signature();
+        for _ in 0..f.arity() {
+            sig.params.push(AbiParam::new(ir::types::F64));
+        }
+        sig.returns.push(AbiParam::new(ir::types::F64));
+        let id = self
+            .module
+            .declare_function(f.symbol(), Linkage::Import, &sig)
+            .expect("libm shims have fixed, distinct signatures");
+        self.imports.insert(f, id);
+        id
+    }
+}
+
+/// A JIT module being filled with functions.
+pub struct Jit {
+    module: JITModule,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    options: JitOptions,
+    has_fma: bool,
+    imports: HashMap<Libm, FuncId>,
+    defined: Vec<Defined>,
+}
+
+impl Jit {
+    /// A module for the host machine.
+    pub fn new(options: JitOptions) -> Result<Jit, JitError> {
+        let host = |e: &dyn fmt::Display| JitError::Host(e.to_string());
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").map_err(|e| host(&e))?;
+        let verify = if options.verify { "true" } else { "false" };
+        flags.set("enable_verifier", verify).map_err(|e| host(&e))?;
+        // cranelift-jit requires these two: absolute relocations, no PIC.
+        flags
+            .set("use_colocated_libcalls", "false")
+            .map_err(|e| host(&e))?;
+        flags.set("is_pic", "false").map_err(|e| host(&e))?;
+        let mut isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
+        if !options.avx512 && cfg!(target_arch = "x86_64") {
+            for flag in [
+                "has_avx512bitalg",
+                "has_avx512dq",
+                "has_avx512vl",
+                "has_avx512vbmi",
+                "has_avx512f",
+                "has_avx512vnni",
+            ] {
+                isa_builder.set(flag, "false").map_err(|e| host(&e))?;
+            }
+        }
+        let isa = isa_builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| host(&e))?;
+        // Fused multiply-add is one instruction with FMA3 (x86-64) and always on aarch64;
+        // without it Cranelift would call libm's `fma` per element, so the emitter falls
+        // back to a multiply and an add instead.
+        let has_fma = cfg!(target_arch = "aarch64")
+            || isa
+                .isa_flags()
+                .iter()
+                .any(|v| v.name == "has_fma" && v.as_bool() == Some(true));
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        for f in Libm::ALL {
+            builder.symbol(f.symbol(), f.address());
+        }
+        let module = JITModule::new(builder);
+        Ok(Jit {
+            ctx: module.make_context(),
+            module,
+            fctx: FunctionBuilderContext::new(),
+            options,
+            has_fma,
+            imports: HashMap::new(),
+            defined: Vec::new(),
+        })
+    }
+
+    /// Whether the emitter uses one fused multiply-add instruction for `a * b + c`.
+    pub fn has_fma(&self) -> bool {
+        self.has_fma
+    }
+
+    /// Defines a function with the given buffer layout; `body` emits its kernels in order.
+    pub fn define(
+        &mut self,
+        name: &str,
+        layout: Layout,
+        body: impl FnOnce(&mut FunctionTranslator),
+    ) -> Result<FnId, JitError> {
+        let codegen = |message: String| JitError::Codegen {
+            function: name.to_string(),
+            message,
+        };
+        let mut sig = self.module.make_signature();
+        let ptr = self.module.target_config().pointer_type();
+        for _ in 0..3 {
+            sig.params.push(AbiParam::new(ptr));
+        }
+        sig.returns.push(AbiParam::new(ir::types::I32));
+        let id = self
+            .module
+            .declare_function(name, Linkage::Local, &sig)
+            .map_err(|e| codegen(e.to_string()))?;
+
+        self.module.clear_context(&mut self.ctx);
+        self.ctx.func.signature = sig;
+        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        let frontend = self.module.target_config();
+        {
+            let builder = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let host = Host {
+                module: &mut self.module,
+                imports: &mut self.imports,
+                options: &self.options,
+                has_fma: self.has_fma,
+            };
+            let mut t = FunctionTranslator::new(builder, host, layout);
+            body(&mut t);
+            t.finish().finalize(frontend);
+        }
+        let clif = self.options.keep_clif.then(|| self.ctx.func.to_string());
+        self.ctx.set_disasm(self.options.keep_asm);
+        self.module
+            .define_function(id, &mut self.ctx)
+            .map_err(|e| codegen(format!("{e:?}")))?;
+        let code_size = self
+            .ctx
+            .compiled_code()
+            .map_or(0, |c| c.code_info().total_size as usize);
+        let asm = self
+            .ctx
+            .compiled_code()
+            .and_then(|c| c.vcode.clone())
+            .filter(|_| self.options.keep_asm);
+        self.defined.push(Defined {
+            name: name.to_string(),
+            id,
+            layout,
+            code_size,
+            clif,
+            asm,
+        });
+        Ok(FnId(self.defined.len() - 1))
+    }
+
+    /// Machine-code bytes of a defined function.
+    pub fn code_size(&self, f: FnId) -> usize {
+        self.defined[f.0].code_size
+    }
+
+    /// Links every defined function and makes the code executable.
+    pub fn finish(mut self) -> Result<Library, JitError> {
+        self.module
+            .finalize_definitions()
+            .map_err(|e| JitError::Codegen {
+                function: "<module>".to_string(),
+                message: e.to_string(),
+            })?;
+        let functions = self
+            .defined
+            .into_iter()
+            .map(|d| {
+                let address = self.module.get_finalized_function(d.id);
+                (d, address)
+            })
+            .collect();
+        Ok(Library {
+            inner: Rc::new(Code {
+                module: Some(self.module),
+                functions,
+            }),
+        })
+    }
+}
+
+/// Owns the executable memory; frees it on drop.
+struct Code {
+    module: Option<JITModule>,
+    functions: Vec<(Defined, *const u8)>,
+}
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: `Code` is dropped only when the last `Library` and `CompiledFn` holding
+            // its `Rc` are gone, so no pointer into this module's code can be called any more,
+            // and generated functions never return pointers to themselves.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+/// Finalized native code: the functions of one [`Jit`].
+#[derive(Clone)]
+pub struct Library {
+    inner: Rc<Code>,
+}
+
+impl Library {
+    /// The callable function `f`.
+    pub fn get(&self, f: FnId) -> CompiledFn {
+        let (d, address) = &self.inner.functions[f.0];
+        // SAFETY: `address` is the finalized entry of a function declared in `Jit::define`
+        // with exactly the signature `RawFn` spells (three pointer parameters, an i32 result,
+        // the host's default C calling convention) — `make_signature` gives the system ABI.
+        let raw = unsafe { std::mem::transmute::<*const u8, RawFn>(*address) };
+        CompiledFn {
+            raw,
+            name: d.name.clone(),
+            layout: d.layout,
+            _code: Rc::clone(&self.inner),
+        }
+    }
+
+    /// The CLIF text of `f`, when compiled with [`JitOptions::keep_clif`].
+    pub fn clif(&self, f: FnId) -> Option<&str> {
+        self.inner.functions[f.0].0.clif.as_deref()
+    }
+
+    /// The assembly of `f`, when compiled with [`JitOptions::keep_asm`].
+    pub fn asm(&self, f: FnId) -> Option<&str> {
+        self.inner.functions[f.0].0.asm.as_deref()
+    }
+
+    /// Machine-code bytes of `f`.
+    pub fn code_size(&self, f: FnId) -> usize {
+        self.inner.functions[f.0].0.code_size
+    }
+}
+
+/// A compiled function, callable from safe code.
+///
+/// # Safety
+///
+/// The call into native code is sound because of three facts, each established elsewhere and
+/// checked here where it can be:
+///
+/// 1. *Signature.* The code was compiled with the signature of `RawFn` (see [`Library::get`]).
+/// 2. *Bounds.* The code reads at most `layout.inputs` `f64`s from `inputs`, writes at most
+///    `layout.outputs` to `outputs` and reads and writes at most `layout.scratch` in
+///    `scratch` — the emitter checks every kernel's regions against the layout and guards
+///    every run-time index. [`CompiledFn::call`] checks that the slices have exactly those
+///    lengths before calling, so every access is inside a live Rust allocation; the three
+///    slices come from distinct borrows, so the `*mut` buffers alias nothing.
+/// 3. *Lifetime.* The code memory is owned by an `Rc` that this value holds.
+///
+/// Generated code has no other effects: it does not allocate, unwind or keep pointers, and
+/// it calls only the pure libm shims of this module.
+pub struct CompiledFn {
+    raw: RawFn,
+    name: String,
+    layout: Layout,
+    _code: Rc<Code>,
+}
+
+impl CompiledFn {
+    /// Runs the function. Each slice must have exactly the length of [`Self::layout`].
+    pub fn call(
+        &self,
+        inputs: &[f64],
+        outputs: &mut [f64],
+        scratch: &mut [f64],
+    ) -> Result<(), JitError> {
+        for (buffer, found) in [
+            (Buf::Input, inputs.len()),
+            (Buf::Output, outputs.len()),
+            (Buf::Scratch, scratch.len()),
+        ] {
+            let expected = self.layout.len(buffer);
+            if found != expected {
+                return Err(JitError::BufferLength {
+                    function: self.name.clone(),
+                    buffer,
+                    expected,
+                    found,
+                });
+            }
+        }
+        // SAFETY: see the type's `# Safety` section; the lengths were checked just above.
+        let status =
+            unsafe { (self.raw)(inputs.as_ptr(), outputs.as_mut_ptr(), scratch.as_mut_ptr()) };
+        match status {
+            0 => Ok(()),
+            _ => Err(JitError::IndexOutOfRange {
+                function: self.name.clone(),
+            }),
+        }
+    }
+
+    /// The buffer lengths this function was compiled for.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A zeroed scratch buffer of the right length.
+    pub fn scratch(&self) -> Vec<f64> {
+        vec![0.0; self.layout.scratch]
+    }
+}
