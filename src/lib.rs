@@ -12,11 +12,11 @@
 //! 4. [`grad::vjp`]: reverse-mode gradients as more nodes of the same graph;
 //! 5. [`interp::eval`]: the reference interpreter, the oracle for gradients and the JIT.
 //!
-//! Later stages compile the IR with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
-//! Later stages lower the checked model to a tensor IR, differentiate it symbolically,
-//! compile it with Cranelift ([`jit`]: kernels over flat `f64` buffers, the only `unsafe`)
-//! and run it. [`driver`] chains the stages; only `main.rs` knows
-//! about the terminal.
+//! 6. [`jit`]: Cranelift kernels over flat `f64` buffers (the only `unsafe`);
+//! 7. [`runtime`]: inference, losses, training, data, weights and metrics, reaching the
+//!    graphs only through [`runtime::kernel::Kernel`].
+//!
+//! [`driver`] chains the stages; only `main.rs` knows about the terminal.
 
 pub mod check;
 pub mod diag;
