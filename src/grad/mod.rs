@@ -366,9 +366,12 @@ pub fn grad_name(name: &str) -> String {
 
 /// A copy of `g` with `grad.NAME` outputs — the gradient of the scalar output `of` with
 /// respect to every real input of the given kinds — simplified and pruned. Discrete inputs
-/// (class, sign) get no gradient.
+/// (class, sign) get no gradient. Inputs keep their order, so a point for `g` is a point for
+/// the result.
 pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
-    let mut g = g.clone();
+    // Simplify first: stable rewrites such as `log(1 + exp u) → softplus u` must happen
+    // before their derivatives are taken, or the gradient keeps the unstable form.
+    let mut g = ir::simplify(g);
     let out = g.output(of).unwrap_or_else(|| panic!("graph has no output `{of}`"));
     let mut names = Vec::new();
     let mut wrt = Vec::new();
