@@ -252,6 +252,23 @@ const CASES: &[(&str, &str, &str)] = &[
          out f = %1",
     ),
     (
+        "stack-of-slices",
+        "%0 = param v : real[3, 2]
+         %1 = slice %0, 0, 0 : real[2]
+         %2 = slice %0, 0, 1 : real[2]
+         %3 = slice %0, 0, 2 : real[2]
+         %4 = stack %1, %2, %3 : real[3, 2]
+         %5 = stack %1, %2 : real[2, 2]
+         out f = %4
+         out g = %5",
+        "%0 = param v : real[3, 2]
+         %1 = slice %0, 0, 0 : real[2]
+         %2 = slice %0, 0, 1 : real[2]
+         %3 = stack %1, %2 : real[2, 2]
+         out f = %0
+         out g = %3",
+    ),
+    (
         "zero-linear",
         "%0 = param A : real[2, 3]
          %1 = const 0.0 : real

@@ -56,24 +56,29 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
             active[n] = any;
         }
     }
-    let mut adj: Vec<Option<NodeId>> = vec![None; end];
-    adj[output.index()] = Some(seed);
+    // Each node's adjoint contributions, combined when the sweep reaches the node.
+    let mut adj: Vec<Vec<NodeId>> = vec![Vec::new(); end];
+    adj[output.index()].push(seed);
     for n in (0..end).rev() {
-        let Some(gn) = adj[n] else { continue };
-        let node = NodeId(n as u32);
-        if !active[n] {
+        if adj[n].is_empty() || !active[n] {
             continue;
         }
+        let node = NodeId(n as u32);
         g.set_span(g.span(node));
+        let gn = accumulate(g, std::mem::take(&mut adj[n]));
+        adj[n].push(gn);
         let op = g.op(node).clone();
         let mut ctx = Ctx { g: &mut *g, active: &active, adj: &mut adj };
         rule(&mut ctx, node, &op, gn);
     }
     let grads = wrt
         .iter()
-        .map(|&w| match adj.get(w.index()).copied().flatten() {
-            Some(a) => a,
-            None => {
+        .map(|&w| match adj.get(w.index()) {
+            Some(c) if !c.is_empty() => {
+                g.set_span(g.span(w));
+                accumulate(g, c.clone())
+            }
+            _ => {
                 let s = g.shape(w).clone();
                 g.zeros(&s)
             }
@@ -87,7 +92,7 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
 struct Ctx<'a> {
     g: &'a mut Graph,
     active: &'a [bool],
-    adj: &'a mut [Option<NodeId>],
+    adj: &'a mut [Vec<NodeId>],
 }
 
 impl Ctx<'_> {
@@ -103,11 +108,41 @@ impl Ctx<'_> {
         }
         let d = if self.g.shape(a).is_scalar() && !self.g.shape(d).is_scalar() { self.g.sum(d) } else { d };
         debug_assert_eq!(self.g.shape(a), self.g.shape(d), "adjoint shape of {a}");
-        self.adj[a.index()] = Some(match self.adj[a.index()] {
-            Some(prev) => self.g.add2(prev, d),
-            None => d,
-        });
+        self.adj[a.index()].push(d);
     }
+}
+
+/// The sum of a node's adjoint contributions (fan-out accumulates with `add`).
+///
+/// Contributions that are single entries padded along axis 0 — what the adjoints of `stack`
+/// and of `v[k]` for every `k` give — are gathered into one `stack` instead of a chain of
+/// padded adds, so enumerating `K` answers costs `O(K)` in the gradient, not `O(K²)`.
+fn accumulate(g: &mut Graph, contributions: Vec<NodeId>) -> NodeId {
+    let (pads, mut terms): (Vec<NodeId>, Vec<NodeId>) =
+        contributions.into_iter().partition(|&c| matches!(g.op(c), Op::Pad { axis: 0, keep: false, .. }));
+    if pads.len() >= 2 {
+        let (len, entry) = match *g.op(pads[0]) {
+            Op::Pad { arg, len, .. } => (len as usize, g.shape(arg).clone()),
+            _ => unreachable!("partitioned to pads"),
+        };
+        let mut slots: Vec<Option<NodeId>> = vec![None; len];
+        for &p in &pads {
+            if let Op::Pad { arg, start, .. } = *g.op(p) {
+                let slot = &mut slots[start as usize];
+                *slot = Some(match *slot {
+                    Some(prev) => g.add2(prev, arg),
+                    None => arg,
+                });
+            }
+        }
+        let entries: Vec<NodeId> = slots.into_iter().map(|s| s.unwrap_or_else(|| g.zeros(&entry))).collect();
+        terms.insert(0, g.add(Op::Stack(entries)));
+    } else {
+        terms.extend(pads);
+    }
+    let mut it = terms.into_iter();
+    let first = it.next().expect("a node with an adjoint has a contribution");
+    it.fold(first, |acc, t| g.add2(acc, t))
 }
 
 /// The derivative rule of each op: pushes the adjoint `gn` of node `n = op(args)` to `args`.
