@@ -38,8 +38,14 @@ fn check_program(g: &Graph, rng: &mut random::Rng, label: &str, tries: usize) ->
         // Simplification keeps values.
         let slots: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
         let a = interp::eval_slots(g, &slots).unwrap().scalar("f").unwrap();
-        let b = interp::eval_slots(&forward, &slots).unwrap().scalar("f").unwrap();
-        assert!((a - b).abs() <= 1e-12 * (1.0 + a.abs()), "{label}: simplify changed f from {a} to {b}\n{g}\n{forward}");
+        let b = interp::eval_slots(&forward, &slots)
+            .unwrap()
+            .scalar("f")
+            .unwrap();
+        assert!(
+            (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+            "{label}: simplify changed f from {a} to {b}\n{g}\n{forward}"
+        );
         match check_vjp(g, &grads, "f", &point, &dir, EPS).unwrap() {
             Outcome::Kink => continue,
             Outcome::Checked(c) => {
@@ -93,12 +99,18 @@ fn every_op_rule_matches_finite_differences() {
         for seed in 0..25 {
             let mut rng = random::Rng::new(1000 + seed);
             let g = random::program_with(&mut rng, 3, op);
-            assert!(g.ids().any(|n| g.op(n).name() == op), "`{op}` program without `{op}`:\n{g}");
+            assert!(
+                g.ids().any(|n| g.op(n).name() == op),
+                "`{op}` program without `{op}`:\n{g}"
+            );
             if check_program(&g, &mut rng, &format!("op {op} seed {seed}"), 8) {
                 checked += 1;
             }
         }
-        assert!(checked >= 20, "`{op}`: only {checked} of 25 programs checked");
+        assert!(
+            checked >= 20,
+            "`{op}`: only {checked} of 25 programs checked"
+        );
     }
 }
 
@@ -168,7 +180,10 @@ fn emit_text_ends_with_costs() {
     let text = grad::emit_text(&grads, "energy");
     let last = text.lines().last().unwrap();
     // energy: matvec 12 + sum 4; gradient: broadcast 4 + outer 12.
-    assert_eq!(last, "// cost: energy 16, energy and gradient 32 (2.00x), 7 nodes");
+    assert_eq!(
+        last,
+        "// cost: energy 16, energy and gradient 32 (2.00x), 7 nodes"
+    );
     assert!(text.contains("out grad.A = "), "{text}");
     assert!(!text.contains("grad.x"), "inputs get no gradient:\n{text}");
 }

@@ -283,7 +283,12 @@ const CASES: &[(&str, &str, &str)] = &[
 ];
 
 fn normalize(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n") + "\n"
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 #[test]
@@ -300,18 +305,28 @@ fn every_rule_text_in_text_out() {
         let mut rng = random::Rng::new(7);
         let point = random::inputs(&g, &mut rng);
         let slots: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
-        let (a, b) = (interp::eval_slots(&g, &slots).unwrap(), interp::eval_slots(&s, &slots).unwrap());
+        let (a, b) = (
+            interp::eval_slots(&g, &slots).unwrap(),
+            interp::eval_slots(&s, &slots).unwrap(),
+        );
         for (name, _) in &g.outputs {
             let (x, y) = (a.output(name).unwrap(), b.output(name).unwrap());
             assert_eq!(x.len(), y.len());
             for (p, q) in x.iter().zip(y) {
-                assert!((p - q).abs() <= 1e-12 * (1.0 + p.abs()), "rule `{rule}` changed `{name}`: {x:?} vs {y:?}");
+                assert!(
+                    (p - q).abs() <= 1e-12 * (1.0 + p.abs()),
+                    "rule `{rule}` changed `{name}`: {x:?} vs {y:?}"
+                );
             }
         }
         covered.insert(rule);
     }
     for r in RULES {
-        assert!(covered.contains(r.name), "rule `{}` has no text test", r.name);
+        assert!(
+            covered.contains(r.name),
+            "rule `{}` has no text test",
+            r.name
+        );
     }
 }
 

@@ -28,7 +28,10 @@ use crate::ir::{self, Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
 /// Adjoints of `wrt` for the scalar `output`: the nodes computing `∂output/∂wrt[i]`, added to
 /// `g`. A `wrt` node the output does not depend on gets zeros of its shape.
 pub fn vjp(g: &mut Graph, output: NodeId, wrt: &[NodeId]) -> Vec<NodeId> {
-    assert!(g.shape(output).is_scalar(), "vjp of a non-scalar output; use vjp_seeded");
+    assert!(
+        g.shape(output).is_scalar(),
+        "vjp of a non-scalar output; use vjp_seeded"
+    );
     let span = g.current_span();
     g.set_span(g.span(output));
     let one = g.constant(1.0);
@@ -39,7 +42,11 @@ pub fn vjp(g: &mut Graph, output: NodeId, wrt: &[NodeId]) -> Vec<NodeId> {
 /// Vector–Jacobian product: `seedᵀ · ∂output/∂wrt[i]` for each `wrt` node, `seed` being a
 /// node of `output`'s shape.
 pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -> Vec<NodeId> {
-    assert_eq!(g.shape(seed), g.shape(output), "seed shape differs from output shape");
+    assert_eq!(
+        g.shape(seed),
+        g.shape(output),
+        "seed shape differs from output shape"
+    );
     let saved_span = g.current_span();
     let end = output.index() + 1;
     // Activity: which nodes depend on a `wrt` node.
@@ -52,7 +59,8 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
     for n in 0..end {
         if !active[n] {
             let mut any = false;
-            g.op(NodeId(n as u32)).for_each_arg(|a| any |= active[a.index()]);
+            g.op(NodeId(n as u32))
+                .for_each_arg(|a| any |= active[a.index()]);
             active[n] = any;
         }
     }
@@ -68,7 +76,11 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
         let gn = accumulate(g, std::mem::take(&mut adj[n]));
         adj[n].push(gn);
         let op = g.op(node).clone();
-        let mut ctx = Ctx { g: &mut *g, active: &active, adj: &mut adj };
+        let mut ctx = Ctx {
+            g: &mut *g,
+            active: &active,
+            adj: &mut adj,
+        };
         rule(&mut ctx, node, &op, gn);
     }
     let grads = wrt
@@ -106,7 +118,11 @@ impl Ctx<'_> {
         if !self.wants(a) {
             return;
         }
-        let d = if self.g.shape(a).is_scalar() && !self.g.shape(d).is_scalar() { self.g.sum(d) } else { d };
+        let d = if self.g.shape(a).is_scalar() && !self.g.shape(d).is_scalar() {
+            self.g.sum(d)
+        } else {
+            d
+        };
         debug_assert_eq!(self.g.shape(a), self.g.shape(d), "adjoint shape of {a}");
         self.adj[a.index()].push(d);
     }
@@ -118,8 +134,16 @@ impl Ctx<'_> {
 /// and of `v[k]` for every `k` give — are gathered into one `stack` instead of a chain of
 /// padded adds, so enumerating `K` answers costs `O(K)` in the gradient, not `O(K²)`.
 fn accumulate(g: &mut Graph, contributions: Vec<NodeId>) -> NodeId {
-    let (pads, mut terms): (Vec<NodeId>, Vec<NodeId>) =
-        contributions.into_iter().partition(|&c| matches!(g.op(c), Op::Pad { axis: 0, keep: false, .. }));
+    let (pads, mut terms): (Vec<NodeId>, Vec<NodeId>) = contributions.into_iter().partition(|&c| {
+        matches!(
+            g.op(c),
+            Op::Pad {
+                axis: 0,
+                keep: false,
+                ..
+            }
+        )
+    });
     if pads.len() >= 2 {
         let (len, entry) = match *g.op(pads[0]) {
             Op::Pad { arg, len, .. } => (len as usize, g.shape(arg).clone()),
@@ -135,13 +159,18 @@ fn accumulate(g: &mut Graph, contributions: Vec<NodeId>) -> NodeId {
                 });
             }
         }
-        let entries: Vec<NodeId> = slots.into_iter().map(|s| s.unwrap_or_else(|| g.zeros(&entry))).collect();
+        let entries: Vec<NodeId> = slots
+            .into_iter()
+            .map(|s| s.unwrap_or_else(|| g.zeros(&entry)))
+            .collect();
         terms.insert(0, g.add(Op::Stack(entries)));
     } else {
         terms.extend(pads);
     }
     let mut it = terms.into_iter();
-    let first = it.next().expect("a node with an adjoint has a contribution");
+    let first = it
+        .next()
+        .expect("a node with an adjoint has a contribution");
     it.fold(first, |acc, t| g.add2(acc, t))
 }
 
@@ -206,7 +235,10 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
             let (dx, dy) = match b {
                 Binary::Add => (wx.then_some(gn), wy.then_some(gn)),
                 Binary::Sub => (wx.then_some(gn), wy.then(|| g.neg(gn))),
-                Binary::Mul => (wx.then(|| mul_adjoint(g, gn, y, x)), wy.then(|| mul_adjoint(g, gn, x, y))),
+                Binary::Mul => (
+                    wx.then(|| mul_adjoint(g, gn, y, x)),
+                    wy.then(|| mul_adjoint(g, gn, x, y)),
+                ),
                 Binary::Div => {
                     let dx = wx.then(|| g.div(gn, y));
                     let dy = wy.then(|| {
@@ -233,9 +265,16 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
                 }
                 Binary::Max | Binary::Min => {
                     // `x` wins ties: c = x ≥ y for max, x ≤ y for min.
-                    let cond = if b == Binary::Max { g.cmp(Cmp::Le, y, x) } else { g.cmp(Cmp::Le, x, y) };
+                    let cond = if b == Binary::Max {
+                        g.cmp(Cmp::Le, y, x)
+                    } else {
+                        g.cmp(Cmp::Le, x, y)
+                    };
                     let zero = g.constant(0.0);
-                    (wx.then(|| g.select(cond, gn, zero)), wy.then(|| g.select(cond, zero, gn)))
+                    (
+                        wx.then(|| g.select(cond, gn, zero)),
+                        wy.then(|| g.select(cond, zero, gn)),
+                    )
                 }
             };
             if let Some(d) = dx {
@@ -344,30 +383,72 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
                 c.push(a, d);
             }
         }
-        Op::Slice { arg, axis, start, end: _, keep } => {
+        Op::Slice {
+            arg,
+            axis,
+            start,
+            end: _,
+            keep,
+        } => {
             if c.wants(arg) {
                 let len = c.g.shape(arg).0[axis as usize] as u32;
-                let d = c.g.add(Op::Pad { arg: gn, axis, start, len, keep });
+                let d = c.g.add(Op::Pad {
+                    arg: gn,
+                    axis,
+                    start,
+                    len,
+                    keep,
+                });
                 c.push(arg, d);
             }
         }
-        Op::Pad { arg, axis, start, len: _, keep } => {
+        Op::Pad {
+            arg,
+            axis,
+            start,
+            len: _,
+            keep,
+        } => {
             if c.wants(arg) {
-                let width = if keep { c.g.shape(arg).0[axis as usize] as u32 } else { 1 };
-                let d = c.g.add(Op::Slice { arg: gn, axis, start, end: start + width, keep });
+                let width = if keep {
+                    c.g.shape(arg).0[axis as usize] as u32
+                } else {
+                    1
+                };
+                let d = c.g.add(Op::Slice {
+                    arg: gn,
+                    axis,
+                    start,
+                    end: start + width,
+                    keep,
+                });
                 c.push(arg, d);
             }
         }
         Op::Take { arg, index, axis } => {
             if c.wants(arg) {
                 let len = c.g.shape(arg).0[axis as usize] as u32;
-                let d = c.g.add(Op::OneHot { arg: gn, index, axis, len });
+                let d = c.g.add(Op::OneHot {
+                    arg: gn,
+                    index,
+                    axis,
+                    len,
+                });
                 c.push(arg, d);
             }
         }
-        Op::OneHot { arg, index, axis, len: _ } => {
+        Op::OneHot {
+            arg,
+            index,
+            axis,
+            len: _,
+        } => {
             if c.wants(arg) {
-                let d = c.g.add(Op::Take { arg: gn, index, axis });
+                let d = c.g.add(Op::Take {
+                    arg: gn,
+                    index,
+                    axis,
+                });
                 c.push(arg, d);
             }
         }
@@ -375,7 +456,13 @@ fn rule(c: &mut Ctx<'_>, n: NodeId, op: &Op, gn: NodeId) {
             for (i, &x) in xs.iter().enumerate() {
                 if c.wants(x) {
                     let i = i as u32;
-                    let d = c.g.add(Op::Slice { arg: gn, axis: 0, start: i, end: i + 1, keep: false });
+                    let d = c.g.add(Op::Slice {
+                        arg: gn,
+                        axis: 0,
+                        start: i,
+                        end: i + 1,
+                        keep: false,
+                    });
                     c.push(x, d);
                 }
             }
@@ -407,7 +494,9 @@ pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
     // Simplify first: stable rewrites such as `log(1 + exp u) → softplus u` must happen
     // before their derivatives are taken, or the gradient keeps the unstable form.
     let mut g = ir::simplify(g);
-    let out = g.output(of).unwrap_or_else(|| panic!("graph has no output `{of}`"));
+    let out = g
+        .output(of)
+        .unwrap_or_else(|| panic!("graph has no output `{of}`"));
     let mut names = Vec::new();
     let mut wrt = Vec::new();
     for inp in g.inputs.clone() {
@@ -430,7 +519,11 @@ pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
 /// The gradient program `emit grad` prints: `energy`, its terms and `grad.NAME` for every
 /// real param, output and latent.
 pub fn energy_gradient(energy: &Graph) -> Graph {
-    with_gradients(energy, "energy", &[InputKind::Param, InputKind::Output, InputKind::Latent])
+    with_gradients(
+        energy,
+        "energy",
+        &[InputKind::Param, InputKind::Output, InputKind::Latent],
+    )
 }
 
 /// Costs of a gradient program: of the function alone (`of`) and of everything.
@@ -444,13 +537,25 @@ impl GradCost {
     pub fn of(g: &Graph, of: &str) -> GradCost {
         let f = g.output(of).map(|n| g.cost(&[n])).unwrap_or(0);
         let all: Vec<NodeId> = g.outputs.iter().map(|o| o.1).collect();
-        GradCost { function: f, total: g.cost(&all) }
+        GradCost {
+            function: f,
+            total: g.cost(&all),
+        }
     }
 }
 
 /// The text of `ebmc emit grad`: the program, then a comment line with the op counts.
 pub fn emit_text(g: &Graph, of: &str) -> String {
     let c = GradCost::of(g, of);
-    let ratio = if c.function == 0 { 0.0 } else { c.total as f64 / c.function as f64 };
-    format!("{g}// cost: {of} {}, {of} and gradient {} ({ratio:.2}x), {} nodes\n", c.function, c.total, g.len())
+    let ratio = if c.function == 0 {
+        0.0
+    } else {
+        c.total as f64 / c.function as f64
+    };
+    format!(
+        "{g}// cost: {of} {}, {of} and gradient {} ({ratio:.2}x), {} nodes\n",
+        c.function,
+        c.total,
+        g.len()
+    )
 }

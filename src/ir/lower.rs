@@ -20,7 +20,9 @@
 //! Every graph returned is simplified and (in tests and debug builds) verified.
 
 use super::{Binary, Graph, InputKind, NodeId, Op, Reduce, Ty, Unary};
-use crate::check::{BinOp, Builtin, Elim, Expr, ExprKind, FnId, Index, LossKind, Model, Role, VarId};
+use crate::check::{
+    BinOp, Builtin, Elim, Expr, ExprKind, FnId, Index, LossKind, Model, Role, VarId,
+};
 use crate::span::Span;
 use std::fmt;
 
@@ -103,7 +105,10 @@ pub fn answers(model: &Model) -> Result<Option<Graph>, LowerError> {
         return Ok(None);
     }
     let mut l = Lower::new(model);
-    let vars = l.declare(|v| !eliminated(model, v) && model.var(v).role != Role::Output, "");
+    let vars = l.declare(
+        |v| !eliminated(model, v) && model.var(v).role != Role::Output,
+        "",
+    );
     let es = l.enumerate(&vars, &outs)?;
     l.g.set_output("energies", es);
     Ok(Some(l.finish("lower::answers")))
@@ -122,11 +127,14 @@ pub fn answers(model: &Model) -> Result<Option<Graph>, LowerError> {
 /// label's entry masked to `+inf`, and `Σ_y` a `logsumexp`. ȳ is held fixed when
 /// differentiating: the masked minimum routes the gradient to `E(ȳ)` only.
 pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
-    let Some(loss) = &model.loss else { return Ok(None) };
+    let Some(loss) = &model.loss else {
+        return Ok(None);
+    };
     let kind = loss.kind;
     let outs = outputs(model);
     let discrete = !outs.is_empty() && outs.iter().all(|&o| model.var(o).ty.is_discrete());
-    let needs_answers = kind.needs_negative() || kind.sums_answers() || kind == LossKind::Perceptron;
+    let needs_answers =
+        kind.needs_negative() || kind.sums_answers() || kind == LossKind::Perceptron;
     let mut l = Lower::new(model);
     l.g.set_span(loss.span);
     let vars = l.declare(|v| !eliminated(model, v), "");
@@ -137,10 +145,19 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
         l.g.set_span(loss.span);
         let k = l.g.shape(es).len() as u32;
         let label = l.answer_index(&vars, &outs);
-        let e_pos = l.g.add(Op::Take { arg: es, index: label, axis: 0 });
+        let e_pos = l.g.add(Op::Take {
+            arg: es,
+            index: label,
+            axis: 0,
+        });
         let e_neg = if kind.needs_negative() {
             let one = l.g.constant(1.0);
-            let mask = l.g.add(Op::OneHot { arg: one, index: label, axis: 0, len: k });
+            let mask = l.g.add(Op::OneHot {
+                arg: one,
+                index: label,
+                axis: 0,
+                len: k,
+            });
             let inf = l.g.constant(f64::INFINITY);
             let masked = l.g.select(mask, inf, es);
             Some(l.g.reduce(Reduce::Min, masked))
@@ -153,13 +170,19 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
     } else {
         if kind.sums_answers() {
             return Err(LowerError {
-                message: format!("loss `{}` sums over every answer, which a real output does not allow", kind.name()),
+                message: format!(
+                    "loss `{}` sums over every answer, which a real output does not allow",
+                    kind.name()
+                ),
                 span: loss.span,
             });
         }
         let e_pos = l.free(&vars)?;
         // The negative answer: outputs and real latents from `extra` inputs.
-        let neg = l.declare(|v| matches!(model.var(v).role, Role::Output | Role::Latent) && !eliminated(model, v), "neg.");
+        let neg = l.declare(
+            |v| matches!(model.var(v).role, Role::Output | Role::Latent) && !eliminated(model, v),
+            "neg.",
+        );
         let merged: Vec<NodeId> = vars
             .iter()
             .zip(&neg)
@@ -272,7 +295,11 @@ struct Scope {
 
 impl Scope {
     fn new(model: &Model, vars: Vec<NodeId>) -> Scope {
-        Scope { vars, lets: vec![None; model.lets.len()], calls: Default::default() }
+        Scope {
+            vars,
+            lets: vec![None; model.lets.len()],
+            calls: Default::default(),
+        }
     }
 }
 
@@ -313,7 +340,8 @@ impl<'m> Lower<'m> {
                     Role::Latent => InputKind::Latent,
                 };
                 self.g.set_span(v.span);
-                self.g.input(format!("{prefix}{}", v.name), kind, v.ty.clone())
+                self.g
+                    .input(format!("{prefix}{}", v.name), kind, v.ty.clone())
             })
             .collect()
     }
@@ -321,7 +349,10 @@ impl<'m> Lower<'m> {
     /// The energy terms in `scope`, by name.
     fn terms(&mut self, scope: &mut Scope) -> Vec<(String, NodeId)> {
         let m = self.m;
-        m.energy.iter().map(|t| (t.name.clone(), self.expr(scope, &t.value, &[]))).collect()
+        m.energy
+            .iter()
+            .map(|t| (t.name.clone(), self.expr(scope, &t.value, &[])))
+            .collect()
     }
 
     /// The energy (sum of terms) in `scope`.
@@ -336,7 +367,10 @@ impl<'m> Lower<'m> {
     /// The free energy with `vars` bound: discrete latents eliminated one after another.
     fn free(&mut self, vars: &[NodeId]) -> Result<NodeId, LowerError> {
         let m = self.m;
-        let latents: Vec<VarId> = (0..m.vars.len() as u32).map(VarId).filter(|&v| eliminated(m, v)).collect();
+        let latents: Vec<VarId> = (0..m.vars.len() as u32)
+            .map(VarId)
+            .filter(|&v| eliminated(m, v))
+            .collect();
         self.eliminate(vars.to_vec(), &latents)
     }
 
@@ -367,7 +401,9 @@ impl<'m> Lower<'m> {
     /// The free energies of every combination of values of the discrete `outs`, as a vector.
     fn enumerate(&mut self, vars: &[NodeId], outs: &[VarId]) -> Result<NodeId, LowerError> {
         let m = self.m;
-        let count = outs.iter().try_fold(1usize, |acc, &o| acc.checked_mul(values(&m.var(o).ty).len()));
+        let count = outs.iter().try_fold(1usize, |acc, &o| {
+            acc.checked_mul(values(&m.var(o).ty).len())
+        });
         if count.is_none_or(|c| c > MAX_ANSWERS) {
             return Err(LowerError {
                 message: format!("the outputs have more than {MAX_ANSWERS} answers to enumerate"),
@@ -376,7 +412,14 @@ impl<'m> Lower<'m> {
         }
         let mut combos: Vec<Vec<f64>> = vec![Vec::new()];
         for &o in outs {
-            combos = combos.into_iter().flat_map(|c| values(&m.var(o).ty).into_iter().map(move |k| [c.clone(), vec![k]].concat())).collect();
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values(&m.var(o).ty)
+                        .into_iter()
+                        .map(move |k| [c.clone(), vec![k]].concat())
+                })
+                .collect();
         }
         let mut es = Vec::with_capacity(combos.len());
         for combo in combos {
@@ -424,7 +467,11 @@ impl<'m> Lower<'m> {
             }
             ExprKind::Var(v) => {
                 let n = scope.vars[v.0 as usize];
-                assert!(n != NONE, "variable `{}` is not bound in this graph", self.m.var(*v).name);
+                assert!(
+                    n != NONE,
+                    "variable `{}` is not bound in this graph",
+                    self.m.var(*v).name
+                );
                 n
             }
             ExprKind::Let(l) => match scope.lets[l.0 as usize] {
@@ -465,16 +512,32 @@ impl<'m> Lower<'m> {
                     let op = match i {
                         Index::At(k) => {
                             let k = *k as u32;
-                            Op::Slice { arg: n, axis, start: k, end: k + 1, keep: false }
+                            Op::Slice {
+                                arg: n,
+                                axis,
+                                start: k,
+                                end: k + 1,
+                                keep: false,
+                            }
                         }
                         Index::Slice { start, end } => {
                             axis += 1;
-                            Op::Slice { arg: n, axis: axis - 1, start: *start as u32, end: *end as u32, keep: true }
+                            Op::Slice {
+                                arg: n,
+                                axis: axis - 1,
+                                start: *start as u32,
+                                end: *end as u32,
+                                keep: true,
+                            }
                         }
                         Index::Dynamic(d) => {
                             let v = self.expr(scope, d, args);
                             let index = self.index_of(v, &d.ty);
-                            Op::Take { arg: n, index, axis }
+                            Op::Take {
+                                arg: n,
+                                index,
+                                axis,
+                            }
                         }
                     };
                     self.g.set_span(e.span);

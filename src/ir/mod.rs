@@ -197,15 +197,36 @@ pub enum Op {
     Broadcast(NodeId, Shape),
     /// `start..end` along `axis`; with `keep = false` the range has one element and the axis
     /// is dropped (a static index).
-    Slice { arg: NodeId, axis: u32, start: u32, end: u32, keep: bool },
+    Slice {
+        arg: NodeId,
+        axis: u32,
+        start: u32,
+        end: u32,
+        keep: bool,
+    },
     /// The adjoint of `Slice`: places `arg` at `start` along `axis` in zeros of length `len`
     /// (inserting that axis when `keep = false`).
-    Pad { arg: NodeId, axis: u32, start: u32, len: u32, keep: bool },
+    Pad {
+        arg: NodeId,
+        axis: u32,
+        start: u32,
+        len: u32,
+        keep: bool,
+    },
     /// Entry `index` (a scalar node holding an integer) along `axis`, which is dropped.
-    Take { arg: NodeId, index: NodeId, axis: u32 },
+    Take {
+        arg: NodeId,
+        index: NodeId,
+        axis: u32,
+    },
     /// The adjoint of `Take`: `arg` placed at `index` along a new `axis` of length `len`,
     /// zeros elsewhere.
-    OneHot { arg: NodeId, index: NodeId, axis: u32, len: u32 },
+    OneHot {
+        arg: NodeId,
+        index: NodeId,
+        axis: u32,
+        len: u32,
+    },
     /// Equally shaped tensors stacked along a new leading axis.
     Stack(Vec<NodeId>),
 }
@@ -260,8 +281,12 @@ impl Op {
             | Op::MatMul(a, b)
             | Op::Dot(a, b)
             | Op::Outer(a, b)
-            | Op::Take { arg: a, index: b, .. }
-            | Op::OneHot { arg: a, index: b, .. } => {
+            | Op::Take {
+                arg: a, index: b, ..
+            }
+            | Op::OneHot {
+                arg: a, index: b, ..
+            } => {
                 f(*a);
                 f(*b)
             }
@@ -291,16 +316,48 @@ impl Op {
             Op::Transpose(a) => Op::Transpose(f(*a)),
             Op::Reduce(r, a) => Op::Reduce(*r, f(*a)),
             Op::Broadcast(a, s) => Op::Broadcast(f(*a), s.clone()),
-            Op::Slice { arg, axis, start, end, keep } => {
-                Op::Slice { arg: f(*arg), axis: *axis, start: *start, end: *end, keep: *keep }
-            }
-            Op::Pad { arg, axis, start, len, keep } => {
-                Op::Pad { arg: f(*arg), axis: *axis, start: *start, len: *len, keep: *keep }
-            }
-            Op::Take { arg, index, axis } => Op::Take { arg: f(*arg), index: f(*index), axis: *axis },
-            Op::OneHot { arg, index, axis, len } => {
-                Op::OneHot { arg: f(*arg), index: f(*index), axis: *axis, len: *len }
-            }
+            Op::Slice {
+                arg,
+                axis,
+                start,
+                end,
+                keep,
+            } => Op::Slice {
+                arg: f(*arg),
+                axis: *axis,
+                start: *start,
+                end: *end,
+                keep: *keep,
+            },
+            Op::Pad {
+                arg,
+                axis,
+                start,
+                len,
+                keep,
+            } => Op::Pad {
+                arg: f(*arg),
+                axis: *axis,
+                start: *start,
+                len: *len,
+                keep: *keep,
+            },
+            Op::Take { arg, index, axis } => Op::Take {
+                arg: f(*arg),
+                index: f(*index),
+                axis: *axis,
+            },
+            Op::OneHot {
+                arg,
+                index,
+                axis,
+                len,
+            } => Op::OneHot {
+                arg: f(*arg),
+                index: f(*index),
+                axis: *axis,
+                len: *len,
+            },
             Op::Stack(xs) => Op::Stack(xs.iter().map(|&x| f(x)).collect()),
         }
     }
@@ -372,8 +429,15 @@ impl Unary {
 }
 
 impl Binary {
-    pub const ALL: [Binary; 7] =
-        [Binary::Add, Binary::Sub, Binary::Mul, Binary::Div, Binary::Pow, Binary::Max, Binary::Min];
+    pub const ALL: [Binary; 7] = [
+        Binary::Add,
+        Binary::Sub,
+        Binary::Mul,
+        Binary::Div,
+        Binary::Pow,
+        Binary::Max,
+        Binary::Min,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             Binary::Add => "add",
@@ -541,7 +605,10 @@ impl Graph {
 
     /// The named output `name`.
     pub fn output(&self, name: &str) -> Option<NodeId> {
-        self.outputs.iter().find(|(n, _)| n == name).map(|&(_, id)| id)
+        self.outputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, id)| id)
     }
     /// Names (or renames) an output; an existing name is rebound.
     pub fn set_output(&mut self, name: impl Into<String>, node: NodeId) {
@@ -559,7 +626,11 @@ impl Graph {
 
     /// Declares a new input and returns the node reading it.
     pub fn input(&mut self, name: impl Into<String>, kind: InputKind, ty: Ty) -> NodeId {
-        self.inputs.push(InputInfo { name: name.into(), kind, ty });
+        self.inputs.push(InputInfo {
+            name: name.into(),
+            kind,
+            ty,
+        });
         self.add(Op::Input(self.inputs.len() as u32 - 1))
     }
 
@@ -650,10 +721,20 @@ impl Graph {
                 rank(*a, 0, "broadcast")?;
                 Ok(s.clone())
             }
-            Op::Slice { arg, axis, start, end, keep } => {
+            Op::Slice {
+                arg,
+                axis,
+                start,
+                end,
+                keep,
+            } => {
                 let s = sh(*arg);
                 let (axis, start, end) = (*axis as usize, *start as usize, *end as usize);
-                if axis >= s.rank() || start >= end || end > s.0[axis] || (!keep && end - start != 1) {
+                if axis >= s.rank()
+                    || start >= end
+                    || end > s.0[axis]
+                    || (!keep && end - start != 1)
+                {
                     return Err(format!("slice {start}..{end} of axis {axis} of {s}"));
                 }
                 let mut d = s.0.clone();
@@ -664,7 +745,13 @@ impl Graph {
                 }
                 Ok(Shape(d))
             }
-            Op::Pad { arg, axis, start, len, keep } => {
+            Op::Pad {
+                arg,
+                axis,
+                start,
+                len,
+                keep,
+            } => {
                 let s = sh(*arg);
                 let (axis, start, len) = (*axis as usize, *start as usize, *len as usize);
                 let mut d = s.0.clone();
@@ -691,7 +778,12 @@ impl Graph {
                 d.remove(*axis as usize);
                 Ok(Shape(d))
             }
-            Op::OneHot { arg, index, axis, len } => {
+            Op::OneHot {
+                arg,
+                index,
+                axis,
+                len,
+            } => {
                 rank(*index, 0, "onehot index")?;
                 let s = sh(*arg);
                 if *axis as usize > s.rank() || *len == 0 {
@@ -836,7 +928,10 @@ impl Graph {
     /// small constant multiple of the function's.
     pub fn cost(&self, roots: &[NodeId]) -> u64 {
         let live = self.reachable(roots);
-        self.ids().filter(|n| live[n.index()]).map(|n| self.node_cost(n)).sum()
+        self.ids()
+            .filter(|n| live[n.index()])
+            .map(|n| self.node_cost(n))
+            .sum()
     }
 
     /// A copy holding only what the outputs need (inputs are all kept, in order, so callers
@@ -844,7 +939,10 @@ impl Graph {
     pub fn prune(&self) -> Graph {
         let roots: Vec<NodeId> = self.outputs.iter().map(|o| o.1).collect();
         let live = self.reachable(&roots);
-        let mut g = Graph { inputs: self.inputs.clone(), ..Graph::default() };
+        let mut g = Graph {
+            inputs: self.inputs.clone(),
+            ..Graph::default()
+        };
         let mut map = vec![NodeId(u32::MAX); self.len()];
         // Inputs first, in declaration order, so the text lists the interface at the top.
         for i in 0..self.inputs.len() as u32 {
@@ -859,7 +957,11 @@ impl Graph {
                 map[n.index()] = g.add(self.op(n).map_args(|a| map[a.index()]));
             }
         }
-        g.outputs = self.outputs.iter().map(|(s, n)| (s.clone(), map[n.index()])).collect();
+        g.outputs = self
+            .outputs
+            .iter()
+            .map(|(s, n)| (s.clone(), map[n.index()]))
+            .collect();
         g.span = self.span;
         g
     }
@@ -878,17 +980,46 @@ impl Graph {
                 }
             }
             Op::Broadcast(a, _) => s += &format!("broadcast {a}"),
-            Op::Slice { arg, axis, start, end, keep } => {
+            Op::Slice {
+                arg,
+                axis,
+                start,
+                end,
+                keep,
+            } => {
                 s += &format!("slice {arg}, {axis}, ");
-                s += &if *keep { format!("{start}..{end}") } else { format!("{start}") };
+                s += &if *keep {
+                    format!("{start}..{end}")
+                } else {
+                    format!("{start}")
+                };
             }
-            Op::Pad { arg, axis, start, len: _, keep } => {
+            Op::Pad {
+                arg,
+                axis,
+                start,
+                len: _,
+                keep,
+            } => {
                 s += &format!("pad {arg}, {axis}, ");
-                let n = if *keep { self.shape(*arg).0[*axis as usize] } else { 1 };
-                s += &if *keep { format!("{start}..{}", *start as usize + n) } else { format!("{start}") };
+                let n = if *keep {
+                    self.shape(*arg).0[*axis as usize]
+                } else {
+                    1
+                };
+                s += &if *keep {
+                    format!("{start}..{}", *start as usize + n)
+                } else {
+                    format!("{start}")
+                };
             }
             Op::Take { arg, index, axis } => s += &format!("take {arg}, {index}, {axis}"),
-            Op::OneHot { arg, index, axis, len: _ } => s += &format!("onehot {arg}, {index}, {axis}"),
+            Op::OneHot {
+                arg,
+                index,
+                axis,
+                len: _,
+            } => s += &format!("onehot {arg}, {index}, {axis}"),
             _ => {
                 s += op.name();
                 let args: Vec<String> = op.args().iter().map(|a| a.to_string()).collect();

@@ -30,25 +30,40 @@ pub fn parse(text: &str) -> Result<Graph, ParseError> {
     let mut g = Graph::new();
     let mut labels: HashMap<u32, NodeId> = HashMap::new();
     for (i, raw) in text.lines().enumerate() {
-        let err = |message: String| ParseError { line: i + 1, message };
+        let err = |message: String| ParseError {
+            line: i + 1,
+            message,
+        };
         let line = raw.split("//").next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
         if let Some(rest) = line.strip_prefix("out ") {
-            let (name, node) = rest.split_once('=').ok_or_else(|| err("expected `out NAME = %n`".into()))?;
+            let (name, node) = rest
+                .split_once('=')
+                .ok_or_else(|| err("expected `out NAME = %n`".into()))?;
             let n = label(node.trim(), &labels).map_err(err)?;
             g.set_output(name.trim(), n);
             continue;
         }
-        let (lhs, rhs) = line.split_once('=').ok_or_else(|| err("expected `%n = op …`".into()))?;
-        let id = lhs.trim().strip_prefix('%').and_then(|s| s.parse::<u32>().ok());
+        let (lhs, rhs) = line
+            .split_once('=')
+            .ok_or_else(|| err("expected `%n = op …`".into()))?;
+        let id = lhs
+            .trim()
+            .strip_prefix('%')
+            .and_then(|s| s.parse::<u32>().ok());
         let id = id.ok_or_else(|| err(format!("expected a label `%n`, found `{}`", lhs.trim())))?;
-        let (body, ty) = rhs.rsplit_once(" : ").ok_or_else(|| err("expected `: TYPE` at the end".into()))?;
+        let (body, ty) = rhs
+            .rsplit_once(" : ")
+            .ok_or_else(|| err("expected `: TYPE` at the end".into()))?;
         let shape = parse_shape(ty.trim()).map_err(err)?;
         let node = parse_node(&mut g, body.trim(), &shape, &labels).map_err(err)?;
         if g.shape(node) != &shape {
-            return Err(err(format!("the op gives {}, the line says {shape}", g.shape(node))));
+            return Err(err(format!(
+                "the op gives {}, the line says {shape}",
+                g.shape(node)
+            )));
         }
         labels.insert(id, node);
     }
@@ -56,8 +71,14 @@ pub fn parse(text: &str) -> Result<Graph, ParseError> {
 }
 
 fn label(s: &str, labels: &HashMap<u32, NodeId>) -> Result<NodeId, String> {
-    let n = s.strip_prefix('%').and_then(|d| d.parse::<u32>().ok()).ok_or_else(|| format!("expected `%n`, found `{s}`"))?;
-    labels.get(&n).copied().ok_or_else(|| format!("%{n} is not defined above"))
+    let n = s
+        .strip_prefix('%')
+        .and_then(|d| d.parse::<u32>().ok())
+        .ok_or_else(|| format!("expected `%n`, found `{s}`"))?;
+    labels
+        .get(&n)
+        .copied()
+        .ok_or_else(|| format!("%{n} is not defined above"))
 }
 
 fn parse_shape(s: &str) -> Result<Shape, String> {
@@ -68,11 +89,20 @@ fn parse_shape(s: &str) -> Result<Shape, String> {
         .strip_prefix("real[")
         .and_then(|r| r.strip_suffix(']'))
         .ok_or_else(|| format!("expected a type `real` or `real[d, …]`, found `{s}`"))?;
-    dims.split(',').map(|d| d.trim().parse::<usize>().map_err(|_| format!("bad dimension `{d}`"))).collect::<Result<_, _>>().map(Shape)
+    dims.split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("bad dimension `{d}`"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Shape)
 }
 
 fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.trim().parse::<T>().map_err(|_| format!("expected a number, found `{s}`"))
+    s.trim()
+        .parse::<T>()
+        .map_err(|_| format!("expected a number, found `{s}`"))
 }
 
 /// `a..b` or `a`, as (start, end, keep).
@@ -86,14 +116,26 @@ fn range(s: &str) -> Result<(u32, u32, bool), String> {
     }
 }
 
-fn parse_node(g: &mut Graph, body: &str, shape: &Shape, labels: &HashMap<u32, NodeId>) -> Result<NodeId, String> {
+fn parse_node(
+    g: &mut Graph,
+    body: &str,
+    shape: &Shape,
+    labels: &HashMap<u32, NodeId>,
+) -> Result<NodeId, String> {
     let (name, rest) = body.split_once(' ').unwrap_or((body, ""));
-    let parts: Vec<&str> = if rest.trim().is_empty() { Vec::new() } else { rest.split(',').map(str::trim).collect() };
+    let parts: Vec<&str> = if rest.trim().is_empty() {
+        Vec::new()
+    } else {
+        rest.split(',').map(str::trim).collect()
+    };
     let arity = |n: usize| -> Result<(), String> {
         if parts.len() == n {
             Ok(())
         } else {
-            Err(format!("`{name}` takes {n} operands, found {}", parts.len()))
+            Err(format!(
+                "`{name}` takes {n} operands, found {}",
+                parts.len()
+            ))
         }
     };
     let arg = |i: usize| label(parts[i], labels);
@@ -112,7 +154,10 @@ fn parse_node(g: &mut Graph, body: &str, shape: &Shape, labels: &HashMap<u32, No
             None => Ty::Real(shape.clone()),
             Some("sign") => Ty::Sign,
             Some(c) => {
-                let k = c.strip_prefix("class[").and_then(|r| r.strip_suffix(']')).ok_or_else(|| format!("bad input type `{c}`"))?;
+                let k = c
+                    .strip_prefix("class[")
+                    .and_then(|r| r.strip_suffix(']'))
+                    .ok_or_else(|| format!("bad input type `{c}`"))?;
                 Ty::Class(number(k)?)
             }
         };
@@ -159,35 +204,83 @@ fn parse_node(g: &mut Graph, body: &str, shape: &Shape, labels: &HashMap<u32, No
             "slice" => {
                 arity(3)?;
                 let (start, end, keep) = range(parts[2])?;
-                Op::Slice { arg: arg(0)?, axis: number(parts[1])?, start, end, keep }
+                Op::Slice {
+                    arg: arg(0)?,
+                    axis: number(parts[1])?,
+                    start,
+                    end,
+                    keep,
+                }
             }
             "pad" => {
                 arity(3)?;
                 let axis: u32 = number(parts[1])?;
                 let (start, _, keep) = range(parts[2])?;
-                let len = *shape.0.get(axis as usize).ok_or("pad axis beyond the result's rank")? as u32;
-                Op::Pad { arg: arg(0)?, axis, start, len, keep }
+                let len = *shape
+                    .0
+                    .get(axis as usize)
+                    .ok_or("pad axis beyond the result's rank")? as u32;
+                Op::Pad {
+                    arg: arg(0)?,
+                    axis,
+                    start,
+                    len,
+                    keep,
+                }
             }
             "take" => {
                 arity(3)?;
-                Op::Take { arg: arg(0)?, index: arg(1)?, axis: number(parts[2])? }
+                Op::Take {
+                    arg: arg(0)?,
+                    index: arg(1)?,
+                    axis: number(parts[2])?,
+                }
             }
             "onehot" => {
                 arity(3)?;
                 let axis: u32 = number(parts[2])?;
-                let len = *shape.0.get(axis as usize).ok_or("onehot axis beyond the result's rank")? as u32;
-                Op::OneHot { arg: arg(0)?, index: arg(1)?, axis, len }
+                let len = *shape
+                    .0
+                    .get(axis as usize)
+                    .ok_or("onehot axis beyond the result's rank")?
+                    as u32;
+                Op::OneHot {
+                    arg: arg(0)?,
+                    index: arg(1)?,
+                    axis,
+                    len,
+                }
             }
-            "stack" => Op::Stack(parts.iter().map(|p| label(p, labels)).collect::<Result<_, _>>()?),
+            "stack" => Op::Stack(
+                parts
+                    .iter()
+                    .map(|p| label(p, labels))
+                    .collect::<Result<_, _>>()?,
+            ),
             _ => return Err(format!("unknown op `{name}`")),
         }
     };
     let node = g.try_add(op)?;
     // A `pad` written `a..b` must cover exactly its argument.
-    if let (Op::Pad { arg, axis, start, keep: true, .. }, Some((_, r))) = (g.op(node).clone(), parts.get(2).and_then(|p| p.split_once(".."))) {
+    if let (
+        Op::Pad {
+            arg,
+            axis,
+            start,
+            keep: true,
+            ..
+        },
+        Some((_, r)),
+    ) = (
+        g.op(node).clone(),
+        parts.get(2).and_then(|p| p.split_once("..")),
+    ) {
         let end: usize = number(r)?;
         if end != start as usize + g.shape(arg).0[axis as usize] {
-            return Err(format!("pad range ends at {end}, the argument ends at {}", start as usize + g.shape(arg).0[axis as usize]));
+            return Err(format!(
+                "pad range ends at {end}, the argument ends at {}",
+                start as usize + g.shape(arg).0[axis as usize]
+            ));
         }
     }
     Ok(node)

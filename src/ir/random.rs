@@ -158,14 +158,23 @@ impl Builder<'_> {
     }
     fn param(&mut self, shape: Shape) -> NodeId {
         self.params += 1;
-        self.g.input(format!("p{}", self.params), InputKind::Param, Ty::Real(shape));
+        self.g.input(
+            format!("p{}", self.params),
+            InputKind::Param,
+            Ty::Real(shape),
+        );
         let i = self.g.inputs.len() as u32 - 1;
         // Already added by `input`; this records its bound and pools it.
         self.add(Op::Input(i), 2.0)
     }
     /// A random eligible node satisfying `pred`, or a new param of `fallback` shape.
     fn arg(&mut self, pred: impl Fn(&Shape) -> bool, fallback: Shape) -> NodeId {
-        let ok: Vec<NodeId> = self.pool.iter().filter(|(n, _)| pred(self.g.shape(*n))).map(|p| p.0).collect();
+        let ok: Vec<NodeId> = self
+            .pool
+            .iter()
+            .filter(|(n, _)| pred(self.g.shape(*n)))
+            .map(|p| p.0)
+            .collect();
         // Prefer recent nodes, so programs are deep rather than wide.
         if !ok.is_empty() && self.rng.below(5) != 0 {
             let k = ok.len();
@@ -210,7 +219,11 @@ impl Builder<'_> {
         match gen {
             Gen::Unary(u) => {
                 let a = self.any();
-                let a = if matches!(u, Unary::Log | Unary::Sqrt) { self.positive(a) } else { a };
+                let a = if matches!(u, Unary::Log | Unary::Sqrt) {
+                    self.positive(a)
+                } else {
+                    a
+                };
                 let ba = b(self, a);
                 let bound = match u {
                     Unary::Neg | Unary::Abs => ba,
@@ -278,7 +291,11 @@ impl Builder<'_> {
                 let len = if gen == Gen::MatVec { n } else { m };
                 let x = self.of(&Shape(vec![len]));
                 let bound = len as f64 * b(self, a) * b(self, x);
-                let op = if gen == Gen::MatVec { Op::MatVec(a, x) } else { Op::VecMat(x, a) };
+                let op = if gen == Gen::MatVec {
+                    Op::MatVec(a, x)
+                } else {
+                    Op::VecMat(x, a)
+                };
                 self.add(op, bound)
             }
             Gen::MatMul => {
@@ -335,9 +352,22 @@ impl Builder<'_> {
                 let axis = self.rng.below(s.rank());
                 let d = s.0[axis];
                 let start = self.rng.below(d);
-                let (end, keep) = if gen == Gen::Slice { (start + 1 + self.rng.below(d - start), true) } else { (start + 1, false) };
+                let (end, keep) = if gen == Gen::Slice {
+                    (start + 1 + self.rng.below(d - start), true)
+                } else {
+                    (start + 1, false)
+                };
                 let ba = b(self, a);
-                self.add(Op::Slice { arg: a, axis: axis as u32, start: start as u32, end: end as u32, keep }, ba)
+                self.add(
+                    Op::Slice {
+                        arg: a,
+                        axis: axis as u32,
+                        start: start as u32,
+                        end: end as u32,
+                        keep,
+                    },
+                    ba,
+                )
             }
             Gen::Pad => {
                 let a = self.any();
@@ -348,7 +378,16 @@ impl Builder<'_> {
                 let len = w + self.rng.below(3);
                 let start = self.rng.below(len - w + 1);
                 let ba = b(self, a);
-                self.add(Op::Pad { arg: a, axis: axis as u32, start: start as u32, len: len as u32, keep }, ba)
+                self.add(
+                    Op::Pad {
+                        arg: a,
+                        axis: axis as u32,
+                        start: start as u32,
+                        len: len as u32,
+                        keep,
+                    },
+                    ba,
+                )
             }
             Gen::Take => {
                 let k = self.class_len;
@@ -356,15 +395,34 @@ impl Builder<'_> {
                 let s = self.g.shape(a).clone();
                 let axes: Vec<usize> = (0..s.rank()).filter(|&i| s.0[i] == k).collect();
                 let axis = *self.rng.pick(&axes) as u32;
-                let index = if self.rng.below(3) == 0 { self.g.constant(self.rng.below(k) as f64) } else { self.class };
+                let index = if self.rng.below(3) == 0 {
+                    self.g.constant(self.rng.below(k) as f64)
+                } else {
+                    self.class
+                };
                 let ba = b(self, a);
-                self.add(Op::Take { arg: a, index, axis }, ba)
+                self.add(
+                    Op::Take {
+                        arg: a,
+                        index,
+                        axis,
+                    },
+                    ba,
+                )
             }
             Gen::OneHot => {
                 let a = self.arg(|s| s.rank() <= 1, Shape(vec![2]));
                 let axis = self.rng.below(self.g.shape(a).rank() + 1) as u32;
                 let ba = b(self, a);
-                self.add(Op::OneHot { arg: a, index: self.class, axis, len: self.class_len as u32 }, ba)
+                self.add(
+                    Op::OneHot {
+                        arg: a,
+                        index: self.class,
+                        axis,
+                        len: self.class_len as u32,
+                    },
+                    ba,
+                )
             }
             Gen::Stack => {
                 let first = self.any();
@@ -397,7 +455,15 @@ pub fn program_with(rng: &mut Rng, steps: usize, op: &str) -> Graph {
 fn build(rng: &mut Rng, steps: usize, gens: &[Gen]) -> Graph {
     let mut g = Graph::new();
     let class = g.input("k", InputKind::Output, Ty::Class(3));
-    let mut b = Builder { rng, g, pool: Vec::new(), bound: Vec::new(), class, class_len: 3, params: 0 };
+    let mut b = Builder {
+        rng,
+        g,
+        pool: Vec::new(),
+        bound: Vec::new(),
+        class,
+        class_len: 3,
+        params: 0,
+    };
     let mut last = Vec::new();
     for _ in 0..steps {
         let gen = *b.rng.pick(gens);

@@ -24,31 +24,106 @@ pub struct Rule {
 
 /// Every rule, in the order they are tried.
 pub const RULES: &[Rule] = &[
-    Rule { name: "const-fold", apply: const_fold },
-    Rule { name: "add-zero", apply: add_zero },
-    Rule { name: "sub-zero", apply: sub_zero },
-    Rule { name: "zero-sub", apply: zero_sub },
-    Rule { name: "mul-zero", apply: mul_zero },
-    Rule { name: "mul-one", apply: mul_one },
-    Rule { name: "mul-neg-one", apply: mul_neg_one },
-    Rule { name: "div-one", apply: div_one },
-    Rule { name: "neg-neg", apply: neg_neg },
-    Rule { name: "add-neg", apply: add_neg },
-    Rule { name: "sub-neg", apply: sub_neg },
-    Rule { name: "pow-const", apply: pow_const },
-    Rule { name: "log-exp", apply: log_exp },
-    Rule { name: "log-one-plus-exp", apply: log_one_plus_exp },
-    Rule { name: "select-same", apply: select_same },
-    Rule { name: "select-const", apply: select_const },
-    Rule { name: "elementwise-of-broadcast", apply: elementwise_of_broadcast },
-    Rule { name: "reduce-scalar", apply: reduce_scalar },
-    Rule { name: "sum-of-broadcast", apply: sum_of_broadcast },
-    Rule { name: "transpose-transpose", apply: transpose_transpose },
-    Rule { name: "slice-of-pad", apply: slice_of_pad },
-    Rule { name: "take-const", apply: take_const },
-    Rule { name: "onehot-const", apply: onehot_const },
-    Rule { name: "stack-of-slices", apply: stack_of_slices },
-    Rule { name: "zero-linear", apply: zero_linear },
+    Rule {
+        name: "const-fold",
+        apply: const_fold,
+    },
+    Rule {
+        name: "add-zero",
+        apply: add_zero,
+    },
+    Rule {
+        name: "sub-zero",
+        apply: sub_zero,
+    },
+    Rule {
+        name: "zero-sub",
+        apply: zero_sub,
+    },
+    Rule {
+        name: "mul-zero",
+        apply: mul_zero,
+    },
+    Rule {
+        name: "mul-one",
+        apply: mul_one,
+    },
+    Rule {
+        name: "mul-neg-one",
+        apply: mul_neg_one,
+    },
+    Rule {
+        name: "div-one",
+        apply: div_one,
+    },
+    Rule {
+        name: "neg-neg",
+        apply: neg_neg,
+    },
+    Rule {
+        name: "add-neg",
+        apply: add_neg,
+    },
+    Rule {
+        name: "sub-neg",
+        apply: sub_neg,
+    },
+    Rule {
+        name: "pow-const",
+        apply: pow_const,
+    },
+    Rule {
+        name: "log-exp",
+        apply: log_exp,
+    },
+    Rule {
+        name: "log-one-plus-exp",
+        apply: log_one_plus_exp,
+    },
+    Rule {
+        name: "select-same",
+        apply: select_same,
+    },
+    Rule {
+        name: "select-const",
+        apply: select_const,
+    },
+    Rule {
+        name: "elementwise-of-broadcast",
+        apply: elementwise_of_broadcast,
+    },
+    Rule {
+        name: "reduce-scalar",
+        apply: reduce_scalar,
+    },
+    Rule {
+        name: "sum-of-broadcast",
+        apply: sum_of_broadcast,
+    },
+    Rule {
+        name: "transpose-transpose",
+        apply: transpose_transpose,
+    },
+    Rule {
+        name: "slice-of-pad",
+        apply: slice_of_pad,
+    },
+    Rule {
+        name: "take-const",
+        apply: take_const,
+    },
+    Rule {
+        name: "onehot-const",
+        apply: onehot_const,
+    },
+    Rule {
+        name: "stack-of-slices",
+        apply: stack_of_slices,
+    },
+    Rule {
+        name: "zero-linear",
+        apply: zero_linear,
+    },
 ];
 
 /// How often each rule fired, in [`RULES`] order.
@@ -60,7 +135,11 @@ pub struct Stats {
 impl Stats {
     /// How often the rule `name` fired.
     pub fn count(&self, name: &str) -> u32 {
-        RULES.iter().position(|r| r.name == name).map(|i| self.fired[i]).unwrap_or(0)
+        RULES
+            .iter()
+            .position(|r| r.name == name)
+            .map(|i| self.fired[i])
+            .unwrap_or(0)
     }
 }
 
@@ -71,18 +150,30 @@ pub fn simplify(g: &Graph) -> Graph {
 
 /// [`simplify`], also saying which rules fired.
 pub fn simplify_with_stats(g: &Graph) -> (Graph, Stats) {
-    let mut out = Graph { inputs: g.inputs.clone(), ..Graph::default() };
-    let mut stats = Stats { fired: vec![0; RULES.len()] };
+    let mut out = Graph {
+        inputs: g.inputs.clone(),
+        ..Graph::default()
+    };
+    let mut stats = Stats {
+        fired: vec![0; RULES.len()],
+    };
     let mut map = Vec::with_capacity(g.len());
     {
-        let mut rw = Rewriter { g: &mut out, stats: &mut stats };
+        let mut rw = Rewriter {
+            g: &mut out,
+            stats: &mut stats,
+        };
         for n in g.ids() {
             rw.g.set_span(g.span(n));
             let op = g.op(n).map_args(|a| map[a.index()]);
             map.push(rw.rewrite(op));
         }
     }
-    out.outputs = g.outputs.iter().map(|(s, n)| (s.clone(), map[n.index()])).collect();
+    out.outputs = g
+        .outputs
+        .iter()
+        .map(|(s, n)| (s.clone(), map[n.index()]))
+        .collect();
     out.set_span(g.current_span());
     let out = out.prune();
     super::debug_verify(&out, "simplify");
@@ -104,7 +195,12 @@ impl Rewriter<'_> {
         };
         for (i, rule) in RULES.iter().enumerate() {
             if let Some(n) = (rule.apply)(self, &op, &shape) {
-                debug_assert_eq!(self.g.shape(n), &shape, "rule {} changed a shape", rule.name);
+                debug_assert_eq!(
+                    self.g.shape(n),
+                    &shape,
+                    "rule {} changed a shape",
+                    rule.name
+                );
                 self.stats.fired[i] += 1;
                 return n;
             }
@@ -160,7 +256,9 @@ fn const_fold(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
 }
 
 fn add_zero(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Add, x, y) = *op else { return None };
+    let Op::Binary(Binary::Add, x, y) = *op else {
+        return None;
+    };
     let keep = if r.is(y, 0.0) {
         x
     } else if r.is(x, 0.0) {
@@ -172,12 +270,16 @@ fn add_zero(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
 }
 
 fn sub_zero(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Sub, x, y) = *op else { return None };
+    let Op::Binary(Binary::Sub, x, y) = *op else {
+        return None;
+    };
     r.is(y, 0.0).then(|| r.fit(x, shape))
 }
 
 fn zero_sub(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Sub, x, y) = *op else { return None };
+    let Op::Binary(Binary::Sub, x, y) = *op else {
+        return None;
+    };
     if !r.is(x, 0.0) {
         return None;
     }
@@ -186,12 +288,16 @@ fn zero_sub(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
 }
 
 fn mul_zero(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Mul, x, y) = *op else { return None };
+    let Op::Binary(Binary::Mul, x, y) = *op else {
+        return None;
+    };
     (r.is(x, 0.0) || r.is(y, 0.0)).then(|| r.splat(0.0, shape))
 }
 
 fn mul_one(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Mul, x, y) = *op else { return None };
+    let Op::Binary(Binary::Mul, x, y) = *op else {
+        return None;
+    };
     let keep = if r.is(y, 1.0) {
         x
     } else if r.is(x, 1.0) {
@@ -203,7 +309,9 @@ fn mul_one(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
 }
 
 fn mul_neg_one(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Mul, x, y) = *op else { return None };
+    let Op::Binary(Binary::Mul, x, y) = *op else {
+        return None;
+    };
     let other = if r.is(y, -1.0) {
         x
     } else if r.is(x, -1.0) {
@@ -216,12 +324,16 @@ fn mul_neg_one(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
 }
 
 fn div_one(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Div, x, y) = *op else { return None };
+    let Op::Binary(Binary::Div, x, y) = *op else {
+        return None;
+    };
     r.is(y, 1.0).then(|| r.fit(x, shape))
 }
 
 fn neg_neg(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
-    let Op::Unary(Unary::Neg, a) = *op else { return None };
+    let Op::Unary(Unary::Neg, a) = *op else {
+        return None;
+    };
     match *r.g.op(a) {
         Op::Unary(Unary::Neg, x) => Some(x),
         _ => None,
@@ -230,7 +342,9 @@ fn neg_neg(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
 
 /// `x + (−y) → x − y` and `(−x) + y → y − x`.
 fn add_neg(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Add, x, y) = *op else { return None };
+    let Op::Binary(Binary::Add, x, y) = *op else {
+        return None;
+    };
     if let Op::Unary(Unary::Neg, b) = *r.g.op(y) {
         return Some(r.mk(Op::Binary(Binary::Sub, x, b)));
     }
@@ -242,14 +356,20 @@ fn add_neg(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
 
 /// `x − (−y) → x + y`.
 fn sub_neg(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Sub, x, y) = *op else { return None };
-    let Op::Unary(Unary::Neg, b) = *r.g.op(y) else { return None };
+    let Op::Binary(Binary::Sub, x, y) = *op else {
+        return None;
+    };
+    let Op::Unary(Unary::Neg, b) = *r.g.op(y) else {
+        return None;
+    };
     Some(r.mk(Op::Binary(Binary::Add, x, b)))
 }
 
 /// `x^1 → x`, `x^2 → square x`, `x^0.5 → sqrt x` for a scalar constant exponent.
 fn pow_const(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Binary(Binary::Pow, x, e) = *op else { return None };
+    let Op::Binary(Binary::Pow, x, e) = *op else {
+        return None;
+    };
     let k = r.g.as_const(e)?;
     let n = if k == 1.0 {
         x
@@ -264,7 +384,9 @@ fn pow_const(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
 }
 
 fn log_exp(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
-    let Op::Unary(Unary::Log, a) = *op else { return None };
+    let Op::Unary(Unary::Log, a) = *op else {
+        return None;
+    };
     match *r.g.op(a) {
         Op::Unary(Unary::Exp, x) => Some(x),
         _ => None,
@@ -273,8 +395,12 @@ fn log_exp(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
 
 /// `log(1 + exp u) → softplus u`, which does not overflow for large `u`.
 fn log_one_plus_exp(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
-    let Op::Unary(Unary::Log, a) = *op else { return None };
-    let Op::Binary(Binary::Add, x, y) = *r.g.op(a) else { return None };
+    let Op::Unary(Unary::Log, a) = *op else {
+        return None;
+    };
+    let Op::Binary(Binary::Add, x, y) = *r.g.op(a) else {
+        return None;
+    };
     let e = if r.is(x, 1.0) {
         y
     } else if r.is(y, 1.0) {
@@ -282,7 +408,9 @@ fn log_one_plus_exp(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> 
     } else {
         return None;
     };
-    let Op::Unary(Unary::Exp, u) = *r.g.op(e) else { return None };
+    let Op::Unary(Unary::Exp, u) = *r.g.op(e) else {
+        return None;
+    };
     if r.g.shape(u) != r.g.shape(a) {
         return None;
     }
@@ -290,12 +418,16 @@ fn log_one_plus_exp(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> 
 }
 
 fn select_same(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Select(_, x, y) = *op else { return None };
+    let Op::Select(_, x, y) = *op else {
+        return None;
+    };
     (x == y).then(|| r.fit(x, shape))
 }
 
 fn select_const(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Select(c, x, y) = *op else { return None };
+    let Op::Select(c, x, y) = *op else {
+        return None;
+    };
     let c = r.splat_of(c)?;
     let keep = if c != 0.0 { x } else { y };
     Some(r.fit(keep, shape))
@@ -308,7 +440,10 @@ fn elementwise_of_broadcast(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Opt
         return None;
     }
     let args = op.args();
-    let full = args.iter().filter(|&&a| r.g.shape(a) == shape && !matches!(r.g.op(a), Op::Broadcast(..))).count();
+    let full = args
+        .iter()
+        .filter(|&&a| r.g.shape(a) == shape && !matches!(r.g.op(a), Op::Broadcast(..)))
+        .count();
     if full == 0 || !args.iter().any(|&a| matches!(r.g.op(a), Op::Broadcast(..))) {
         return None;
     }
@@ -330,7 +465,9 @@ fn reduce_scalar(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
 /// `s + log n`.
 fn sum_of_broadcast(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
     let Op::Reduce(red, a) = *op else { return None };
-    let Op::Broadcast(s, ref sh) = *r.g.op(a) else { return None };
+    let Op::Broadcast(s, ref sh) = *r.g.op(a) else {
+        return None;
+    };
     let n = sh.len() as f64;
     Some(match red {
         Reduce::Sum => {
@@ -355,12 +492,34 @@ fn transpose_transpose(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeI
 
 /// `slice(pad x)` of the same place is `x`; of a place outside `x` it is zeros.
 fn slice_of_pad(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
-    let Op::Slice { arg, axis, start, end, keep } = *op else { return None };
-    let Op::Pad { arg: x, axis: pa, start: ps, len: _, keep: pk } = *r.g.op(arg) else { return None };
+    let Op::Slice {
+        arg,
+        axis,
+        start,
+        end,
+        keep,
+    } = *op
+    else {
+        return None;
+    };
+    let Op::Pad {
+        arg: x,
+        axis: pa,
+        start: ps,
+        len: _,
+        keep: pk,
+    } = *r.g.op(arg)
+    else {
+        return None;
+    };
     if pa != axis {
         return None;
     }
-    let width = if pk { r.g.shape(x).0[axis as usize] as u32 } else { 1 };
+    let width = if pk {
+        r.g.shape(x).0[axis as usize] as u32
+    } else {
+        1
+    };
     if start == ps && end == ps + width && keep == pk {
         return Some(x);
     }
@@ -375,22 +534,52 @@ fn const_index(r: &Rewriter<'_>, index: NodeId, len: u32) -> Option<u32> {
 
 /// `take` at a constant index is a static `slice`: what enumerating a class output leaves.
 fn take_const(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
-    let Op::Take { arg, index, axis } = *op else { return None };
+    let Op::Take { arg, index, axis } = *op else {
+        return None;
+    };
     let len = r.g.shape(arg).0[axis as usize] as u32;
     let k = const_index(r, index, len)?;
-    Some(r.mk(Op::Slice { arg, axis, start: k, end: k + 1, keep: false }))
+    Some(r.mk(Op::Slice {
+        arg,
+        axis,
+        start: k,
+        end: k + 1,
+        keep: false,
+    }))
 }
 
 fn onehot_const(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
-    let Op::OneHot { arg, index, axis, len } = *op else { return None };
+    let Op::OneHot {
+        arg,
+        index,
+        axis,
+        len,
+    } = *op
+    else {
+        return None;
+    };
     let k = const_index(r, index, len)?;
-    Some(r.mk(Op::Pad { arg, axis, start: k, len, keep: false }))
+    Some(r.mk(Op::Pad {
+        arg,
+        axis,
+        start: k,
+        len,
+        keep: false,
+    }))
 }
 
 /// `stack(a[0], a[1], …, a[n−1]) → a`: what enumerating `E = v[y]` leaves.
 fn stack_of_slices(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
     let Op::Stack(xs) = op else { return None };
-    let Op::Slice { arg: a, axis: 0, keep: false, .. } = *r.g.op(xs[0]) else { return None };
+    let Op::Slice {
+        arg: a,
+        axis: 0,
+        keep: false,
+        ..
+    } = *r.g.op(xs[0])
+    else {
+        return None;
+    };
     if r.g.shape(a).0[0] != xs.len() {
         return None;
     }
@@ -411,9 +600,11 @@ fn zero_linear(r: &mut Rewriter<'_>, op: &Op, shape: &Shape) -> Option<NodeId> {
         | Op::Pad { arg: a, .. }
         | Op::Take { arg: a, .. }
         | Op::OneHot { arg: a, .. } => zero(a),
-        Op::MatVec(a, b) | Op::VecMat(a, b) | Op::MatMul(a, b) | Op::Dot(a, b) | Op::Outer(a, b) => {
-            zero(a) || zero(b)
-        }
+        Op::MatVec(a, b)
+        | Op::VecMat(a, b)
+        | Op::MatMul(a, b)
+        | Op::Dot(a, b)
+        | Op::Outer(a, b) => zero(a) || zero(b),
         Op::Stack(xs) => xs.iter().all(zero),
         _ => false,
     };
