@@ -511,6 +511,7 @@ pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
     for (name, d) in names.into_iter().zip(grads) {
         g.set_output(name, d);
     }
+    ir::debug_verify(&g, "grad::vjp");
     let g = ir::simplify(&g);
     ir::debug_verify(&g, "grad::with_gradients");
     g
