@@ -92,7 +92,9 @@ codes! {
     DataMissing = "E0414", "input or output without a data column";
     TrainNeedsLoss = "E0415", "training without a loss";
     Standardize = "E0416", "standardize of a name that cannot be standardized";
-    InferIncomplete = "E0417", "inference does not cover every output";
+    DescentDiscrete = "E0417", "descent over a discrete variable";
+    NegativesUnused = "E0418", "negatives clause where no negatives are used";
+    MixedOutputs = "E0419", "loss over outputs of mixed kinds";
     // Warnings.
     Unused = "W0001", "unused declaration";
     Collapse = "W0002", "loss can collapse the energy";
@@ -138,7 +140,10 @@ impl Diagnostic {
         Diagnostic {
             code,
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             secondary: Vec::new(),
             help: None,
         }
@@ -159,7 +164,10 @@ impl Diagnostic {
     }
 
     pub fn secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.secondary.push(Label { span, message: message.into() });
+        self.secondary.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -194,24 +202,36 @@ pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> S
         let config = Config::default()
             .with_color(color == Color::Always)
             .with_index_type(IndexType::Byte);
-        let primary_text = if d.primary.message.is_empty() { d.message.clone() } else { d.primary.message.clone() };
+        let primary_text = if d.primary.message.is_empty() {
+            d.message.clone()
+        } else {
+            d.primary.message.clone()
+        };
+        // Labels go in source order: ariadne starts a new snippet whenever a label lies on an
+        // earlier line than the one before it, and heads that snippet with the primary's
+        // line and column, so a secondary label above the primary would be shown under the
+        // wrong location.
+        let mut labels: Vec<(Span, &str)> = vec![(d.primary.span, primary_text.as_str())];
+        labels.extend(d.secondary.iter().map(|l| (l.span, l.message.as_str())));
+        labels.sort_by_key(|(s, _)| (s.start, s.end));
         let mut report = Report::build(kind, (file.clone(), clamp(d.primary.span)))
             .with_config(config)
             .with_code(d.code)
-            .with_message(&d.message)
-            .with_label(ALabel::new((file.clone(), clamp(d.primary.span))).with_message(primary_text).with_order(0));
-        for (i, l) in d.secondary.iter().enumerate() {
+            .with_message(&d.message);
+        for (i, (span, message)) in labels.into_iter().enumerate() {
             report = report.with_label(
-                ALabel::new((file.clone(), clamp(l.span)))
-                    .with_message(&l.message)
-                    .with_order(i as i32 + 1),
+                ALabel::new((file.clone(), clamp(span)))
+                    .with_message(message)
+                    .with_order(i as i32),
             );
         }
         if let Some(h) = &d.help {
             report = report.with_help(h);
         }
         // Writing into a Vec cannot fail.
-        let _ = report.finish().write((file.clone(), Source::from(source)), &mut out);
+        let _ = report
+            .finish()
+            .write((file.clone(), Source::from(source)), &mut out);
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -229,30 +249,43 @@ pub fn render_plain(d: &Diagnostic, file: &str) -> String {
     s
 }
 
-/// Edit distance, for "did you mean" help lines.
+/// Edit distance for "did you mean" help lines: insertions, deletions, substitutions and
+/// swaps of two neighbouring characters (`bais` → `bias`) each count one (optimal string
+/// alignment distance).
 pub fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
-            prev = cur;
+    // Three rows: two back (for swaps), one back, and the current one.
+    let mut two: Vec<usize> = vec![0; b.len() + 1];
+    let mut one: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (one[j - 1] + cost).min(one[j] + 1).min(cur[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(two[j - 2] + 1);
+            }
+            cur[j] = d;
         }
+        std::mem::swap(&mut two, &mut one);
+        std::mem::swap(&mut one, &mut cur);
     }
-    row[b.len()]
+    one[b.len()]
 }
 
 /// The closest candidate to `name`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
         .map(|c| (levenshtein(name, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| *d <= limit && *d < name.chars().count())
         .min()
         .map(|(_, c)| c)
 }

@@ -26,9 +26,15 @@ pub fn check(bytes: &[u8]) -> Checked {
     match parse(bytes) {
         Ok(file) => {
             let (models, diagnostics) = check::check(&file);
-            Checked { models, diagnostics }
+            Checked {
+                models,
+                diagnostics,
+            }
         }
-        Err(diagnostics) => Checked { models: Vec::new(), diagnostics },
+        Err(diagnostics) => Checked {
+            models: Vec::new(),
+            diagnostics,
+        },
     }
 }
 

@@ -21,5 +21,7 @@ pub mod driver;
 pub mod grad;
 pub mod interp;
 pub mod ir;
+pub mod rng;
+pub mod runtime;
 pub mod span;
 pub mod syntax;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use ebmc::diag::{self, Color, Diagnostic};
 use ebmc::driver;
+use ebmc::runtime::run::RunOptions;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +31,34 @@ enum Command {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Compile, train (with `train` and `data`), infer and report metrics.
+    Run {
+        file: PathBuf,
+        /// The model to run when the file holds several.
+        #[arg(long)]
+        model: Option<String>,
+        /// Seed for the data split, initialisation and shuffling (overrides the model's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the trained weights here (JSON, atomically).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Load weights from here and skip training.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Write predictions here: one CSV row per test example.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the metrics here (JSON).
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        /// No progress bar and no metrics block.
+        #[arg(long)]
+        quiet: bool,
+        /// Run on the reference interpreter instead of native code.
+        #[arg(long)]
+        interp: bool,
     },
     /// Print one stage of compilation.
     Emit {
@@ -63,8 +92,34 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check { files } => check(&files, color),
-        Command::Emit { stage: Stage::Ast, file } => {
-            let Some(bytes) = read(&file) else { return ExitCode::from(EXIT_IO) };
+        Command::Run {
+            file,
+            model,
+            seed,
+            save,
+            weights,
+            out,
+            metrics,
+            quiet,
+            interp,
+        } => {
+            let opts = RunOptions {
+                seed,
+                weights,
+                save,
+                out,
+                metrics,
+                interp,
+            };
+            run(&file, model.as_deref(), &opts, quiet, color)
+        }
+        Command::Emit {
+            stage: Stage::Ast,
+            file,
+        } => {
+            let Some(bytes) = read(&file) else {
+                return ExitCode::from(EXIT_IO);
+            };
             match driver::emit_ast(&bytes) {
                 Ok(text) => {
                     print!("{text}");
@@ -93,14 +148,18 @@ fn report(path: &Path, bytes: &[u8], diags: &[Diagnostic], color: Color) {
     let name = path.display().to_string();
     match std::str::from_utf8(bytes) {
         Ok(source) => eprint!("{}", diag::render(diags, &name, source, color)),
-        Err(_) => diags.iter().for_each(|d| eprint!("{}", diag::render_plain(d, &name))),
+        Err(_) => diags
+            .iter()
+            .for_each(|d| eprint!("{}", diag::render_plain(d, &name))),
     }
 }
 
 fn check(files: &[PathBuf], color: Color) -> ExitCode {
     let mut errors = false;
     for file in files {
-        let Some(bytes) = read(file) else { return ExitCode::from(EXIT_IO) };
+        let Some(bytes) = read(file) else {
+            return ExitCode::from(EXIT_IO);
+        };
         let checked = driver::check(&bytes);
         report(file, &bytes, &checked.diagnostics, color);
         errors |= checked.has_errors();
@@ -109,5 +168,95 @@ fn check(files: &[PathBuf], color: Color) -> ExitCode {
         ExitCode::from(EXIT_USER)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Loads and checks one model of a file; reports diagnostics. `Err` carries the exit code.
+fn load_model(
+    file: &Path,
+    name: Option<&str>,
+    color: Color,
+) -> Result<ebmc::check::Model, ExitCode> {
+    let bytes = read(file).ok_or(ExitCode::from(EXIT_IO))?;
+    let checked = driver::check(&bytes);
+    report(file, &bytes, &checked.diagnostics, color);
+    if checked.has_errors() {
+        return Err(ExitCode::from(EXIT_USER));
+    }
+    let names: Vec<&str> = checked.models.iter().map(|m| m.name.as_str()).collect();
+    let found = match name {
+        Some(n) => checked.models.iter().position(|m| m.name == n),
+        None if checked.models.len() == 1 => Some(0),
+        None => {
+            eprintln!(
+                "error: {} holds several models ({}); choose one with --model NAME",
+                file.display(),
+                names.join(", ")
+            );
+            return Err(ExitCode::from(EXIT_IO));
+        }
+    };
+    match found {
+        Some(i) => Ok(checked
+            .models
+            .into_iter()
+            .nth(i)
+            .expect("index found above")),
+        None => {
+            eprintln!(
+                "error: {} has no model `{}`; it has {}",
+                file.display(),
+                name.unwrap_or(""),
+                names.join(", ")
+            );
+            Err(ExitCode::from(EXIT_IO))
+        }
+    }
+}
+
+fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: Color) -> ExitCode {
+    let model = match load_model(file, name, color) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    let bar = (!quiet
+        && std::io::stderr().is_terminal()
+        && model.train.is_some()
+        && opts.weights.is_none())
+    .then(|| {
+        let epochs = model.train.as_ref().map(|t| t.epochs).unwrap_or(0) as u64;
+        let bar = indicatif::ProgressBar::new(epochs);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] epoch {pos}/{len}  {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("training {}", model.name));
+        bar
+    });
+    let result = ebmc::runtime::run::run(&model, base, opts, &mut |e| {
+        if let Some(bar) = &bar {
+            bar.set_position(e.epoch as u64);
+            bar.set_message(format!(
+                "loss {:.4}  {:.0} examples/s",
+                e.loss, e.examples_per_sec
+            ));
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(outcome) => {
+            if !quiet {
+                print!("{}", outcome.report.render());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_USER)
+        }
     }
 }

@@ -1,13 +1,505 @@
 //! The checker: AST → checked [`Model`]s, with every error and lint as a diagnostic.
+//!
+//! One model at a time, in four steps, none of which recurses deeper than the (bounded) AST:
+//! 1. collect every declared name (duplicates are `E0102`);
+//! 2. order consts, lets and functions by what they refer to, with an iterative depth-first
+//!    search (a cycle is `E0105`), so that each is checked after everything it uses;
+//! 3. type and shape every expression ([`expr`]), then the clauses — loss, inference,
+//!    training, data ([`clauses`]);
+//! 4. lints: unused declarations and the collapse lint ([`lint`]).
+//!
+//! Errors do not cascade: an expression that failed is `None`, and everything built on it is
+//! skipped silently. A model is returned only when it has no error.
 
+mod clauses;
+mod consts;
+mod expr;
+mod lint;
 mod model;
 
 pub use model::*;
 
-use crate::diag::Diagnostic;
-use crate::syntax::ast;
+use crate::diag::{did_you_mean, Code, Diagnostic};
+use crate::span::Span;
+use crate::syntax::ast::{self, DeclKind};
+use std::collections::HashMap;
 
-/// Checks every model of a file. Models come back only when there is no error.
-pub fn check(_file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
-    (Vec::new(), Vec::new())
+/// Largest number of elements a tensor (declared or computed) may have: 2^27 (1 GiB of f64).
+pub const MAX_ELEMENTS: usize = 1 << 27;
+
+/// Checks every model of a file. A model comes back only when it has no error and its name is
+/// the first of its kind in the file.
+pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut models = Vec::new();
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for m in &file.models {
+        let duplicate = seen.contains_key(m.name.name.as_str());
+        if let Some(first) = seen.get(m.name.name.as_str()) {
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateModel,
+                    m.name.span,
+                    format!("expected a new model name, found `{}` again", m.name.name),
+                )
+                .label("declared again here")
+                .secondary(*first, "first declared here")
+                .help("give each model of a file its own name; `ebmc run --model NAME` picks one"),
+            );
+        } else {
+            seen.insert(&m.name.name, m.name.span);
+        }
+        let (model, d) = Checker::new(m).run();
+        // A model whose name is taken is still checked (its own errors are worth reporting)
+        // but never returned: `--model NAME` must pick one model, not the first of two.
+        if !duplicate && !d.iter().any(|d| d.is_error()) {
+            models.extend(model);
+        }
+        diags.extend(d);
+    }
+    (models, diags)
+}
+
+/// What a name refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Sym {
+    Const(usize),
+    Var(usize),
+    Fn(usize),
+    Let(usize),
+    Energy,
+}
+
+/// An item ordered by dependency: consts, lets and functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Item {
+    Const(usize),
+    Let(usize),
+    Fn(usize),
+}
+
+struct Checker<'a> {
+    ast: &'a ast::Model,
+    diags: Vec<Diagnostic>,
+    names: HashMap<&'a str, (Sym, Span)>,
+    const_decls: Vec<(&'a ast::Ident, &'a ast::Expr)>,
+    const_vals: Vec<Option<f64>>,
+    var_decls: Vec<&'a ast::Decl>,
+    vars: Vec<Option<Var>>,
+    fn_decls: Vec<(&'a ast::Ident, &'a [ast::FnParam], &'a ast::Expr)>,
+    /// Checked functions by declaration index; `None` until checked or when erroneous.
+    fns: Vec<Option<Function>>,
+    /// Result type of each function, once checked.
+    fn_tys: Vec<Option<Ty>>,
+    /// The `FnId` each declared function got (functions are numbered in check order).
+    fn_ids: Vec<Option<FnId>>,
+    let_decls: Vec<(&'a ast::Ident, &'a ast::Expr)>,
+    /// Checked lets in dependency order.
+    lets: Vec<Let>,
+    /// `LetId` of each declared let, once checked.
+    let_ids: Vec<Option<LetId>>,
+    checked_fns: Vec<Function>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(ast: &'a ast::Model) -> Checker<'a> {
+        Checker {
+            ast,
+            diags: Vec::new(),
+            names: HashMap::new(),
+            const_decls: Vec::new(),
+            const_vals: Vec::new(),
+            var_decls: Vec::new(),
+            vars: Vec::new(),
+            fn_decls: Vec::new(),
+            fns: Vec::new(),
+            fn_tys: Vec::new(),
+            fn_ids: Vec::new(),
+            let_decls: Vec::new(),
+            lets: Vec::new(),
+            let_ids: Vec::new(),
+            checked_fns: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn run(mut self) -> (Option<Model>, Vec<Diagnostic>) {
+        self.collect();
+        let order = self.order();
+        // Consts first: types depend on them and they depend on nothing else.
+        for item in &order {
+            if let Item::Const(i) = item {
+                self.check_const(*i);
+            }
+        }
+        for i in 0..self.var_decls.len() {
+            let v = self.check_var(i);
+            self.vars.push(v);
+        }
+        for item in &order {
+            match *item {
+                Item::Let(i) => self.check_let(i),
+                Item::Fn(i) => self.check_fn(i),
+                Item::Const(_) => {}
+            }
+        }
+        let energy = self.check_energy();
+        let clauses = self.check_clauses();
+        self.lint(&energy, clauses.as_ref());
+        let model = self.finish(energy, clauses);
+        (model, self.diags)
+    }
+
+    /// Step 1: every declared name, once.
+    fn collect(&mut self) {
+        let mut energy_index = 0;
+        for d in &self.ast.decls {
+            let (name, sym) = match &d.kind {
+                DeclKind::Const { name, value } => {
+                    self.const_decls.push((name, value));
+                    self.const_vals.push(None);
+                    (name, Sym::Const(self.const_decls.len() - 1))
+                }
+                DeclKind::Var { name, .. } => {
+                    self.var_decls.push(d);
+                    (name, Sym::Var(self.var_decls.len() - 1))
+                }
+                DeclKind::Fn { name, params, body } => {
+                    self.fn_decls.push((name, params, body));
+                    self.fns.push(None);
+                    self.fn_tys.push(None);
+                    self.fn_ids.push(None);
+                    (name, Sym::Fn(self.fn_decls.len() - 1))
+                }
+                DeclKind::Let { name, value } => {
+                    self.let_decls.push((name, value));
+                    self.let_ids.push(None);
+                    (name, Sym::Let(self.let_decls.len() - 1))
+                }
+                DeclKind::Energy {
+                    name: Some(name), ..
+                } => {
+                    energy_index += 1;
+                    (name, Sym::Energy)
+                }
+                DeclKind::Energy { name: None, .. } => {
+                    energy_index += 1;
+                    continue;
+                }
+                _ => continue,
+            };
+            if let Some((_, first)) = self.names.get(name.name.as_str()) {
+                let first = *first;
+                self.error(
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        name.span,
+                        format!("expected a new name, found `{}` declared again", name.name),
+                    )
+                    .label("declared again here")
+                    .secondary(first, "first declared here")
+                    .help("a name is declared once per model; rename one of them"),
+                );
+            } else {
+                self.names.insert(&name.name, (sym, name.span));
+            }
+        }
+        let _ = energy_index;
+    }
+
+    /// Step 2: consts, lets and functions in dependency order; cycles reported once.
+    fn order(&mut self) -> Vec<Item> {
+        let items: Vec<Item> = (0..self.const_decls.len())
+            .map(Item::Const)
+            .chain((0..self.let_decls.len()).map(Item::Let))
+            .chain((0..self.fn_decls.len()).map(Item::Fn))
+            .collect();
+        let deps: HashMap<Item, Vec<(Item, Span)>> =
+            items.iter().map(|&it| (it, self.item_deps(it))).collect();
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            White,
+            Gray,
+            Black,
+        }
+        let mut mark: HashMap<Item, Mark> = items.iter().map(|&i| (i, Mark::White)).collect();
+        let mut order = Vec::new();
+        let mut in_cycle: Vec<Item> = Vec::new();
+        for &root in &items {
+            if mark[&root] != Mark::White {
+                continue;
+            }
+            // Iterative DFS: (item, next dependency to visit).
+            let mut stack: Vec<(Item, usize)> = vec![(root, 0)];
+            mark.insert(root, Mark::Gray);
+            while let Some(&mut (item, ref mut next)) = stack.last_mut() {
+                let ds = &deps[&item];
+                if *next < ds.len() {
+                    let (dep, at) = ds[*next];
+                    *next += 1;
+                    match mark[&dep] {
+                        Mark::White => {
+                            mark.insert(dep, Mark::Gray);
+                            stack.push((dep, 0));
+                        }
+                        Mark::Gray => {
+                            let start = stack.iter().position(|(i, _)| *i == dep).unwrap_or(0);
+                            let cycle: Vec<Item> = stack[start..].iter().map(|(i, _)| *i).collect();
+                            self.report_cycle(&cycle, at);
+                            in_cycle.extend(cycle);
+                        }
+                        Mark::Black => {}
+                    }
+                } else {
+                    mark.insert(item, Mark::Black);
+                    order.push(item);
+                    stack.pop();
+                }
+            }
+        }
+        order.retain(|i| !in_cycle.contains(i));
+        order
+    }
+
+    fn report_cycle(&mut self, cycle: &[Item], at: Span) {
+        let first = cycle[0];
+        let (what, name) = self.item_name(first);
+        let mut d = if cycle.len() == 1 {
+            Diagnostic::new(Code::Recursive, at, format!("expected a definition that does not use itself, found {what} `{name}` referring to itself"))
+                .label(format!("`{name}` used inside its own definition"))
+        } else {
+            let path: Vec<String> = cycle
+                .iter()
+                .map(|i| format!("`{}`", self.item_name(*i).1))
+                .collect();
+            Diagnostic::new(
+                Code::Recursive,
+                at,
+                format!(
+                    "expected definitions without cycles, found {}",
+                    path.join(" → ") + &format!(" → `{name}`")
+                ),
+            )
+            .label(format!("`{name}` used here, closing the cycle"))
+        };
+        let decl_span = self.item_span(first);
+        d = d.secondary(decl_span, format!("{what} `{name}` declared here"));
+        d = d.help(if matches!(first, Item::Fn(_)) {
+            "functions are inlined, so they cannot call themselves; unroll the recursion by hand"
+        } else {
+            "each definition must be computable from the ones before it"
+        });
+        self.error(d);
+    }
+
+    fn item_name(&self, it: Item) -> (&'static str, String) {
+        match it {
+            Item::Const(i) => ("const", self.const_decls[i].0.name.clone()),
+            Item::Let(i) => ("let", self.let_decls[i].0.name.clone()),
+            Item::Fn(i) => ("function", self.fn_decls[i].0.name.clone()),
+        }
+    }
+
+    fn item_span(&self, it: Item) -> Span {
+        match it {
+            Item::Const(i) => self.const_decls[i].0.span,
+            Item::Let(i) => self.let_decls[i].0.span,
+            Item::Fn(i) => self.fn_decls[i].0.span,
+        }
+    }
+
+    /// The items an item refers to, syntactically, with the span of each reference.
+    fn item_deps(&self, it: Item) -> Vec<(Item, Span)> {
+        let mut refs = Vec::new();
+        match it {
+            Item::Const(i) => lint::names_in(self.const_decls[i].1, &[], &mut refs),
+            Item::Let(i) => lint::names_in(self.let_decls[i].1, &[], &mut refs),
+            Item::Fn(i) => {
+                let (_, params, body) = self.fn_decls[i];
+                let bound: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
+                for p in params {
+                    lint::names_in_type(&p.ty, &mut refs);
+                }
+                lint::names_in(body, &bound, &mut refs);
+            }
+        }
+        refs.into_iter()
+            .filter_map(|(name, span)| {
+                let item = match self.names.get(name.as_str())?.0 {
+                    Sym::Const(i) => Item::Const(i),
+                    Sym::Let(i) => Item::Let(i),
+                    Sym::Fn(i) => Item::Fn(i),
+                    _ => return None,
+                };
+                Some((item, span))
+            })
+            .collect()
+    }
+
+    fn check_let(&mut self, i: usize) {
+        let (name, value) = self.let_decls[i];
+        if let Some(e) = self.expr(value, &expr::Env::default()) {
+            let id = LetId(self.lets.len() as u32);
+            self.lets.push(Let {
+                name: name.name.clone(),
+                span: name.span,
+                value: e,
+            });
+            self.let_ids[i] = Some(id);
+        }
+    }
+
+    fn check_fn(&mut self, i: usize) {
+        let (name, params, body) = self.fn_decls[i];
+        let mut ok = true;
+        let mut typed = Vec::new();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for p in params {
+            if let Some(first) = seen.insert(&p.name.name, p.name.span) {
+                self.error(
+                    Diagnostic::new(
+                        Code::Duplicate,
+                        p.name.span,
+                        format!(
+                            "expected a new parameter name, found `{}` again",
+                            p.name.name
+                        ),
+                    )
+                    .label("declared again here")
+                    .secondary(first, "first declared here")
+                    .help("rename one of the parameters"),
+                );
+                ok = false;
+            }
+            match self.ty(&p.ty) {
+                Some(Ty::Real(s)) => typed.push((p.name.name.clone(), Ty::Real(s))),
+                Some(other) => {
+                    self.error(
+                        Diagnostic::new(Code::ParamType, p.ty.span, format!("expected a real type for a function parameter, found `{other}`"))
+                            .help("functions take real tensors; index with a class value outside the function"),
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return;
+        }
+        let env = expr::Env {
+            params: Some(&typed),
+        };
+        if let Some(e) = self.expr(body, &env) {
+            let id = FnId(self.checked_fns.len() as u32);
+            self.fn_tys[i] = Some(e.ty.clone());
+            self.fn_ids[i] = Some(id);
+            self.checked_fns.push(Function {
+                name: name.name.clone(),
+                span: name.span,
+                params: typed,
+                body: e,
+            });
+        }
+    }
+
+    /// Energy terms: real scalars.
+    fn check_energy(&mut self) -> Vec<EnergyTerm> {
+        let mut terms = Vec::new();
+        let mut index = 0;
+        for d in &self.ast.decls {
+            let DeclKind::Energy { name, value } = &d.kind else {
+                continue;
+            };
+            let term_name = name
+                .as_ref()
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| format!("term{index}"));
+            index += 1;
+            let Some(e) = self.expr(value, &expr::Env::default()) else {
+                continue;
+            };
+            match &e.ty {
+                Ty::Real(s) if s.is_scalar() => {}
+                Ty::Sign => {}
+                other => {
+                    let help = match other {
+                        Ty::Real(_) => "reduce it to a scalar, e.g. with `sum(…)` or `sqnorm(…)`",
+                        _ => "a class value can only index a tensor, e.g. `scores[y]`",
+                    };
+                    self.error(
+                        Diagnostic::new(
+                            Code::EnergyNotScalar,
+                            e.span,
+                            format!("expected a real scalar energy, found `{other}`"),
+                        )
+                        .label(format!("this is `{other}`"))
+                        .help(help),
+                    );
+                    continue;
+                }
+            }
+            let ty = Ty::scalar();
+            terms.push(EnergyTerm {
+                name: term_name,
+                span: d.span,
+                value: Expr { ty, ..e },
+            });
+        }
+        if index == 0 {
+            self.error(
+                Diagnostic::new(
+                    Code::NoEnergy,
+                    self.ast.name.span,
+                    format!(
+                        "expected an energy in model `{}`, found none",
+                        self.ast.name.name
+                    ),
+                )
+                .help("add a term such as `energy 0.5 * sqnorm(y - W @ x)`"),
+            );
+        }
+        terms
+    }
+
+    fn finish(
+        &mut self,
+        energy: Vec<EnergyTerm>,
+        clauses: Option<clauses::Clauses>,
+    ) -> Option<Model> {
+        if self.diags.iter().any(|d| d.is_error()) {
+            return None;
+        }
+        let clauses = clauses?;
+        let vars: Vec<Var> = std::mem::take(&mut self.vars)
+            .into_iter()
+            .collect::<Option<_>>()?;
+        let consts = self
+            .const_decls
+            .iter()
+            .zip(&self.const_vals)
+            .map(|((n, _), v)| (n.name.clone(), v.unwrap_or(f64::NAN)))
+            .collect();
+        Some(Model {
+            name: self.ast.name.name.clone(),
+            span: self.ast.span,
+            consts,
+            vars,
+            fns: std::mem::take(&mut self.checked_fns),
+            lets: std::mem::take(&mut self.lets),
+            energy,
+            loss: clauses.loss,
+            infer: clauses.infer,
+            train: clauses.train,
+            data: clauses.data,
+        })
+    }
+
+    /// Suggestion for an unknown name among the names in scope.
+    fn suggest(&self, name: &str, extra: &[&str]) -> Option<String> {
+        let candidates = self.names.keys().copied().chain(extra.iter().copied());
+        did_you_mean(name, candidates).map(|s| format!("did you mean `{s}`?"))
+    }
 }

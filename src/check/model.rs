@@ -81,7 +81,7 @@ impl Ty {
         }
     }
     /// Elements a variable of this type occupies (1 for class and sign).
-    pub fn len(&self) -> usize {
+    pub fn elements(&self) -> usize {
         match self {
             Ty::Real(s) => s.len(),
             _ => 1,
@@ -127,10 +127,17 @@ impl Model {
     }
     /// The variables of one role, in declaration order.
     pub fn vars_of(&self, role: Role) -> impl Iterator<Item = (VarId, &Var)> {
-        self.vars.iter().enumerate().filter(move |(_, v)| v.role == role).map(|(i, v)| (VarId(i as u32), v))
+        self.vars
+            .iter()
+            .enumerate()
+            .filter(move |(_, v)| v.role == role)
+            .map(|(i, v)| (VarId(i as u32), v))
     }
     pub fn var_named(&self, name: &str) -> Option<VarId> {
-        self.vars.iter().position(|v| v.name == name).map(|i| VarId(i as u32))
+        self.vars
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| VarId(i as u32))
     }
 }
 
@@ -162,8 +169,14 @@ pub enum Elim {
 pub enum Init {
     /// Every element, row-major (a scalar initialiser is broadcast by the checker).
     Values(Vec<f64>),
-    Normal { mean: f64, std: f64 },
-    Uniform { lo: f64, hi: f64 },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
+    Uniform {
+        lo: f64,
+        hi: f64,
+    },
     /// Glorot (Xavier) uniform: `±sqrt(6 / (fan_in + fan_out))`.
     Glorot,
 }
@@ -360,7 +373,11 @@ impl LossKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Negatives {
     /// Descent from a random start, at least `radius` from `y_i`.
-    Descent { steps: usize, rate: f64, radius: f64 },
+    Descent {
+        steps: usize,
+        rate: f64,
+        radius: f64,
+    },
     /// The lowest-energy `y_j` (j ≠ i) of the batch.
     Shuffle,
 }
@@ -378,7 +395,6 @@ pub struct Infer {
 pub enum InferMethod {
     Descent(Descent),
     Enumerate,
-    Langevin { steps: usize, rate: f64, noise: f64 },
 }
 
 #[derive(Clone, Debug, PartialEq)]

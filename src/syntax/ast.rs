@@ -53,14 +53,41 @@ impl Role {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeclKind {
-    Const { name: Ident, value: Expr },
-    Var { role: Role, name: Ident, ty: Type, elim: Option<Elim>, init: Option<Init> },
-    Fn { name: Ident, params: Vec<FnParam>, body: Expr },
-    Let { name: Ident, value: Expr },
-    Energy { name: Option<Ident>, value: Expr },
-    Loss { method: Method, negatives: Option<Method> },
-    Infer { vars: Vec<Ident>, method: Method },
-    Train { method: Method },
+    Const {
+        name: Ident,
+        value: Expr,
+    },
+    Var {
+        role: Role,
+        name: Ident,
+        ty: Type,
+        elim: Option<Elim>,
+        init: Option<Init>,
+    },
+    Fn {
+        name: Ident,
+        params: Vec<FnParam>,
+        body: Expr,
+    },
+    Let {
+        name: Ident,
+        value: Expr,
+    },
+    Energy {
+        name: Option<Ident>,
+        value: Expr,
+    },
+    Loss {
+        method: Method,
+        negatives: Option<Method>,
+    },
+    Infer {
+        vars: Vec<Ident>,
+        method: Method,
+    },
+    Train {
+        method: Method,
+    },
     Data(Data),
 }
 
@@ -183,15 +210,31 @@ pub enum ExprKind {
     Name(String),
     /// `[a, b, c]`
     Vector(Vec<Expr>),
-    Call { func: Ident, args: Vec<Expr> },
-    Index { base: Box<Expr>, args: Vec<IndexArg> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
+    Index {
+        base: Box<Expr>,
+        args: Vec<IndexArg>,
+    },
     Transpose(Box<Expr>),
     Neg(Box<Expr>),
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinOp,
+        /// The operator token, where a shape mismatch is reported.
+        op_span: Span,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum IndexArg {
     At(Expr),
-    Slice { lo: Option<Expr>, hi: Option<Expr>, span: Span },
+    Slice {
+        lo: Option<Expr>,
+        hi: Option<Expr>,
+        span: Span,
+    },
 }

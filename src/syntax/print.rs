@@ -21,7 +21,12 @@ struct Printer {
 
 impl Printer {
     fn line(&mut self, indent: usize, text: &str, span: crate::span::Span) {
-        let _ = writeln!(self.out, "{:indent$}{text} @{span:?}", "", indent = indent * 2);
+        let _ = writeln!(
+            self.out,
+            "{:indent$}{text} @{span:?}",
+            "",
+            indent = indent * 2
+        );
     }
 
     fn decl(&mut self, d: &Decl) {
@@ -30,7 +35,13 @@ impl Printer {
                 self.line(1, &format!("const {}", name.name), d.span);
                 self.expr(2, value);
             }
-            DeclKind::Var { role, name, ty, elim, init } => {
+            DeclKind::Var {
+                role,
+                name,
+                ty,
+                elim,
+                init,
+            } => {
                 self.line(1, &format!("{} {}", role.keyword(), name.name), d.span);
                 self.ty(2, ty);
                 match elim {
@@ -174,7 +185,7 @@ impl Printer {
                 self.line(indent, "neg", e.span);
                 self.expr(indent + 1, x);
             }
-            ExprKind::Binary { op, lhs, rhs } => {
+            ExprKind::Binary { op, lhs, rhs, .. } => {
                 self.line(indent, &format!("binary {}", op.symbol()), e.span);
                 self.expr(indent + 1, lhs);
                 self.expr(indent + 1, rhs);

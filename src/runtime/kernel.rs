@@ -1,0 +1,124 @@
+//! Kernels: one graph made callable, by the reference interpreter or by native code.
+//!
+//! The runtime never looks inside a graph: it fills the graph's inputs (in
+//! [`Graph::inputs`] order) and reads named outputs from one flat buffer laid out by
+//! [`Layout`]. Two backends implement [`Kernel`]; the runtime's results must not depend on
+//! which one runs (the JIT is tested against the interpreter).
+
+use crate::interp;
+use crate::ir::{Graph, InputInfo};
+use std::fmt;
+use std::sync::Arc;
+
+/// Where each output of a kernel lives in its flat output buffer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    pub inputs: Vec<InputInfo>,
+    /// `(name, offset, len)` in output order.
+    pub outputs: Vec<(String, usize, usize)>,
+    /// Length of the whole output buffer.
+    pub len: usize,
+}
+
+impl Layout {
+    pub fn of(g: &Graph) -> Layout {
+        let mut outputs = Vec::new();
+        let mut len = 0;
+        for (name, n) in &g.outputs {
+            let l = g.shape(*n).len();
+            outputs.push((name.clone(), len, l));
+            len += l;
+        }
+        Layout {
+            inputs: g.inputs.clone(),
+            outputs,
+            len,
+        }
+    }
+
+    /// The `(offset, len)` of an output.
+    pub fn output(&self, name: &str) -> Option<(usize, usize)> {
+        self.outputs
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|&(_, o, l)| (o, l))
+    }
+}
+
+/// Why a kernel call failed: wrong input lengths or a discrete value out of range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelError(pub String);
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+/// A callable graph. `call` takes one slice per input (in layout order) and writes every
+/// output into `out` (`layout().len` values).
+pub trait Kernel: Send {
+    fn layout(&self) -> &Layout;
+    fn call(&mut self, inputs: &[&[f64]], out: &mut [f64]) -> Result<(), KernelError>;
+    /// An independent copy for another thread (sharing compiled code, not scratch memory).
+    fn fork(&self) -> Box<dyn Kernel>;
+}
+
+/// The reference interpreter as a kernel.
+pub struct Interp {
+    graph: Arc<Graph>,
+    layout: Arc<Layout>,
+}
+
+impl Interp {
+    pub fn new(g: &Graph) -> Interp {
+        Interp {
+            layout: Arc::new(Layout::of(g)),
+            graph: Arc::new(g.clone()),
+        }
+    }
+}
+
+impl Kernel for Interp {
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn call(&mut self, inputs: &[&[f64]], out: &mut [f64]) -> Result<(), KernelError> {
+        let values =
+            interp::eval_slots(&self.graph, inputs).map_err(|e| KernelError(e.to_string()))?;
+        if out.len() != self.layout.len {
+            return Err(KernelError(format!(
+                "output buffer of {} values, expected {}",
+                out.len(),
+                self.layout.len
+            )));
+        }
+        for ((_, node), (_, off, len)) in self.graph.outputs.iter().zip(&self.layout.outputs) {
+            out[*off..off + len].copy_from_slice(values.node(*node));
+        }
+        Ok(())
+    }
+
+    fn fork(&self) -> Box<dyn Kernel> {
+        Box::new(Interp {
+            graph: self.graph.clone(),
+            layout: self.layout.clone(),
+        })
+    }
+}
+
+/// Which backend runs the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Interp,
+}
+
+/// Makes a graph callable on a backend.
+pub fn compile(g: &Graph, backend: Backend) -> Result<Box<dyn Kernel>, KernelError> {
+    match backend {
+        Backend::Interp => Ok(Box::new(Interp::new(g))),
+    }
+}

@@ -1,0 +1,441 @@
+//! What a run reports: loss, accuracy, RMSE and R², and the metrics JSON of spec section 10.
+//!
+//! The functions take predictions and truths as flat buffers (rows × elements, as
+//! [`super::data`] stores them) and return `None` for an empty set rather than a NaN that would
+//! look like a result. Predictions of a standardized output must be mapped back to data units
+//! (with the truths) before they get here, so that RMSE is in the data's units.
+//!
+//! The JSON ([`Report`]):
+//! * with data: `{"train": {"loss": …, "accuracy": …}, "test": {…}}`, `rmse` and `r2` instead
+//!   of `accuracy` for a real output. `test` is left out when the test set is empty (`split 1`)
+//!   and `loss` when the model has no loss. A model with several outputs reports each under
+//!   its name: `{"train": {"loss": …, "y": {"accuracy": …}, "z": {"rmse": …, "r2": …}}}`;
+//! * without data: `{"infer": {"y": …, "energy": …}}` with every inferred variable, nested by
+//!   shape as in weights files;
+//! * JSON has no NaN or infinity: a non-finite number (a diverged loss) is written as `null`
+//!   so that the file of a failed run can still be read.
+//!
+//! The file is written with [`super::weights::write_atomic`].
+
+use crate::check::Ty;
+use serde_json::{Map, Number, Value};
+use std::fmt;
+use std::path::Path;
+
+/// The mean of `xs`; `None` when empty.
+pub fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// The fraction of predictions equal to the truth (class indices or signs).
+pub fn accuracy(predicted: &[f64], truth: &[f64]) -> Option<f64> {
+    assert_eq!(
+        predicted.len(),
+        truth.len(),
+        "accuracy: predictions and truths differ in length"
+    );
+    let hits = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
+    (!truth.is_empty()).then(|| hits as f64 / truth.len() as f64)
+}
+
+/// Root mean squared error over every element.
+pub fn rmse(predicted: &[f64], truth: &[f64]) -> Option<f64> {
+    assert_eq!(
+        predicted.len(),
+        truth.len(),
+        "rmse: predictions and truths differ in length"
+    );
+    let sq: Vec<f64> = predicted
+        .iter()
+        .zip(truth)
+        .map(|(p, t)| (p - t).powi(2))
+        .collect();
+    mean(&sq).map(f64::sqrt)
+}
+
+/// The coefficient of determination `1 − SS_res / SS_tot` of rows × `width` buffers.
+///
+/// For a vector output, `SS_tot` sums each element's squared deviations from that element's
+/// own mean, and both sums run over all elements: scikit-learn's `r2_score` with
+/// `multioutput="variance_weighted"`. When the truths do not vary (`SS_tot = 0`) it is 1 for a
+/// perfect prediction and 0 otherwise, as scikit-learn does, instead of a division by zero.
+pub fn r2(predicted: &[f64], truth: &[f64], width: usize) -> Option<f64> {
+    assert_eq!(
+        predicted.len(),
+        truth.len(),
+        "r2: predictions and truths differ in length"
+    );
+    assert!(
+        width > 0 && truth.len().is_multiple_of(width),
+        "r2: {} values are not rows of {width}",
+        truth.len()
+    );
+    let rows = truth.len() / width;
+    if rows == 0 {
+        return None;
+    }
+    let mut means = vec![0.0; width];
+    for (i, t) in truth.iter().enumerate() {
+        means[i % width] += t / rows as f64;
+    }
+    let ss_res: f64 = predicted
+        .iter()
+        .zip(truth)
+        .map(|(p, t)| (t - p).powi(2))
+        .sum();
+    let ss_tot: f64 = truth
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t - means[i % width]).powi(2))
+        .sum();
+    Some(match (ss_tot == 0.0, ss_res == 0.0) {
+        (false, _) => 1.0 - ss_res / ss_tot,
+        (true, true) => 1.0,
+        (true, false) => 0.0,
+    })
+}
+
+/// The quality of one output's predictions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OutputMetrics {
+    /// `class` and `sign` outputs.
+    Discrete {
+        accuracy: f64,
+    },
+    Real {
+        rmse: f64,
+        r2: f64,
+    },
+}
+
+impl OutputMetrics {
+    /// The metrics of predictions of an output of type `ty` (rows × `ty.elements()`); `None` for an
+    /// empty set.
+    pub fn of(ty: &Ty, predicted: &[f64], truth: &[f64]) -> Option<OutputMetrics> {
+        match ty {
+            Ty::Class(_) | Ty::Sign => {
+                accuracy(predicted, truth).map(|accuracy| OutputMetrics::Discrete { accuracy })
+            }
+            Ty::Real(_) => Some(OutputMetrics::Real {
+                rmse: rmse(predicted, truth)?,
+                r2: r2(predicted, truth, ty.elements())?,
+            }),
+        }
+    }
+
+    fn insert_into(&self, map: &mut Map<String, Value>) {
+        match *self {
+            OutputMetrics::Discrete { accuracy } => {
+                map.insert("accuracy".into(), number(accuracy));
+            }
+            OutputMetrics::Real { rmse, r2 } => {
+                map.insert("rmse".into(), number(rmse));
+                map.insert("r2".into(), number(r2));
+            }
+        }
+    }
+}
+
+/// The metrics of one set of examples (training or test).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The mean loss; `None` for a model without a loss.
+    pub loss: Option<f64>,
+    /// Per output, by name, in declaration order.
+    pub outputs: Vec<(String, OutputMetrics)>,
+}
+
+impl Evaluation {
+    fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        if let Some(loss) = self.loss {
+            map.insert("loss".into(), number(loss));
+        }
+        match self.outputs.as_slice() {
+            [(_, only)] => only.insert_into(&mut map),
+            outputs => {
+                for (name, m) in outputs {
+                    let mut sub = Map::new();
+                    m.insert_into(&mut sub);
+                    map.insert(name.clone(), Value::Object(sub));
+                }
+            }
+        }
+        Value::Object(map)
+    }
+}
+
+/// What `ebmc run --metrics` writes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Report {
+    /// A model with data; `test` is `None` when the test set is empty.
+    Data {
+        train: Evaluation,
+        test: Option<Evaluation>,
+    },
+    /// A model without data: every inferred variable `(name, type, values)` and the energy there.
+    Infer {
+        values: Vec<(String, Ty, Vec<f64>)>,
+        energy: f64,
+    },
+}
+
+/// A metrics file that could not be written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsError {
+    pub file: String,
+    pub reason: String,
+}
+
+impl fmt::Display for MetricsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: cannot write the metrics: {}",
+            self.file, self.reason
+        )
+    }
+}
+
+impl std::error::Error for MetricsError {}
+
+impl Report {
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        match self {
+            Report::Data { train, test } => {
+                map.insert("train".into(), train.to_json());
+                if let Some(test) = test {
+                    map.insert("test".into(), test.to_json());
+                }
+            }
+            Report::Infer { values, energy } => {
+                let mut inner = Map::new();
+                for (name, ty, v) in values {
+                    inner.insert(name.clone(), nested(ty, v));
+                }
+                inner.insert("energy".into(), number(*energy));
+                map.insert("infer".into(), Value::Object(inner));
+            }
+        }
+        Value::Object(map)
+    }
+
+    /// The file's text: pretty, innermost arrays on one line, with a final newline.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        super::weights::pretty(&self.to_json(), 0, &mut out);
+        out.push('\n');
+        out
+    }
+
+    /// Writes the metrics file atomically.
+    pub fn write(&self, path: &Path) -> Result<(), MetricsError> {
+        super::weights::write_atomic(path, self.render().as_bytes()).map_err(|e| MetricsError {
+            file: path.display().to_string(),
+            reason: super::weights::io_message(&e),
+        })
+    }
+}
+
+/// A number, or `null` for NaN and infinities.
+fn number(x: f64) -> Value {
+    Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+/// A variable's value nested by shape, as in weights files; elements that the weights writer
+/// refuses (NaN, a class index that is not one) become numbers or `null` instead.
+fn nested(ty: &Ty, values: &[f64]) -> Value {
+    fn nest(dims: &[usize], values: &[f64]) -> Value {
+        match dims.split_first() {
+            None => number(values[0]),
+            Some((&n, rest)) => {
+                let stride: usize = rest.iter().product();
+                Value::Array(
+                    (0..n)
+                        .map(|i| nest(rest, &values[i * stride..(i + 1) * stride]))
+                        .collect(),
+                )
+            }
+        }
+    }
+    super::weights::to_json(ty, values).unwrap_or_else(|_| {
+        let dims: &[usize] = match ty {
+            Ty::Real(s) => &s.0,
+            _ => &[],
+        };
+        nest(dims, values)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Shape;
+
+    #[test]
+    fn mean_and_accuracy() {
+        assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
+        assert_eq!(mean(&[]), None);
+        assert_eq!(
+            accuracy(&[0.0, 1.0, 2.0, 2.0], &[0.0, 1.0, 1.0, 2.0]),
+            Some(0.75)
+        );
+        assert_eq!(accuracy(&[1.0, -1.0], &[-1.0, -1.0]), Some(0.5));
+        assert_eq!(accuracy(&[], &[]), None);
+    }
+
+    #[test]
+    fn rmse_by_hand() {
+        // Errors 1, −1, 2, 0: mean square 6/4.
+        assert_eq!(
+            rmse(&[1.0, 1.0, 5.0, 4.0], &[0.0, 2.0, 3.0, 4.0]),
+            Some(1.5f64.sqrt())
+        );
+        assert_eq!(rmse(&[], &[]), None);
+    }
+
+    #[test]
+    fn r2_by_hand() {
+        // Truth 1, 2, 3, 4 (mean 2.5, SS_tot 5); predictions off by 0.5, −0.5, 0, 1 (SS_res 1.5).
+        let r = r2(&[1.5, 1.5, 3.0, 5.0], &[1.0, 2.0, 3.0, 4.0], 1).unwrap();
+        assert!((r - 0.7).abs() < 1e-15, "{r}");
+        // Predicting the mean gives 0, a perfect prediction 1, worse than the mean below 0.
+        assert_eq!(r2(&[2.5; 4], &[1.0, 2.0, 3.0, 4.0], 1), Some(0.0));
+        assert_eq!(
+            r2(&[1.0, 2.0, 3.0, 4.0], &[1.0, 2.0, 3.0, 4.0], 1),
+            Some(1.0)
+        );
+        assert!(r2(&[4.0, 3.0, 2.0, 1.0], &[1.0, 2.0, 3.0, 4.0], 1).unwrap() < 0.0);
+        // Constant truths.
+        assert_eq!(r2(&[2.0, 2.0], &[2.0, 2.0], 1), Some(1.0));
+        assert_eq!(r2(&[2.0, 3.0], &[2.0, 2.0], 1), Some(0.0));
+        assert_eq!(r2(&[], &[], 1), None);
+    }
+
+    #[test]
+    fn r2_of_a_vector_output_uses_each_elements_own_mean() {
+        // Two rows of [a, b]: a = 0, 2 (mean 1, SS 2); b = 100, 104 (mean 102, SS 8). SS_tot 10.
+        // Predicting each element's mean exactly gives 0 (a pooled mean of 51.5 would not).
+        let truth = [0.0, 100.0, 2.0, 104.0];
+        assert_eq!(r2(&[1.0, 102.0, 1.0, 102.0], &truth, 2), Some(0.0));
+        // Errors 1 and 2 in one row: SS_res 5, R² 0.5.
+        assert_eq!(r2(&[1.0, 102.0, 2.0, 104.0], &truth, 2), Some(0.5));
+    }
+
+    #[test]
+    fn output_metrics_by_type() {
+        assert_eq!(
+            OutputMetrics::of(&Ty::Class(3), &[0.0, 2.0], &[0.0, 1.0]),
+            Some(OutputMetrics::Discrete { accuracy: 0.5 })
+        );
+        assert_eq!(
+            OutputMetrics::of(&Ty::scalar(), &[1.0, 3.0], &[1.0, 2.0]),
+            Some(OutputMetrics::Real {
+                rmse: 0.5f64.sqrt(),
+                r2: -1.0
+            })
+        );
+        assert_eq!(OutputMetrics::of(&Ty::Sign, &[], &[]), None);
+    }
+
+    #[test]
+    fn data_report_json() {
+        let train = Evaluation {
+            loss: Some(0.25),
+            outputs: vec![("y".into(), OutputMetrics::Discrete { accuracy: 0.75 })],
+        };
+        let test = Evaluation {
+            loss: Some(0.5),
+            outputs: vec![("y".into(), OutputMetrics::Discrete { accuracy: 0.5 })],
+        };
+        let r = Report::Data {
+            train,
+            test: Some(test),
+        };
+        assert_eq!(
+            r.render(),
+            "{\n  \"train\": {\n    \"loss\": 0.25,\n    \"accuracy\": 0.75\n  },\n  \"test\": {\n    \"loss\": 0.5,\n    \"accuracy\": 0.5\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn regression_report_without_test_set_and_with_a_diverged_loss() {
+        let train = Evaluation {
+            loss: Some(f64::NAN),
+            outputs: vec![("y".into(), OutputMetrics::Real { rmse: 2.0, r2: 0.5 })],
+        };
+        let r = Report::Data { train, test: None };
+        assert_eq!(
+            r.to_json().to_string(),
+            r#"{"train":{"loss":null,"rmse":2.0,"r2":0.5}}"#
+        );
+    }
+
+    #[test]
+    fn several_outputs_report_under_their_names() {
+        let e = Evaluation {
+            loss: None,
+            outputs: vec![
+                ("y".into(), OutputMetrics::Discrete { accuracy: 1.0 }),
+                ("z".into(), OutputMetrics::Real { rmse: 0.0, r2: 1.0 }),
+            ],
+        };
+        let r = Report::Data {
+            train: e.clone(),
+            test: Some(e),
+        };
+        assert_eq!(
+            r.to_json().to_string(),
+            r#"{"train":{"y":{"accuracy":1.0},"z":{"rmse":0.0,"r2":1.0}},"test":{"y":{"accuracy":1.0},"z":{"rmse":0.0,"r2":1.0}}}"#
+        );
+    }
+
+    #[test]
+    fn infer_report_nests_values_by_shape() {
+        let r = Report::Infer {
+            values: vec![
+                (
+                    "y".into(),
+                    Ty::Real(Shape(vec![2, 2])),
+                    vec![1.0, 2.0, 3.0, 4.0],
+                ),
+                ("c".into(), Ty::Class(3), vec![2.0]),
+                (
+                    "z".into(),
+                    Ty::Real(Shape(vec![2])),
+                    vec![0.5, f64::INFINITY],
+                ),
+            ],
+            energy: -1.5,
+        };
+        assert_eq!(
+            r.render(),
+            "{\n  \"infer\": {\n    \"y\": [\n      [1.0, 2.0],\n      [3.0, 4.0]\n    ],\n    \"c\": 2,\n    \"z\": [0.5, null],\n    \"energy\": -1.5\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn write_is_atomic_and_reports_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let r = Report::Infer {
+            values: vec![],
+            energy: 0.0,
+        };
+        r.write(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\n  \"infer\": {\n    \"energy\": 0.0\n  }\n}\n"
+        );
+        let bad = dir.path().join("missing/m.json");
+        let e = r.write(&bad).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: cannot write the metrics: no such file or directory",
+                bad.display()
+            )
+        );
+    }
+}

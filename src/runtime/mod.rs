@@ -1,0 +1,36 @@
+//! The runtime: everything between a checked model with compiled energy functions and the
+//! files a user gets back — data in, weights and metrics out, and the optimizers in between.
+//!
+//! The pieces are independent of the compiler's insides: they see the checked model's
+//! declarations ([`crate::check::Data`], [`crate::check::Train`], [`crate::check::Ty`], …) and
+//! flat `f64` buffers, never the IR or native code. That keeps each one testable on values
+//! built by hand, and lets the training loop that ties them to the JIT stay short.
+//!
+//! * [`data`] reads the CSV file a `data` declaration names, checks every cell, splits it
+//!   into training and test rows with the training seed and z-scores what `standardize`
+//!   names. Each bound variable becomes one contiguous row-major matrix (rows × elements), so
+//!   a minibatch is a gather of row slices;
+//! * [`weights`] reads and writes weights and point files (JSON), checking every entry
+//!   against the expected variables, and owns the atomic writer all output files use;
+//! * [`optim`] updates a flat parameter vector from its gradient: SGD with momentum, Adam,
+//!   optional L2;
+//! * [`metrics`] computes loss, accuracy, RMSE and R², and writes the metrics JSON.
+//!
+//! Shared invariants:
+//! * values are `f64`, row-major, flat; a `class[k]` value is its index as an integer-valued
+//!   float and a `sign` value is −1.0 or +1.0, in buffers and in arithmetic alike;
+//! * nothing here draws randomness except through [`crate::rng::Rng`] with a seed it is given,
+//!   so a run is a function of its inputs and seeds;
+//! * errors are typed values whose `Display` is one line naming the file (and the line, column
+//!   or entry) and what was expected; nothing is skipped or repaired silently;
+//! * every file written goes through [`weights::write_atomic`]: a crash leaves the old file or
+//!   the new one, never half of one.
+
+pub mod data;
+pub mod kernel;
+pub mod metrics;
+pub mod optim;
+pub mod run;
+pub mod session;
+pub mod train;
+pub mod weights;

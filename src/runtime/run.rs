@@ -1,0 +1,302 @@
+//! `ebmc run`: compile, train (when the model has `train` and `data`), infer, report.
+//!
+//! The steps, in order: build the session (params from their declared init, seeded); load
+//! weights instead of training when asked; load and split the data; train; evaluate on the
+//! training and test rows (loss, and accuracy or RMSE and R² of the inferred outputs, in the
+//! data's own units); write what was asked for. A model without data performs its `infer`
+//! once. Weights are saved even when training stops on a numeric failure: they are the last
+//! good ones.
+
+use super::data::{self, Dataset, Loaded};
+use super::kernel::Backend;
+use super::metrics::{Evaluation, OutputMetrics, Report};
+use super::session::{Point, RunError, Session};
+use super::train::{self, load_row, EpochStats};
+use super::weights;
+use crate::check::{Model, Role, Ty, VarId};
+use crate::rng::Rng;
+use std::path::{Path, PathBuf};
+
+/// What the command line asks of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Overrides the training seed (data split, init, shuffling, negatives).
+    pub seed: Option<u64>,
+    /// Load these weights and skip training.
+    pub weights: Option<PathBuf>,
+    pub save: Option<PathBuf>,
+    /// Predictions, one CSV row per test example (or the inferred values).
+    pub out: Option<PathBuf>,
+    pub metrics: Option<PathBuf>,
+    pub interp: bool,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub report: Report,
+    pub history: Vec<EpochStats>,
+    pub trained: bool,
+}
+
+/// Runs a checked model; `base_dir` is the directory of its `.ebm` file.
+pub fn run(
+    model: &Model,
+    base_dir: &Path,
+    opts: &RunOptions,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<RunOutcome, RunError> {
+    let seed = opts
+        .seed
+        .or(model.train.as_ref().map(|t| t.seed))
+        .unwrap_or(0);
+    // Native code lands with the JIT; until then every run is interpreted.
+    let _ = opts.interp;
+    let backend = Backend::Interp;
+    let mut s = Session::new(model, backend, seed)?;
+    if let Some(w) = &opts.weights {
+        let names: Vec<(&str, &Ty)> = model
+            .vars_of(Role::Param)
+            .map(|(_, v)| (v.name.as_str(), &v.ty))
+            .collect();
+        let values = weights::read(w, &names).map_err(|e| RunError::User(e.to_string()))?;
+        s.params = values.concat();
+    }
+    let Some(decl) = &model.data else {
+        return infer_only(&mut s, opts, seed);
+    };
+    let loaded =
+        data::load(decl, &model.vars, base_dir, seed).map_err(|e| RunError::User(e.to_string()))?;
+    let mut history = Vec::new();
+    let mut trained = false;
+    if let (Some(t), None) = (&model.train, &opts.weights) {
+        let mut t = t.clone();
+        t.seed = seed;
+        let result = train::train(&mut s, &loaded.train, &t, &mut |e| {
+            on_epoch(e);
+        });
+        match result {
+            Ok(h) => {
+                history = h;
+                trained = true;
+            }
+            Err(e) => {
+                // Keep the last good weights where the user asked for them.
+                if let Some(path) = &opts.save {
+                    save_weights(&s, path)?;
+                }
+                return Err(e);
+            }
+        }
+    }
+    if let Some(path) = &opts.save {
+        save_weights(&s, path)?;
+    }
+    let (train_eval, _) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
+    let test_eval = if loaded.test.is_empty() {
+        None
+    } else {
+        let (e, predictions) = evaluate(&mut s, &loaded.test, &loaded, seed)?;
+        if let Some(path) = &opts.out {
+            write_predictions(model, path, &predictions)?;
+        }
+        Some(e)
+    };
+    let report = Report::Data {
+        train: train_eval,
+        test: test_eval,
+    };
+    if let Some(path) = &opts.metrics {
+        report
+            .write(path)
+            .map_err(|e| RunError::User(e.to_string()))?;
+    }
+    Ok(RunOutcome {
+        report,
+        history,
+        trained,
+    })
+}
+
+fn save_weights(s: &Session, path: &Path) -> Result<(), RunError> {
+    let entries: Vec<(&str, &Ty, &[f64])> = s
+        .model
+        .vars_of(Role::Param)
+        .map(|(id, v)| (v.name.as_str(), &v.ty, s.param(id)))
+        .collect();
+    weights::write(path, &entries).map_err(|e| RunError::User(e.to_string()))
+}
+
+/// A model without data: infer once from the declared starting points.
+fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcome, RunError> {
+    let model = s.model;
+    if let Some((_, x)) = model.vars_of(Role::Input).next() {
+        return Err(RunError::User(format!(
+            "the model has the input `{}` but no `data` clause to read it from; add `data \"file.csv\" {{ {} = … }}`",
+            x.name, x.name
+        )));
+    }
+    let mut p = Point::zeros(model);
+    let mut rng = Rng::new(seed);
+    let energy = s.infer(&mut p, &mut rng)?;
+    let values: Vec<(String, Ty, Vec<f64>)> = inferred(model)
+        .into_iter()
+        .map(|id| {
+            let v = model.var(id);
+            (
+                v.name.clone(),
+                v.ty.clone(),
+                p.values[id.0 as usize].clone(),
+            )
+        })
+        .collect();
+    if let Some(path) = &opts.save {
+        save_weights(s, path)?;
+    }
+    if let Some(path) = &opts.out {
+        let header: Vec<String> = values
+            .iter()
+            .flat_map(|(n, t, _)| column_names(n, t))
+            .collect();
+        let row: Vec<String> = values
+            .iter()
+            .flat_map(|(_, _, v)| v.iter().map(|x| format!("{x}")))
+            .collect();
+        let text = format!("{}\n{}\n", header.join(","), row.join(","));
+        weights::write_atomic(path, text.as_bytes())
+            .map_err(|e| RunError::User(format!("{}: cannot write: {e}", path.display())))?;
+    }
+    let report = Report::Infer { values, energy };
+    if let Some(path) = &opts.metrics {
+        report
+            .write(path)
+            .map_err(|e| RunError::User(e.to_string()))?;
+    }
+    Ok(RunOutcome {
+        report,
+        history: Vec::new(),
+        trained: false,
+    })
+}
+
+/// Outputs, then the latents named in an `infer` group.
+fn inferred(model: &Model) -> Vec<VarId> {
+    let mut ids: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+    for g in &model.infer {
+        for v in &g.vars {
+            if !ids.contains(v) {
+                ids.push(*v);
+            }
+        }
+    }
+    ids
+}
+
+/// Predictions of every row: per output, rows × elements, in the data's units.
+struct Predictions {
+    outputs: Vec<(VarId, Vec<f64>)>,
+    lines: Vec<usize>,
+}
+
+/// Loss and output metrics of a dataset, and the predictions made.
+fn evaluate(
+    s: &mut Session,
+    set: &Dataset,
+    loaded: &Loaded,
+    seed: u64,
+) -> Result<(Evaluation, Predictions), RunError> {
+    let model = s.model;
+    let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+    let mut rng = Rng::new(seed ^ 0xe7a1);
+    let mut p = Point::zeros(model);
+    let mut loss_sum = 0.0;
+    let mut predicted: Vec<Vec<f64>> = vec![Vec::new(); outputs.len()];
+    let batch_outputs: Vec<Vec<Vec<f64>>> = if matches!(
+        model.loss.as_ref().and_then(|l| l.negatives.as_ref()),
+        Some(crate::check::Negatives::Shuffle)
+    ) {
+        (0..set.rows().min(32))
+            .map(|r| {
+                outputs
+                    .iter()
+                    .map(|o| set.var(*o).map(|v| v.row(r).to_vec()).unwrap_or_default())
+                    .collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for row in 0..set.rows() {
+        load_row(set, row, &mut p);
+        if s.has_loss() {
+            loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
+        }
+        for o in &outputs {
+            if !model.var(*o).ty.is_discrete() {
+                p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+            }
+        }
+        s.infer(&mut p, &mut rng)?;
+        for (k, o) in outputs.iter().enumerate() {
+            predicted[k].extend_from_slice(&p.values[o.0 as usize]);
+        }
+    }
+    let mut metrics = Vec::new();
+    let mut kept = Vec::new();
+    for (k, o) in outputs.iter().enumerate() {
+        let v = model.var(*o);
+        let mut truth = set.var(*o).map(|d| d.values.clone()).unwrap_or_default();
+        let mut pred = std::mem::take(&mut predicted[k]);
+        if let Some(st) = loaded.standardization(*o) {
+            st.restore(&mut pred);
+            st.restore(&mut truth);
+        }
+        if let Some(m) = OutputMetrics::of(&v.ty, &pred, &truth) {
+            metrics.push((v.name.clone(), m));
+        }
+        kept.push((*o, pred));
+    }
+    let loss = s.has_loss().then(|| loss_sum / set.rows().max(1) as f64);
+    Ok((
+        Evaluation {
+            loss,
+            outputs: metrics,
+        },
+        Predictions {
+            outputs: kept,
+            lines: set.lines.clone(),
+        },
+    ))
+}
+
+fn column_names(name: &str, ty: &Ty) -> Vec<String> {
+    match ty {
+        Ty::Real(s) if !s.is_scalar() => (0..s.len()).map(|i| format!("{name}[{i}]")).collect(),
+        _ => vec![name.to_string()],
+    }
+}
+
+/// One CSV row per test example: its line in the data file, then the predicted outputs.
+fn write_predictions(model: &Model, path: &Path, p: &Predictions) -> Result<(), RunError> {
+    let mut header = vec!["line".to_string()];
+    for (id, _) in &p.outputs {
+        let v = model.var(*id);
+        header.extend(column_names(&v.name, &v.ty));
+    }
+    let mut text = header.join(",") + "\n";
+    for (r, line) in p.lines.iter().enumerate() {
+        let mut row = vec![line.to_string()];
+        for (id, values) in &p.outputs {
+            let w = model.var(*id).ty.elements();
+            row.extend(values[r * w..(r + 1) * w].iter().map(|x| format!("{x}")));
+        }
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    weights::write_atomic(path, text.as_bytes()).map_err(|e| {
+        RunError::User(format!(
+            "{}: cannot write the predictions: {e}",
+            path.display()
+        ))
+    })
+}

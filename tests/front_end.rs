@@ -1,0 +1,121 @@
+//! Front-end snapshots: `tests/ebm/ok/*.ebm` → AST, `tests/ebm/err/*.ebm` → rendered diagnostics.
+//!
+//! Every ok fixture must check without errors; every err fixture must produce at least one
+//! error, and its first line names the code it is about (`// E0101: …`), which must appear.
+
+use ebmc::diag::{self, Color};
+use ebmc::driver;
+
+#[test]
+fn ok_fixtures_parse_and_check_clean() {
+    insta::glob!("ebm/ok/*.ebm", |path| {
+        let source = std::fs::read_to_string(path).unwrap();
+        let checked = driver::check(source.as_bytes());
+        let rendered = diag::render(&checked.diagnostics, "input.ebm", &source, Color::Never);
+        assert!(
+            !checked.has_errors(),
+            "{} has errors:\n{rendered}",
+            path.display()
+        );
+        let ast = driver::emit_ast(source.as_bytes()).unwrap();
+        insta::assert_snapshot!("ast", ast);
+        if !checked.diagnostics.is_empty() {
+            insta::assert_snapshot!("warnings", rendered);
+        }
+    });
+}
+
+#[test]
+fn err_fixtures_report_their_code() {
+    insta::glob!("ebm/err/*.ebm", |path| {
+        let bytes = std::fs::read(path).unwrap();
+        let source = String::from_utf8_lossy(&bytes).into_owned();
+        let expected = expected_code(&source)
+            .unwrap_or_else(|| panic!("{}: first line must be `// CODE: …`", path.display()));
+        let checked = driver::check(&bytes);
+        let rendered = match std::str::from_utf8(&bytes) {
+            Ok(s) => diag::render(&checked.diagnostics, "input.ebm", s, Color::Never),
+            Err(_) => checked
+                .diagnostics
+                .iter()
+                .map(|d| diag::render_plain(d, "input.ebm"))
+                .collect(),
+        };
+        assert!(
+            checked
+                .diagnostics
+                .iter()
+                .any(|d| d.code.as_str() == expected),
+            "{}: expected {expected} among:\n{rendered}",
+            path.display()
+        );
+        if expected.starts_with('E') {
+            assert!(checked.has_errors(), "{}: no error", path.display());
+            assert!(checked.models.is_empty() || checked.models.len() < count_models(&source));
+        }
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+/// Codes shown by a test in this file instead of a fixture, each with its reason. Keep this
+/// list minimal: a fixture shows the user what they will see, a test does not.
+const COVERED_BY_TEST: &[(&str, &str)] = &[(
+    "E0005",
+    "a fixture over the 8 MiB source limit would be absurd; see `source_over_the_limit_is_e0005`",
+)];
+
+/// Every code in the table has at least one fixture (or is listed in `COVERED_BY_TEST`).
+#[test]
+fn every_code_has_a_fixture() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ebm/err");
+    let mut seen = std::collections::HashSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        if let Some(code) = expected_code(&String::from_utf8_lossy(&bytes)) {
+            seen.insert(code);
+        }
+    }
+    let missing: Vec<&str> = diag::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !seen.contains(*c))
+        .filter(|c| !COVERED_BY_TEST.iter().any(|(t, _)| t == c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without an error fixture: {missing:?}"
+    );
+    assert!(seen.len() >= 40 || diag::Code::ALL.len() < 40);
+}
+
+/// `E0005`: a source one byte over the limit is rejected before it is parsed, with a help.
+#[test]
+fn source_over_the_limit_is_e0005() {
+    let model = "model m { input x : real output y : real energy (y - x)^2 }\n";
+    let limit = ebmc::syntax::MAX_SOURCE_BYTES;
+    let mut src = String::with_capacity(limit + 1);
+    src.push_str(model);
+    src.push_str(&" ".repeat(limit + 1 - model.len()));
+    assert_eq!(src.len(), limit + 1);
+    let checked = driver::check(src.as_bytes());
+    let codes: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.code.as_str())
+        .collect();
+    assert_eq!(codes, ["E0005"]);
+    assert!(checked.diagnostics[0].help.is_some());
+    // Exactly at the limit is accepted.
+    src.pop();
+    assert!(!driver::check(src.as_bytes()).has_errors());
+}
+
+fn expected_code(source: &str) -> Option<String> {
+    let first = source.lines().next()?.trim().strip_prefix("//")?.trim();
+    let code = first.split(':').next()?.trim();
+    (code.len() == 5 && (code.starts_with('E') || code.starts_with('W'))).then(|| code.to_string())
+}
+
+fn count_models(source: &str) -> usize {
+    source.matches("model ").count()
+}
