@@ -12,8 +12,8 @@
 //! 4. [`grad::vjp`]: reverse-mode gradients as more nodes of the same graph;
 //! 5. [`interp::eval`]: the reference interpreter, the oracle for gradients and the JIT.
 //!
-//! Later stages compile the IR with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
-//! about the terminal.
+//! Later stages compile the IR with Cranelift and run it. [`driver`] chains the stages; only
+//! `main.rs` knows about the terminal.
 
 pub mod check;
 pub mod diag;
