@@ -382,3 +382,95 @@ impl Signature {
         self.0 = (self.0 ^ x).wrapping_mul(0x100_0000_01b3);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::parse;
+
+    fn graph() -> Graph {
+        parse(
+            "%0 = param M : real[3, 2]
+             %1 = output y class[3] : real
+             %2 = take %0, %1, 0 : real[2]
+             %3 = transpose %0 : real[2, 3]
+             %4 = pad %2, 1, 1 : real[2, 3]
+             %5 = add %3, %4 : real[2, 3]
+             %6 = slice %5, 1, 1..3 : real[2, 2]
+             %7 = logsumexp %6 : real
+             out f = %7
+             out s = %6",
+        )
+        .unwrap()
+    }
+
+    fn inputs(m: Vec<f64>, y: f64) -> HashMap<String, Vec<f64>> {
+        [("M".to_string(), m), ("y".to_string(), vec![y])]
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn evaluates_shape_ops_row_major() {
+        let v = eval(&graph(), &inputs(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2.0)).unwrap();
+        // Mᵀ = [[1 3 5] [2 4 6]]; row y=2 of M is [5 6], padded to column 1: [[0 5 0] [0 6 0]].
+        assert_eq!(v.output("s").unwrap(), &[8.0, 5.0, 10.0, 6.0]);
+        let want = super::logsumexp(&[8.0, 5.0, 10.0, 6.0]);
+        assert_eq!(v.scalar("f").unwrap(), want);
+        assert!((want - (8f64.exp() + 5f64.exp() + 10f64.exp() + 6f64.exp()).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reports_bad_inputs() {
+        let g = graph();
+        let m = vec![0.0; 6];
+        assert_eq!(
+            eval(&g, &HashMap::new()).unwrap_err(),
+            EvalError::MissingInput("M".into())
+        );
+        assert!(matches!(
+            eval(&g, &inputs(vec![0.0; 5], 0.0)),
+            Err(EvalError::WrongLength {
+                expected: 6,
+                found: 5,
+                ..
+            })
+        ));
+        assert!(matches!(
+            eval(&g, &inputs(m.clone(), 3.0)),
+            Err(EvalError::BadDiscrete { .. })
+        ));
+        assert!(matches!(
+            eval(&g, &inputs(m, 0.5)),
+            Err(EvalError::BadDiscrete { .. })
+        ));
+    }
+
+    #[test]
+    fn reports_a_bad_dynamic_index() {
+        let g = parse(
+            "%0 = param v : real[2]
+             %1 = param i : real
+             %2 = take %0, %1, 0 : real
+             out f = %2",
+        )
+        .unwrap();
+        let e = eval_slots(&g, &[&[1.0, 2.0], &[2.0]]).unwrap_err();
+        assert_eq!(
+            e,
+            EvalError::BadIndex {
+                node: NodeId(2),
+                value: 2.0,
+                len: 2
+            }
+        );
+    }
+
+    #[test]
+    fn logsumexp_is_stable() {
+        assert_eq!(logsumexp(&[1000.0, 1000.0]), 1000.0 + 2f64.ln());
+        assert_eq!(logsumexp(&[-1000.0, f64::NEG_INFINITY]), -1000.0);
+        assert_eq!(logsumexp(&[f64::NEG_INFINITY; 2]), f64::NEG_INFINITY);
+        assert_eq!(logsumexp(&[f64::INFINITY, 0.0]), f64::INFINITY);
+    }
+}

@@ -21,6 +21,8 @@
 //! conventions: `max`/`relu` route the gradient to the first argument on ties, `abs` gets
 //! `sign`, `max.all` splits it evenly between tied maxima (as JAX does).
 
+pub mod check;
+
 use crate::ir::{self, Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
 
 /// Adjoints of `wrt` for the scalar `output`: the nodes computing `∂output/∂wrt[i]`, added to
@@ -62,15 +64,17 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
             active[n] = any;
         }
     }
-    let mut adj: Vec<Option<NodeId>> = vec![None; end];
-    adj[output.index()] = Some(seed);
+    // Each node's adjoint contributions, combined when the sweep reaches the node.
+    let mut adj: Vec<Vec<NodeId>> = vec![Vec::new(); end];
+    adj[output.index()].push(seed);
     for n in (0..end).rev() {
-        let Some(gn) = adj[n] else { continue };
-        let node = NodeId(n as u32);
-        if !active[n] {
+        if adj[n].is_empty() || !active[n] {
             continue;
         }
+        let node = NodeId(n as u32);
         g.set_span(g.span(node));
+        let gn = accumulate(g, std::mem::take(&mut adj[n]));
+        adj[n].push(gn);
         let op = g.op(node).clone();
         let mut ctx = Ctx {
             g: &mut *g,
@@ -81,9 +85,12 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
     }
     let grads = wrt
         .iter()
-        .map(|&w| match adj.get(w.index()).copied().flatten() {
-            Some(a) => a,
-            None => {
+        .map(|&w| match adj.get(w.index()) {
+            Some(c) if !c.is_empty() => {
+                g.set_span(g.span(w));
+                accumulate(g, c.clone())
+            }
+            _ => {
                 let s = g.shape(w).clone();
                 g.zeros(&s)
             }
@@ -97,7 +104,7 @@ pub fn vjp_seeded(g: &mut Graph, output: NodeId, seed: NodeId, wrt: &[NodeId]) -
 struct Ctx<'a> {
     g: &'a mut Graph,
     active: &'a [bool],
-    adj: &'a mut [Option<NodeId>],
+    adj: &'a mut [Vec<NodeId>],
 }
 
 impl Ctx<'_> {
@@ -117,11 +124,54 @@ impl Ctx<'_> {
             d
         };
         debug_assert_eq!(self.g.shape(a), self.g.shape(d), "adjoint shape of {a}");
-        self.adj[a.index()] = Some(match self.adj[a.index()] {
-            Some(prev) => self.g.add2(prev, d),
-            None => d,
-        });
+        self.adj[a.index()].push(d);
     }
+}
+
+/// The sum of a node's adjoint contributions (fan-out accumulates with `add`).
+///
+/// Contributions that are single entries padded along axis 0 — what the adjoints of `stack`
+/// and of `v[k]` for every `k` give — are gathered into one `stack` instead of a chain of
+/// padded adds, so enumerating `K` answers costs `O(K)` in the gradient, not `O(K²)`.
+fn accumulate(g: &mut Graph, contributions: Vec<NodeId>) -> NodeId {
+    let (pads, mut terms): (Vec<NodeId>, Vec<NodeId>) = contributions.into_iter().partition(|&c| {
+        matches!(
+            g.op(c),
+            Op::Pad {
+                axis: 0,
+                keep: false,
+                ..
+            }
+        )
+    });
+    if pads.len() >= 2 {
+        let (len, entry) = match *g.op(pads[0]) {
+            Op::Pad { arg, len, .. } => (len as usize, g.shape(arg).clone()),
+            _ => unreachable!("partitioned to pads"),
+        };
+        let mut slots: Vec<Option<NodeId>> = vec![None; len];
+        for &p in &pads {
+            if let Op::Pad { arg, start, .. } = *g.op(p) {
+                let slot = &mut slots[start as usize];
+                *slot = Some(match *slot {
+                    Some(prev) => g.add2(prev, arg),
+                    None => arg,
+                });
+            }
+        }
+        let entries: Vec<NodeId> = slots
+            .into_iter()
+            .map(|s| s.unwrap_or_else(|| g.zeros(&entry)))
+            .collect();
+        terms.insert(0, g.add(Op::Stack(entries)));
+    } else {
+        terms.extend(pads);
+    }
+    let mut it = terms.into_iter();
+    let first = it
+        .next()
+        .expect("a node with an adjoint has a contribution");
+    it.fold(first, |acc, t| g.add2(acc, t))
 }
 
 /// The derivative rule of each op: pushes the adjoint `gn` of node `n = op(args)` to `args`.
@@ -438,9 +488,12 @@ pub fn grad_name(name: &str) -> String {
 
 /// A copy of `g` with `grad.NAME` outputs — the gradient of the scalar output `of` with
 /// respect to every real input of the given kinds — simplified and pruned. Discrete inputs
-/// (class, sign) get no gradient.
+/// (class, sign) get no gradient. Inputs keep their order, so a point for `g` is a point for
+/// the result.
 pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
-    let mut g = g.clone();
+    // Simplify first: stable rewrites such as `log(1 + exp u) → softplus u` must happen
+    // before their derivatives are taken, or the gradient keeps the unstable form.
+    let mut g = ir::simplify(g);
     let out = g
         .output(of)
         .unwrap_or_else(|| panic!("graph has no output `{of}`"));
@@ -458,6 +511,7 @@ pub fn with_gradients(g: &Graph, of: &str, kinds: &[InputKind]) -> Graph {
     for (name, d) in names.into_iter().zip(grads) {
         g.set_output(name, d);
     }
+    ir::debug_verify(&g, "grad::vjp");
     let g = ir::simplify(&g);
     ir::debug_verify(&g, "grad::with_gradients");
     g

@@ -32,7 +32,7 @@ pub mod random;
 mod simplify;
 mod verify;
 
-pub use lower::{build, energy, free_energy, loss, LowerError, Program};
+pub use lower::{answers, build, energy, free_energy, loss, LowerError, Program, MAX_ANSWERS};
 pub use parse::{parse, ParseError};
 pub use simplify::{simplify, simplify_with_stats, Rule, Stats, RULES};
 pub use verify::{debug_verify, verify, VerifyError};

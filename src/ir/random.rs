@@ -103,6 +103,32 @@ fn all_gens() -> Vec<Gen> {
     v
 }
 
+impl Gen {
+    /// The ops this choice makes as its main node.
+    fn makes(self, op: &str) -> bool {
+        match self {
+            Gen::Unary(u) => u.name() == op,
+            Gen::Binary(b) => b.name() == op,
+            Gen::CmpSelect(c) => c.name() == op || op == "select",
+            // Picks its comparison at random: not a way to make one chosen op.
+            Gen::CmpValue => false,
+            Gen::Reduce(r) => r.name() == op,
+            Gen::MatVec => op == "matvec",
+            Gen::VecMat => op == "vecmat",
+            Gen::MatMul => op == "matmul",
+            Gen::Dot => op == "dot",
+            Gen::Outer => op == "outer",
+            Gen::Transpose => op == "transpose",
+            Gen::Broadcast => op == "broadcast",
+            Gen::Slice | Gen::Index => op == "slice",
+            Gen::Pad => op == "pad",
+            Gen::Take => op == "take",
+            Gen::OneHot => op == "onehot",
+            Gen::Stack => op == "stack",
+        }
+    }
+}
+
 struct Builder<'r> {
     rng: &'r mut Rng,
     g: Graph,
@@ -415,6 +441,18 @@ impl Builder<'_> {
 /// A random program: `steps` random ops over random params and one `class[3]` output `k`;
 /// the output `f` is a scalar depending on the last few nodes.
 pub fn program(rng: &mut Rng, steps: usize) -> Graph {
+    build(rng, steps, &all_gens())
+}
+
+/// A random program whose every step makes the op named `op` (as [`Op::name`] or
+/// [`Reduce::name`] spell it), over random arguments.
+pub fn program_with(rng: &mut Rng, steps: usize, op: &str) -> Graph {
+    let gens: Vec<Gen> = all_gens().into_iter().filter(|g| g.makes(op)).collect();
+    assert!(!gens.is_empty(), "the generator makes no `{op}`");
+    build(rng, steps, &gens)
+}
+
+fn build(rng: &mut Rng, steps: usize, gens: &[Gen]) -> Graph {
     let mut g = Graph::new();
     let class = g.input("k", InputKind::Output, Ty::Class(3));
     let mut b = Builder {
@@ -426,10 +464,9 @@ pub fn program(rng: &mut Rng, steps: usize) -> Graph {
         class_len: 3,
         params: 0,
     };
-    let gens = all_gens();
     let mut last = Vec::new();
     for _ in 0..steps {
-        let gen = *b.rng.pick(&gens);
+        let gen = *b.rng.pick(gens);
         last.push(b.step(gen));
     }
     // f = Σ_j c_j · sum(n_j) over the last nodes, skipping huge ones.

@@ -117,6 +117,10 @@ pub const RULES: &[Rule] = &[
         apply: onehot_const,
     },
     Rule {
+        name: "stack-of-slices",
+        apply: stack_of_slices,
+    },
+    Rule {
         name: "zero-linear",
         apply: zero_linear,
     },
@@ -562,6 +566,27 @@ fn onehot_const(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
         len,
         keep: false,
     }))
+}
+
+/// `stack(a[0], a[1], …, a[n−1]) → a`: what enumerating `E = v[y]` leaves.
+fn stack_of_slices(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
+    let Op::Stack(xs) = op else { return None };
+    let Op::Slice {
+        arg: a,
+        axis: 0,
+        keep: false,
+        ..
+    } = *r.g.op(xs[0])
+    else {
+        return None;
+    };
+    if r.g.shape(a).0[0] != xs.len() {
+        return None;
+    }
+    let whole = xs.iter().enumerate().all(|(i, &x)| {
+        matches!(*r.g.op(x), Op::Slice { arg, axis: 0, start, keep: false, .. } if arg == a && start as usize == i)
+    });
+    whole.then_some(a)
 }
 
 /// Ops linear in an argument that is all zeros give zeros.

@@ -65,11 +65,12 @@ pub fn verify(g: &Graph) -> Result<(), VerifyError> {
             );
         }
     }
+    let mut names = std::collections::HashSet::new();
     for (name, n) in &g.outputs {
         if n.index() >= g.len() {
             return fail(None, format!("output `{name}` is {n}, beyond the graph"));
         }
-        if g.outputs.iter().filter(|(m, _)| m == name).count() > 1 {
+        if !names.insert(name.as_str()) {
             return fail(None, format!("output `{name}` named twice"));
         }
     }
@@ -82,5 +83,80 @@ pub fn debug_verify(g: &Graph, pass: &str) {
         if let Err(e) = verify(g) {
             panic!("after {pass}: {e}\n{g}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{parse, Bits, Shape};
+
+    fn base() -> Graph {
+        parse(
+            "%0 = param A : real[2, 3]
+             %1 = param x : real[3]
+             %2 = matvec %0, %1 : real[2]
+             out f = %2",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn accepts_a_well_formed_graph() {
+        verify(&base()).unwrap();
+    }
+
+    #[test]
+    fn rejects_an_argument_that_comes_later() {
+        let mut g = base();
+        g.ops[2] = Op::MatVec(NodeId(0), NodeId(2));
+        let e = verify(&g).unwrap_err();
+        assert_eq!(e.node, Some(NodeId(2)));
+        assert!(e.message.contains("does not come before"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_wrong_shape() {
+        let mut g = base();
+        g.shapes[2] = Shape(vec![3]);
+        assert!(verify(&g).unwrap_err().message.contains("stored shape"));
+    }
+
+    #[test]
+    fn rejects_ill_shaped_arguments() {
+        let mut g = base();
+        g.ops[2] = Op::MatVec(NodeId(1), NodeId(0));
+        assert!(verify(&g).unwrap_err().message.contains("expected rank 2"));
+    }
+
+    #[test]
+    fn rejects_a_duplicate_node() {
+        let mut g = base();
+        g.ops.push(g.ops[2].clone());
+        g.shapes.push(g.shapes[2].clone());
+        g.spans.push(g.spans[2]);
+        assert!(verify(&g).unwrap_err().message.contains("duplicate of %2"));
+    }
+
+    #[test]
+    fn rejects_bad_outputs() {
+        let mut g = base();
+        g.outputs.push(("f".into(), NodeId(1)));
+        assert!(verify(&g).unwrap_err().message.contains("named twice"));
+        let mut g = base();
+        g.outputs[0].1 = NodeId(9);
+        assert!(verify(&g).unwrap_err().message.contains("beyond the graph"));
+    }
+
+    #[test]
+    fn rejects_a_missing_input() {
+        let mut g = base();
+        g.ops.push(Op::Input(7));
+        g.shapes.push(Shape::scalar());
+        g.spans.push(Default::default());
+        assert!(verify(&g).unwrap_err().message.contains("no input 7"));
+        let mut g = base();
+        g.ops[2] = Op::Const(Bits::new(1.0));
+        assert!(verify(&g).unwrap_err().message.contains("stored shape"));
     }
 }
