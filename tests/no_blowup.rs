@@ -5,9 +5,13 @@
 use ebmc::{driver, grad, ir};
 
 fn let_chain(n: usize) -> String {
-    let mut s = String::from("model chain {\n  input x : real[8]\n  output y : real[8]\n  let h0 = x\n");
+    let mut s =
+        String::from("model chain {\n  input x : real[8]\n  output y : real[8]\n  let h0 = x\n");
     for i in 1..=n {
-        s.push_str(&format!("  let h{i} = tanh(h{p}) + 0.5 * h{p}\n", p = i - 1));
+        s.push_str(&format!(
+            "  let h{i} = tanh(h{p}) + 0.5 * h{p}\n",
+            p = i - 1
+        ));
     }
     s.push_str(&format!("  energy 0.5 * sqnorm(h{n} - y)\n}}\n"));
     s
@@ -16,7 +20,10 @@ fn let_chain(n: usize) -> String {
 fn fn_chain(n: usize) -> String {
     let mut s = String::from("model chain {\n  input x : real[8]\n  output y : real[8]\n  fn f0(v : real[8]) = tanh(v)\n");
     for i in 1..=n {
-        s.push_str(&format!("  fn f{i}(v : real[8]) = f{p}(v) + 0.5 * f{p}(v)\n", p = i - 1));
+        s.push_str(&format!(
+            "  fn f{i}(v : real[8]) = f{p}(v) + 0.5 * f{p}(v)\n",
+            p = i - 1
+        ));
     }
     s.push_str(&format!("  energy 0.5 * sqnorm(f{n}(x) - y)\n}}\n"));
     s
@@ -35,8 +42,14 @@ fn sizes(source: &str) -> (usize, usize) {
 fn a_chain_of_1000_lets_each_used_twice_is_linear() {
     let (e500, g500) = sizes(&let_chain(500));
     let (e1000, g1000) = sizes(&let_chain(1000));
-    assert!(e1000 <= 2 * e500 + 16, "energy graph grows faster than the source: {e500} → {e1000}");
-    assert!(g1000 <= 2 * g500 + 16, "gradient program grows faster than the source: {g500} → {g1000}");
+    assert!(
+        e1000 <= 2 * e500 + 16,
+        "energy graph grows faster than the source: {e500} → {e1000}"
+    );
+    assert!(
+        g1000 <= 2 * g500 + 16,
+        "gradient program grows faster than the source: {g500} → {g1000}"
+    );
     assert!(e1000 <= 5 * 1000, "{e1000} nodes for 1000 lets");
 }
 
