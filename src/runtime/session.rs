@@ -306,14 +306,17 @@ impl<'m> Session<'m> {
                     *x -= d.rate * gi;
                 }
             }
-            if norm < tol {
+            // `tol` bounds the gradient's norm, not its square: `tol = 1e-8` stops where the
+            // gradient is 1e-8, not 1e-4.
+            if norm.sqrt() < tol {
                 break;
             }
         }
         Ok(())
     }
 
-    /// Gradient descent on `vars` (real outputs and latents) from `d.init`; returns the energy.
+    /// Gradient descent on `vars` (real outputs and latents) from `d.init`, until `d.steps`
+    /// steps or a gradient whose norm is below `d.tol`; returns the energy.
     /// `project`, when given, maps each iterate back onto the allowed set.
     fn descend(
         &mut self,
@@ -347,7 +350,7 @@ impl<'m> Session<'m> {
             if let Some(f) = project {
                 f(p);
             }
-            if norm < d.tol {
+            if norm.sqrt() < d.tol {
                 break;
             }
         }
