@@ -58,8 +58,11 @@ pub enum RunError {
     Compile(String),
     /// A NaN or infinity in training; the parameters are the last good ones.
     Numeric {
+        /// 1-based.
         epoch: usize,
+        /// 1-based, within the epoch, of `steps` steps per epoch.
         step: usize,
+        steps: usize,
         what: String,
     },
     /// Anything else the user can fix, as one line.
@@ -70,9 +73,14 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Compile(m) | RunError::User(m) => f.write_str(m),
-            RunError::Numeric { epoch, step, what } => write!(
+            RunError::Numeric {
+                epoch,
+                step,
+                steps,
+                what,
+            } => write!(
                 f,
-                "training stopped at epoch {epoch}, step {step}: {what}; the weights are the last good ones (before this step)"
+                "training stopped at epoch {epoch}, step {step} of {steps}: {what}; the weights are the last good ones (before this step)"
             ),
         }
     }
