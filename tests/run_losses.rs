@@ -26,7 +26,10 @@ fn iris(energy: &str, loss: &str) -> String {
             "param W : real[3, 4] ~ normal(0, 0.1)  param b : real[3] = 0",
             "-(W @ x + b)[y]",
         ),
-        "prototypes" => ("param P : real[3, 4] ~ normal(0, 0.1)", "0.5 * sqnorm(x - P[y])"),
+        "prototypes" => (
+            "param P : real[3, 4] ~ normal(0, 0.1)",
+            "0.5 * sqnorm(x - P[y])",
+        ),
         _ => unreachable!(),
     };
     format!(
