@@ -12,7 +12,8 @@
 //!   example; for a model without data, the inferred values;
 //! * `--metrics`: exactly the keys of spec section 10 for class and real outputs and for a
 //!   model without data;
-//! * `--model` picks a model of a file that holds several.
+//! * `--model` picks a model of a file that holds several;
+//! * inference whose descent diverges fails with the step and rate, not with NaN answers.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -329,4 +330,26 @@ fn model_picks_one_of_several() {
     let o = ebmc(dir.path(), &["m.ebm", "--model", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("has no model `nope`; it has m, other"));
+}
+
+/// Descent with a rate too large for the curvature overshoots further at every step; the
+/// run fails naming the step and the rate instead of reporting NaN as the answer.
+#[test]
+fn diverging_inference_is_an_error_not_a_nan_answer() {
+    let dir = scratch(
+        "model bowl {
+           output y : real
+           energy y^2
+           infer y by descent(steps = 1000, rate = 10, init = 1)
+         }",
+        None,
+    );
+    let o = ebmc(dir.path(), &["m.ebm", "--metrics", "m.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: descent on `y` diverged at step ")
+            && err.ends_with(" of 1000: the values became infinite or NaN; lower its rate (10) or start closer (init)\n"),
+        "{err}"
+    );
 }

@@ -324,7 +324,8 @@ impl<'m> Session<'m> {
     }
 
     /// Gradient descent on `vars` (real outputs and latents) from `d.init`, until `d.steps`
-    /// steps or a gradient whose norm is below `d.tol`; returns the energy.
+    /// steps or a gradient whose norm is below `d.tol`; returns the energy. A value that
+    /// becomes infinite or NaN is an error naming `what`, the step and the rate.
     /// `project`, when given, maps each iterate back onto the allowed set.
     fn descend(
         &mut self,
@@ -333,6 +334,7 @@ impl<'m> Session<'m> {
         d: &Descent,
         rng: &mut Rng,
         project: Option<&dyn Fn(&mut Point)>,
+        what: &str,
     ) -> Result<f64, RunError> {
         for v in vars {
             init_values(&mut p.values[v.0 as usize], &d.init, rng);
@@ -344,7 +346,7 @@ impl<'m> Session<'m> {
             .iter()
             .map(|v| grad::grad_name(&self.model.var(*v).name))
             .collect();
-        for _ in 0..d.steps {
+        for step in 1..=d.steps {
             self.min_inner(p)?;
             self.energy.call(&self.params, p)?;
             let mut norm = 0.0;
@@ -354,6 +356,24 @@ impl<'m> Session<'m> {
                 for (x, gi) in p.values[v.0 as usize].iter_mut().zip(g) {
                     *x -= d.rate * gi;
                 }
+            }
+            // A rate too large for the curvature overshoots further at every step; say so
+            // rather than hand back NaN as an answer.
+            if !norm.is_finite()
+                || vars
+                    .iter()
+                    .any(|v| p.values[v.0 as usize].iter().any(|x| !x.is_finite()))
+            {
+                let names: Vec<String> = vars
+                    .iter()
+                    .map(|v| format!("`{}`", self.model.var(*v).name))
+                    .collect();
+                return Err(RunError::User(format!(
+                    "{what} on {} diverged at step {step} of {}: the values became infinite or NaN; lower its rate ({}) or start closer (init)",
+                    names.join(", "),
+                    d.steps,
+                    d.rate
+                )));
             }
             if let Some(f) = project {
                 f(p);
@@ -407,7 +427,7 @@ impl<'m> Session<'m> {
         for g in &groups {
             match &g.method {
                 InferMethod::Descent(d) => {
-                    self.descend(p, &g.vars, d, rng, None)?;
+                    self.descend(p, &g.vars, d, rng, None, "descent")?;
                 }
                 InferMethod::Enumerate => {
                     self.enumerate(p, &g.vars)?;
@@ -508,7 +528,14 @@ impl<'m> Session<'m> {
                 };
                 let (outs, radius) = (outputs.clone(), *radius);
                 let project = move |q: &mut Point| keep_away(q, &outs, &label, radius);
-                self.descend(&mut q, &outputs, &d, rng, Some(&project))?;
+                self.descend(
+                    &mut q,
+                    &outputs,
+                    &d,
+                    rng,
+                    Some(&project),
+                    "negatives descent",
+                )?;
             }
             (Some(Negatives::Shuffle), _) => {
                 let mut best: Option<(f64, usize)> = None;
