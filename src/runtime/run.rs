@@ -65,8 +65,12 @@ pub fn run(
     let Some(decl) = &model.data else {
         return infer_only(&mut s, opts, seed);
     };
-    let loaded =
-        data::load(decl, &model.vars, base_dir, seed).map_err(|e| RunError::User(e.to_string()))?;
+    let loaded = data::load(decl, &model.vars, base_dir, seed).map_err(|mut e| {
+        // The path as the user can open it: `data` paths are relative to the `.ebm` file,
+        // which is rarely the working directory (`ebmc run examples/digits.ebm`).
+        e.file = base_dir.join(&e.file).display().to_string();
+        RunError::User(e.to_string())
+    })?;
     let mut history = Vec::new();
     let mut trained = false;
     if let (Some(t), None) = (&model.train, &opts.weights) {

@@ -58,8 +58,11 @@ pub enum RunError {
     Compile(String),
     /// A NaN or infinity in training; the parameters are the last good ones.
     Numeric {
+        /// 1-based.
         epoch: usize,
+        /// 1-based, within the epoch, of `steps` steps per epoch.
         step: usize,
+        steps: usize,
         what: String,
     },
     /// Anything else the user can fix, as one line.
@@ -70,9 +73,14 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Compile(m) | RunError::User(m) => f.write_str(m),
-            RunError::Numeric { epoch, step, what } => write!(
+            RunError::Numeric {
+                epoch,
+                step,
+                steps,
+                what,
+            } => write!(
                 f,
-                "training stopped at epoch {epoch}, step {step}: {what}; the weights are the last good ones (before this step)"
+                "training stopped at epoch {epoch}, step {step} of {steps}: {what}; the weights are the last good ones (before this step)"
             ),
         }
     }
@@ -306,14 +314,18 @@ impl<'m> Session<'m> {
                     *x -= d.rate * gi;
                 }
             }
-            if norm < tol {
+            // `tol` bounds the gradient's norm, not its square: `tol = 1e-8` stops where the
+            // gradient is 1e-8, not 1e-4.
+            if norm.sqrt() < tol {
                 break;
             }
         }
         Ok(())
     }
 
-    /// Gradient descent on `vars` (real outputs and latents) from `d.init`; returns the energy.
+    /// Gradient descent on `vars` (real outputs and latents) from `d.init`, until `d.steps`
+    /// steps or a gradient whose norm is below `d.tol`; returns the energy. A value that
+    /// becomes infinite or NaN is an error naming `what`, the step and the rate.
     /// `project`, when given, maps each iterate back onto the allowed set.
     fn descend(
         &mut self,
@@ -322,6 +334,7 @@ impl<'m> Session<'m> {
         d: &Descent,
         rng: &mut Rng,
         project: Option<&dyn Fn(&mut Point)>,
+        what: &str,
     ) -> Result<f64, RunError> {
         for v in vars {
             init_values(&mut p.values[v.0 as usize], &d.init, rng);
@@ -333,7 +346,7 @@ impl<'m> Session<'m> {
             .iter()
             .map(|v| grad::grad_name(&self.model.var(*v).name))
             .collect();
-        for _ in 0..d.steps {
+        for step in 1..=d.steps {
             self.min_inner(p)?;
             self.energy.call(&self.params, p)?;
             let mut norm = 0.0;
@@ -344,10 +357,28 @@ impl<'m> Session<'m> {
                     *x -= d.rate * gi;
                 }
             }
+            // A rate too large for the curvature overshoots further at every step; say so
+            // rather than hand back NaN as an answer.
+            if !norm.is_finite()
+                || vars
+                    .iter()
+                    .any(|v| p.values[v.0 as usize].iter().any(|x| !x.is_finite()))
+            {
+                let names: Vec<String> = vars
+                    .iter()
+                    .map(|v| format!("`{}`", self.model.var(*v).name))
+                    .collect();
+                return Err(RunError::User(format!(
+                    "{what} on {} diverged at step {step} of {}: the values became infinite or NaN; lower its rate ({}) or start closer (init)",
+                    names.join(", "),
+                    d.steps,
+                    d.rate
+                )));
+            }
             if let Some(f) = project {
                 f(p);
             }
-            if norm < d.tol {
+            if norm.sqrt() < d.tol {
                 break;
             }
         }
@@ -396,7 +427,7 @@ impl<'m> Session<'m> {
         for g in &groups {
             match &g.method {
                 InferMethod::Descent(d) => {
-                    self.descend(p, &g.vars, d, rng, None)?;
+                    self.descend(p, &g.vars, d, rng, None, "descent")?;
                 }
                 InferMethod::Enumerate => {
                     self.enumerate(p, &g.vars)?;
@@ -497,7 +528,14 @@ impl<'m> Session<'m> {
                 };
                 let (outs, radius) = (outputs.clone(), *radius);
                 let project = move |q: &mut Point| keep_away(q, &outs, &label, radius);
-                self.descend(&mut q, &outputs, &d, rng, Some(&project))?;
+                self.descend(
+                    &mut q,
+                    &outputs,
+                    &d,
+                    rng,
+                    Some(&project),
+                    "negatives descent",
+                )?;
             }
             (Some(Negatives::Shuffle), _) => {
                 let mut best: Option<(f64, usize)> = None;

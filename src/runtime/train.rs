@@ -55,13 +55,12 @@ pub fn train(
         Some(Negatives::Shuffle)
     );
     let mut history = Vec::new();
-    let mut step = 0;
+    let steps_per_epoch = data.rows().div_ceil(t.batch);
     for epoch in 1..=t.epochs {
         let start = Instant::now();
         rng.shuffle(&mut order);
         let (mut sum, mut steps) = (0.0, 0usize);
-        for batch in order.chunks(t.batch) {
-            step += 1;
+        for (step, batch) in (1..).zip(order.chunks(t.batch)) {
             let others: Vec<Vec<Vec<f64>>> = if shuffle_negatives {
                 batch
                     .iter()
@@ -84,7 +83,12 @@ pub fn train(
             let n = batch.len() as f64;
             loss /= n;
             grad.iter_mut().for_each(|g| *g /= n);
-            let fail = |what: String| RunError::Numeric { epoch, step, what };
+            let fail = |what: String| RunError::Numeric {
+                epoch,
+                step,
+                steps: steps_per_epoch,
+                what,
+            };
             if !loss.is_finite() {
                 return Err(fail(format!("the loss is {loss}")));
             }

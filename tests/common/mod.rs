@@ -1,0 +1,97 @@
+//! Helpers shared by the `run_*` tests: load a checked model from a file or from source, run
+//! it through the library as `ebmc run` does, and read figures out of its report.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use ebmc::check::Model;
+use ebmc::driver;
+use ebmc::runtime::metrics::{OutputMetrics, Report};
+use ebmc::runtime::run::{self, RunOptions, RunOutcome};
+use std::path::{Path, PathBuf};
+
+/// `examples/` of the crate.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// The only model of `source`, which must check without any diagnostic (warnings included,
+/// unless `warnings_ok`).
+pub fn model_of(source: &str, warnings_ok: bool) -> Model {
+    let checked = driver::check(source.as_bytes());
+    let shown: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() || !warnings_ok)
+        .map(|d| format!("{d:?}"))
+        .collect();
+    assert!(shown.is_empty(), "diagnostics:\n{}", shown.join("\n"));
+    assert_eq!(checked.models.len(), 1, "one model expected");
+    checked.models.into_iter().next().expect("one model")
+}
+
+/// The source of `examples/NAME.ebm`.
+pub fn example_source(name: &str) -> String {
+    std::fs::read_to_string(examples().join(format!("{name}.ebm")))
+        .unwrap_or_else(|e| panic!("examples/{name}.ebm: {e}"))
+}
+
+/// Runs a model whose data paths are relative to `examples/`.
+pub fn run(model: &Model, opts: &RunOptions) -> RunOutcome {
+    run::run(model, &examples(), opts, &mut |_| {})
+        .unwrap_or_else(|e| panic!("model `{}`: {e}", model.name))
+}
+
+/// The same model and split with its initial parameters: `train` removed, the training seed
+/// passed as `--seed` so that the init and the data split are those a training run starts from.
+pub fn run_untrained(model: &Model) -> RunOutcome {
+    let seed = model.train.as_ref().expect("a model with `train`").seed;
+    let mut m = model.clone();
+    m.train = None;
+    run(
+        &m,
+        &RunOptions {
+            seed: Some(seed),
+            ..RunOptions::default()
+        },
+    )
+}
+
+/// Which set of a report.
+#[derive(Clone, Copy, Debug)]
+pub enum Set {
+    Train,
+    Test,
+}
+
+/// Accuracy (discrete output) or R² (real output) of the only output, on one set.
+pub fn score(report: &Report, set: Set) -> f64 {
+    match metric(report, set) {
+        OutputMetrics::Discrete { accuracy } => accuracy,
+        OutputMetrics::Real { r2, .. } => r2,
+    }
+}
+
+/// The metrics of the only output, on one set.
+pub fn metric(report: &Report, set: Set) -> OutputMetrics {
+    let Report::Data { train, test } = report else {
+        panic!("a report with data expected");
+    };
+    let e = match set {
+        Set::Train => train,
+        Set::Test => test.as_ref().expect("a test set"),
+    };
+    assert_eq!(e.outputs.len(), 1, "one output expected");
+    e.outputs[0].1
+}
+
+/// The mean loss on one set.
+pub fn loss(report: &Report, set: Set) -> f64 {
+    let Report::Data { train, test } = report else {
+        panic!("a report with data expected");
+    };
+    let e = match set {
+        Set::Train => train,
+        Set::Test => test.as_ref().expect("a test set"),
+    };
+    e.loss.expect("a model with a loss")
+}
