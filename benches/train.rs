@@ -64,7 +64,7 @@ fn dataset(model: &ebmc::check::Model, xs: &[f64], ys: &[f64]) -> Dataset {
 }
 
 /// Examples per second of one epoch of `ebmc`'s training loop.
-fn ebmc_rate(source: &str, xs: &[f64], ys: &[f64], backend: Backend) -> f64 {
+fn ebmc_rate(source: &str, xs: &[f64], ys: &[f64], backend: Backend, threads: usize) -> f64 {
     let checked = ebmc::driver::check(source.as_bytes());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let model = &checked.models[0];
@@ -72,7 +72,7 @@ fn ebmc_rate(source: &str, xs: &[f64], ys: &[f64], backend: Backend) -> f64 {
     let mut s = Session::new(model, backend, 1).unwrap();
     let t = model.train.clone().unwrap();
     let start = Instant::now();
-    train::train(&mut s, &set, &t, &mut |_| {}).unwrap();
+    train::train(&mut s, &set, &t, threads, &mut |_| {}).unwrap();
     N as f64 / start.elapsed().as_secs_f64()
 }
 
@@ -189,14 +189,22 @@ fn main() {
     );
     let (xs, ys) = data(64, 16);
     let (e, h) = (
-        ebmc_rate(m1, &xs, &ys, backend),
+        ebmc_rate(m1, &xs, &ys, backend, 1),
         linreg_rate(&xs, &ys, 64, 16),
     );
     println!("{:<6} {:>14.0} {:>14.0} {:>8.2}", "M1", e, h, e / h);
     let (xs, ys) = data(784, 10);
     let (e, h) = (
-        ebmc_rate(m2, &xs, &ys, backend),
+        ebmc_rate(m2, &xs, &ys, backend, 1),
         mlp_rate(&xs, &ys, 784, 256, 10),
     );
     println!("{:<6} {:>14.0} {:>14.0} {:>8.2}", "M2", e, h, e / h);
+    let threads = ebmc::runtime::train::default_threads();
+    if threads > 1 {
+        let e2 = ebmc_rate(m2, &xs, &ys, backend, threads);
+        println!(
+            "M2 with {threads} threads: {e2:.0} ex/s, {:.2}x one thread (same weights)",
+            e2 / e
+        );
+    }
 }

@@ -61,6 +61,9 @@ enum Command {
         /// Run on the reference interpreter instead of native code.
         #[arg(long)]
         interp: bool,
+        /// Threads for training (default: every core); the weights do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Print one stage of compilation.
     Emit {
@@ -132,8 +135,10 @@ fn main() -> ExitCode {
             metrics,
             quiet,
             interp,
+            threads,
         } => {
             let opts = RunOptions {
+                threads,
                 seed,
                 weights,
                 save,

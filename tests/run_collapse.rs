@@ -41,7 +41,7 @@ fn energy_gap(loss: &str, epochs: usize) -> (f64, f64) {
     let decl = model.data.as_ref().expect("data");
     let loaded = data::load(decl, &model.vars, &examples(), t.seed).expect("square.csv loads");
     let mut s = Session::new(&model, Backend::Interp, t.seed).expect("compiles");
-    train::train(&mut s, &loaded.train, &t, &mut |_| {}).expect("trains");
+    train::train(&mut s, &loaded.train, &t, 1, &mut |_| {}).expect("trains");
     let (y, _) = model.vars_of(Role::Output).next().expect("an output");
     let y = y.0 as usize;
     let mut p = Point::zeros(&model);

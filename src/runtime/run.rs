@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
     pub interp: bool,
+    /// Threads for training; `None` uses every core.
+    pub threads: Option<usize>,
 }
 
 /// What a run produced.
@@ -76,7 +78,8 @@ pub fn run(
     if let (Some(t), None) = (&model.train, &opts.weights) {
         let mut t = t.clone();
         t.seed = seed;
-        let result = train::train(&mut s, &loaded.train, &t, &mut |e| {
+        let threads = opts.threads.unwrap_or_else(train::default_threads);
+        let result = train::train(&mut s, &loaded.train, &t, threads, &mut |e| {
             on_epoch(e);
         });
         match result {

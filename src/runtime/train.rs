@@ -6,6 +6,12 @@
 //! parameter non-finite — is not applied: training stops with an error naming the epoch and
 //! step, and the session keeps the last good parameters. Same seed, same data: the same
 //! weights, bit for bit.
+//!
+//! Data parallelism: a minibatch is cut into chunks of [`CHUNK`] examples. Each chunk's loss
+//! and gradient are summed in example order, and the chunks' sums are added in chunk order,
+//! whichever thread computed them; each example draws its randomness (negatives) from a
+//! generator seeded by the run's seed, the epoch and its row. So the weights do not depend
+//! on the number of threads or on scheduling — one thread or many, the same bits.
 
 use super::data::Dataset;
 use super::optim::Optim;
@@ -33,11 +39,65 @@ pub fn load_row(data: &Dataset, row: usize, p: &mut Point) {
     }
 }
 
-/// Trains `s` on `data`; `on_epoch` sees each epoch's statistics as it ends.
+/// Examples per unit of work: the grain of threads and of the summation order.
+pub const CHUNK: usize = 8;
+
+/// Below this many parameter-gradient elements per minibatch (params × batch), a step is
+/// too small to repay starting threads.
+const PARALLEL_WORK: usize = 1 << 18;
+
+/// The number of threads to train with when the user does not say.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// A forked session and its buffers, for one thread.
+struct Worker<'m> {
+    s: Session<'m>,
+    point: Point,
+    /// One gradient buffer per chunk this worker computes in a step.
+    grads: Vec<Vec<f64>>,
+    losses: Vec<f64>,
+}
+
+/// The generator of one example's randomness in one epoch.
+fn example_rng(seed: u64, epoch: usize, row: usize) -> Rng {
+    let mix = (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (row as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    Rng::new(seed ^ 0x7ea1_2345 ^ mix)
+}
+
+/// Loss and gradient sums of one chunk, into `grad` (zeroed first).
+#[allow(clippy::too_many_arguments)]
+fn chunk(
+    s: &mut Session,
+    point: &mut Point,
+    data: &Dataset,
+    rows: &[usize],
+    others: &[Vec<Vec<f64>>],
+    seed: u64,
+    epoch: usize,
+    grad: &mut [f64],
+) -> Result<f64, RunError> {
+    grad.iter_mut().for_each(|g| *g = 0.0);
+    let mut loss = 0.0;
+    for &row in rows {
+        load_row(data, row, point);
+        let mut rng = example_rng(seed, epoch, row);
+        loss += s.loss_grad(point, others, &mut rng, grad)?;
+    }
+    Ok(loss)
+}
+
+/// Trains `s` on `data` with up to `threads` threads; `on_epoch` sees each epoch's
+/// statistics as it ends.
 pub fn train(
     s: &mut Session,
     data: &Dataset,
     t: &Train,
+    threads: usize,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>, RunError> {
     if data.is_empty() {
@@ -48,7 +108,20 @@ pub fn train(
     let mut optim = Optim::for_train(t, s.params.len());
     let mut order: Vec<usize> = (0..data.rows()).collect();
     let mut grad = vec![0.0; s.params.len()];
-    let mut point = Point::zeros(model);
+    let mut before = vec![0.0; s.params.len()];
+    let threads = if s.params.len() * t.batch.min(data.rows()) < PARALLEL_WORK {
+        1
+    } else {
+        threads.clamp(1, t.batch.div_ceil(CHUNK))
+    };
+    let mut workers: Vec<Worker> = (0..threads)
+        .map(|_| Worker {
+            s: s.fork(),
+            point: Point::zeros(model),
+            grads: Vec::new(),
+            losses: Vec::new(),
+        })
+        .collect();
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
     let shuffle_negatives = matches!(
         model.loss.as_ref().and_then(|l| l.negatives.as_ref()),
@@ -74,12 +147,16 @@ pub fn train(
             } else {
                 Vec::new()
             };
-            grad.iter_mut().for_each(|g| *g = 0.0);
-            let mut loss = 0.0;
-            for &row in batch {
-                load_row(data, row, &mut point);
-                loss += s.loss_grad(&mut point, &others, &mut rng, &mut grad)?;
-            }
+            let mut loss = step_grads(
+                s,
+                &mut workers,
+                data,
+                batch,
+                &others,
+                t.seed,
+                epoch,
+                &mut grad,
+            )?;
             let n = batch.len() as f64;
             loss /= n;
             grad.iter_mut().for_each(|g| *g /= n);
@@ -99,11 +176,11 @@ pub fn train(
                     grad[i]
                 )));
             }
-            let before = s.params.clone();
+            before.copy_from_slice(&s.params);
             optim.step(&mut s.params, &grad);
             if let Some(i) = s.params.iter().position(|w| !w.is_finite()) {
                 let name = param_name(s, i);
-                s.params = before;
+                s.params.copy_from_slice(&before);
                 return Err(fail(format!("the update made `{name}` non-finite")));
             }
             sum += loss;
@@ -120,6 +197,72 @@ pub fn train(
         history.push(stats);
     }
     Ok(history)
+}
+
+/// The summed loss and gradient of one minibatch, chunk by chunk, on the workers' threads.
+#[allow(clippy::too_many_arguments)]
+fn step_grads(
+    s: &Session,
+    workers: &mut [Worker],
+    data: &Dataset,
+    batch: &[usize],
+    others: &[Vec<Vec<f64>>],
+    seed: u64,
+    epoch: usize,
+    grad: &mut [f64],
+) -> Result<f64, RunError> {
+    let chunks: Vec<&[usize]> = batch.chunks(CHUNK).collect();
+    let t = workers.len();
+    for w in workers.iter_mut() {
+        w.s.params.copy_from_slice(&s.params);
+    }
+    let len = s.params.len();
+    // Worker `i` computes chunks `i, i + t, i + 2t, …`.
+    let run = |(i, w): (usize, &mut Worker)| -> Result<(), RunError> {
+        let mine: Vec<&[usize]> = chunks.iter().skip(i).step_by(t).copied().collect();
+        w.grads.resize_with(mine.len(), || vec![0.0; len]);
+        w.losses.resize(mine.len(), 0.0);
+        for (k, rows) in mine.iter().enumerate() {
+            w.losses[k] = chunk(
+                &mut w.s,
+                &mut w.point,
+                data,
+                rows,
+                others,
+                seed,
+                epoch,
+                &mut w.grads[k],
+            )?;
+        }
+        Ok(())
+    };
+    if t == 1 {
+        run((0, &mut workers[0]))?;
+    } else {
+        let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = workers
+                .iter_mut()
+                .enumerate()
+                .map(|iw| scope.spawn(move || run(iw)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        results.into_iter().collect::<Result<(), RunError>>()?;
+    }
+    // Sum in chunk order: chunk c was computed by worker c % t as its (c / t)-th.
+    grad.iter_mut().for_each(|g| *g = 0.0);
+    let mut loss = 0.0;
+    for c in 0..chunks.len() {
+        let w = &workers[c % t];
+        loss += w.losses[c / t];
+        for (acc, g) in grad.iter_mut().zip(&w.grads[c / t]) {
+            *acc += g;
+        }
+    }
+    Ok(loss)
 }
 
 /// The name of the param that owns flat index `i`.
