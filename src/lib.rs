@@ -12,7 +12,8 @@
 //! 4. [`grad::vjp`]: reverse-mode gradients as more nodes of the same graph;
 //! 5. [`interp::eval`]: the reference interpreter, the oracle for gradients and the JIT.
 //!
-//! Later stages compile the IR with Cranelift and run it. [`driver`] chains the stages; only `main.rs` knows
+//! Later stages compile the IR with Cranelift and run it; [`runtime`] trains and infers, and
+//! [`plot`] draws a model's energy and training as SVG. [`driver`] chains the stages; only `main.rs` knows
 //! about the terminal.
 
 pub mod check;
@@ -21,6 +22,7 @@ pub mod driver;
 pub mod grad;
 pub mod interp;
 pub mod ir;
+pub mod plot;
 pub mod rng;
 pub mod runtime;
 pub mod span;
