@@ -160,13 +160,20 @@ pub fn plot(
             "--grid {n}: expected 2 to 2000 samples per axis"
         )));
     }
+    // Mistakes on the command line before the (possibly long) training.
+    for a in &opts.at {
+        setup::parse_at(model, a)?;
+    }
+    for r in &opts.ranges {
+        setup::parse_range(r)?;
+    }
+    let scale = opts.scale.as_deref().map(setup::parse_scale).transpose()?;
     let mut prepared = setup::prepare(model, base_dir, opts, say)?;
     let data = match kind {
         Kind::Landscape => landscape::landscape(&mut prepared, opts)?,
         Kind::Surface => landscape::surface(&mut prepared, opts)?,
         Kind::Training => unreachable!("handled above"),
     };
-    let scale = opts.scale.as_deref().map(setup::parse_scale).transpose()?;
     let svg = draw::figure(model, &data, &prepared, scale)?;
     Ok(Figure {
         svg,
