@@ -65,7 +65,10 @@ fn main() {
         assert!(fig.svg.len() > 1000);
     }
     // Same points, same energies: the two sums cancel up to summation order.
-    assert!(checksum.abs() < 1e-6 * runs as f64 * (N * N) as f64, "{checksum}");
+    assert!(
+        checksum.abs() < 1e-6 * runs as f64 * (N * N) as f64,
+        "{checksum}"
+    );
     let (plain, grid, figure) = (median(plain), median(grid), median(figure));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(

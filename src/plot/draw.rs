@@ -444,7 +444,7 @@ fn surface_marks(chart: &mut Chart, s: &Surface) -> Result<bool, PlotError> {
     let (train, test) = s.points.split_at(s.test_from);
     if !train.is_empty() {
         chart
-            .draw_series(train.iter().map(|&c| Circle::new(c, 3, WHITE.filled())))
+            .draw_series(train.iter().map(|&c| Circle::new(c, 2, WHITE.filled())))
             .map_err(failed)?
             .label(format!("training data ({})", train.len()))
             .legend(|(x, y)| Circle::new((x + 10, y), 4, WHITE.filled()));
@@ -453,7 +453,7 @@ fn surface_marks(chart: &mut Chart, s: &Surface) -> Result<bool, PlotError> {
         chart
             .draw_series(
                 test.iter()
-                    .map(|&c| Circle::new(c, 3, INFERRED.stroke_width(1))),
+                    .map(|&c| Circle::new(c, 2, INFERRED.stroke_width(1))),
             )
             .map_err(failed)?
             .label(format!("test data ({})", test.len()))
@@ -625,6 +625,7 @@ pub(crate) fn training(h: &History) -> Result<String, PlotError> {
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("loss")
             .label_style((FONT, 14))
             .draw()
@@ -663,6 +664,8 @@ pub(crate) fn training(h: &History) -> Result<String, PlotError> {
             chart
                 .configure_mesh()
                 .x_desc("epoch")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_label_formatter(&|x| format!("{x:.0}"))
                 .y_desc(name)
                 .label_style((FONT, 14))
                 .draw()
