@@ -16,6 +16,8 @@
 //! 7. [`runtime`]: inference, losses, training, data, weights and metrics, reaching the
 //!    graphs only through [`runtime::kernel::Kernel`].
 //!
+//! 8. [`plot`]: a model's energy and training drawn as SVG.
+//!
 //! [`driver`] chains the stages; only `main.rs` knows about the terminal.
 
 pub mod check;
@@ -25,6 +27,7 @@ pub mod grad;
 pub mod interp;
 pub mod ir;
 pub mod jit;
+pub mod plot;
 pub mod rng;
 pub mod runtime;
 pub mod span;

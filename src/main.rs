@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use ebmc::diag::{self, Color, Diagnostic};
 use ebmc::driver;
+use ebmc::plot;
 use ebmc::runtime::eval::PointSource;
 use ebmc::runtime::kernel::Backend;
 use ebmc::runtime::run::RunOptions;
@@ -64,6 +65,49 @@ enum Command {
         /// Threads for training (default: every core); the weights do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// Write the loss per epoch, with the test set's loss and metrics after every epoch
+        /// (JSON, for `ebmc plot training --history`); measuring the test set costs time.
+        #[arg(long)]
+        history: Option<PathBuf>,
+    },
+    /// Draw a model's energy (landscape, surface) or its training as SVG.
+    Plot {
+        #[arg(value_enum)]
+        kind: PlotKind,
+        file: PathBuf,
+        /// The model to plot when the file holds several.
+        #[arg(long)]
+        model: Option<String>,
+        /// Weights from `ebmc run --save`; else the model is trained (with `train` and
+        /// `data`) or drawn at its declared init.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// A value for a landscape, in the data's units: `x=1.5`, `x=[0.1, 0.2]`; an output
+        /// given this way is marked as the correct answer. Repeatable. Default: the first
+        /// test example of the model's data.
+        #[arg(long, value_name = "NAME=VALUE")]
+        at: Vec<String>,
+        /// The one or two coordinates of a landscape: `y`, `y[0],y[1]`, `y,z[1]`.
+        #[arg(long)]
+        axes: Option<String>,
+        /// The span of an axis, in the data's units: `y=-3:3`. Repeatable.
+        #[arg(long, value_name = "NAME=LO:HI")]
+        range: Vec<String>,
+        /// Samples per axis (default 400 for a line, 200 for a heat map).
+        #[arg(long)]
+        grid: Option<usize>,
+        /// The energies the colour scale spans, `LO:HI` (to compare figures).
+        #[arg(long, value_name = "LO:HI")]
+        scale: Option<String>,
+        /// A history file from `ebmc run --history` (training plots; else the model is trained).
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// Overrides the model's seed (init, data split, training, inference).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The SVG file to write (default: MODEL-KIND.svg).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print one stage of compilation.
     Emit {
@@ -97,6 +141,16 @@ enum Command {
         #[arg(long)]
         interp: bool,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlotKind {
+    /// E over one or two output coordinates at one input (bars for discrete outputs).
+    Landscape,
+    /// E over the (x, y) plane of one real input and one real output, with the data.
+    Surface,
+    /// Training and test loss, and accuracy or R², per epoch.
+    Training,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -136,6 +190,7 @@ fn main() -> ExitCode {
             quiet,
             interp,
             threads,
+            history,
         } => {
             let opts = RunOptions {
                 threads,
@@ -145,8 +200,41 @@ fn main() -> ExitCode {
                 out,
                 metrics,
                 interp,
+                history,
+                track_test: false,
             };
             run(&file, model.as_deref(), &opts, quiet, color)
+        }
+        Command::Plot {
+            kind,
+            file,
+            model,
+            weights,
+            at,
+            axes,
+            range,
+            grid,
+            scale,
+            history,
+            seed,
+            out,
+        } => {
+            let kind = match kind {
+                PlotKind::Landscape => plot::Kind::Landscape,
+                PlotKind::Surface => plot::Kind::Surface,
+                PlotKind::Training => plot::Kind::Training,
+            };
+            let opts = plot::PlotOptions {
+                weights,
+                at,
+                axes,
+                ranges: range,
+                grid,
+                scale,
+                history,
+                seed,
+            };
+            plot(kind, &file, model.as_deref(), &opts, out, color)
         }
         Command::Emit {
             stage: stage @ (Stage::Ir | Stage::Grad),
@@ -341,6 +429,9 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
     }
     match result {
         Ok(outcome) => {
+            if opts.history.is_some() && !outcome.trained {
+                eprintln!("note: nothing was trained, so no history was written");
+            }
             if !quiet {
                 print!("{}", outcome.report.render());
             }
@@ -349,6 +440,44 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_USER)
+        }
+    }
+}
+
+fn plot(
+    kind: plot::Kind,
+    file: &Path,
+    name: Option<&str>,
+    opts: &plot::PlotOptions,
+    out: Option<PathBuf>,
+    color: Color,
+) -> ExitCode {
+    let model = match load_model(file, name, color) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let base = file.parent().unwrap_or(Path::new("."));
+    let figure = match plot::plot(kind, &model, base, opts, &mut |note| eprintln!("{note}")) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USER);
+        }
+    };
+    let kind_name = match kind {
+        plot::Kind::Landscape => "landscape",
+        plot::Kind::Surface => "surface",
+        plot::Kind::Training => "training",
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}-{kind_name}.svg", model.name)));
+    match ebmc::runtime::weights::write_atomic(&out, figure.svg.as_bytes()) {
+        Ok(()) => {
+            eprintln!("wrote {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            ExitCode::from(EXIT_IO)
         }
     }
 }

@@ -14,7 +14,8 @@
 //!   against the expected variables, and owns the atomic writer all output files use;
 //! * [`optim`] updates a flat parameter vector from its gradient: SGD with momentum, Adam,
 //!   optional L2;
-//! * [`metrics`] computes loss, accuracy, RMSE and R², and writes the metrics JSON.
+//! * [`metrics`] computes loss, accuracy, RMSE and R², and writes the metrics JSON;
+//! * [`history`] is the per-epoch record of a run (`ebmc run --history`).
 //!
 //! Shared invariants:
 //! * values are `f64`, row-major, flat; a `class[k]` value is its index as an integer-valued
@@ -28,6 +29,7 @@
 
 pub mod data;
 pub mod eval;
+pub mod history;
 pub mod kernel;
 pub mod metrics;
 pub mod optim;

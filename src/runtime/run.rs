@@ -8,6 +8,7 @@
 //! good ones.
 
 use super::data::{self, Dataset, Loaded};
+use super::history::{self, History};
 use super::kernel::Backend;
 use super::metrics::{Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
@@ -31,6 +32,11 @@ pub struct RunOptions {
     pub interp: bool,
     /// Threads for training; `None` uses every core.
     pub threads: Option<usize>,
+    /// Write the per-epoch history here (implies `track_test`).
+    pub history: Option<PathBuf>,
+    /// Measure the test set after every epoch, into [`RunOutcome::epochs`]; costs an
+    /// inference per test row per epoch, so off unless asked for.
+    pub track_test: bool,
 }
 
 /// What a run produced.
@@ -39,6 +45,8 @@ pub struct RunOutcome {
     pub report: Report,
     pub history: Vec<EpochStats>,
     pub trained: bool,
+    /// Per-epoch test figures, when `track_test` or `history` asked for them.
+    pub epochs: Vec<history::Epoch>,
 }
 
 /// Runs a checked model; `base_dir` is the directory of its `.ebm` file.
@@ -75,13 +83,36 @@ pub fn run(
     })?;
     let mut history = Vec::new();
     let mut trained = false;
+    let track = opts.track_test || opts.history.is_some();
+    let mut epochs = Vec::new();
     if let (Some(t), None) = (&model.train, &opts.weights) {
         let mut t = t.clone();
         t.seed = seed;
         let threads = opts.threads.unwrap_or_else(train::default_threads);
-        let result = train::train(&mut s, &loaded.train, &t, threads, &mut |e| {
+        let result = train::train_observed(&mut s, &loaded.train, &t, threads, &mut |e, s| {
             on_epoch(e);
+            if track {
+                let test = if loaded.test.is_empty() {
+                    None
+                } else {
+                    Some(evaluate(s, &loaded.test, &loaded, seed)?.0)
+                };
+                epochs.push(history::Epoch {
+                    epoch: e.epoch,
+                    train_loss: e.loss,
+                    test,
+                });
+            }
+            Ok(())
         });
+        if let Some(path) = &opts.history {
+            // Also after a numeric failure: the epochs before it show how it came about.
+            let h = History {
+                model: model.name.clone(),
+                epochs: epochs.clone(),
+            };
+            h.write(path).map_err(RunError::User)?;
+        }
         match result {
             Ok(h) => {
                 history = h;
@@ -122,6 +153,7 @@ pub fn run(
         report,
         history,
         trained,
+        epochs,
     })
 }
 
@@ -183,6 +215,7 @@ fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcom
         report,
         history: Vec::new(),
         trained: false,
+        epochs: Vec::new(),
     })
 }
 

@@ -191,6 +191,8 @@ pub struct Session<'m> {
     loss: Option<Bound>,
     /// Real latents eliminated by descent (not named in an `infer` group).
     inner: Vec<VarId>,
+    /// Every iterate of inference by descent, while [`Session::record_path`] is on (plots).
+    path: Option<Vec<Point>>,
 }
 
 impl<'m> Session<'m> {
@@ -250,6 +252,7 @@ impl<'m> Session<'m> {
             answers,
             loss,
             inner,
+            path: None,
         })
     }
 
@@ -263,7 +266,19 @@ impl<'m> Session<'m> {
             answers: self.answers.as_ref().map(|b| b.fork()),
             loss: self.loss.as_ref().map(|b| b.fork()),
             inner: self.inner.clone(),
+            path: None,
         }
+    }
+
+    /// Starts (`true`) or stops recording the iterates of [`Session::infer`]'s descents:
+    /// the starting point and the point after every step, for `ebmc plot` to draw the path.
+    pub fn record_path(&mut self, on: bool) {
+        self.path = on.then(Vec::new);
+    }
+
+    /// The iterates recorded since the last call (empty when not recording).
+    pub fn take_path(&mut self) -> Vec<Point> {
+        self.path.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn has_loss(&self) -> bool {
@@ -342,6 +357,10 @@ impl<'m> Session<'m> {
         if let Some(f) = project {
             f(p);
         }
+        let record = self.path.is_some() && project.is_none();
+        if record {
+            self.path.get_or_insert_with(Vec::new).push(p.clone());
+        }
         let names: Vec<String> = vars
             .iter()
             .map(|v| grad::grad_name(&self.model.var(*v).name))
@@ -377,6 +396,9 @@ impl<'m> Session<'m> {
             }
             if let Some(f) = project {
                 f(p);
+            }
+            if record {
+                self.path.get_or_insert_with(Vec::new).push(p.clone());
             }
             if norm.sqrt() < d.tol {
                 break;

@@ -100,6 +100,22 @@ pub fn train(
     threads: usize,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>, RunError> {
+    train_observed(s, data, t, threads, &mut |e, _| {
+        on_epoch(e);
+        Ok(())
+    })
+}
+
+/// [`train`], with the session handed to `on_epoch` after each epoch (read-only in spirit:
+/// `&mut` only because evaluating calls kernels), for `ebmc run --history` to measure the
+/// test set as training goes. An error from `on_epoch` stops training.
+pub fn train_observed(
+    s: &mut Session,
+    data: &Dataset,
+    t: &Train,
+    threads: usize,
+    on_epoch: &mut dyn FnMut(&EpochStats, &mut Session) -> Result<(), RunError>,
+) -> Result<Vec<EpochStats>, RunError> {
     if data.is_empty() {
         return Err(RunError::User("no training rows".into()));
     }
@@ -193,7 +209,7 @@ pub fn train(
             loss: sum / steps.max(1) as f64,
             examples_per_sec: data.rows() as f64 / secs,
         };
-        on_epoch(&stats);
+        on_epoch(&stats, s)?;
         history.push(stats);
     }
     Ok(history)

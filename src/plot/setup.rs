@@ -1,0 +1,264 @@
+//! The session a figure is drawn from, and the command line's values read against the model.
+//!
+//! Weights, in order of preference: `--weights` (as `ebmc run --save` writes them); else
+//! training, when the model has `train` and `data` — with the same seed, split and steps as
+//! `ebmc run`, so the figure shows the weights `run --save` would save; else the declared
+//! init with the seed. The data, when the model has a `data` clause, is loaded either way
+//! (for the test example a landscape starts from, a surface's points and the units of
+//! standardized variables).
+
+use super::{PlotError, PlotOptions};
+use crate::check::{Model, Role, Ty, VarId};
+use crate::runtime::data::{self, Loaded};
+use crate::runtime::kernel::Backend;
+use crate::runtime::session::Session;
+use crate::runtime::{train, weights};
+use serde_json::Value;
+use std::path::Path;
+
+pub(crate) struct Prepared<'m> {
+    pub model: &'m Model,
+    pub session: Session<'m>,
+    pub data: Option<Loaded>,
+    pub seed: u64,
+}
+
+impl Prepared<'_> {
+    /// `(scale, offset)` from model units to the data's units for one element of a variable.
+    pub fn unit(&self, var: VarId, element: usize) -> (f64, f64) {
+        match self.data.as_ref().and_then(|d| d.standardization(var)) {
+            Some(st) => {
+                let w = st.mean.len().max(1);
+                (st.scale[element % w], st.mean[element % w])
+            }
+            None => (1.0, 0.0),
+        }
+    }
+}
+
+pub(crate) fn prepare<'m>(
+    model: &'m Model,
+    base_dir: &Path,
+    opts: &PlotOptions,
+    say: &mut dyn FnMut(&str),
+) -> Result<Prepared<'m>, PlotError> {
+    let seed = opts
+        .seed
+        .or(model.train.as_ref().map(|t| t.seed))
+        .unwrap_or(0);
+    // As in `ebmc run`: interpreted until the JIT plugs into `kernel::compile`.
+    let mut session = Session::new(model, Backend::Interp, seed)?;
+    let data = match &model.data {
+        Some(decl) => Some(
+            data::load(decl, &model.vars, base_dir, seed).map_err(|e| PlotError(e.to_string()))?,
+        ),
+        None => None,
+    };
+    match (&opts.weights, &model.train, &data) {
+        (Some(w), ..) => {
+            let names: Vec<(&str, &Ty)> = model
+                .vars_of(Role::Param)
+                .map(|(_, v)| (v.name.as_str(), &v.ty))
+                .collect();
+            let values = weights::read(w, &names).map_err(|e| PlotError(e.to_string()))?;
+            session.params = values.concat();
+        }
+        (None, Some(t), Some(loaded)) => {
+            say(&format!(
+                "training `{}` first ({} epochs); pass --weights W.json from `ebmc run --save W.json` to skip this",
+                model.name, t.epochs
+            ));
+            let mut t = t.clone();
+            t.seed = seed;
+            train::train(
+                &mut session,
+                &loaded.train,
+                &t,
+                train::default_threads(),
+                &mut |_| {},
+            )?;
+        }
+        (None, ..) if model.vars_of(Role::Param).next().is_some() => {
+            say(&format!(
+                "`{}` has no weights file and nothing to train on: plotting its declared init (seed {seed})",
+                model.name
+            ));
+        }
+        _ => {}
+    }
+    Ok(Prepared {
+        model,
+        session,
+        data,
+        seed,
+    })
+}
+
+/// `NAME=VALUE` → the variable and its flat values (model units are applied by the caller).
+pub(crate) fn parse_at(model: &Model, s: &str) -> Result<(VarId, Vec<f64>), PlotError> {
+    let (name, value) = s.split_once('=').ok_or_else(|| {
+        PlotError(format!(
+            "--at {s}: expected NAME=VALUE, such as x=1.5 or x=[0.1, 0.2]"
+        ))
+    })?;
+    let name = name.trim();
+    let id = model.var_named(name).ok_or_else(|| {
+        PlotError(format!(
+            "--at {s}: `{}` has no variable `{name}`",
+            model.name
+        ))
+    })?;
+    let var = model.var(id);
+    if var.role == Role::Param {
+        return Err(PlotError(format!(
+            "--at {s}: `{name}` is a param; params come from --weights"
+        )));
+    }
+    let json: Value = serde_json::from_str(value.trim()).map_err(|_| {
+        PlotError(format!(
+            "--at {s}: expected a number or an array of numbers after `=`"
+        ))
+    })?;
+    let mut flat = Vec::new();
+    fn walk(v: &Value, out: &mut Vec<f64>) -> bool {
+        match v {
+            Value::Number(n) => n.as_f64().map(|x| out.push(x)).is_some(),
+            Value::Array(items) => items.iter().all(|i| walk(i, out)),
+            _ => false,
+        }
+    }
+    if !walk(&json, &mut flat) {
+        return Err(PlotError(format!(
+            "--at {s}: expected a number or an array of numbers after `=`"
+        )));
+    }
+    let n = var.ty.elements();
+    if flat.len() != n {
+        return Err(PlotError(format!(
+            "--at {s}: `{name}` is {} ({n} value{}), found {}",
+            var.ty,
+            if n == 1 { "" } else { "s" },
+            flat.len()
+        )));
+    }
+    let ok = match var.ty {
+        Ty::Class(k) => flat
+            .iter()
+            .all(|x| x.fract() == 0.0 && *x >= 0.0 && *x < k as f64),
+        Ty::Sign => flat.iter().all(|x| *x == 1.0 || *x == -1.0),
+        Ty::Real(_) => flat.iter().all(|x| x.is_finite()),
+    };
+    if !ok {
+        return Err(PlotError(format!(
+            "--at {s}: not a value of `{name}`'s type {}",
+            var.ty
+        )));
+    }
+    Ok((id, flat))
+}
+
+/// `LO:HI` with `LO < HI`.
+fn parse_interval(what: &str, s: &str) -> Result<(f64, f64), PlotError> {
+    let bad = || PlotError(format!("{what}: expected LO:HI with LO < HI, such as -3:3"));
+    let (lo, hi) = s.split_once(':').ok_or_else(bad)?;
+    let lo: f64 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: f64 = hi.trim().parse().map_err(|_| bad())?;
+    if !(lo < hi && lo.is_finite() && hi.is_finite()) {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
+/// `--scale LO:HI`.
+pub(crate) fn parse_scale(s: &str) -> Result<(f64, f64), PlotError> {
+    parse_interval(&format!("--scale {s}"), s)
+}
+
+/// `--range NAME=LO:HI` → `(NAME, LO, HI)`.
+pub(crate) fn parse_range(s: &str) -> Result<(String, (f64, f64)), PlotError> {
+    let (name, interval) = s.split_once('=').ok_or_else(|| {
+        PlotError(format!(
+            "--range {s}: expected NAME=LO:HI, such as y=-3:3 or y[1]=0:2"
+        ))
+    })?;
+    let name: String = name.chars().filter(|c| !c.is_whitespace()).collect();
+    Ok((name, parse_interval(&format!("--range {s}"), interval)?))
+}
+
+/// How a reader writes one element of a variable: `y`, `y[3]`, `W[1, 2]`.
+pub(crate) fn label(model: &Model, var: VarId, element: usize) -> String {
+    let v = model.var(var);
+    let dims = v.ty.shape().map(|s| s.0.clone()).unwrap_or_default();
+    if dims.is_empty() {
+        return v.name.clone();
+    }
+    let mut idx = vec![0; dims.len()];
+    let mut rest = element;
+    for (k, d) in dims.iter().enumerate().rev() {
+        idx[k] = rest % d;
+        rest /= d;
+    }
+    let idx: Vec<String> = idx.iter().map(|i| i.to_string()).collect();
+    format!("{}[{}]", v.name, idx.join(", "))
+}
+
+/// `--axes`: coordinates separated by commas outside brackets; a bare name stands for every
+/// element of its variable. Each must be one of `allowed`.
+pub(crate) fn parse_axes(
+    model: &Model,
+    s: &str,
+    allowed: &[(VarId, usize)],
+) -> Result<Vec<(VarId, usize)>, PlotError> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&s[start..]);
+    let allowed_text = || {
+        let names: Vec<String> = allowed
+            .iter()
+            .take(6)
+            .map(|&(v, e)| label(model, v, e))
+            .collect();
+        let more = if allowed.len() > 6 { ", …" } else { "" };
+        format!("{}{more}", names.join(", "))
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let item: String = item.chars().filter(|c| !c.is_whitespace()).collect();
+        let found: Vec<(VarId, usize)> = allowed
+            .iter()
+            .copied()
+            .filter(|&(v, e)| {
+                let l: String = label(model, v, e)
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                l == item || model.var(v).name == item
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(PlotError(format!(
+                "--axes {s}: `{item}` is not a coordinate to plot over; these are: {}",
+                allowed_text()
+            )));
+        }
+        out.extend(found);
+    }
+    if out.is_empty() || out.len() > 2 {
+        return Err(PlotError(format!(
+            "--axes {s}: names {} coordinates; a landscape has one or two",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
