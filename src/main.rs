@@ -433,7 +433,7 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
                 eprintln!("note: nothing was trained, so no history was written");
             }
             if !quiet {
-                print!("{}", outcome.report.render());
+                print!("{}", outcome.report.table());
             }
             ExitCode::SUCCESS
         }
