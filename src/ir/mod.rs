@@ -26,12 +26,14 @@
 //! `Display` prints the text of `ebmc emit ir`, one node per line with its shape
 //! (`%7 = matvec %2, %5 : real[16]`), then the named outputs; [`parse`] reads it back.
 
+mod batch;
 mod lower;
 mod parse;
 pub mod random;
 mod simplify;
 mod verify;
 
+pub use batch::batch;
 pub use lower::{answers, build, energy, free_energy, loss, LowerError, Program, MAX_ANSWERS};
 pub use parse::{parse, ParseError};
 pub use simplify::{simplify, simplify_with_stats, Rule, Stats, RULES};
