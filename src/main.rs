@@ -175,7 +175,7 @@ fn main() -> ExitCode {
             point,
             random: _,
             seed,
-            interp: _,
+            interp,
         } => {
             let model = match load_model(&file, model.as_deref(), color) {
                 Ok(m) => m,
@@ -185,7 +185,13 @@ fn main() -> ExitCode {
                 Some(p) => PointSource::File(p),
                 None => PointSource::Random(seed),
             };
-            match ebmc::runtime::eval::eval(&model, &source, Backend::Interp) {
+            // Strict native code: bit for bit the interpreter's numbers, so the JSON is the same.
+            let backend = if interp {
+                Backend::Interp
+            } else {
+                Backend::JitStrict
+            };
+            match ebmc::runtime::eval::eval(&model, &source, backend) {
                 Ok(v) => {
                     println!(
                         "{}",
