@@ -77,6 +77,12 @@ enum Command {
         #[arg(long)]
         loss: bool,
     },
+    /// Compile every native entry point and time each one; JSON (spec section 12).
+    Bench {
+        file: PathBuf,
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Energy, named terms and gradients at one point, as JSON.
     Eval {
         file: PathBuf,
@@ -101,6 +107,8 @@ enum Stage {
     Ast,
     Ir,
     Grad,
+    /// The Cranelift IR of every native entry point.
+    Clif,
 }
 
 /// Exit codes: 0 success, 1 user error (source, data, numeric failure), 2 usage or I/O.
@@ -144,7 +152,7 @@ fn main() -> ExitCode {
             run(&file, model.as_deref(), &opts, quiet, color)
         }
         Command::Emit {
-            stage: stage @ (Stage::Ir | Stage::Grad),
+            stage: stage @ (Stage::Ir | Stage::Grad | Stage::Clif),
             file,
             model,
             wrt,
@@ -156,6 +164,7 @@ fn main() -> ExitCode {
             };
             let text = match stage {
                 Stage::Ir => driver::emit_ir(&model),
+                Stage::Clif => driver::emit_clif(&model),
                 _ => driver::emit_grad(&model, wrt.as_deref(), loss),
             };
             match text {
@@ -192,6 +201,27 @@ fn main() -> ExitCode {
                 Backend::JitStrict
             };
             match ebmc::runtime::eval::eval(&model, &source, backend) {
+                Ok(v) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&v).expect("JSON values serialize")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_USER)
+                }
+            }
+        }
+        Command::Bench { file, model } => {
+            let Some(bytes) = read(&file) else {
+                return ExitCode::from(EXIT_IO);
+            };
+            if load_model(&file, model.as_deref(), color).is_err() {
+                return ExitCode::from(EXIT_USER);
+            }
+            match driver::bench(&bytes, model.as_deref()) {
                 Ok(v) => {
                     println!(
                         "{}",

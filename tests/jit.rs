@@ -11,7 +11,7 @@
 
 use ebmc::check::{LossKind, Model};
 use ebmc::driver;
-use ebmc::grad::{self, with_gradients};
+use ebmc::grad::with_gradients;
 use ebmc::interp;
 use ebmc::ir::{self, random, Graph, InputKind};
 use ebmc::jit::{self, Entry, JitError, JitOptions};
@@ -226,5 +226,193 @@ fn every_op() {
                 &format!("{op} seed {seed}"),
             );
         }
+    }
+}
+
+/// The batched loss-gradient entry equals the sum of per-example calls (to rounding), in one
+/// module with every other entry point.
+#[test]
+fn batched_loss_gradient_sums_examples() {
+    for (label, m) in models() {
+        if m.loss.is_none() {
+            continue;
+        }
+        let (code, graphs) = driver::compile_model(&m, fast()).unwrap();
+        let names: Vec<&str> = code.functions().iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "energy",
+                "grad",
+                "infer_grad",
+                "loss_grad",
+                "loss_grad_batch"
+            ],
+            "{label}"
+        );
+        let g = &graphs[3].1;
+        let one = code.function("loss_grad").unwrap();
+        let batch = code.function("loss_grad_batch").unwrap();
+        let b = batch.signature.batch.unwrap();
+        assert_eq!(b.examples, driver::BATCH);
+        let shared_point = point(g, 1);
+        let mut inputs = vec![0.0; batch.layout().inputs];
+        let mut want = vec![0.0; one.layout().outputs];
+        let mut scratch = one.scratch();
+        for k in 0..b.examples {
+            // Params from one point, everything else from the k-th.
+            let p: Vec<Vec<f64>> = point(g, 100 + k as u64)
+                .into_iter()
+                .zip(&shared_point)
+                .zip(&batch.signature.shared)
+                .map(|((own, sh), &shared)| if shared { sh.clone() } else { own })
+                .collect();
+            for ((&(o, l), &shared), v) in batch
+                .signature
+                .inputs
+                .iter()
+                .zip(&batch.signature.shared)
+                .zip(&p)
+            {
+                let o = if shared { o } else { o + k * b.stride };
+                inputs[o..o + l].copy_from_slice(v);
+            }
+            let slices: Vec<&[f64]> = p.iter().map(|v| v.as_slice()).collect();
+            let mut packed = Vec::new();
+            one.pack(&slices, &mut packed).unwrap();
+            let mut out = vec![0.0; one.layout().outputs];
+            one.call(&packed, &mut out, &mut scratch).unwrap();
+            want.iter_mut().zip(&out).for_each(|(w, o)| *w += o);
+        }
+        let mut got = vec![f64::NAN; batch.layout().outputs];
+        let mut scratch = batch.scratch();
+        batch.call(&inputs, &mut got, &mut scratch).unwrap();
+        for (i, (a, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (a - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                "{label}: batch {} = {a}, sum of calls {w}",
+                output_at(g, i)
+            );
+        }
+    }
+}
+
+const TAKE: &str = "%0 = param v : real[3, 2]
+%1 = output k class[3] : real
+%2 = take %0, %1, 0 : real[2]
+%3 = onehot %2, %1, 1 : real[2, 3]
+%4 = sum %3 : real
+out f = %4";
+
+/// A run-time index out of range (or not an integer) is an error, never a wild access.
+#[test]
+fn bad_indices_are_errors() {
+    let g = ir::parse(TAKE).unwrap();
+    let v = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    assert_eq!(run(&g, fast(), &[v.clone(), vec![2.0]]).unwrap(), [11.0]);
+    for bad in [3.0, -1.0, 0.5, f64::NAN, f64::INFINITY, 1e300] {
+        for opts in [fast(), strict()] {
+            let e = run(&g, opts, &[v.clone(), vec![bad]]).unwrap_err();
+            assert!(matches!(e, JitError::IndexOutOfRange { .. }), "{bad}: {e}");
+        }
+    }
+}
+
+/// The safe wrapper checks every buffer length against the compiled layout.
+#[test]
+fn length_mismatch_is_an_error() {
+    let g = ir::parse(TAKE).unwrap();
+    let code = jit::compile(&g).unwrap();
+    let f = &code.functions()[0];
+    let l = f.layout();
+    let mut out = vec![0.0; l.outputs];
+    let mut scratch = f.scratch();
+    let e = f
+        .call(&vec![0.0; l.inputs - 1], &mut out, &mut scratch)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            JitError::BufferLength {
+                expected: 7,
+                found: 6,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = f
+        .call(&vec![0.0; l.inputs], &mut vec![0.0; 2], &mut scratch)
+        .unwrap_err();
+    assert!(matches!(e, JitError::BufferLength { .. }), "{e}");
+    let e = f
+        .call(
+            &vec![0.0; l.inputs],
+            &mut out,
+            &mut vec![0.0; l.scratch + 1],
+        )
+        .unwrap_err();
+    assert!(matches!(e, JitError::BufferLength { .. }), "{e}");
+    let mut packed = Vec::new();
+    assert!(f.pack(&[&[1.0; 5], &[0.0]], &mut packed).is_err());
+}
+
+/// A graph needing more scratch than the limit is refused when compiled.
+#[test]
+fn scratch_limit_is_enforced() {
+    let g = ir::parse(
+        "%0 = param a : real[20000]
+%1 = param b : real[20000]
+%2 = outer %0, %1 : real[20000, 20000]
+%3 = sum %2 : real
+out f = %3",
+    )
+    .unwrap();
+    match jit::compile(&g) {
+        Err(JitError::TooLarge { scratch, .. }) => assert_eq!(scratch, 400_000_000),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("compiled a 3.2 GB scratch arena"),
+    }
+}
+
+/// Compiled code is shared between threads; each brings its own scratch.
+#[test]
+fn compiled_code_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let g = ir::parse(TAKE).unwrap();
+    let code = jit::compile(&g).unwrap();
+    assert_send_sync(&code);
+    let f = code.functions()[0].clone();
+    let handles: Vec<_> = (0..3)
+        .map(|k| {
+            let f = f.clone();
+            std::thread::spawn(move || {
+                let mut out = [0.0];
+                let mut inputs = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, k as f64];
+                f.call(&inputs, &mut out, &mut f.scratch()).unwrap();
+                inputs.clear();
+                out[0]
+            })
+        })
+        .collect();
+    let sums: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(sums, [3.0, 7.0, 11.0]);
+}
+
+/// The runtime's native kernel reports errors in the interpreter's words.
+#[test]
+fn native_kernel_errors_match_the_interpreter() {
+    use ebmc::runtime::kernel::{compile, Backend};
+    let g = ir::parse(TAKE).unwrap();
+    let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    for bad in [3.0, 0.5] {
+        let mut msgs = Vec::new();
+        for b in [Backend::Interp, Backend::Jit, Backend::JitStrict] {
+            let mut k = compile(&g, b).unwrap();
+            let mut out = vec![0.0; k.layout().len];
+            msgs.push(k.call(&[&v, &[bad]], &mut out).unwrap_err().0);
+        }
+        assert_eq!(msgs[0], msgs[1]);
+        assert_eq!(msgs[0], msgs[2]);
     }
 }
