@@ -342,7 +342,7 @@ fn length_mismatch_is_an_error() {
         "{e}"
     );
     let e = f
-        .call(&vec![0.0; l.inputs], &mut vec![0.0; 2], &mut scratch)
+        .call(&vec![0.0; l.inputs], &mut [0.0; 2], &mut scratch)
         .unwrap_err();
     assert!(matches!(e, JitError::BufferLength { .. }), "{e}");
     let e = f
