@@ -4,8 +4,10 @@
 //! arguments already simplified, is offered to the rules of [`RULES`] in order; the first that
 //! applies returns a replacement, built through the same rewriter (so a replacement is itself
 //! simplified), and otherwise the node is kept. Then everything the outputs do not need is
-//! dropped. One sweep suffices because a node's arguments are final before the node is
-//! looked at, and the sweep is linear in the graph's size.
+//! dropped. A node's arguments are final before the node is looked at, so one sweep does
+//! almost everything; the exception is a rule that needs to know a value is read only once
+//! (the `take-of-…` rules), which may apply only after a sweep removed a second reader, so
+//! sweeps repeat until one changes nothing (in practice two). Each sweep is linear.
 //!
 //! Invariants of every rule:
 //! * it keeps the node's shape (checked in debug builds) and its value, up to the usual
@@ -158,6 +160,27 @@ pub fn simplify(g: &Graph) -> Graph {
 
 /// [`simplify`], also saying which rules fired.
 pub fn simplify_with_stats(g: &Graph) -> (Graph, Stats) {
+    // A sweep can make a value read once that was read twice (its other reader simplified
+    // away), which a rule about single reads only sees in the next sweep: repeat until a
+    // sweep changes nothing (in practice at most one more).
+    let (mut out, mut stats) = sweep(g);
+    for _ in 0..4 {
+        let (next, more) = sweep(&out);
+        if more.fired.iter().all(|&f| f == 0) {
+            break;
+        }
+        stats
+            .fired
+            .iter_mut()
+            .zip(&more.fired)
+            .for_each(|(a, b)| *a += b);
+        out = next;
+    }
+    (out, stats)
+}
+
+/// One forward sweep of the rules over the graph.
+fn sweep(g: &Graph) -> (Graph, Stats) {
     let mut out = Graph {
         inputs: g.inputs.clone(),
         ..Graph::default()
@@ -165,16 +188,31 @@ pub fn simplify_with_stats(g: &Graph) -> (Graph, Stats) {
     let mut stats = Stats {
         fired: vec![0; RULES.len()],
     };
-    let mut map = Vec::with_capacity(g.len());
+    // How often each source node is read (by nodes and outputs), so that rules which pay off
+    // only for a value read once can tell.
+    let mut reads = vec![0u32; g.len()];
+    for n in g.ids() {
+        g.op(n).for_each_arg(|a| reads[a.index()] += 1);
+    }
+    for (_, n) in &g.outputs {
+        reads[n.index()] += 1;
+    }
+    let mut map: Vec<NodeId> = Vec::with_capacity(g.len());
     {
         let mut rw = Rewriter {
             g: &mut out,
             stats: &mut stats,
+            reads: Vec::new(),
         };
         for n in g.ids() {
             rw.g.set_span(g.span(n));
             let op = g.op(n).map_args(|a| map[a.index()]);
-            map.push(rw.rewrite(op));
+            let m = rw.rewrite(op);
+            if rw.reads.len() <= m.index() {
+                rw.reads.resize(m.index() + 1, 0);
+            }
+            rw.reads[m.index()] += reads[n.index()];
+            map.push(m);
         }
     }
     out.outputs = g
@@ -192,6 +230,8 @@ pub fn simplify_with_stats(g: &Graph) -> (Graph, Stats) {
 pub struct Rewriter<'a> {
     g: &'a mut Graph,
     stats: &'a mut Stats,
+    /// Reads of each new node by the source graph (0 for nodes the rules made).
+    reads: Vec<u32>,
 }
 
 impl Rewriter<'_> {
@@ -235,6 +275,10 @@ impl Rewriter<'_> {
     }
     fn splat_of(&self, n: NodeId) -> Option<f64> {
         self.g.as_splat(n)
+    }
+    /// Whether the source graph reads `n` more than once.
+    fn shared(&self, n: NodeId) -> bool {
+        self.reads.get(n.index()).is_some_and(|&r| r > 1)
     }
     fn is(&self, n: NodeId, v: f64) -> bool {
         self.splat_of(n) == Some(v)
@@ -494,17 +538,18 @@ fn sum_of_broadcast(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> 
 /// `take(u(a), i) → u(take(a, i))`: the one entry wanted, not every entry. This is what makes
 /// an energy like `(W x + b)[y]` cost a row of `W`, not all of it.
 ///
-/// Only for an index read at run time (a class input): with a constant index — the answers
-/// of an enumeration — the vector is needed whole anyway, and splitting it per answer would
-/// make the graph grow with the number of classes.
+/// Only where the whole vector is not needed anyway: for an index read at run time (a class
+/// input; with a constant index — the answers of an enumeration — splitting the vector per
+/// answer would make the graph grow with the number of classes) and a vector nothing else
+/// reads (a loss that also takes its logsumexp keeps it whole).
 fn take_of_elementwise(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
     let Op::Take { arg, index, axis } = *op else {
         return None;
     };
-    if r.g.as_const(index).is_some() {
+    if r.g.as_const(index).is_some() || r.shared(arg) {
         return None;
     }
-    let mut take = |r: &mut Rewriter<'_>, x: NodeId| {
+    let take = |r: &mut Rewriter<'_>, x: NodeId| {
         if r.g.shape(x).is_scalar() {
             x
         } else {
