@@ -96,25 +96,11 @@ fn scan_nesting(source: &str) -> Result<(), Vec<Diagnostic>> {
     let b = source.as_bytes();
     let (mut i, mut depth) = (0, 0usize);
     while i < b.len() {
+        if let Some((next, _)) = skip_comment_or_string(b, i) {
+            i = next;
+            continue;
+        }
         match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -127,6 +113,29 @@ fn scan_nesting(source: &str) -> Result<(), Vec<Diagnostic>> {
         i += 1;
     }
     Ok(())
+}
+
+/// When a comment or a string starts at `i`: the index just past it (a line comment stops
+/// before its newline; an unclosed one runs to the end), and whether it was a string.
+fn skip_comment_or_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let end_of = |mut j: usize, stop: &dyn Fn(usize) -> bool| {
+        while j < b.len() && !stop(j) {
+            j += 1;
+        }
+        j
+    };
+    match (b[i], b.get(i + 1)) {
+        (b'/', Some(b'/')) => Some((end_of(i, &|j| b[j] == b'\n'), false)),
+        (b'/', Some(b'*')) => {
+            let j = end_of(i + 2, &|j| b[j] == b'*' && b.get(j + 1) == Some(&b'/'));
+            Some(((j + 2).min(b.len()), false))
+        }
+        (b'"', _) => {
+            let j = end_of(i + 1, &|j| b[j] == b'"' || b[j] == b'\n');
+            Some(((j + 1).min(b.len()), true))
+        }
+        _ => None,
+    }
 }
 
 fn too_deep(span: Span, what: &str, limit: usize) -> Diagnostic {
@@ -362,32 +371,16 @@ fn significant_len(text: &str) -> usize {
     let b = text.as_bytes();
     let (mut i, mut end) = (0, 0);
     while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
+        if let Some((next, string)) = skip_comment_or_string(b, i) {
+            if string {
+                end = next;
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                i += 2;
-            }
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
-                    i += 1;
-                }
-                i += 1;
-                end = i.min(b.len());
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            _ => {
-                i += 1;
-                end = i;
-            }
+            i = next;
+            continue;
+        }
+        i += 1;
+        if !matches!(b[i - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            end = i;
         }
     }
     end
