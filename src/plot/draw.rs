@@ -222,19 +222,7 @@ fn line(model: &Model, l: &Landscape, pr: &Prepared) -> Result<String, PlotError
                     PathElement::new(vec![(x, y), (x + 20, y)], TRUTH.stroke_width(2))
                 });
         }
-        if path.len() > 1 {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    path.clone(),
-                    PATH.stroke_width(1),
-                )))
-                .map_err(failed)?
-                .label(format!("descent path ({} steps)", path.len() - 1))
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PATH.stroke_width(2)));
-            chart
-                .draw_series(path.iter().map(|&c| Circle::new(c, 2, PATH.filled())))
-                .map_err(failed)?;
-        }
+        descent_path(&mut chart, &path, 1)?;
         let x = axis.shown(axis.of(&l.inferred));
         chart
             .draw_series(std::iter::once(Cross::new(
@@ -399,24 +387,31 @@ fn colour_bar(
     Ok(())
 }
 
+/// Descent's iterates as a line with a dot at each, when there was more than one.
+fn descent_path(chart: &mut Chart, path: &[(f64, f64)], width: u32) -> Result<(), PlotError> {
+    if path.len() < 2 {
+        return Ok(());
+    }
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            path.to_vec(),
+            PATH.stroke_width(width),
+        )))
+        .map_err(failed)?
+        .label(format!("descent path ({} steps)", path.len() - 1))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PATH.stroke_width(2)));
+    chart
+        .draw_series(path.iter().map(|&c| Circle::new(c, 2, PATH.filled())))
+        .map_err(failed)?;
+    Ok(())
+}
+
 /// y_i, y* and the descent path (projected onto the two axes) on a landscape's heat map.
 fn landscape_marks(chart: &mut Chart, l: &Landscape) -> Result<bool, PlotError> {
     let (ax, ay) = (&l.grid.axes[0], &l.grid.axes[1]);
     let at = |p: &crate::runtime::session::Point| (ax.shown(ax.of(p)), ay.shown(ay.of(p)));
-    if l.path.len() > 1 {
-        let path: Vec<(f64, f64)> = l.path.iter().map(at).collect();
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                path.clone(),
-                PATH.stroke_width(2),
-            )))
-            .map_err(failed)?
-            .label(format!("descent path ({} steps)", path.len() - 1))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PATH.stroke_width(2)));
-        chart
-            .draw_series(path.iter().map(|&c| Circle::new(c, 2, PATH.filled())))
-            .map_err(failed)?;
-    }
+    let path: Vec<(f64, f64)> = l.path.iter().map(at).collect();
+    descent_path(&mut *chart, &path, 2)?;
     if let Some(t) = &l.truth {
         chart
             .draw_series(std::iter::once(Circle::new(at(t), 6, TRUTH.filled())))
