@@ -1,5 +1,6 @@
-//! Plotting speed: a 200 × 200 energy grid of the MLP example (`examples/implicit.ebm`,
-//! 16-unit tanh embeddings of x and y) and the whole surface figure around it.
+//! Plotting speed: a 200 × 200 energy grid of the implicit-regression MLP (16-unit tanh
+//! embeddings of x and y; the data-free copy in `tests/plot/implicit.ebm`, so that the figure
+//! is drawn at the declared init instead of training first) and the whole surface figure.
 //!
 //! Run with `cargo bench --bench plot`. The baseline, measured in the same run, is the same
 //! number of plain `Session::energy` calls one after another on one thread: the grid must
@@ -22,7 +23,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plot");
     let bytes = std::fs::read(dir.join("implicit.ebm")).unwrap();
     let model = ebmc::driver::check(&bytes).models.remove(0);
     let mut s = Session::new(&model, Backend::Jit, 0).unwrap();
