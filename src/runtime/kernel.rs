@@ -116,8 +116,23 @@ pub enum Backend {
     Interp,
 }
 
-/// Makes a graph callable on a backend.
+/// Largest number of `f64`s one call of a kernel may hold in its intermediate values: 2^28
+/// (2 GiB). The interpreter keeps the value of every node of the graph, so the sum over its
+/// nodes is what one call allocates; a graph above it is refused when it is compiled, before
+/// any of it is allocated.
+pub const MAX_VALUES: usize = 1 << 28;
+
+/// Makes a graph callable on a backend; refuses a graph that needs more than [`MAX_VALUES`].
 pub fn compile(g: &Graph, backend: Backend) -> Result<Box<dyn Kernel>, KernelError> {
+    let values = g
+        .ids()
+        .try_fold(0usize, |acc, n| acc.checked_add(g.shape(n).len()));
+    if values.is_none_or(|v| v > MAX_VALUES) {
+        return Err(KernelError(format!(
+            "the model needs {} values of memory for one evaluation, more than the limit of {MAX_VALUES} (2 GiB); use smaller dimensions",
+            values.map_or("more than 2^64".into(), |v| v.to_string())
+        )));
+    }
     match backend {
         Backend::Interp => Ok(Box::new(Interp::new(g))),
     }
