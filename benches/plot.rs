@@ -25,7 +25,7 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let bytes = std::fs::read(dir.join("implicit.ebm")).unwrap();
     let model = ebmc::driver::check(&bytes).models.remove(0);
-    let mut s = Session::new(&model, Backend::Interp, 0).unwrap();
+    let mut s = Session::new(&model, Backend::Jit, 0).unwrap();
     let x = model.vars_of(Role::Input).next().unwrap().0;
     let y = model.vars_of(Role::Output).next().unwrap().0;
     let axes = || {

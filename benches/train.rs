@@ -177,7 +177,7 @@ fn mlp_rate(xs: &[f64], ys: &[f64], dx: usize, dh: usize, dy: usize) -> f64 {
 }
 
 fn main() {
-    let backend = Backend::Interp;
+    let backend = Backend::Jit;
     let m1 = "model m1 { input x : real[64]  output y : real[16]\n  param W : real[16, 64] = 0.01  param b : real[16] = 0\n  energy 0.5 * sqnorm(W @ x + b - y)\n  loss energy\n  train by sgd(rate = 0.01, epochs = 1, batch = 32)\n  data \"unused.csv\" { x = 0..63, y = 64..79 } }";
     let m2 = "model m2 { input x : real[784]  output y : real[10]\n  param W1 : real[256, 784] ~ normal(0, 0.05)  param b1 : real[256] = 0\n  param W2 : real[10, 256] ~ normal(0, 0.05)  param b2 : real[10] = 0\n  energy 0.5 * sqnorm(W2 @ tanh(W1 @ x + b1) + b2 - y)\n  loss energy\n  train by sgd(rate = 0.01, epochs = 1, batch = 32)\n  data \"unused.csv\" { x = 0..783, y = 784..793 } }";
     println!(

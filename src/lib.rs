@@ -12,7 +12,8 @@
 //! 4. [`grad::vjp`]: reverse-mode gradients as more nodes of the same graph;
 //! 5. [`interp::eval`]: the reference interpreter, the oracle for gradients and the JIT.
 //!
-//! 6. [`jit`]: Cranelift kernels over flat `f64` buffers (the only `unsafe`);
+//! 6. [`jit`]: Cranelift kernels over flat `f64` buffers (the only `unsafe`), and
+//!    [`jit::compile`], which lowers graphs onto them, every entry point into one module;
 //! 7. [`runtime`]: inference, losses, training, data, weights and metrics, reaching the
 //!    graphs only through [`runtime::kernel::Kernel`].
 //!

@@ -124,6 +124,12 @@ enum Command {
         #[arg(long)]
         loss: bool,
     },
+    /// Compile every native entry point and time each one; JSON (spec section 12).
+    Bench {
+        file: PathBuf,
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Energy, named terms and gradients at one point, as JSON.
     Eval {
         file: PathBuf,
@@ -158,6 +164,8 @@ enum Stage {
     Ast,
     Ir,
     Grad,
+    /// The Cranelift IR of every native entry point.
+    Clif,
 }
 
 /// Exit codes: 0 success, 1 user error (source, data, numeric failure), 2 usage or I/O.
@@ -237,7 +245,7 @@ fn main() -> ExitCode {
             plot(kind, &file, model.as_deref(), &opts, out, color)
         }
         Command::Emit {
-            stage: stage @ (Stage::Ir | Stage::Grad),
+            stage: stage @ (Stage::Ir | Stage::Grad | Stage::Clif),
             file,
             model,
             wrt,
@@ -249,6 +257,7 @@ fn main() -> ExitCode {
             };
             let text = match stage {
                 Stage::Ir => driver::emit_ir(&model),
+                Stage::Clif => driver::emit_clif(&model),
                 _ => driver::emit_grad(&model, wrt.as_deref(), loss),
             };
             match text {
@@ -268,7 +277,7 @@ fn main() -> ExitCode {
             point,
             random: _,
             seed,
-            interp: _,
+            interp,
         } => {
             let model = match load_model(&file, model.as_deref(), color) {
                 Ok(m) => m,
@@ -278,7 +287,34 @@ fn main() -> ExitCode {
                 Some(p) => PointSource::File(p),
                 None => PointSource::Random(seed),
             };
-            match ebmc::runtime::eval::eval(&model, &source, Backend::Interp) {
+            // Strict native code: bit for bit the interpreter's numbers, so the JSON is the same.
+            let backend = if interp {
+                Backend::Interp
+            } else {
+                Backend::JitStrict
+            };
+            match ebmc::runtime::eval::eval(&model, &source, backend) {
+                Ok(v) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&v).expect("JSON values serialize")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_USER)
+                }
+            }
+        }
+        Command::Bench { file, model } => {
+            let Some(bytes) = read(&file) else {
+                return ExitCode::from(EXIT_IO);
+            };
+            if load_model(&file, model.as_deref(), color).is_err() {
+                return ExitCode::from(EXIT_USER);
+            }
+            match driver::bench(&bytes, model.as_deref()) {
                 Ok(v) => {
                     println!(
                         "{}",
@@ -433,7 +469,7 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
                 eprintln!("note: nothing was trained, so no history was written");
             }
             if !quiet {
-                print!("{}", outcome.report.render());
+                print!("{}", outcome.report.table());
             }
             ExitCode::SUCCESS
         }

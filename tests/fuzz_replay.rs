@@ -62,6 +62,9 @@ fn ir_program_corpus() {
 #[test]
 fn pipeline_corpus() {
     replay("pipeline", 20, |b| {
-        fuzzing::pipeline(b, Backend::Interp).map(|_| ())
+        for backend in [Backend::Jit, Backend::Interp] {
+            fuzzing::pipeline(b, backend).map_err(|e| format!("{backend:?}: {e}"))?;
+        }
+        Ok(())
     });
 }

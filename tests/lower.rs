@@ -481,12 +481,14 @@ fn iris_energy_text() {
 %1 = output y class[3] : real
 %2 = param W : real[3, 4]
 %3 = param b : real[3]
-%4 = matvec %2, %0 : real[3]
-%5 = add %4, %3 : real[3]
-%6 = take %5, %1, 0 : real
-out term0 = %6
-out energy = %6
+%4 = take %2, %1, 0 : real[4]
+%5 = dot %4, %0 : real
+%6 = take %3, %1, 0 : real
+%7 = add %5, %6 : real
+out term0 = %7
+out energy = %7
 ";
+    // `(W x + b)[y]` reads one row of `W` (take-of-elementwise, take-of-matvec).
     assert_eq!(g.to_string(), expected);
     // The text reads back to the same graph.
     assert_eq!(ir::parse(expected).unwrap().to_string(), expected);

@@ -1,5 +1,6 @@
 //! "Never panics", for the whole pipeline: seeded random well-typed model sources
-//! ([`ebmc::fuzzing::source`]) through check → lowering → differentiation → compilation →
+//! ([`ebmc::fuzzing::source`]) through check → lowering → differentiation → compilation (the
+//! interpreter, 400 models, and native code, 300) →
 //! evaluation → inference → one training step. Each must come back as a value or an error;
 //! the generator's models must check, and most must get through one training step.
 
@@ -32,4 +33,9 @@ fn run_seeds(backend: Backend, seeds: std::ops::Range<u64>) {
 #[test]
 fn random_models_through_the_interpreter() {
     run_seeds(Backend::Interp, 0..400);
+}
+
+#[test]
+fn random_models_through_native_code() {
+    run_seeds(Backend::Jit, 1000..1300);
 }

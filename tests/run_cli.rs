@@ -297,12 +297,14 @@ fn a_model_without_data_reports_and_writes_what_it_inferred() {
         (y[0] - 1.0).abs() < 1e-6 && (y[1] + 2.0).abs() < 1e-6,
         "{y:?}"
     );
-    // The metrics block on stdout is the metrics file.
-    assert_eq!(
-        serde_json::from_slice::<Value>(&o.stdout).unwrap(),
-        m,
-        "stdout and --metrics agree"
+    // The metrics block on stdout shows what the metrics file holds.
+    let block = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        block.contains("y      = [1.000000, -2.000000]")
+            || block.contains("y = [1.000000, -2.000000]"),
+        "{block}"
     );
+    assert!(block.contains("energy = "), "{block}");
     let text = std::fs::read_to_string(dir.path().join("p.csv")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2);

@@ -7,8 +7,26 @@ use ebmc::runtime::run::RunOptions;
 
 #[test]
 fn one_and_two_threads_give_the_same_weights() {
-    // 64 × 128 + 128 × 10 params × batch 32 is over the threshold for threads.
-    let source = r#"model digits_mlp {
+    same_weights_on_any_thread_count(DIGITS_MLP);
+}
+
+/// A real output: training runs the batched (matrix–matrix) loss kernel, chunk by chunk.
+#[test]
+fn batched_training_gives_the_same_weights_on_any_thread_count() {
+    same_weights_on_any_thread_count(
+        r#"model upper_to_lower {
+  input x : real[32]  output y : real[32]
+  param W1 : real[96, 32] ~ normal(0, 0.1)  param b1 : real[96] = 0
+  param W2 : real[32, 96] ~ normal(0, 0.1)  param b2 : real[32] = 0
+  energy 0.5 * sqnorm(W2 @ tanh(W1 @ x + b1) + b2 - y)
+  loss energy
+  train by adam(rate = 0.01, epochs = 1, batch = 32, seed = 5)
+  data "data/digits.csv" { x = p0..p31, y = p32..p63 } split 0.3 standardize x, y
+}"#,
+    );
+}
+
+const DIGITS_MLP: &str = r#"model digits_mlp {
   input x : real[64]  output y : class[10]
   param W1 : real[128, 64] ~ normal(0, 0.1)  param b1 : real[128] = 0
   param W2 : real[10, 128] ~ normal(0, 0.1)  param b2 : real[10] = 0
@@ -17,8 +35,15 @@ fn one_and_two_threads_give_the_same_weights() {
   train by sgd(rate = 0.05, epochs = 1, batch = 32, momentum = 0.9, seed = 3)
   data "data/digits.csv" { x = p0..p63, y = digit } split 0.3 standardize x
 }"#;
+
+fn same_weights_on_any_thread_count(source: &str) {
+    // Both models have params × batch over the threshold for threads.
     let model = common::model_of(source, false);
-    let dir = std::env::temp_dir().join(format!("ebmc-threads-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "ebmc-threads-{}-{}",
+        std::process::id(),
+        source.len()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut saved = Vec::new();
     for threads in [1, 2, 3] {

@@ -252,6 +252,37 @@ const CASES: &[(&str, &str, &str)] = &[
          out f = %1",
     ),
     (
+        "take-of-elementwise",
+        "%0 = param v : real[3]
+         %1 = param b : real[3]
+         %2 = output y class[3] : real
+         %3 = add %0, %1 : real[3]
+         %4 = take %3, %2, 0 : real
+         out f = %4",
+        "%0 = param v : real[3]
+         %1 = param b : real[3]
+         %2 = output y class[3] : real
+         %3 = take %0, %2, 0 : real
+         %4 = take %1, %2, 0 : real
+         %5 = add %3, %4 : real
+         out f = %5",
+    ),
+    (
+        "take-of-matvec",
+        "%0 = param W : real[3, 2]
+         %1 = input x : real[2]
+         %2 = output y class[3] : real
+         %3 = matvec %0, %1 : real[3]
+         %4 = take %3, %2, 0 : real
+         out f = %4",
+        "%0 = param W : real[3, 2]
+         %1 = input x : real[2]
+         %2 = output y class[3] : real
+         %3 = take %0, %2, 0 : real[2]
+         %4 = dot %3, %1 : real
+         out f = %4",
+    ),
+    (
         "stack-of-slices",
         "%0 = param v : real[3, 2]
          %1 = slice %0, 0, 0 : real[2]

@@ -1,5 +1,6 @@
 //! Random well-typed IR programs, their choices read from the bytes: verify, differentiate,
-//! simplify, evaluate; gradients against finite differences.
+//! simplify, evaluate; gradients against finite differences, native code against the
+//! interpreter.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -8,8 +8,9 @@
 //! * [`parse_check`]: any bytes through parse and check — a checked model or diagnostics.
 //! * [`ir_program`]: a random well-typed IR program ([`ir::random`], its choices read from the
 //!   bytes) through verify, differentiation and simplification, evaluated by the interpreter:
-//!   simplification keeps values, and the gradient agrees with finite differences
-//!   ([`grad::check`]).
+//!   simplification keeps values, the gradient agrees with finite differences
+//!   ([`grad::check`]), and native code ([`jit`]) agrees with the interpreter — strict code
+//!   bit for bit, default code within `1e-10` relative.
 //! * [`pipeline`]: a random well-typed model *source* ([`source::model`]) through check,
 //!   lowering, differentiation, compilation, evaluation, inference and one training step, each
 //!   returning a value or an error.
@@ -21,6 +22,7 @@ use crate::driver;
 use crate::grad::{self, check::Outcome};
 use crate::interp;
 use crate::ir::{self, random, Graph, InputKind, Ty};
+use crate::jit;
 use crate::rng;
 use crate::runtime::kernel::Backend;
 use crate::runtime::optim::Optim;
@@ -92,6 +94,7 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
             "simplify changed f from {a} to {b}\n{g}\nsimplified:\n{simple}"
         ));
     }
+    jit_agrees(&grads, &slots)?;
     let dir = direction(&g, &mut rng);
     let mut worst = None;
     for eps in [1e-4, 1e-5] {
@@ -111,6 +114,49 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
         c.numeric,
         c.relative_error()
     ))
+}
+
+/// Native code for `g` against the interpreter at `slots`: strict code bit for bit, default
+/// code within `1e-10 · (1 + |interp|)` (the JIT's bound for random programs, whose values pass
+/// through several inline transcendentals of ≤ 2 ulp and re-associated sums).
+fn jit_agrees(g: &Graph, slots: &[&[f64]]) -> Result<(), String> {
+    let want = interp::eval_slots(g, slots)
+        .map_err(|e| format!("evaluation failed on a well-typed program: {e}\n{g}"))?;
+    for strict in [true, false] {
+        let opts = jit::JitOptions {
+            strict,
+            verify: true,
+            ..jit::JitOptions::default()
+        };
+        let code = jit::compile_entries(&[jit::Entry::new("f", g)], opts)
+            .map_err(|e| format!("the JIT refused a well-typed program: {e}\n{g}"))?;
+        let f = &code.functions()[0];
+        let mut inputs = Vec::new();
+        f.pack(slots, &mut inputs)
+            .map_err(|e| format!("packing the inputs failed: {e}"))?;
+        let mut out = vec![f64::NAN; f.layout().outputs];
+        let mut scratch = f.scratch();
+        f.call(&inputs, &mut out, &mut scratch)
+            .map_err(|e| format!("native code failed where the interpreter did not: {e}\n{g}"))?;
+        let expected = g
+            .outputs
+            .iter()
+            .flat_map(|(_, n)| want.node(*n).iter().copied());
+        for (i, (a, w)) in out.iter().zip(expected).enumerate() {
+            let ok = if strict {
+                a.to_bits() == w.to_bits() || (a.is_nan() && w.is_nan())
+            } else {
+                a == &w || (a.is_nan() && w.is_nan()) || (a - w).abs() <= 1e-10 * (1.0 + w.abs())
+            };
+            if !ok {
+                return Err(format!(
+                    "{} JIT: output element {i} is {a:e}, the interpreter says {w:e}\n{g}",
+                    if strict { "strict" } else { "default" }
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What [`pipeline`] reached, for tests that want most inputs to go the whole way.

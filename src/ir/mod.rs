@@ -26,12 +26,14 @@
 //! `Display` prints the text of `ebmc emit ir`, one node per line with its shape
 //! (`%7 = matvec %2, %5 : real[16]`), then the named outputs; [`parse`] reads it back.
 
+mod batch;
 mod lower;
 mod parse;
 pub mod random;
 mod simplify;
 mod verify;
 
+pub use batch::batch;
 pub use lower::{answers, build, energy, free_energy, loss, LowerError, Program, MAX_ANSWERS};
 pub use parse::{parse, ParseError};
 pub use simplify::{simplify, simplify_with_stats, Rule, Stats, RULES};
@@ -907,7 +909,10 @@ impl Graph {
         live
     }
 
-    /// The cost of one node: elements touched or multiply-adds, whichever the op does.
+    /// The cost of one node: elements touched or multiply-adds, whichever the op does. `pad`
+    /// and `onehot` count the values they place, not the zeros around them: the zeros are a
+    /// memory fill of the gradient's own size, which the cheap-gradient principle does not
+    /// bound (a function that reads one row of `W` still has a gradient the size of `W`).
     pub fn node_cost(&self, n: NodeId) -> u64 {
         let out = self.shape(n).len() as u64;
         let len = |a: &NodeId| self.shape(*a).len() as u64;
@@ -919,7 +924,7 @@ impl Graph {
             Op::Dot(a, _) | Op::Reduce(_, a) => len(a),
             Op::Outer(..) | Op::Transpose(_) | Op::Broadcast(..) | Op::Stack(_) => out,
             Op::Slice { .. } | Op::Take { .. } => out,
-            Op::Pad { .. } | Op::OneHot { .. } => out,
+            Op::Pad { arg, .. } | Op::OneHot { arg, .. } => len(arg),
         }
     }
 

@@ -105,6 +105,14 @@ pub const RULES: &[Rule] = &[
         apply: transpose_transpose,
     },
     Rule {
+        name: "take-of-elementwise",
+        apply: take_of_elementwise,
+    },
+    Rule {
+        name: "take-of-matvec",
+        apply: take_of_matvec,
+    },
+    Rule {
         name: "slice-of-pad",
         apply: slice_of_pad,
     },
@@ -480,6 +488,69 @@ fn sum_of_broadcast(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> 
             r.mk(Op::Binary(Binary::Add, s, k))
         }
     })
+}
+
+/// `take(a ∘ b, i) → take(a, i) ∘ take(b, i)` (a scalar operand stays as it is) and
+/// `take(u(a), i) → u(take(a, i))`: the one entry wanted, not every entry. This is what makes
+/// an energy like `(W x + b)[y]` cost a row of `W`, not all of it.
+///
+/// Only for an index read at run time (a class input): with a constant index — the answers
+/// of an enumeration — the vector is needed whole anyway, and splitting it per answer would
+/// make the graph grow with the number of classes.
+fn take_of_elementwise(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
+    let Op::Take { arg, index, axis } = *op else {
+        return None;
+    };
+    if r.g.as_const(index).is_some() {
+        return None;
+    }
+    let mut take = |r: &mut Rewriter<'_>, x: NodeId| {
+        if r.g.shape(x).is_scalar() {
+            x
+        } else {
+            r.mk(Op::Take {
+                arg: x,
+                index,
+                axis,
+            })
+        }
+    };
+    match *r.g.op(arg) {
+        Op::Binary(b, x, y) => {
+            let (tx, ty) = (take(r, x), take(r, y));
+            Some(r.mk(Op::Binary(b, tx, ty)))
+        }
+        Op::Unary(u, x) => {
+            let tx = take(r, x);
+            Some(r.mk(Op::Unary(u, tx)))
+        }
+        _ => None,
+    }
+}
+
+/// `take(W x, i) → dot(take(W, i), x)`: one row of the product instead of all of them (for
+/// an index read at run time, as above).
+fn take_of_matvec(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {
+    let Op::Take {
+        arg,
+        index,
+        axis: 0,
+    } = *op
+    else {
+        return None;
+    };
+    if r.g.as_const(index).is_some() {
+        return None;
+    }
+    let Op::MatVec(w, x) = *r.g.op(arg) else {
+        return None;
+    };
+    let row = r.mk(Op::Take {
+        arg: w,
+        index,
+        axis: 0,
+    });
+    Some(r.mk(Op::Dot(row, x)))
 }
 
 fn transpose_transpose(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeId> {

@@ -247,7 +247,12 @@ impl<'a> FunctionTranslator<'a> {
     }
 
     pub(super) fn inline_math(&self) -> bool {
-        self.host.options.inline_math
+        self.host.options.inline_math && !self.host.options.strict
+    }
+
+    /// Whether code must match the interpreter bit for bit (see [`super::JitOptions::strict`]).
+    pub fn strict(&self) -> bool {
+        self.host.options.strict
     }
 
     // ---- bounds discipline -------------------------------------------------------------
@@ -460,7 +465,7 @@ impl<'a> FunctionTranslator<'a> {
 
     /// `a * b + c`, fused when the host has FMA.
     pub(super) fn fma(&mut self, a: Value, b: Value, c: Value) -> Value {
-        if self.host.has_fma {
+        if self.host.has_fma && !self.host.options.strict {
             self.b.ins().fma(a, b, c)
         } else {
             let p = self.b.ins().fmul(a, b);

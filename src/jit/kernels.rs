@@ -708,3 +708,253 @@ impl FunctionTranslator<'_> {
         });
     }
 }
+
+/// Kernels for the IR translator: run-time indexed takes and one-hots along any axis, copies
+/// from a loop-dependent source, and the strict (interpreter-order) contractions and folds.
+impl FunctionTranslator<'_> {
+    /// `dst[o, :] = src[o, index, :]` for `src` seen as `[outer, d, inner]`: the IR's `take`
+    /// along a middle axis. The index is read at run time and checked to be in `0..d`.
+    pub fn take_dynamic(
+        &mut self,
+        dst: Region,
+        src: Region,
+        (outer, d, inner): (usize, usize, usize),
+        index: Region,
+    ) {
+        assert_eq!(
+            (dst.len, src.len, index.len),
+            (outer * inner, outer * d * inner, 1),
+            "take shapes"
+        );
+        self.check_read(src);
+        self.check_read(index);
+        self.check_write(dst);
+        disjoint(dst, &[src, index]);
+        let off = self.runtime_index(addr(index), d, (8 * inner) as i64);
+        self.counted_loop(
+            outer,
+            [(8 * d * inner) as i64, (8 * inner) as i64],
+            |t, [is, id]| {
+                let base = t.b.ins().iadd(is, off);
+                t.sweep(inner, 2, |t, w, dyn_, at| {
+                    let ds = t.dyn_add(Some(base), dyn_);
+                    let dd = t.dyn_add(Some(id), dyn_);
+                    let v = t.load(w, Addr::new(src.buf, src.offset + at, ds));
+                    t.store(v, Addr::new(dst.buf, dst.offset + at, dd));
+                });
+            },
+        );
+    }
+
+    /// `dst = 0; dst[o, index, :] = src[o, :]` for `dst` seen as `[outer, len, inner]`: the
+    /// IR's `onehot`. The index is read at run time and checked to be in `0..len`.
+    pub fn onehot_dynamic(
+        &mut self,
+        dst: Region,
+        src: Region,
+        (outer, len, inner): (usize, usize, usize),
+        index: Region,
+    ) {
+        assert_eq!(
+            (dst.len, src.len, index.len),
+            (outer * len * inner, outer * inner, 1),
+            "onehot shapes"
+        );
+        self.check_read(src);
+        self.check_read(index);
+        self.check_write(dst);
+        disjoint(dst, &[src, index]);
+        let off = self.runtime_index(addr(index), len, (8 * inner) as i64);
+        self.fill(dst, 0.0);
+        self.counted_loop(
+            outer,
+            [(8 * len * inner) as i64, (8 * inner) as i64],
+            |t, [id, is]| {
+                let base = t.b.ins().iadd(id, off);
+                t.sweep(inner, 2, |t, w, dyn_, at| {
+                    let dd = t.dyn_add(Some(base), dyn_);
+                    let ds = t.dyn_add(Some(is), dyn_);
+                    let v = t.load(w, Addr::new(src.buf, src.offset + at, ds));
+                    t.store(v, Addr::new(dst.buf, dst.offset + at, dd));
+                });
+            },
+        );
+    }
+
+    /// `dst[i] = src[i + step · k]` for the `k`-th of `count` iterations of an enclosing loop
+    /// whose induction variable `iv` is `8 · step · k` bytes: a minibatch gather. `src` is
+    /// the first block; the check covers all `count` of them.
+    pub(super) fn copy_block(
+        &mut self,
+        dst: Region,
+        src: Region,
+        (count, step): (usize, usize),
+        iv: Value,
+    ) {
+        assert_eq!(dst.len, src.len, "copy lengths");
+        if src.len == 0 || count == 0 {
+            return;
+        }
+        let hull = Region::new(src.buf, src.offset, (count - 1) * step + src.len);
+        self.check_read(hull);
+        self.check_write(dst);
+        disjoint(dst, &[hull]);
+        self.sweep(dst.len, 2, |t, w, d, at| {
+            let ds = t.dyn_add(Some(iv), d);
+            let v = t.load(w, Addr::new(src.buf, src.offset + at, ds));
+            t.store(v, Addr::new(dst.buf, dst.offset + at, d));
+        });
+    }
+
+    /// Strict mode's contraction, in the interpreter's order: for every index `o` of `dst`,
+    /// `dst[o] = (((−0 + a[o,0]·b[o,0]) + a[o,1]·b[o,1]) + …)` with separate multiply and add
+    /// (no FMA), or the plain left-to-right sum of `a[o, ·]` when `b` is `None`. `a` and `b`
+    /// have `dst`'s dimensions plus one last, summed dimension. Covers dot, sum, matvec,
+    /// vecmat and matmul (strides may be 0 for a broadcast operand).
+    pub fn contract_seq(&mut self, dst: &Strided, a: &Strided, b: Option<&Strided>) {
+        let k = dst.dims.len();
+        assert_eq!(a.dims.len(), k + 1, "contraction rank");
+        for s in std::iter::once(a).chain(b) {
+            for (x, y) in s.dims.iter().zip(&dst.dims) {
+                assert_eq!(x.0, y.0, "contraction dimensions");
+            }
+            assert_eq!(s.dims[k].0, a.dims[k].0, "contracted lengths");
+            self.check_read(s.hull());
+        }
+        self.check_write(dst.hull());
+        disjoint(dst.hull(), &[a.hull()]);
+        if let Some(b) = b {
+            disjoint(dst.hull(), &[b.hull()]);
+        }
+        if dst.count() == 0 {
+            return;
+        }
+        self.contract_level(dst, a, b, 0, [None; 3]);
+    }
+
+    fn contract_level(
+        &mut self,
+        dst: &Strided,
+        a: &Strided,
+        b: Option<&Strided>,
+        level: usize,
+        dyns: [Option<Value>; 3],
+    ) {
+        let k = dst.dims.len();
+        if level < k {
+            let (len, sd) = dst.dims[level];
+            let sa = a.dims[level].1;
+            let sb = b.map_or(0, |b| b.dims[level].1);
+            self.counted_loop(
+                len,
+                [(8 * sd) as i64, (8 * sa) as i64, (8 * sb) as i64],
+                |t, ivs| {
+                    let next: [Option<Value>; 3] =
+                        std::array::from_fn(|i| t.dyn_add(dyns[i], Some(ivs[i])));
+                    t.contract_level(dst, a, b, level + 1, next);
+                },
+            );
+            return;
+        }
+        let (n, sa) = a.dims[k];
+        let sb = b.map_or(0, |b| b.dims[k].1);
+        let init = self.fconst(Width::Scalar, -0.0);
+        let acc = self.b.declare_var(types::F64);
+        self.b.def_var(acc, init);
+        self.counted_loop(n, [(8 * sa) as i64, (8 * sb) as i64], |t, [ia, ib]| {
+            let da = t.dyn_add(dyns[1], Some(ia));
+            let x = t.load(Width::Scalar, Addr::new(a.buf, a.offset, da));
+            let term = match b {
+                Some(b) => {
+                    let db = t.dyn_add(dyns[2], Some(ib));
+                    let y = t.load(Width::Scalar, Addr::new(b.buf, b.offset, db));
+                    t.b.ins().fmul(x, y)
+                }
+                None => x,
+            };
+            let cur = t.b.use_var(acc);
+            let next = t.b.ins().fadd(cur, term);
+            t.b.def_var(acc, next);
+        });
+        let s = self.b.use_var(acc);
+        self.store(s, Addr::new(dst.buf, dst.offset, dyns[0]));
+    }
+
+    /// Strict mode's `max.all`/`min.all`: the interpreter's left fold from the first element
+    /// with its NaN-propagating choice `acc` if `acc ≥ x` (`≤` for min) or `acc` is NaN,
+    /// else `x`. `src` is not empty.
+    pub fn extremum_seq(&mut self, dst: Region, src: Region, max: bool) {
+        assert!(dst.len == 1 && src.len > 0, "extremum shapes");
+        self.check_read(src);
+        self.check_write(dst);
+        let first = self.load(Width::Scalar, addr(src));
+        let acc = self.b.declare_var(types::F64);
+        self.b.def_var(acc, first);
+        let rest = Region::new(src.buf, src.offset + 1, src.len - 1);
+        self.counted_loop(rest.len, [8], |t, [i]| {
+            let x = t.load(Width::Scalar, Addr::new(rest.buf, rest.offset, Some(i)));
+            let cur = t.b.use_var(acc);
+            let cc = if max {
+                FloatCC::GreaterThanOrEqual
+            } else {
+                FloatCC::LessThanOrEqual
+            };
+            let keep = t.b.ins().fcmp(cc, cur, x);
+            let nan = t.b.ins().fcmp(FloatCC::Unordered, cur, cur);
+            let keep = t.b.ins().bor(keep, nan);
+            let next = t.b.ins().select(keep, cur, x);
+            t.b.def_var(acc, next);
+        });
+        let r = self.b.use_var(acc);
+        self.store(r, addr(dst));
+    }
+
+    /// Strict mode's `logsumexp`, as the interpreter computes it: `m` is the largest non-NaN
+    /// element (Rust's `f64::max` fold from −∞); NaN if any element is NaN, `m` if `m` is
+    /// infinite, else `m + log Σ e^(x−m)` summed left to right from −0, through libm.
+    pub fn logsumexp_seq(&mut self, dst: Region, src: Region) {
+        assert_eq!(dst.len, 1, "logsumexp writes one element");
+        self.check_read(src);
+        self.check_write(dst);
+        let ninf = self.fconst(Width::Scalar, f64::NEG_INFINITY);
+        let m = self.b.declare_var(types::F64);
+        self.b.def_var(m, ninf);
+        let zero_i = self.b.ins().iconst(types::I8, 0);
+        let nan = self.b.declare_var(types::I8);
+        self.b.def_var(nan, zero_i);
+        self.counted_loop(src.len, [8], |t, [i]| {
+            let x = t.load(Width::Scalar, Addr::new(src.buf, src.offset, Some(i)));
+            let cur = t.b.use_var(m);
+            let gt = t.b.ins().fcmp(FloatCC::GreaterThan, x, cur);
+            let next = t.b.ins().select(gt, x, cur);
+            t.b.def_var(m, next);
+            let isnan = t.b.ins().fcmp(FloatCC::Unordered, x, x);
+            let old = t.b.use_var(nan);
+            let any = t.b.ins().bor(old, isnan);
+            t.b.def_var(nan, any);
+        });
+        let m = self.b.use_var(m);
+        let init = self.fconst(Width::Scalar, -0.0);
+        let acc = self.b.declare_var(types::F64);
+        self.b.def_var(acc, init);
+        self.counted_loop(src.len, [8], |t, [i]| {
+            let x = t.load(Width::Scalar, Addr::new(src.buf, src.offset, Some(i)));
+            let y = t.b.ins().fsub(x, m);
+            let e = t.exp(Width::Scalar, y);
+            let cur = t.b.use_var(acc);
+            let next = t.b.ins().fadd(cur, e);
+            t.b.def_var(acc, next);
+        });
+        let s = self.b.use_var(acc);
+        let l = self.log(Width::Scalar, s);
+        let r = self.b.ins().fadd(m, l);
+        let am = self.b.ins().fabs(m);
+        let inf = self.fconst(Width::Scalar, f64::INFINITY);
+        let infinite = self.b.ins().fcmp(FloatCC::Equal, am, inf);
+        let r = self.b.ins().select(infinite, m, r);
+        let nan_v = self.fconst(Width::Scalar, f64::NAN);
+        let any = self.b.use_var(nan);
+        let r = self.b.ins().select(any, nan_v, r);
+        self.store(r, addr(dst));
+    }
+}

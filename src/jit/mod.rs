@@ -14,6 +14,8 @@
 //! * [`elementwise`] compiles fused elementwise [`Chain`]s: one loop, many ops per element,
 //!   SIMD body plus scalar tail.
 //! * [`kernels`] holds the linear algebra, reductions and data movement.
+//! * [`translate`] lowers [`crate::ir::Graph`]s onto all of the above: [`compile`] and
+//!   [`compile_entries`], the scratch plan, elementwise fusion, batched entries.
 //! * [`math`] emits exp, log, log1p, tanh, sigmoid and softplus inline as branch-free
 //!   polynomial code; sin, cos and pow call libm.
 //!
@@ -45,10 +47,13 @@ pub mod emit;
 pub mod kernels;
 pub mod math;
 pub mod module;
+pub mod translate;
 
 pub use elementwise::{Binary, Chain, Unary, Val};
 pub use emit::{Buf, FunctionTranslator, Region, Strided, Width};
 pub use kernels::Accumulate;
 pub use module::{
-    CompiledFn, FnId, Jit, JitError, JitOptions, Layout, Library, STATUS_INDEX_OUT_OF_RANGE,
+    CompiledFn, FnId, Jit, JitError, JitOptions, Layout, Library, MAX_SCRATCH,
+    STATUS_INDEX_OUT_OF_RANGE,
 };
+pub use translate::{compile, compile_entries, Batch, Compiled, Entry, Function, Signature};

@@ -15,12 +15,13 @@
 //! * the generated code touches only those buffers and only in bounds, because every kernel
 //!   checked its regions against the same layout when it was emitted (see
 //!   [`super::emit`]);
-//! * the code stays mapped while any `CompiledFn` exists, because each one holds an `Rc` to
-//!   the [`Library`] that owns it.
+//! * the code stays mapped while any `CompiledFn` exists, because each one holds an `Arc` to
+//!   the [`Library`] that owns it. The code is immutable once finalized, so handles may be
+//!   sent to and shared between threads (each caller brings its own scratch buffer).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use cranelift_codegen::ir::{self, AbiParam, UserFuncName};
 use cranelift_codegen::settings::{self, Configurable};
@@ -80,6 +81,11 @@ pub struct JitOptions {
     /// Use AVX-512 when the host has it. Off by default: the kernels are 128-bit, gain nothing
     /// from it, and valgrind cannot run AVX-512 code.
     pub avx512: bool,
+    /// Compute exactly what the reference interpreter computes, bit for bit: transcendentals
+    /// through libm (as with `inline_math` off), no fused multiply-add, and every sum in the
+    /// interpreter's left-to-right order. Slower; used by `ebmc eval`, whose JSON must not
+    /// depend on the backend, and by the bitwise tests.
+    pub strict: bool,
 }
 
 impl Default for JitOptions {
@@ -90,6 +96,7 @@ impl Default for JitOptions {
             keep_clif: false,
             keep_asm: false,
             avx512: false,
+            strict: false,
         }
     }
 }
@@ -110,7 +117,17 @@ pub enum JitError {
     },
     /// A run-time index read from the inputs was not an integer in range.
     IndexOutOfRange { function: String },
+    /// A function needs more scratch memory than [`MAX_SCRATCH`] `f64`s.
+    TooLarge {
+        function: String,
+        scratch: usize,
+        limit: usize,
+    },
 }
+
+/// The most scratch `f64`s one function may use (2 GiB): a graph needing more is refused at
+/// compile time rather than failing to allocate, or thrashing, when it runs.
+pub const MAX_SCRATCH: usize = 1 << 28;
 
 impl fmt::Display for JitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -134,6 +151,15 @@ impl fmt::Display for JitError {
                     "`{function}`: an index read from the inputs is out of range"
                 )
             }
+            JitError::TooLarge {
+                function,
+                scratch,
+                limit,
+            } => write!(
+                f,
+                "`{function}` needs {scratch} f64s of scratch memory, more than the limit of {limit}; \
+                 reduce the tensor sizes of the model"
+            ),
         }
     }
 }
@@ -414,7 +440,7 @@ impl Jit {
             })
             .collect();
         Ok(Library {
-            inner: Rc::new(Code {
+            inner: Arc::new(Code {
                 module: Some(self.module),
                 functions,
             }),
@@ -428,11 +454,20 @@ struct Code {
     functions: Vec<(Defined, *const u8)>,
 }
 
+// SAFETY: after `Jit::finish`, a `Code` is never mutated: the `JITModule` is touched again only
+// by `Drop`, which runs once, when the last `Arc` goes; the addresses are plain data pointing at
+// finalized, read-only executable memory, and the generated functions keep no state between
+// calls (everything they write goes to the caller's buffers). So moving a `Code` to another
+// thread, or calling its functions from several threads at once, races on nothing.
+unsafe impl Send for Code {}
+// SAFETY: as above — shared access only reads immutable data.
+unsafe impl Sync for Code {}
+
 impl Drop for Code {
     fn drop(&mut self) {
         if let Some(module) = self.module.take() {
             // SAFETY: `Code` is dropped only when the last `Library` and `CompiledFn` holding
-            // its `Rc` are gone, so no pointer into this module's code can be called any more,
+            // its `Arc` are gone, so no pointer into this module's code can be called any more,
             // and generated functions never return pointers to themselves.
             unsafe { module.free_memory() };
         }
@@ -442,7 +477,7 @@ impl Drop for Code {
 /// Finalized native code: the functions of one [`Jit`].
 #[derive(Clone)]
 pub struct Library {
-    inner: Rc<Code>,
+    inner: Arc<Code>,
 }
 
 impl Library {
@@ -457,7 +492,7 @@ impl Library {
             raw,
             name: d.name.clone(),
             layout: d.layout,
-            _code: Rc::clone(&self.inner),
+            _code: Arc::clone(&self.inner),
         }
     }
 
@@ -491,15 +526,16 @@ impl Library {
 ///    every run-time index. [`CompiledFn::call`] checks that the slices have exactly those
 ///    lengths before calling, so every access is inside a live Rust allocation; the three
 ///    slices come from distinct borrows, so the `*mut` buffers alias nothing.
-/// 3. *Lifetime.* The code memory is owned by an `Rc` that this value holds.
+/// 3. *Lifetime.* The code memory is owned by an `Arc` that this value holds.
 ///
 /// Generated code has no other effects: it does not allocate, unwind or keep pointers, and
 /// it calls only the pure libm shims of this module.
+#[derive(Clone)]
 pub struct CompiledFn {
     raw: RawFn,
     name: String,
     layout: Layout,
-    _code: Rc<Code>,
+    _code: Arc<Code>,
 }
 
 impl CompiledFn {

@@ -47,7 +47,7 @@ pub(crate) fn prepare<'m>(
         .or(model.train.as_ref().map(|t| t.seed))
         .unwrap_or(0);
     // As in `ebmc run`: interpreted until the JIT plugs into `kernel::compile`.
-    let mut session = Session::new(model, Backend::Interp, seed)?;
+    let mut session = Session::new(model, Backend::Jit, seed)?;
     let data = match &model.data {
         Some(decl) => Some(
             data::load(decl, &model.vars, base_dir, seed).map_err(|e| PlotError(e.to_string()))?,

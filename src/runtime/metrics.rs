@@ -221,6 +221,103 @@ impl Report {
         Value::Object(map)
     }
 
+    /// The metrics block `ebmc run` ends with: a table of the loss and each output's
+    /// metrics on the training and test sets, or the inferred values and their energy.
+    pub fn table(&self) -> String {
+        let fmt = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.4}")
+            } else {
+                format!("{x}")
+            }
+        };
+        match self {
+            Report::Data { train, test } => {
+                let mut header = Vec::new();
+                if train.loss.is_some() {
+                    header.push("loss".to_string());
+                }
+                let several = train.outputs.len() > 1;
+                for (name, m) in &train.outputs {
+                    let prefix = if several {
+                        format!("{name} ")
+                    } else {
+                        String::new()
+                    };
+                    match m {
+                        OutputMetrics::Discrete { .. } => header.push(format!("{prefix}accuracy")),
+                        OutputMetrics::Real { .. } => {
+                            header.push(format!("{prefix}rmse"));
+                            header.push(format!("{prefix}r2"));
+                        }
+                    }
+                }
+                let row = |e: &Evaluation| -> Vec<String> {
+                    let mut cells: Vec<String> = e.loss.map(fmt).into_iter().collect();
+                    for (_, m) in &e.outputs {
+                        match *m {
+                            OutputMetrics::Discrete { accuracy } => cells.push(fmt(accuracy)),
+                            OutputMetrics::Real { rmse, r2 } => {
+                                cells.push(fmt(rmse));
+                                cells.push(fmt(r2));
+                            }
+                        }
+                    }
+                    cells
+                };
+                let mut rows = vec![("train", row(train))];
+                if let Some(t) = test {
+                    rows.push(("test", row(t)));
+                }
+                let width = |i: usize| {
+                    rows.iter()
+                        .map(|(_, r)| r[i].len())
+                        .chain([header[i].len()])
+                        .max()
+                        .unwrap_or(0)
+                };
+                let mut out = format!("{:<6}", "");
+                for (i, h) in header.iter().enumerate() {
+                    out.push_str(&format!("  {:>w$}", h, w = width(i)));
+                }
+                out.push('\n');
+                for (name, cells) in &rows {
+                    out.push_str(&format!("{name:<6}"));
+                    for (i, c) in cells.iter().enumerate() {
+                        out.push_str(&format!("  {:>w$}", c, w = width(i)));
+                    }
+                    out.push('\n');
+                }
+                out
+            }
+            Report::Infer { values, energy } => {
+                let width = values
+                    .iter()
+                    .map(|(n, ..)| n.len())
+                    .chain(["energy".len()])
+                    .max()
+                    .unwrap_or(0);
+                let mut out = String::new();
+                for (name, ty, v) in values {
+                    let text = match ty {
+                        Ty::Real(s) if !s.is_scalar() => format!(
+                            "[{}]",
+                            v.iter()
+                                .map(|x| format!("{x:.6}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Ty::Real(_) => format!("{:.6}", v[0]),
+                        _ => format!("{}", v[0]),
+                    };
+                    out.push_str(&format!("{name:<width$} = {text}\n"));
+                }
+                out.push_str(&format!("{:<width$} = {:.6}\n", "energy", energy));
+                out
+            }
+        }
+    }
+
     /// The file's text: pretty, innermost arrays on one line, with a final newline.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -60,9 +60,11 @@ pub fn run(
         .seed
         .or(model.train.as_ref().map(|t| t.seed))
         .unwrap_or(0);
-    // Native code lands with the JIT; until then every run is interpreted.
-    let _ = opts.interp;
-    let backend = Backend::Interp;
+    let backend = if opts.interp {
+        Backend::Interp
+    } else {
+        Backend::Jit
+    };
     let mut s = Session::new(model, backend, seed)?;
     if let Some(w) = &opts.weights {
         let names: Vec<(&str, &Ty)> = model

@@ -15,6 +15,7 @@
 //!   lowest-energy `y_j`, j ≠ i, of the batch) or, for `perceptron`, the model's inference.
 //!   ȳ is then an input of the loss graph, so it is held fixed when differentiating.
 
+use super::data::Dataset;
 use super::kernel::{compile, Backend, Kernel, KernelError};
 use crate::check::{
     Descent, Elim, Infer, InferMethod, Init, LossKind, Model, Negatives, Role, Ty, VarId,
@@ -23,6 +24,9 @@ use crate::grad;
 use crate::ir::{self, InputKind, Program};
 use crate::rng::{self, Rng};
 use std::fmt;
+
+/// Examples per call of the batched loss kernel: the training loop's chunk.
+pub const BATCH: usize = 8;
 
 /// Values of every variable of a model (and ȳ), flat and row-major, indexed by `VarId`.
 #[derive(Clone, Debug, PartialEq)]
@@ -189,6 +193,11 @@ pub struct Session<'m> {
     answers: Option<Bound>,
     /// The training loss with its gradient with respect to every param.
     loss: Option<Bound>,
+    /// The loss and its summed parameter gradient over [`BATCH`] examples at once (a
+    /// batched graph: matrix–matrix products), when the model allows it; see [`ir::batch`].
+    batch_loss: Option<Bound>,
+    /// The packed inputs of `batch_loss`: row after row of each bound variable.
+    batch_point: Point,
     /// Real latents eliminated by descent (not named in an `infer` group).
     inner: Vec<VarId>,
     /// Every iterate of inference by descent, while [`Session::record_path`] is on (plots).
@@ -241,7 +250,7 @@ impl<'m> Session<'m> {
             .iter()
             .flat_map(|g| g.vars.iter().copied())
             .collect();
-        let inner = model
+        let inner: Vec<VarId> = model
             .vars
             .iter()
             .enumerate()
@@ -250,6 +259,28 @@ impl<'m> Session<'m> {
             })
             .map(|(i, _)| VarId(i as u32))
             .collect();
+        // Batched when nothing is left for the runtime to supply per example: no inner
+        // latents to minimise and no negative answer to find for a real output.
+        let real_negatives = model.loss.as_ref().is_some_and(|l| {
+            (l.kind.needs_negative() || l.kind == LossKind::Perceptron)
+                && model
+                    .vars_of(Role::Output)
+                    .any(|(_, v)| !v.ty.is_discrete())
+        });
+        let batch_loss = match &program.loss {
+            Some(g) if eliminated_by_descent(model).is_empty() && !real_negatives => {
+                match ir::batch(g, "loss", BATCH) {
+                    Some(b) => Some(Bound::new(
+                        &grad::with_gradients(&b, "loss", &[InputKind::Param]),
+                        model,
+                        &param_slices,
+                        backend,
+                    )?),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
         Ok(Session {
             model,
             params,
@@ -257,6 +288,8 @@ impl<'m> Session<'m> {
             energy,
             answers,
             loss,
+            batch_loss,
+            batch_point: Point::zeros(model),
             inner,
             path: None,
         })
@@ -271,6 +304,8 @@ impl<'m> Session<'m> {
             energy: self.energy.fork(),
             answers: self.answers.as_ref().map(|b| b.fork()),
             loss: self.loss.as_ref().map(|b| b.fork()),
+            batch_loss: self.batch_loss.as_ref().map(|b| b.fork()),
+            batch_point: self.batch_point.clone(),
             inner: self.inner.clone(),
             path: None,
         }
@@ -285,6 +320,44 @@ impl<'m> Session<'m> {
     /// The iterates recorded since the last call (empty when not recording).
     pub fn take_path(&mut self) -> Vec<Point> {
         self.path.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The summed loss of the [`BATCH`] examples `rows` of `data`, with their summed
+    /// parameter gradient added into `grad`, in one call of the batched kernel; `None` when
+    /// the model is not batched or `rows` is not a whole batch.
+    pub fn loss_grad_batch(
+        &mut self,
+        data: &Dataset,
+        rows: &[usize],
+        grad: &mut [f64],
+    ) -> Option<Result<f64, RunError>> {
+        let bound = self.batch_loss.as_mut()?;
+        if rows.len() != BATCH {
+            return None;
+        }
+        for v in &data.vars {
+            let buf = &mut self.batch_point.values[v.var.0 as usize];
+            buf.clear();
+            for &r in rows {
+                buf.extend_from_slice(v.row(r));
+            }
+        }
+        if let Err(e) = bound.call(&self.params, &self.batch_point) {
+            return Some(Err(e));
+        }
+        for (id, v) in self.model.vars_of(Role::Param) {
+            let Some((o, l)) = self.param_slices[id.0 as usize] else {
+                continue;
+            };
+            let g = bound.get(&grad::grad_name(&v.name));
+            if g.len() == l {
+                grad[o..o + l]
+                    .iter_mut()
+                    .zip(g)
+                    .for_each(|(acc, gi)| *acc += gi);
+            }
+        }
+        Some(Ok(bound.scalar("loss")))
     }
 
     pub fn has_loss(&self) -> bool {
@@ -308,10 +381,15 @@ impl<'m> Session<'m> {
 
     /// Minimises the inner latents by descent, each from its init.
     fn min_inner(&mut self, p: &mut Point) -> Result<(), RunError> {
-        if self.inner.is_empty() {
+        let inner = self.inner.clone();
+        self.min_latents(p, &inner)
+    }
+
+    /// Minimises the given real latents by descent, each from its init.
+    fn min_latents(&mut self, p: &mut Point, inner: &[VarId]) -> Result<(), RunError> {
+        if inner.is_empty() {
             return Ok(());
         }
-        let inner = self.inner.clone();
         let descents: Vec<Descent> = inner
             .iter()
             .map(|v| match &self.model.var(*v).elim {
@@ -521,7 +599,8 @@ impl<'m> Session<'m> {
         let Some(loss) = &self.model.loss else {
             return Ok(());
         };
-        self.min_inner(p)?;
+        let latents = eliminated_by_descent(self.model);
+        self.min_latents(p, &latents)?;
         let outputs: Vec<VarId> = self.model.vars_of(Role::Output).map(|(id, _)| id).collect();
         let real = outputs.iter().any(|o| !self.model.var(*o).ty.is_discrete());
         let needs_neg = loss.kind.needs_negative() || loss.kind == LossKind::Perceptron;
@@ -584,7 +663,7 @@ impl<'m> Session<'m> {
                         for (o, v) in outputs.iter().zip(&batch[j]) {
                             q.values[o.0 as usize].clone_from(v);
                         }
-                        self.min_inner(&mut q)?;
+                        self.min_latents(&mut q, &latents)?;
                     }
                     None => {
                         // No other answer in the batch: a random one, as descent would start.
@@ -593,12 +672,14 @@ impl<'m> Session<'m> {
                                 .iter_mut()
                                 .for_each(|x| *x = rng.normal());
                         }
-                        self.min_inner(&mut q)?;
+                        self.min_latents(&mut q, &latents)?;
                     }
                 }
             }
             (None, _) => unreachable!("the checker requires negatives for real outputs"),
         }
+        // The latents at ȳ: eliminated as at the label.
+        self.min_latents(&mut q, &latents)?;
         for (i, v) in self.model.vars.iter().enumerate() {
             if matches!(v.role, Role::Output | Role::Latent) && !v.ty.is_discrete() {
                 p.negs[i].clone_from(&q.values[i]);
@@ -606,6 +687,18 @@ impl<'m> Session<'m> {
         }
         Ok(())
     }
+}
+
+/// Every real latent eliminated by descent: the energy a loss uses is `min_z E`, whether or not
+/// inference names the latent.
+fn eliminated_by_descent(model: &Model) -> Vec<VarId> {
+    model
+        .vars
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| matches!(v.elim, Some(Elim::MinDescent(_))))
+        .map(|(i, _)| VarId(i as u32))
+        .collect()
 }
 
 /// Sets a variable's values from an init: a constant or a distribution.

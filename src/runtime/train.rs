@@ -39,8 +39,9 @@ pub fn load_row(data: &Dataset, row: usize, p: &mut Point) {
     }
 }
 
-/// Examples per unit of work: the grain of threads and of the summation order.
-pub const CHUNK: usize = 8;
+/// Examples per unit of work: the grain of threads and of the summation order, and the
+/// size of the session's batched loss kernel.
+pub const CHUNK: usize = super::session::BATCH;
 
 /// Below this many parameter-gradient elements per minibatch (params × batch), a step is
 /// too small to repay starting threads.
@@ -82,6 +83,9 @@ fn chunk(
     grad: &mut [f64],
 ) -> Result<f64, RunError> {
     grad.iter_mut().for_each(|g| *g = 0.0);
+    if let Some(loss) = s.loss_grad_batch(data, rows, grad) {
+        return loss;
+    }
     let mut loss = 0.0;
     for &row in rows {
         load_row(data, row, point);
