@@ -230,7 +230,7 @@ pub fn pipeline(bytes: &[u8], backend: Backend) -> Result<Reached, String> {
     {
         return Ok(Reached::Run);
     }
-    let optimizer = if seed % 2 == 0 {
+    let optimizer = if seed.is_multiple_of(2) {
         Optimizer::Sgd { momentum: 0.9 }
     } else {
         Optimizer::Adam {

@@ -504,7 +504,7 @@ fn take_of_elementwise(r: &mut Rewriter<'_>, op: &Op, _: &Shape) -> Option<NodeI
     if r.g.as_const(index).is_some() {
         return None;
     }
-    let mut take = |r: &mut Rewriter<'_>, x: NodeId| {
+    let take = |r: &mut Rewriter<'_>, x: NodeId| {
         if r.g.shape(x).is_scalar() {
             x
         } else {
