@@ -7,6 +7,7 @@
 # ERROR SUMMARY line; exits 1 if any binary had an error (or failed a test).
 #
 #   scripts/valgrind.sh [TEST…]      e.g. scripts/valgrind.sh fuzz_replay
+#   EBMC_VALGRIND_PROFILE=dev scripts/valgrind.sh …   (the debug build, when it is already built)
 set -eu
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
@@ -17,7 +18,7 @@ for t in $tests; do
     echo "$t: no tests/$t.rs, skipped"
     continue
   fi
-  bin=$(cargo test --release --test "$t" --no-run --message-format=json 2>/dev/null \
+  bin=$(cargo test --profile "${EBMC_VALGRIND_PROFILE:-release}" --test "$t" --no-run --message-format=json 2>/dev/null \
     | grep "\"name\":\"$t\",\"src_path\"" | grep '"kind":\["test"\]' \
     | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
   log="${TMPDIR:-/tmp}/ebmc-valgrind-$t.log"
