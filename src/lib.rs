@@ -19,11 +19,13 @@
 //!
 //! 8. [`plot`]: a model's energy and training drawn as SVG.
 //!
-//! [`driver`] chains the stages; only `main.rs` knows about the terminal.
+//! [`driver`] chains the stages; only `main.rs` knows about the terminal. [`fuzzing`] holds
+//! what the fuzz targets of `fuzz/` run, so that `cargo test` replays their corpora.
 
 pub mod check;
 pub mod diag;
 pub mod driver;
+pub mod fuzzing;
 pub mod grad;
 pub mod interp;
 pub mod ir;

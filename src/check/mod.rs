@@ -27,6 +27,12 @@ use std::collections::HashMap;
 /// Largest number of elements a tensor (declared or computed) may have: 2^27 (1 GiB of f64).
 pub const MAX_ELEMENTS: usize = 1 << 27;
 
+/// Largest number of elements all the variables of one model may hold together: 2^28 (2 GiB
+/// of f64), the same budget as the scratch memory of one compiled function. Each variable is
+/// allocated when a model runs, so a model of many tensors each under [`MAX_ELEMENTS`] is
+/// refused here, before anything is allocated.
+pub const MAX_MODEL_ELEMENTS: usize = 1 << 28;
+
 /// Checks every model of a file. A model comes back only when it has no error and its name is
 /// the first of its kind in the file.
 pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
@@ -476,6 +482,29 @@ impl<'a> Checker<'a> {
         let vars: Vec<Var> = std::mem::take(&mut self.vars)
             .into_iter()
             .collect::<Option<_>>()?;
+        let total: usize = vars.iter().map(|v| v.ty.elements()).sum();
+        if total > MAX_MODEL_ELEMENTS {
+            let largest = vars
+                .iter()
+                .max_by_key(|v| v.ty.elements())
+                .expect("a model over the limit has variables");
+            self.error(
+                Diagnostic::new(
+                    Code::TooManyElements,
+                    self.ast.name.span,
+                    format!(
+                        "expected at most {MAX_MODEL_ELEMENTS} elements in all the variables of model `{}`, found {total}",
+                        self.ast.name.name
+                    ),
+                )
+                .secondary(
+                    largest.span,
+                    format!("`{}` alone holds {}", largest.name, largest.ty.elements()),
+                )
+                .help("ebmc keeps a model's variables under 2^28 elements (2 GiB); use smaller dimensions"),
+            );
+            return None;
+        }
         let consts = self
             .const_decls
             .iter()

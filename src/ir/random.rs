@@ -17,16 +17,40 @@
 use super::{Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Shape, Ty, Unary};
 
 /// SplitMix64: small, fast, and the same everywhere.
+///
+/// [`Rng::from_bytes`] makes a generator driven by a fuzzer: its small choices
+/// ([`Rng::below`] with at most 256 outcomes, hence which op, which argument, which shape) are
+/// read from the bytes, one byte each, while they last, so that a mutation of one byte changes
+/// one decision and coverage-guided fuzzing can steer the program's structure.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng {
+    state: u64,
+    /// Choices given from outside, read front to back; empty for a seeded generator.
+    tape: Vec<u8>,
+    pos: usize,
+}
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x853c_49e6_748f_ea9b)
+        Rng {
+            state: seed ^ 0x853c_49e6_748f_ea9b,
+            tape: Vec::new(),
+            pos: 0,
+        }
+    }
+    /// The first 8 bytes (zero-padded) seed the stream; the rest are choices.
+    pub fn from_bytes(bytes: &[u8]) -> Rng {
+        let n = bytes.len().min(8);
+        let mut seed = [0u8; 8];
+        seed[..n].copy_from_slice(&bytes[..n]);
+        Rng {
+            tape: bytes[n..].to_vec(),
+            ..Rng::new(u64::from_le_bytes(seed))
+        }
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
@@ -38,8 +62,15 @@ impl Rng {
     pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
     }
-    /// Uniform in `0..n` (`n > 0`).
+    /// Uniform in `0..n` (`n > 0`); the next byte of the tape, when there is one and `n`
+    /// fits in a byte.
     pub fn below(&mut self, n: usize) -> usize {
+        if n <= 256 {
+            if let Some(&b) = self.tape.get(self.pos) {
+                self.pos += 1;
+                return b as usize % n;
+            }
+        }
         (self.next_u64() % n as u64) as usize
     }
     /// Standard normal (Box–Muller).

@@ -63,7 +63,8 @@ pub fn point(model: &Model, source: &PointSource) -> Result<Vec<Vec<f64>>, RunEr
 
 /// Evaluates the energy, its terms and its gradient at the point, as the JSON `eval` prints.
 pub fn eval(model: &Model, source: &PointSource, backend: Backend) -> Result<Value, RunError> {
-    let values = point(model, source)?;
+    // Compiled before the point is read or drawn: a model over a memory limit is refused
+    // before any of its values are allocated.
     let program = ir::build(model).map_err(|e| RunError::Compile(e.message))?;
     let g = grad::with_gradients(
         &program.energy,
@@ -71,6 +72,7 @@ pub fn eval(model: &Model, source: &PointSource, backend: Backend) -> Result<Val
         &[InputKind::Param, InputKind::Output, InputKind::Latent],
     );
     let mut kernel = compile(&g, backend)?;
+    let values = point(model, source)?;
     let layout = kernel.layout().clone();
     let slices: Vec<&[f64]> = layout
         .inputs

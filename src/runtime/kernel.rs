@@ -210,8 +210,27 @@ pub enum Backend {
     JitStrict,
 }
 
-/// Makes a graph callable on a backend.
+/// Largest number of `f64`s one call of the interpreter may hold in its intermediate values:
+/// 2^28 (2 GiB), the JIT's [`jit::MAX_SCRATCH`]. The interpreter keeps the value of every node
+/// of the graph, so the sum over its nodes is what one call allocates; a graph above it is
+/// refused when it is compiled, before any of it is allocated. (Native code reuses scratch by
+/// liveness, and [`jit::compile`] applies the same limit to what it plans.)
+pub const MAX_VALUES: usize = jit::MAX_SCRATCH;
+
+/// Makes a graph callable on a backend; refuses a graph whose evaluation needs more than
+/// [`MAX_VALUES`] values of memory.
 pub fn compile(g: &Graph, backend: Backend) -> Result<Box<dyn Kernel>, KernelError> {
+    if backend == Backend::Interp {
+        let values = g
+            .ids()
+            .try_fold(0usize, |acc, n| acc.checked_add(g.shape(n).len()));
+        if values.is_none_or(|v| v > MAX_VALUES) {
+            return Err(KernelError(format!(
+                "the model needs {} values of memory for one evaluation, more than the limit of {MAX_VALUES} (2 GiB); use smaller dimensions",
+                values.map_or("more than 2^64".into(), |v| v.to_string())
+            )));
+        }
+    }
     match backend {
         Backend::Interp => Ok(Box::new(Interp::new(g))),
         Backend::Jit => Ok(Box::new(Native::new(g, jit::JitOptions::default())?)),

@@ -209,16 +209,13 @@ impl<'m> Session<'m> {
     /// declarations with `seed`.
     pub fn new(model: &'m Model, backend: Backend, seed: u64) -> Result<Session<'m>, RunError> {
         let program: Program = ir::build(model).map_err(|e| RunError::Compile(e.message))?;
+        // Where each param lives in the flat vector; its values are drawn only once every
+        // kernel has compiled, so a model over a memory limit allocates nothing.
         let mut param_slices = vec![None; model.vars.len()];
-        let mut params = Vec::new();
-        let mut rng = Rng::new(seed);
+        let mut len = 0;
         for (id, v) in model.vars_of(Role::Param) {
-            let shape = v.ty.shape().cloned().unwrap_or_default();
-            let init = v.init.clone().unwrap_or_else(|| rng::default_init(&shape));
-            let values = rng::init_values(&init, &shape, &mut rng)
-                .map_err(|e| RunError::User(e.to_string()))?;
-            param_slices[id.0 as usize] = Some((params.len(), values.len()));
-            params.extend(values);
+            param_slices[id.0 as usize] = Some((len, v.ty.elements()));
+            len += v.ty.elements();
         }
         let energy_graph = grad::with_gradients(
             &program.free_energy,
@@ -239,6 +236,15 @@ impl<'m> Session<'m> {
             )?),
             None => None,
         };
+        let mut params = Vec::with_capacity(len);
+        let mut rng = Rng::new(seed);
+        for (_, v) in model.vars_of(Role::Param) {
+            let shape = v.ty.shape().cloned().unwrap_or_default();
+            let init = v.init.clone().unwrap_or_else(|| rng::default_init(&shape));
+            let values = rng::init_values(&init, &shape, &mut rng)
+                .map_err(|e| RunError::User(e.to_string()))?;
+            params.extend(values);
+        }
         let named: Vec<VarId> = model
             .infer
             .iter()

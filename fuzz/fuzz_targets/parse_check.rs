@@ -1,0 +1,9 @@
+//! Any bytes through parse and check (and lowering, for clean models): never a panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(e) = ebmc::fuzzing::parse_check(data) {
+        panic!("{e}");
+    }
+});
