@@ -316,8 +316,7 @@ impl<'a> Checker<'a> {
         name: &ast::Ident,
     ) -> Option<Elim> {
         let discrete = t.is_discrete();
-        let default = |c: &Self| -> Elim {
-            let _ = c;
+        let default = || -> Elim {
             if discrete {
                 Elim::MinEnumerate
             } else {
@@ -330,7 +329,7 @@ impl<'a> Checker<'a> {
             }
         };
         match elim {
-            None => Some(default(self)),
+            None => Some(default()),
             Some(ast::Elim::Min(m)) => match m.name.name.as_str() {
                 "descent" if !discrete => Some(Elim::MinDescent(self.descent(m, DESCENT_ELIM)?)),
                 "descent" => {
@@ -361,7 +360,7 @@ impl<'a> Checker<'a> {
             Some(ast::Elim::Marginal(m)) => {
                 let beta = self.args(m, MARGINAL, false)?.values[0];
                 if beta.is_infinite() {
-                    return Some(default(self));
+                    return Some(default());
                 }
                 if !discrete {
                     self.error(
@@ -463,7 +462,7 @@ impl<'a> Checker<'a> {
                 let DeclKind::Data(data) = &d.kind else {
                     unreachable!()
                 };
-                let x = self.data(data, d.span);
+                let x = self.data(data);
                 ok &= x.is_some();
                 x
             }
@@ -668,7 +667,6 @@ impl<'a> Checker<'a> {
                                 .help("inference finds outputs (and latents); inputs are given and params are trained"),
                         );
                         ok = false;
-                        let _ = decl;
                     }
                     None => {
                         let help = self
@@ -822,7 +820,7 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn data(&mut self, data: &ast::Data, span: Span) -> Option<Data> {
+    fn data(&mut self, data: &ast::Data) -> Option<Data> {
         let mut ok = true;
         let mut bindings: Vec<DataBinding> = Vec::new();
         let mut bound: Vec<(usize, Span)> = Vec::new();
@@ -983,7 +981,6 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let _ = span;
         ok.then(|| Data {
             path: data.path.clone(),
             path_span: data.path_span,

@@ -338,12 +338,12 @@ impl<'a> Checker<'a> {
             return self.user_call(i, decl, func, args, span, env);
         }
         if func.name == "delta" {
-            return self.delta(func, args, span, env);
+            return self.delta(args, span, env);
         }
         if func.name == "transpose" && args.len() == 1 {
             return self.transpose(&args[0], span, env);
         }
-        let Some((b, arity)) = builtin(&func.name, args.len()) else {
+        let Some(b) = builtin(&func.name, args.len()) else {
             if BUILTINS.contains(&func.name.as_str()) {
                 let name = func.name.as_str();
                 let (expected, usage) = match name {
@@ -398,7 +398,6 @@ impl<'a> Checker<'a> {
             );
             return None;
         };
-        let _ = arity;
         let mut typed = Vec::new();
         let mut ok = true;
         for a in args {
@@ -551,13 +550,7 @@ impl<'a> Checker<'a> {
 
     /// `delta(y - k)`: 1 where the class value `y` equals the constant `k`, else 0 — indexing
     /// a one-hot constant vector with `y`.
-    fn delta(
-        &mut self,
-        func: &ast::Ident,
-        args: &[ast::Expr],
-        span: Span,
-        env: &Env,
-    ) -> Option<Expr> {
+    fn delta(&mut self, args: &[ast::Expr], span: Span, env: &Env) -> Option<Expr> {
         let usage = "write `delta(y - k)` with `y` a class or sign value and `k` a constant";
         if args.len() != 1 {
             self.error(
@@ -638,7 +631,6 @@ impl<'a> Checker<'a> {
             );
             return None;
         };
-        let _ = func;
         let items = (0..n)
             .map(|i| Expr {
                 kind: ExprKind::Number(if i == hot { 1.0 } else { 0.0 }),
@@ -890,7 +882,7 @@ fn real_shape(e: &Expr) -> Shape {
 }
 
 /// Resolves a builtin name and arity to its overload.
-fn builtin(name: &str, arity: usize) -> Option<(Builtin, usize)> {
+fn builtin(name: &str, arity: usize) -> Option<Builtin> {
     use Builtin::*;
     let b = match (name, arity) {
         ("exp", 1) => Exp,
@@ -920,5 +912,5 @@ fn builtin(name: &str, arity: usize) -> Option<(Builtin, usize)> {
         ("pow", 2) => Pow,
         _ => return None,
     };
-    Some((b, arity))
+    Some(b)
 }

@@ -161,7 +161,6 @@ impl<'a> Checker<'a> {
 
     /// Step 1: every declared name, once.
     fn collect(&mut self) {
-        let mut energy_index = 0;
         for d in &self.ast.decls {
             let (name, sym) = match &d.kind {
                 DeclKind::Const { name, value } => {
@@ -187,12 +186,8 @@ impl<'a> Checker<'a> {
                 }
                 DeclKind::Energy {
                     name: Some(name), ..
-                } => {
-                    energy_index += 1;
-                    (name, Sym::Energy)
-                }
+                } => (name, Sym::Energy),
                 DeclKind::Energy { name: None, .. } => {
-                    energy_index += 1;
                     continue;
                 }
                 _ => continue,
@@ -213,7 +208,6 @@ impl<'a> Checker<'a> {
                 self.names.insert(&name.name, (sym, name.span));
             }
         }
-        let _ = energy_index;
     }
 
     /// Step 2: consts, lets and functions in dependency order; cycles reported once.
