@@ -26,7 +26,7 @@ use crate::rng::{self, Rng};
 use std::fmt;
 
 /// Examples per call of the batched loss kernel: the training loop's chunk.
-pub const BATCH: usize = 8;
+pub const BATCH: usize = 16;
 
 /// Values of every variable of a model (and ȳ), flat and row-major, indexed by `VarId`.
 #[derive(Clone, Debug, PartialEq)]

@@ -233,12 +233,12 @@ fn step_grads(
 ) -> Result<f64, RunError> {
     let chunks: Vec<&[usize]> = batch.chunks(CHUNK).collect();
     let t = workers.len();
-    for w in workers.iter_mut() {
-        w.s.params.copy_from_slice(&s.params);
-    }
-    let len = s.params.len();
-    // Worker `i` computes chunks `i, i + t, i + 2t, …`.
+    let master: &[f64] = &s.params;
+    let len = master.len();
+    // Worker `i` takes the current params (each thread copies its own) and computes chunks
+    // `i, i + t, i + 2t, …`.
     let run = |(i, w): (usize, &mut Worker)| -> Result<(), RunError> {
+        w.s.params.copy_from_slice(master);
         let mine: Vec<&[usize]> = chunks.iter().skip(i).step_by(t).copied().collect();
         w.grads.resize_with(mine.len(), || vec![0.0; len]);
         w.losses.resize(mine.len(), 0.0);
@@ -272,17 +272,32 @@ fn step_grads(
         });
         results.into_iter().collect::<Result<(), RunError>>()?;
     }
-    // Sum in chunk order: chunk c was computed by worker c % t as its (c / t)-th.
-    grad.iter_mut().for_each(|g| *g = 0.0);
-    let mut loss = 0.0;
-    for c in 0..chunks.len() {
-        let w = &workers[c % t];
-        loss += w.losses[c / t];
-        for (acc, g) in grad.iter_mut().zip(&w.grads[c / t]) {
-            *acc += g;
+    // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
+    // element independently: threads split the elements, never the order of a sum.
+    let parts: Vec<&[f64]> = (0..chunks.len())
+        .map(|c| workers[c % t].grads[c / t].as_slice())
+        .collect();
+    let sum_range = |start: usize, out: &mut [f64]| {
+        out.iter_mut().for_each(|g| *g = 0.0);
+        for part in &parts {
+            let part = &part[start..start + out.len()];
+            out.iter_mut().zip(part).for_each(|(acc, g)| *acc += g);
         }
+    };
+    if t == 1 {
+        sum_range(0, grad);
+    } else {
+        let per = len.div_ceil(t);
+        std::thread::scope(|scope| {
+            for (k, out) in grad.chunks_mut(per).enumerate() {
+                let sum_range = &sum_range;
+                scope.spawn(move || sum_range(k * per, out));
+            }
+        });
     }
-    Ok(loss)
+    Ok((0..chunks.len())
+        .map(|c| workers[c % t].losses[c / t])
+        .sum())
 }
 
 /// The name of the param that owns flat index `i`.
