@@ -110,6 +110,13 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// Every expression used in arithmetic, each checked (so all their errors are reported);
+    /// `None` when any failed.
+    fn reals(&mut self, items: &[ast::Expr], env: &Env) -> Option<Vec<Expr>> {
+        let typed: Vec<Option<Expr>> = items.iter().map(|e| self.real(e, env)).collect();
+        typed.into_iter().collect()
+    }
+
     /// An expression used in arithmetic: real or sign, never class.
     fn real(&mut self, e: &ast::Expr, env: &Env) -> Option<Expr> {
         let x = self.expr(e, env)?;
@@ -210,17 +217,7 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        let mut typed = Vec::new();
-        let mut ok = true;
-        for item in items {
-            match self.real(item, env) {
-                Some(x) => typed.push(x),
-                None => ok = false,
-            }
-        }
-        if !ok {
-            return None;
-        }
+        let typed = self.reals(items, env)?;
         let first = real_shape(&typed[0]);
         for x in &typed[1..] {
             let s = real_shape(x);
@@ -398,17 +395,7 @@ impl<'a> Checker<'a> {
             );
             return None;
         };
-        let mut typed = Vec::new();
-        let mut ok = true;
-        for a in args {
-            match self.real(a, env) {
-                Some(x) => typed.push(x),
-                None => ok = false,
-            }
-        }
-        if !ok {
-            return None;
-        }
+        let typed = self.reals(args, env)?;
         let shapes: Vec<Shape> = typed.iter().map(real_shape).collect();
         use Builtin::*;
         let shape = match b {
@@ -500,17 +487,8 @@ impl<'a> Checker<'a> {
             }
             return None;
         };
-        let mut typed = Vec::new();
+        let typed = self.reals(args, env)?;
         let mut ok = true;
-        for a in args {
-            match self.real(a, env) {
-                Some(x) => typed.push(x),
-                None => ok = false,
-            }
-        }
-        if !ok {
-            return None;
-        }
         let param_tys: Vec<Ty> = self.checked_fns[id.0 as usize]
             .params
             .iter()
