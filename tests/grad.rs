@@ -4,26 +4,11 @@
 use ebmc::grad::check::{check_vjp, Outcome};
 use ebmc::grad::{self, with_gradients};
 use ebmc::interp;
-use ebmc::ir::{self, random, Graph, InputKind, Ty};
+use ebmc::ir::{self, random, Graph, InputKind};
 use std::collections::BTreeSet;
 
 const TOL: f64 = 1e-6;
 const EPS: f64 = 1e-4;
-
-/// A random direction over the real params (zero elsewhere).
-fn direction(g: &Graph, rng: &mut random::Rng) -> Vec<Vec<f64>> {
-    g.inputs
-        .iter()
-        .map(|inp| {
-            let n = inp.shape().len();
-            if inp.kind == InputKind::Param && matches!(inp.ty, Ty::Real(_)) {
-                (0..n).map(|_| rng.normal()).collect()
-            } else {
-                vec![0.0; n]
-            }
-        })
-        .collect()
-}
 
 /// Checks the gradient of `f` at up to `tries` random points; returns whether a point away
 /// from every kink was found. Panics with the program on a mismatch.
@@ -34,7 +19,7 @@ fn check_program(g: &Graph, rng: &mut random::Rng, label: &str, tries: usize) ->
     let forward = ir::simplify(g);
     for _ in 0..tries {
         let point = random::inputs(g, rng);
-        let dir = direction(g, rng);
+        let dir = random::param_direction(g, rng);
         // Simplification keeps values.
         let slots: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
         let a = interp::eval_slots(g, &slots).unwrap().scalar("f").unwrap();

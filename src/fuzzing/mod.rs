@@ -56,21 +56,6 @@ pub fn program_of(bytes: &[u8]) -> (Graph, random::Rng) {
     (g, rng)
 }
 
-/// A random direction over the real params (zero elsewhere).
-fn direction(g: &Graph, rng: &mut random::Rng) -> Vec<Vec<f64>> {
-    g.inputs
-        .iter()
-        .map(|inp| {
-            let n = inp.shape().len();
-            if inp.kind == InputKind::Param && matches!(inp.ty, Ty::Real(_)) {
-                (0..n).map(|_| rng.normal()).collect()
-            } else {
-                vec![0.0; n]
-            }
-        })
-        .collect()
-}
-
 /// A random IR program from `bytes`, checked as described in the module documentation.
 pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
     let (g, mut rng) = program_of(bytes);
@@ -95,7 +80,7 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
         ));
     }
     jit_agrees(&grads, &slots)?;
-    let dir = direction(&g, &mut rng);
+    let dir = random::param_direction(&g, &mut rng);
     let mut worst = None;
     for eps in [1e-4, 1e-5] {
         let outcome = grad::check::check_vjp(&g, &grads, "f", &point, &dir, eps)

@@ -525,6 +525,22 @@ fn build(rng: &mut Rng, steps: usize, gens: &[Gen]) -> Graph {
     b.g
 }
 
+/// A random direction over the real params of `g` (zero for every other input), for
+/// directional finite-difference checks of parameter gradients.
+pub fn param_direction(g: &Graph, rng: &mut Rng) -> Vec<Vec<f64>> {
+    g.inputs
+        .iter()
+        .map(|inp| {
+            let n = inp.shape().len();
+            if inp.kind == InputKind::Param && matches!(inp.ty, Ty::Real(_)) {
+                (0..n).map(|_| rng.normal()).collect()
+            } else {
+                vec![0.0; n]
+            }
+        })
+        .collect()
+}
+
 /// Random values for every input of `g`, in input order: reals in `[-2, 2]`, classes in
 /// range, signs ±1.
 pub fn inputs(g: &Graph, rng: &mut Rng) -> Vec<Vec<f64>> {
