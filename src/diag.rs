@@ -99,6 +99,7 @@ codes! {
     Unused = "W0001", "unused declaration";
     Collapse = "W0002", "loss can collapse the energy";
     TrainWithoutData = "W0003", "training without data";
+    LvqSign = "W0004", "lvq2 on an energy that may be negative";
 }
 
 impl fmt::Display for Code {

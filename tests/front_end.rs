@@ -119,3 +119,32 @@ fn expected_code(source: &str) -> Option<String> {
 fn count_models(source: &str) -> usize {
     source.matches("model ").count()
 }
+
+/// The `lvq2` lint (`W0004`) proves the usual non-negative energies so, and warns on others.
+#[test]
+fn lvq2_lint_warns_only_where_the_energy_may_go_negative() {
+    let cases = [
+        ("(y - w * x)^2", false),
+        ("0.5 * sqnorm([y] - [w * x])", false),
+        ("softplus(w * x - y)", false),
+        ("abs(y - w * x) + exp(w)", false),
+        ("relu(y) * 2 + max(square(y), w)", false),
+        ("w * x - y", true),
+        ("log(square(y - w * x))", true),
+        ("(y - w * x)^3", true),
+        ("square(y) - w", true),
+    ];
+    for (energy, warns) in cases {
+        let source = format!(
+            "model m {{\n  input x : real\n  output y : real\n  param w : real\n  \
+             energy {energy}\n  loss lvq2(delta = 0.1)\n  negatives descent\n}}\n"
+        );
+        let checked = driver::check(source.as_bytes());
+        assert!(!checked.has_errors(), "{energy}: {:?}", checked.diagnostics);
+        let warned = checked
+            .diagnostics
+            .iter()
+            .any(|d| d.code.as_str() == "W0004");
+        assert_eq!(warned, warns, "{energy}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Name references and lints: unused declarations (`W0001`, only in a model without errors),
-//! energy without an output (`E0304`) and the collapse lint (`W0002`).
+//! energy without an output (`E0304`), the collapse lint (`W0002`) and, from
+//! [`super::positive`], `lvq2` on an energy that may go negative (`W0004`).
 //!
 //! The collapse lint follows the seed (LeCun et al. 2006, section 2): `loss energy` only
 //! pulls the energy of correct answers down, so it is safe only when the architecture
@@ -8,6 +9,7 @@
 //! an output. If it does not, training can collapse the energy, and we suggest a contrastive loss.
 
 use super::clauses::Clauses;
+use super::positive::Sign;
 use super::{
     Builtin, Checker, EnergyTerm, Expr, ExprKind, FnId, Index, LossKind, Role, Sym, VarId,
 };
@@ -104,6 +106,13 @@ impl<'a> Checker<'a> {
         let Some(loss) = clauses.and_then(|c| c.loss.as_ref()) else {
             return;
         };
+        if matches!(loss.kind, LossKind::Lvq2 { .. }) && self.energy_sign(energy) == Sign::Any {
+            self.error(
+                Diagnostic::new(Code::LvqSign, loss.span, "expected an energy that cannot go negative for `lvq2`, found one that may")
+                    .label("divides by the energy of the wrong answer")
+                    .help("lvq2 assumes positive energies: where the energy of ȳ is negative, the loss changes sign and training raises the energy of the correct answer; build the energy from non-negative terms (`sqnorm`, `square`, `softplus`, `relu`, `exp`) or use `hinge`, `log` or `mce`"),
+            );
+        }
         if loss.kind != LossKind::Energy {
             return;
         }

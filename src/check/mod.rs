@@ -16,6 +16,7 @@ mod consts;
 mod expr;
 mod lint;
 mod model;
+mod positive;
 
 pub use model::*;
 
