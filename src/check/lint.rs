@@ -8,15 +8,14 @@
 //! param to zero (a point training can reach) and see whether the energy still depends on
 //! an output. If it does not, training can collapse the energy, and we suggest a contrastive loss.
 
+use super::abstract_eval::{Domain, Walker};
 use super::clauses::Clauses;
 use super::positive::Sign;
-use super::{
-    Builtin, Checker, EnergyTerm, Expr, ExprKind, FnId, Index, LossKind, Role, Sym, VarId,
-};
+use super::{Builtin, Checker, EnergyTerm, Expr, LossKind, Role, Sym};
 use crate::diag::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast::{self, BinOp, DeclKind, IndexArg, TypeKind};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Every name an expression refers to (values and called functions), except `bound` ones.
 pub(super) fn names_in(e: &ast::Expr, bound: &[&str], out: &mut Vec<(String, Span)>) {
@@ -116,11 +115,7 @@ impl<'a> Checker<'a> {
         if loss.kind != LossKind::Energy {
             return;
         }
-        let mut z = Zero {
-            c: self,
-            lets: HashMap::new(),
-            calls: HashMap::new(),
-        };
+        let mut z = Walker::<Dep>::new(self);
         let dep = energy
             .iter()
             .fold(Dep::Zero, |acc, t| acc.join(z.expr(&t.value, &[])));
@@ -272,91 +267,60 @@ fn method_refs(m: &ast::Method, out: &mut Vec<(String, Span)>) {
 }
 
 /// The abstract interpretation behind the collapse lint.
-struct Zero<'c, 'a> {
-    c: &'c Checker<'a>,
-    lets: HashMap<u32, Dep>,
-    calls: HashMap<(FnId, Vec<Dep>), Dep>,
-}
-
-impl Zero<'_, '_> {
-    fn expr(&mut self, e: &Expr, params: &[Dep]) -> Dep {
-        match &e.kind {
-            ExprKind::Number(v) => {
-                if *v == 0.0 {
-                    Dep::Zero
-                } else {
-                    Dep::Free
-                }
-            }
-            ExprKind::Var(VarId(i)) => match self.c.vars[*i as usize].as_ref().map(|v| v.role) {
-                Some(Role::Param) => Dep::Zero,
-                Some(Role::Output) => Dep::Output,
-                _ => Dep::Free,
-            },
-            ExprKind::Let(id) => {
-                if let Some(d) = self.lets.get(&id.0) {
-                    return *d;
-                }
-                let d = self.expr(&self.c.lets[id.0 as usize].value, &[]);
-                self.lets.insert(id.0, d);
-                d
-            }
-            ExprKind::Param(i) => params.get(*i).copied().unwrap_or(Dep::Free),
-            ExprKind::Vector(items) => items
-                .iter()
-                .fold(Dep::Zero, |acc, x| acc.join(self.expr(x, params))),
-            ExprKind::Call(id, args) => {
-                let deps: Vec<Dep> = args.iter().map(|a| self.expr(a, params)).collect();
-                if let Some(d) = self.calls.get(&(*id, deps.clone())) {
-                    return *d;
-                }
-                let d = self.expr(&self.c.checked_fns[id.0 as usize].body, &deps);
-                self.calls.insert((*id, deps), d);
-                d
-            }
-            ExprKind::Builtin(b, args) => {
-                let ds: Vec<Dep> = args.iter().map(|a| self.expr(a, params)).collect();
-                use Builtin::*;
-                match b {
-                    Tanh | Relu | Abs | Sqrt | Square | Sin | Sum | Mean | Max | Min | SqNorm
-                    | Norm | L1 => ds[0].apply(true),
-                    Exp | Log | Sigmoid | Softplus | Cos | LogSumExp | Softmax => {
-                        ds[0].apply(false)
-                    }
-                    Dot => ds[0].times(ds[1]),
-                    Cosine => ds[0].join(ds[1]).apply(false),
-                    Max2 | Min2 => ds[0].join(ds[1]),
-                    Pow => ds[0].join(ds[1]).apply(ds[1] != Dep::Zero),
-                }
-            }
-            ExprKind::Index(base, ix) => {
-                let mut d = self.expr(base, params);
-                for i in ix {
-                    if let Index::Dynamic(x) = i {
-                        let xd = self.expr(x, params);
-                        if d != Dep::Zero {
-                            d = d.join(xd);
-                        }
-                    }
-                }
-                d
-            }
-            ExprKind::Transpose(x) | ExprKind::Neg(x) => self.expr(x, params),
-            ExprKind::Binary(op, l, r) => {
-                let (a, b) = (self.expr(l, params), self.expr(r, params));
-                match op {
-                    BinOp::Add | BinOp::Sub => a.join(b),
-                    BinOp::Mul | BinOp::MatMul => a.times(b),
-                    BinOp::Div => {
-                        if a == Dep::Zero {
-                            Dep::Zero
-                        } else {
-                            a.join(b)
-                        }
-                    }
-                    BinOp::Pow => a.join(b).apply(b != Dep::Zero),
-                }
-            }
+impl Domain for Dep {
+    fn number(v: f64) -> Dep {
+        if v == 0.0 {
+            Dep::Zero
+        } else {
+            Dep::Free
+        }
+    }
+    fn var(role: Option<Role>) -> Dep {
+        match role {
+            Some(Role::Param) => Dep::Zero,
+            Some(Role::Output) => Dep::Output,
+            _ => Dep::Free,
+        }
+    }
+    fn unknown() -> Dep {
+        Dep::Free
+    }
+    fn vector(items: impl Iterator<Item = Dep>) -> Dep {
+        items.fold(Dep::Zero, Dep::join)
+    }
+    fn builtin(b: Builtin, ds: &[Dep], _: &[Expr]) -> Dep {
+        use Builtin::*;
+        match b {
+            Tanh | Relu | Abs | Sqrt | Square | Sin | Sum | Mean | Max | Min | SqNorm | Norm
+            | L1 => ds[0].apply(true),
+            Exp | Log | Sigmoid | Softplus | Cos | LogSumExp | Softmax => ds[0].apply(false),
+            Dot => ds[0].times(ds[1]),
+            Cosine => ds[0].join(ds[1]).apply(false),
+            Max2 | Min2 => ds[0].join(ds[1]),
+            Pow => ds[0].join(ds[1]).apply(ds[1] != Dep::Zero),
+        }
+    }
+    /// Indexing zero gives zero whatever the index.
+    fn index(base: Dep, dynamic: &[Dep]) -> Dep {
+        if base == Dep::Zero {
+            Dep::Zero
+        } else {
+            dynamic.iter().fold(base, |d, x| d.join(*x))
+        }
+    }
+    fn transpose(x: Dep) -> Dep {
+        x
+    }
+    fn neg(x: Dep) -> Dep {
+        x
+    }
+    fn binary(op: BinOp, a: Dep, b: Dep, _: &Expr) -> Dep {
+        match op {
+            BinOp::Add | BinOp::Sub => a.join(b),
+            BinOp::Mul | BinOp::MatMul => a.times(b),
+            BinOp::Div if a == Dep::Zero => Dep::Zero,
+            BinOp::Div => a.join(b),
+            BinOp::Pow => a.join(b).apply(b != Dep::Zero),
         }
     }
 }

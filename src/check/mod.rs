@@ -11,6 +11,7 @@
 //! Errors do not cascade: an expression that failed is `None`, and everything built on it is
 //! skipped silently. A model is returned only when it has no error.
 
+mod abstract_eval;
 mod clauses;
 mod consts;
 mod expr;

@@ -6,9 +6,9 @@
 //! The lint proves `E ≥ 0` by a small abstract interpretation over signs — `sqnorm`, `square`,
 //! `softplus`, sums and products of non-negative things — and warns when it cannot.
 
-use super::{Builtin, Checker, EnergyTerm, Expr, ExprKind, FnId};
+use super::abstract_eval::{Domain, Walker};
+use super::{Builtin, Checker, EnergyTerm, Expr, ExprKind, Role};
 use crate::syntax::ast::BinOp;
-use std::collections::HashMap;
 
 /// What is known of the sign of every element of an expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,16 +22,7 @@ pub(super) enum Sign {
 }
 
 impl Sign {
-    fn of(v: f64) -> Sign {
-        if v > 0.0 {
-            Sign::Pos
-        } else if v == 0.0 {
-            Sign::NonNeg
-        } else {
-            Sign::Any
-        }
-    }
-    /// `a + b`, and what holds of both of two expressions (a vector of them, `min`).
+    /// What holds of both of two values (the elements of a vector, `min`, a product).
     fn weakest(self, other: Sign) -> Sign {
         self.min(other)
     }
@@ -55,80 +46,66 @@ impl Sign {
 impl Checker<'_> {
     /// The sign of the whole energy: the sum of its terms.
     pub(super) fn energy_sign(&self, energy: &[EnergyTerm]) -> Sign {
-        let mut s = Signs {
-            c: self,
-            lets: HashMap::new(),
-            calls: HashMap::new(),
-        };
+        let mut w = Walker::<Sign>::new(self);
         energy
             .iter()
-            .fold(Sign::NonNeg, |acc, t| acc.plus(s.expr(&t.value, &[])))
+            .fold(Sign::NonNeg, |acc, t| acc.plus(w.expr(&t.value, &[])))
     }
 }
 
-struct Signs<'c, 'a> {
-    c: &'c Checker<'a>,
-    lets: HashMap<u32, Sign>,
-    calls: HashMap<(FnId, Vec<Sign>), Sign>,
-}
-
-impl Signs<'_, '_> {
-    fn expr(&mut self, e: &Expr, params: &[Sign]) -> Sign {
-        match &e.kind {
-            ExprKind::Number(v) => Sign::of(*v),
-            // Trainable, given or inferred reals: any sign.
-            ExprKind::Var(_) => Sign::Any,
-            ExprKind::Let(id) => {
-                if let Some(s) = self.lets.get(&id.0) {
-                    return *s;
-                }
-                let s = self.expr(&self.c.lets[id.0 as usize].value, &[]);
-                self.lets.insert(id.0, s);
-                s
-            }
-            ExprKind::Param(i) => params.get(*i).copied().unwrap_or(Sign::Any),
-            ExprKind::Vector(items) => items
-                .iter()
-                .fold(Sign::Pos, |acc, x| acc.weakest(self.expr(x, params))),
-            ExprKind::Call(id, args) => {
-                let signs: Vec<Sign> = args.iter().map(|a| self.expr(a, params)).collect();
-                if let Some(s) = self.calls.get(&(*id, signs.clone())) {
-                    return *s;
-                }
-                let s = self.expr(&self.c.checked_fns[id.0 as usize].body, &signs);
-                self.calls.insert((*id, signs), s);
-                s
-            }
-            ExprKind::Builtin(b, args) => {
-                let s: Vec<Sign> = args.iter().map(|a| self.expr(a, params)).collect();
-                use Builtin::*;
-                match b {
-                    Exp | Sigmoid | Softplus | Softmax => Sign::Pos,
-                    Relu | Abs | Square | SqNorm | Norm | L1 | Sqrt => s[0].non_neg(),
-                    // Order-preserving through zero: the argument's sign.
-                    Tanh | Sum | Mean | Max | Min => s[0],
-                    Log | Sin | Cos | LogSumExp | Cosine => Sign::Any,
-                    Dot => s[0].times(s[1]),
-                    Max2 => s[0].max(s[1]),
-                    Min2 => s[0].min(s[1]),
-                    Pow => pow(s[0], &args[1]),
-                }
-            }
-            ExprKind::Index(base, _) | ExprKind::Transpose(base) => self.expr(base, params),
-            ExprKind::Neg(_) => Sign::Any,
-            ExprKind::Binary(op, l, r) => {
-                let (a, b) = (self.expr(l, params), self.expr(r, params));
-                match op {
-                    BinOp::Add => a.plus(b),
-                    BinOp::Sub => Sign::Any,
-                    BinOp::Mul | BinOp::MatMul => a.times(b),
-                    BinOp::Div if b == Sign::Pos => a,
-                    // `a / 0` is ±∞ or NaN, never below zero when `a` is not.
-                    BinOp::Div if b == Sign::NonNeg => a.weakest(Sign::NonNeg),
-                    BinOp::Div => Sign::Any,
-                    BinOp::Pow => pow(a, r),
-                }
-            }
+impl Domain for Sign {
+    fn number(v: f64) -> Sign {
+        if v > 0.0 {
+            Sign::Pos
+        } else if v == 0.0 {
+            Sign::NonNeg
+        } else {
+            Sign::Any
+        }
+    }
+    /// Trainable, given or inferred reals: any sign.
+    fn var(_: Option<Role>) -> Sign {
+        Sign::Any
+    }
+    fn unknown() -> Sign {
+        Sign::Any
+    }
+    fn vector(items: impl Iterator<Item = Sign>) -> Sign {
+        items.fold(Sign::Pos, Sign::weakest)
+    }
+    fn builtin(b: Builtin, s: &[Sign], args: &[Expr]) -> Sign {
+        use Builtin::*;
+        match b {
+            Exp | Sigmoid | Softplus | Softmax => Sign::Pos,
+            Relu | Abs | Square | SqNorm | Norm | L1 | Sqrt => s[0].non_neg(),
+            // Order-preserving through zero: the argument's sign.
+            Tanh | Sum | Mean | Max | Min => s[0],
+            Log | Sin | Cos | LogSumExp | Cosine => Sign::Any,
+            Dot => s[0].times(s[1]),
+            Max2 => s[0].max(s[1]),
+            Min2 => s[0].min(s[1]),
+            Pow => pow(s[0], &args[1]),
+        }
+    }
+    fn index(base: Sign, _: &[Sign]) -> Sign {
+        base
+    }
+    fn transpose(x: Sign) -> Sign {
+        x
+    }
+    fn neg(_: Sign) -> Sign {
+        Sign::Any
+    }
+    fn binary(op: BinOp, a: Sign, b: Sign, rhs: &Expr) -> Sign {
+        match op {
+            BinOp::Add => a.plus(b),
+            BinOp::Sub => Sign::Any,
+            BinOp::Mul | BinOp::MatMul => a.times(b),
+            BinOp::Div if b == Sign::Pos => a,
+            // `a / 0` is ±∞ or NaN, never below zero when `a` is not.
+            BinOp::Div if b == Sign::NonNeg => a.weakest(Sign::NonNeg),
+            BinOp::Div => Sign::Any,
+            BinOp::Pow => pow(a, rhs),
         }
     }
 }
