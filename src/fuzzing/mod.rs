@@ -44,8 +44,9 @@ pub fn parse_check(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Relative error above which a gradient disagrees with finite differences (twice, at two
-/// step sizes: a single miss can be a point where the function curves sharply).
+/// Relative error above which a gradient disagrees with finite differences — at each of three
+/// step sizes: a miss at one can be a point where the function curves sharply (a smaller step
+/// helps) or rounding where large values cancel into a small result (a larger step helps).
 const GRAD_TOL: f64 = 1e-6;
 
 /// The program [`ir_program`] builds from `bytes`: at most 24 steps.
@@ -82,7 +83,7 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
     jit_agrees(&grads, &slots)?;
     let dir = random::param_direction(&g, &mut rng);
     let mut worst = None;
-    for eps in [1e-4, 1e-5] {
+    for eps in [1e-4, 1e-5, 1e-3] {
         let outcome = grad::check::check_vjp(&g, &grads, "f", &point, &dir, eps)
             .map_err(|e| format!("gradient check failed to evaluate: {e}\n{g}"))?;
         match outcome {
@@ -92,7 +93,7 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
             Outcome::Checked(c) => worst = Some(c),
         }
     }
-    let c = worst.expect("both checks failed");
+    let c = worst.expect("every check failed");
     Err(format!(
         "gradient: analytic {} vs numeric {} (relative error {:e})\n{g}\ngradient:\n{grads}",
         c.analytic,
