@@ -161,11 +161,15 @@ pub fn simplify(g: &Graph) -> Graph {
 /// [`simplify`], also saying which rules fired.
 pub fn simplify_with_stats(g: &Graph) -> (Graph, Stats) {
     // A sweep can make a value read once that was read twice (its other reader simplified
-    // away), which a rule about single reads only sees in the next sweep: repeat until a
-    // sweep changes nothing (in practice at most one more).
-    let (mut out, mut stats) = sweep(g);
+    // away), which a rule about single reads only sees in the next sweep: repeat while a
+    // sweep turned such a rule down for a shared value, until one changes nothing (in
+    // practice at most one more). Most graphs take one sweep.
+    let (mut out, mut stats, mut declined) = sweep(g);
     for _ in 0..4 {
-        let (next, more) = sweep(&out);
+        if !declined {
+            break;
+        }
+        let (next, more, again) = sweep(&out);
         if more.fired.iter().all(|&f| f == 0) {
             break;
         }
@@ -175,12 +179,14 @@ pub fn simplify_with_stats(g: &Graph) -> (Graph, Stats) {
             .zip(&more.fired)
             .for_each(|(a, b)| *a += b);
         out = next;
+        declined = again;
     }
     (out, stats)
 }
 
-/// One forward sweep of the rules over the graph.
-fn sweep(g: &Graph) -> (Graph, Stats) {
+/// One forward sweep of the rules over the graph; also says whether a rule was turned down
+/// only because a value was shared.
+fn sweep(g: &Graph) -> (Graph, Stats, bool) {
     let mut out = Graph {
         inputs: g.inputs.clone(),
         ..Graph::default()
@@ -198,11 +204,13 @@ fn sweep(g: &Graph) -> (Graph, Stats) {
         reads[n.index()] += 1;
     }
     let mut map: Vec<NodeId> = Vec::with_capacity(g.len());
+    let declined;
     {
         let mut rw = Rewriter {
             g: &mut out,
             stats: &mut stats,
             reads: Vec::new(),
+            declined_shared: false,
         };
         for n in g.ids() {
             rw.g.set_span(g.span(n));
@@ -214,6 +222,7 @@ fn sweep(g: &Graph) -> (Graph, Stats) {
             rw.reads[m.index()] += reads[n.index()];
             map.push(m);
         }
+        declined = rw.declined_shared;
     }
     out.outputs = g
         .outputs
@@ -223,7 +232,7 @@ fn sweep(g: &Graph) -> (Graph, Stats) {
     out.set_span(g.current_span());
     let out = out.prune();
     super::debug_verify(&out, "simplify");
-    (out, stats)
+    (out, stats, declined)
 }
 
 /// The graph being rebuilt, and the statistics.
@@ -232,6 +241,8 @@ pub struct Rewriter<'a> {
     stats: &'a mut Stats,
     /// Reads of each new node by the source graph (0 for nodes the rules made).
     reads: Vec<u32>,
+    /// Whether [`Rewriter::shared`] turned a rule down in this sweep.
+    declined_shared: bool,
 }
 
 impl Rewriter<'_> {
@@ -276,9 +287,12 @@ impl Rewriter<'_> {
     fn splat_of(&self, n: NodeId) -> Option<f64> {
         self.g.as_splat(n)
     }
-    /// Whether the source graph reads `n` more than once.
-    fn shared(&self, n: NodeId) -> bool {
-        self.reads.get(n.index()).is_some_and(|&r| r > 1)
+    /// Whether the source graph reads `n` more than once (noted: a later sweep may see it
+    /// read once).
+    fn shared(&mut self, n: NodeId) -> bool {
+        let shared = self.reads.get(n.index()).is_some_and(|&r| r > 1);
+        self.declined_shared |= shared;
+        shared
     }
     fn is(&self, n: NodeId, v: f64) -> bool {
         self.splat_of(n) == Some(v)
