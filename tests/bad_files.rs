@@ -169,3 +169,21 @@ fn bad_weights_files() {
 fn bad_point_files() {
     bad_model_inputs(POINTS, &["eval", "--point"]);
 }
+
+#[test]
+fn every_bad_file_is_tested() {
+    let mut listed: Vec<&str> = CSV
+        .iter()
+        .chain(WEIGHTS)
+        .chain(POINTS)
+        .map(|e| e.0)
+        .collect();
+    listed.push("weights_model.ebm");
+    listed.sort();
+    let mut present: Vec<String> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    present.sort();
+    assert_eq!(present, listed);
+}
