@@ -8,8 +8,9 @@
 //! Every hand-written result is first checked against ebmc's (relative 1e-9), so the two
 //! sides compute the same thing. Run with `cargo bench --bench models`.
 
+use ebmc::check::{Model, Role, Ty};
+use ebmc::compile::{Backend, Entry, Input, Kernel, Options, Output};
 use ebmc::driver;
-use ebmc::jit::{Function, JitOptions};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
@@ -485,46 +486,51 @@ impl Rng {
 }
 
 /// A random point for every variable a graph reads (class values in range).
-fn point(graphs: &[(&str, ebmc::ir::Graph)], rng: &mut Rng, scale: &HashMap<String, f64>) -> Vars {
+fn point(model: &Model, rng: &mut Rng, scale: &HashMap<String, f64>) -> Vars {
     let mut v = Vars::default();
-    for (_, gr) in graphs {
-        for i in &gr.inputs {
-            v.entry(i.name.clone()).or_insert_with(|| match i.ty {
-                ebmc::ir::Ty::Class(k) => {
-                    vec![(rng.normal().abs() * 100.0) as usize as f64 % k as f64]
-                }
-                ebmc::ir::Ty::Sign => vec![1.0],
+    for var in &model.vars {
+        v.insert(
+            var.name.clone(),
+            match var.ty {
+                Ty::Class(k) => vec![(rng.normal().abs() * 100.0) as usize as f64 % k as f64],
+                Ty::Sign => vec![1.0],
                 _ => {
-                    let s = scale.get(&i.name).copied().unwrap_or(1.0);
-                    (0..i.shape().len()).map(|_| s * rng.normal()).collect()
+                    let s = scale.get(&var.name).copied().unwrap_or(1.0);
+                    (0..var.ty.elements()).map(|_| s * rng.normal()).collect()
                 }
-            });
-        }
+            },
+        );
     }
     v
 }
 
-/// Packs `examples` points into the function's input buffer.
-fn pack(f: &Function, gr: &ebmc::ir::Graph, points: &[Vars]) -> Vec<f64> {
-    let mut inputs = vec![0.0; f.layout().inputs];
-    let stride = f.signature.batch.map_or(0, |b| b.stride);
-    for (k, p) in points.iter().enumerate() {
-        for ((inp, &(o, l)), &shared) in gr
-            .inputs
-            .iter()
-            .zip(&f.signature.inputs)
-            .zip(&f.signature.shared)
-        {
-            let o = if shared { o } else { o + k * stride };
-            inputs[o..o + l].copy_from_slice(&p[&inp.name]);
+/// Writes one point per row of the kernel into its input ports (params from the first).
+fn fill(k: &mut Kernel, model: &Model, points: &[Vars]) {
+    for i in 0..k.entry().inputs.len() {
+        let Input::Value(v) = k.entry().inputs[i].what else {
+            panic!("the benchmarked models take no negative answers")
+        };
+        let var = model.var(v);
+        let dst = k.input_mut(i);
+        if var.role == Role::Param {
+            dst.copy_from_slice(&points[0][&var.name]);
+        } else {
+            let l = var.ty.elements();
+            for (row, p) in dst.chunks_mut(l).zip(points) {
+                row.copy_from_slice(&p[&var.name]);
+            }
         }
     }
-    inputs
 }
 
-fn output<'o>(f: &Function, out: &'o [f64], name: &str) -> &'o [f64] {
-    let &(_, o, l) = f.signature.outputs.iter().find(|o| o.0 == name).unwrap();
-    &out[o..o + l]
+fn output(k: &Kernel, what: Output) -> &[f64] {
+    let j = k
+        .entry()
+        .outputs
+        .iter()
+        .position(|p| p.what == what)
+        .unwrap();
+    k.output(j)
 }
 
 fn close(label: &str, a: &[f64], b: &[f64]) {
@@ -547,7 +553,7 @@ fn main() {
             let t = Instant::now();
             let checked = driver::check(src.as_bytes());
             let m = checked.models.into_iter().next().unwrap();
-            black_box(driver::compile_model(&m, JitOptions::default()).unwrap());
+            black_box(driver::compile(&m, &Options::new(Backend::Jit)).unwrap());
             ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
         ms.sort_by(|a, b| a.total_cmp(b));
@@ -556,71 +562,72 @@ fn main() {
         let checked = driver::check(src.as_bytes());
         assert!(!checked.has_errors(), "{label}");
         let model = checked.models.into_iter().next().unwrap();
-        let (code, graphs) = driver::compile_model(&model, JitOptions::default()).unwrap();
+        let code = driver::compile(&model, &Options::new(Backend::Jit)).unwrap();
         let mut rng = Rng(7);
         let scale: HashMap<String, f64> = [("W1", 0.05), ("W2", 0.1), ("W", 0.05)]
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
             .collect();
-        let p = point(&graphs, &mut rng, &scale);
+        let p = point(&model, &mut rng, &scale);
         let mut s = Scratch::default();
         let mut grads: Vars = p
             .iter()
             .map(|(k, v)| (k.clone(), vec![0.0; v.len()]))
             .collect();
+        let grad_name = |w: Output| match w {
+            Output::Grad(v) => Some(model.var(v).name.clone()),
+            _ => None,
+        };
 
         // Energy.
-        let f = code.function("energy").unwrap();
-        let inputs = pack(f, &graphs[0].1, std::slice::from_ref(&p));
-        let mut out = vec![0.0; f.layout().outputs];
-        let mut scratch = f.scratch();
-        f.call(&inputs, &mut out, &mut scratch).unwrap();
+        let mut f = code.kernel(Entry::Energy).unwrap();
+        fill(&mut f, &model, std::slice::from_ref(&p));
+        f.call().unwrap();
         close(
             &format!("{label} energy"),
-            output(f, &out, "energy"),
+            output(&f, Output::Energy),
             &[(hand.energy)(&p, &mut s)],
         );
-        let e_jit = median_ns(|| f.call(black_box(&inputs), &mut out, &mut scratch).unwrap());
+        let e_jit = median_ns(|| f.call().unwrap());
         let e_hand = median_ns(|| {
             black_box((hand.energy)(black_box(&p), &mut s));
         });
 
         // Full gradient.
-        let f = code.function("grad").unwrap();
-        let inputs = pack(f, &graphs[1].1, std::slice::from_ref(&p));
-        let mut out = vec![0.0; f.layout().outputs];
-        let mut scratch = f.scratch();
-        f.call(&inputs, &mut out, &mut scratch).unwrap();
+        let mut f = code.kernel(Entry::Grad).unwrap();
+        fill(&mut f, &model, std::slice::from_ref(&p));
+        f.call().unwrap();
         (hand.grad)(&p, &mut s, &mut grads);
-        for (name, _, _) in &f.signature.outputs {
-            if let Some(v) = name.strip_prefix("grad.") {
-                close(&format!("{label} {name}"), output(f, &out, name), &grads[v]);
+        for port in &f.entry().outputs {
+            if let Some(v) = grad_name(port.what) {
+                close(
+                    &format!("{label} grad.{v}"),
+                    output(&f, port.what),
+                    &grads[&v],
+                );
             }
         }
-        let g_jit = median_ns(|| f.call(black_box(&inputs), &mut out, &mut scratch).unwrap());
+        let g_jit = median_ns(|| f.call().unwrap());
         let g_hand = median_ns(|| {
             black_box((hand.grad)(black_box(&p), &mut s, &mut grads));
         });
 
-        // Loss gradient over a batch of 32.
-        let loss = match (hand.loss_grad, code.function("loss_grad_batch")) {
-            (Some(lg), Some(f)) => {
-                let gr = &graphs[4].1;
-                let b = f.signature.batch.unwrap().examples;
-                let mut points: Vec<Vars> = Vec::new();
-                for _ in 0..b {
-                    let mut q = point(&graphs, &mut rng, &scale);
-                    for (inp, &shared) in gr.inputs.iter().zip(&f.signature.shared) {
-                        if shared {
-                            q.insert(inp.name.clone(), p[&inp.name].clone());
-                        }
+        // The loss gradient training runs, over the rows it gives one call.
+        let loss = match (hand.loss_grad, code.training_entry()) {
+            (Some(lg), Some(e)) => {
+                let mut f = code.kernel(e.entry).unwrap();
+                let b = e.rows;
+                let mut points: Vec<Vars> = vec![p.clone()];
+                while points.len() < b {
+                    // Params are shared: every row has the first point's.
+                    let mut q = point(&model, &mut rng, &scale);
+                    for (_, v) in model.vars_of(Role::Param) {
+                        q.insert(v.name.clone(), p[&v.name].clone());
                     }
                     points.push(q);
                 }
-                let inputs = pack(f, gr, &points);
-                let mut out = vec![0.0; f.layout().outputs];
-                let mut scratch = f.scratch();
-                f.call(&inputs, &mut out, &mut scratch).unwrap();
+                fill(&mut f, &model, &points);
+                f.call().unwrap();
                 let mut run_hand = |grads: &mut Vars| {
                     grads
                         .values_mut()
@@ -632,18 +639,17 @@ fn main() {
                     l
                 };
                 let l = run_hand(&mut grads);
-                close(&format!("{label} loss"), output(f, &out, "loss"), &[l]);
-                for (name, _, _) in &f.signature.outputs {
-                    if let Some(v) = name.strip_prefix("grad.") {
+                close(&format!("{label} loss"), output(&f, Output::Loss), &[l]);
+                for port in &f.entry().outputs {
+                    if let Some(v) = grad_name(port.what) {
                         close(
-                            &format!("{label} loss {name}"),
-                            output(f, &out, name),
-                            &grads[v],
+                            &format!("{label} loss grad.{v}"),
+                            output(&f, port.what),
+                            &grads[&v],
                         );
                     }
                 }
-                let jit = median_ns(|| f.call(black_box(&inputs), &mut out, &mut scratch).unwrap())
-                    / b as f64;
+                let jit = median_ns(|| f.call().unwrap()) / b as f64;
                 let hand = median_ns(|| {
                     black_box(run_hand(&mut grads));
                 }) / b as f64;

@@ -8,9 +8,9 @@
 //! Medians of a few runs.
 
 use ebmc::check::Role;
+use ebmc::compile::Backend;
 use ebmc::plot::grid::{Axis, Grid};
 use ebmc::plot::{self, Kind, PlotOptions};
-use ebmc::runtime::kernel::Backend;
 use ebmc::runtime::session::{Point, Session};
 use std::path::Path;
 use std::time::Instant;
@@ -26,7 +26,7 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plot");
     let bytes = std::fs::read(dir.join("implicit.ebm")).unwrap();
     let model = ebmc::driver::check(&bytes).models.remove(0);
-    let mut s = Session::new(&model, Backend::Jit, 0).unwrap();
+    let mut s = Session::compile(&model, Backend::Jit, 0).unwrap();
     let x = model.vars_of(Role::Input).next().unwrap().0;
     let y = model.vars_of(Role::Output).next().unwrap().0;
     let axes = || {

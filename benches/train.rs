@@ -5,8 +5,8 @@
 //! Run with `cargo bench --bench train`. The ratio is ebmc / hand-written (higher is better).
 
 use ebmc::check::VarId;
+use ebmc::compile::Backend;
 use ebmc::runtime::data::{Dataset, VarData};
-use ebmc::runtime::kernel::Backend;
 use ebmc::runtime::session::Session;
 use ebmc::runtime::train;
 use std::time::Instant;
@@ -69,7 +69,7 @@ fn ebmc_rate(source: &str, xs: &[f64], ys: &[f64], backend: Backend, threads: us
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let model = &checked.models[0];
     let set = dataset(model, xs, ys);
-    let mut s = Session::new(model, backend, 1).unwrap();
+    let mut s = Session::compile(model, backend, 1).unwrap();
     let t = model.train.clone().unwrap();
     let start = Instant::now();
     train::train(&mut s, &set, &t, threads, &mut |_| {}).unwrap();

@@ -1,11 +1,13 @@
 //! Chains the stages. One function per `emit` stage; nothing here prints.
 
 use crate::check::{self, Model};
+use crate::compile::{self, Backend, Compiled, Entry, Input};
 use crate::diag::Diagnostic;
 use crate::grad;
 use crate::ir::{self, InputKind};
-use crate::jit;
+use crate::runtime;
 use crate::syntax::{self, ast};
+use std::sync::Arc;
 
 /// The result of the front end on one source: models when clean, and every diagnostic.
 pub struct Checked {
@@ -109,78 +111,60 @@ fn gradient_of(g: &ir::Graph, of: &str, names: &[String]) -> Result<ir::Graph, S
     Ok(ir::simplify(&g))
 }
 
-/// The graphs of every native entry point of a model, in the order [`compile_model`]
-/// compiles them: `energy` (the energy and its terms); `grad` (and its gradient with respect
-/// to every real param, output and latent); `infer_grad` (gradient with respect to outputs
-/// and latents only, what inference descends on); and, when the model has a loss, `loss_grad`
-/// (the loss and its parameter gradient, one example) and `loss_grad_batch` (the same summed
-/// over [`BATCH`] examples in one call).
-pub fn entry_graphs(model: &Model) -> Result<EntryGraphs, String> {
-    let program = ir::build(model).map_err(|e| e.message)?;
-    let mut v = vec![
-        ("energy", program.energy.clone()),
-        ("grad", grad::energy_gradient(&program.energy)),
-        (
-            "infer_grad",
-            grad::with_gradients(
-                &program.energy,
-                "energy",
-                &[InputKind::Output, InputKind::Latent],
-            ),
-        ),
-    ];
-    if let Some(l) = &program.loss {
-        let g = grad::with_gradients(l, "loss", &[InputKind::Param]);
-        v.push(("loss_grad", g.clone()));
-        v.push(("loss_grad_batch", g));
-    }
-    Ok(v)
+/// Compiles every entry point of a model into one artifact ([`compile::compile`]).
+pub fn compile(model: &Model, options: &compile::Options) -> Result<Arc<Compiled>, String> {
+    compile::compile(model, options)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
-/// Entry-point names with their graphs.
-pub type EntryGraphs = Vec<(&'static str, ir::Graph)>;
-
-/// Examples per call of the batched loss-gradient entry.
-pub const BATCH: usize = 32;
-
-/// Every entry point of [`entry_graphs`] compiled into one native module.
-pub fn compile_model(
-    model: &Model,
-    options: jit::JitOptions,
-) -> Result<(jit::Compiled, EntryGraphs), String> {
-    let graphs = entry_graphs(model)?;
-    let entries: Vec<jit::Entry> = graphs
-        .iter()
-        .map(|(name, g)| match *name {
-            "loss_grad_batch" => jit::Entry::batched(*name, g, BATCH),
-            _ => jit::Entry::new(*name, g),
-        })
-        .collect();
-    let code = jit::compile_entries(&entries, options).map_err(|e| e.to_string())?;
-    Ok((code, graphs))
-}
-
-/// The text of `ebmc emit clif`: the Cranelift IR of every entry point.
+/// The text of `ebmc emit clif`: the Cranelift IR of every entry point of the compiled model.
 pub fn emit_clif(model: &Model) -> Result<String, String> {
-    let options = jit::JitOptions {
+    let options = compile::Options {
         keep_clif: true,
-        ..jit::JitOptions::default()
+        ..compile::Options::new(Backend::Jit)
     };
-    let (code, _) = compile_model(model, options)?;
+    let code = compile(model, &options)?;
     let mut s = String::new();
-    for f in code.functions() {
-        let l = f.layout();
+    for e in code.entries() {
         s += &format!(
             "; {}: {} inputs, {} outputs, {} scratch f64s\n",
-            f.name(),
-            l.inputs,
-            l.outputs,
-            l.scratch
+            e.entry.name(),
+            e.input_len,
+            e.output_len,
+            e.scratch_len()
         );
-        s += code.clif(f).unwrap_or("");
+        s += code.clif(e).unwrap_or("");
         s += "\n";
     }
     Ok(s)
+}
+
+/// `ebmc eval`: the energy, terms and gradient at a point, on strict native code (bit for bit
+/// the interpreter's numbers, so the JSON does not depend on the backend) or the interpreter.
+pub fn eval(
+    model: &Model,
+    source: &runtime::eval::PointSource,
+    interp: bool,
+) -> Result<serde_json::Value, String> {
+    let backend = if interp {
+        Backend::Interp
+    } else {
+        Backend::JitStrict
+    };
+    let code = compile(model, &compile::Options::new(backend))?;
+    runtime::eval::eval(&code, source).map_err(|e| e.to_string())
+}
+
+/// The JSON keys of `ebmc bench` for the entry points it times; the loss is timed on the
+/// entry training runs ([`Compiled::training_entry`]) with the rows training gives it.
+fn bench_key(e: Entry) -> Option<&'static str> {
+    match e {
+        Entry::Energy => Some("energy_ns"),
+        Entry::Grad => Some("grad_ns"),
+        Entry::InferGrad => Some("infer_grad_ns"),
+        Entry::Answers | Entry::LossGrad | Entry::LossGradBatch => None,
+    }
 }
 
 /// `ebmc bench` (spec section 12): compile time from source text to callable native code,
@@ -198,58 +182,55 @@ pub fn bench(bytes: &[u8], model_name: Option<&str>) -> Result<serde_json::Value
         None => None,
     }
     .ok_or_else(|| "choose one model with --model NAME".to_string())?;
-    let (code, graphs) = compile_model(&model, jit::JitOptions::default())?;
+    let code = compile(&model, &compile::Options::new(Backend::Jit))?;
     let compile_ms = start.elapsed().as_secs_f64() * 1e3;
-
-    // A random point: the model's variables as `ebmc eval --random` draws them, and standard
-    // normal values for the loss's extra inputs (negative answers).
-    let values = crate::runtime::eval::point(&model, &crate::runtime::eval::PointSource::Random(1))
-        .map_err(|e| e.to_string())?;
-    let mut rng = crate::rng::Rng::new(2);
     let mut obj = serde_json::Map::new();
     obj.insert("model".into(), model.name.clone().into());
     obj.insert("compile_ms".into(), round(compile_ms).into());
-    for ((name, g), f) in graphs.iter().zip(code.functions()) {
-        let per_example: Vec<Vec<f64>> = g
-            .inputs
-            .iter()
-            .map(|i| match model.var_named(&i.name) {
-                Some(id) => values[id.0 as usize].clone(),
-                None => (0..i.shape().len()).map(|_| rng.normal()).collect(),
-            })
-            .collect();
-        let mut inputs = vec![0.0; f.layout().inputs];
-        let examples = f.signature.batch.map_or(1, |b| b.examples);
-        for k in 0..examples {
-            let step = f.signature.batch.map_or(0, |b| b.stride);
-            for ((&(o, l), &shared), v) in f
-                .signature
-                .inputs
-                .iter()
-                .zip(&f.signature.shared)
-                .zip(&per_example)
-            {
-                let o = if shared { o } else { o + k * step };
-                inputs[o..o + l].copy_from_slice(v);
-            }
-        }
-        let mut out = vec![0.0; f.layout().outputs];
-        let mut scratch = f.scratch();
-        let mut call = || {
-            f.call(&inputs, &mut out, &mut scratch)
-                .map_err(|e| e.to_string())
-        };
-        let ns = median_ns(&mut call)? / examples as f64;
-        let key = match *name {
-            "energy" => "energy_ns",
-            "grad" => "grad_ns",
-            "infer_grad" => "infer_grad_ns",
-            "loss_grad_batch" => "loss_grad_ns",
-            _ => continue,
-        };
+    for (key, ns) in bench_compiled(&code)? {
         obj.insert(key.into(), round(ns).into());
     }
     Ok(serde_json::Value::Object(obj))
+}
+
+/// What [`bench_compiled`] timed: the JSON key and nanoseconds per example.
+pub type Timed = Vec<(&'static str, f64)>;
+
+/// Times the entry points of a compiled model at a random point (the model's variables as
+/// `ebmc eval --random` draws them, standard normal negative answers): nanoseconds per
+/// example of `energy`, `grad`, `infer_grad` and of the loss gradient training runs.
+pub fn bench_compiled(code: &Arc<Compiled>) -> Result<Timed, String> {
+    let model = &code.model;
+    let values = runtime::eval::point(model, &runtime::eval::PointSource::Random(1))
+        .map_err(|e| e.to_string())?;
+    let mut rng = crate::rng::Rng::new(2);
+    let training = code.training_entry().map(|e| e.entry);
+    let mut timed = Vec::new();
+    for e in code.entries() {
+        let key = match bench_key(e.entry) {
+            Some(k) => k,
+            None if Some(e.entry) == training => "loss_grad_ns",
+            None => continue,
+        };
+        let mut kernel = code.kernel(e.entry).expect("an entry of this model");
+        for k in 0..e.inputs.len() {
+            let port = &e.inputs[k];
+            let dst = kernel.input_mut(k);
+            match port.what {
+                Input::Value(v) => {
+                    let row = &values[v.0 as usize];
+                    for chunk in dst.chunks_mut(row.len().max(1)) {
+                        chunk.copy_from_slice(&row[..chunk.len()]);
+                    }
+                }
+                Input::Negative(_) => dst.iter_mut().for_each(|x| *x = rng.normal()),
+            }
+        }
+        let mut call = || kernel.call().map_err(|e| e.to_string());
+        let ns = median_ns(&mut call)? / e.rows as f64;
+        timed.push((key, ns));
+    }
+    Ok(timed)
 }
 
 fn round(x: f64) -> f64 {

@@ -23,6 +23,7 @@
 //! what the fuzz targets of `fuzz/` run, so that `cargo test` replays their corpora.
 
 pub mod check;
+pub mod compile;
 pub mod diag;
 pub mod driver;
 pub mod fuzzing;

@@ -5,7 +5,6 @@ use ebmc::diag::{self, Color, Diagnostic};
 use ebmc::driver;
 use ebmc::plot;
 use ebmc::runtime::eval::PointSource;
-use ebmc::runtime::kernel::Backend;
 use ebmc::runtime::run::RunOptions;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -287,13 +286,7 @@ fn main() -> ExitCode {
                 Some(p) => PointSource::File(p),
                 None => PointSource::Random(seed),
             };
-            // Strict native code: bit for bit the interpreter's numbers, so the JSON is the same.
-            let backend = if interp {
-                Backend::Interp
-            } else {
-                Backend::JitStrict
-            };
-            match ebmc::runtime::eval::eval(&model, &source, backend) {
+            match driver::eval(&model, &source, interp) {
                 Ok(v) => {
                     println!(
                         "{}",

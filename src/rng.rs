@@ -179,6 +179,15 @@ pub fn init_values(init: &Init, shape: &Shape, rng: &mut Rng) -> Result<Vec<f64>
     })
 }
 
+/// The initialiser of a param: its declared one, else [`default_init`] of its shape.
+pub fn init_of(v: &crate::check::Var) -> Init {
+    match (&v.init, v.ty.shape()) {
+        (Some(init), _) => init.clone(),
+        (None, Some(shape)) => default_init(shape),
+        (None, None) => default_init(&Shape::default()),
+    }
+}
+
 /// The spec's default initialiser, `normal(0, 1/sqrt(fan_in))`, which the checker fills in.
 pub fn default_init(shape: &Shape) -> Init {
     let (fan_in, _) = fan_in_out(shape);

@@ -3,8 +3,8 @@
 //! the target calls, on the stable toolchain, as part of `cargo test`. A crash input stays in
 //! `fuzz/artifacts/` after its fix, so the bug cannot come back unnoticed.
 
+use ebmc::compile::Backend;
 use ebmc::fuzzing;
-use ebmc::runtime::kernel::Backend;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 

@@ -10,6 +10,7 @@
 //!   are errors; the scratch limit is enforced.
 
 use ebmc::check::{LossKind, Model};
+use ebmc::compile::{self, Backend};
 use ebmc::driver;
 use ebmc::grad::with_gradients;
 use ebmc::interp;
@@ -241,72 +242,79 @@ fn every_op() {
     }
 }
 
-/// The batched loss-gradient entry equals the sum of per-example calls (to rounding), in one
-/// module with every other entry point.
+/// The batched loss-gradient entry point equals the sum of per-example calls (to rounding),
+/// in one artifact with every other entry point.
 #[test]
 fn batched_loss_gradient_sums_examples() {
+    let mut batched = 0;
     for (label, m) in models() {
         if m.loss.is_none() {
             continue;
         }
-        let (code, graphs) = driver::compile_model(&m, fast()).unwrap();
-        let names: Vec<&str> = code.functions().iter().map(|f| f.name()).collect();
-        assert_eq!(
-            names,
-            [
-                "energy",
-                "grad",
-                "infer_grad",
-                "loss_grad",
-                "loss_grad_batch"
-            ],
-            "{label}"
+        let code = driver::compile(&m, &compile::Options::new(Backend::Jit)).unwrap();
+        let names: Vec<&str> = code.entries().iter().map(|e| e.entry.name()).collect();
+        assert!(
+            names.starts_with(&["energy", "grad", "infer_grad"]) && names.contains(&"loss_grad"),
+            "{label}: {names:?}"
         );
-        let g = &graphs[3].1;
-        let one = code.function("loss_grad").unwrap();
-        let batch = code.function("loss_grad_batch").unwrap();
-        let b = batch.signature.batch.unwrap();
-        assert_eq!(b.examples, driver::BATCH);
+        let Some(mut batch) = code.kernel(compile::Entry::LossGradBatch) else {
+            continue;
+        };
+        batched += 1;
+        let mut one = code.kernel(compile::Entry::LossGrad).unwrap();
+        let rows = batch.entry().rows;
+        assert_eq!(rows, compile::BATCH);
+        let graphs = compile::entry_graphs(&m).unwrap();
+        let g = &graphs
+            .iter()
+            .find(|(e, _)| *e == compile::Entry::LossGrad)
+            .unwrap()
+            .1;
         let shared_point = point(g, 1);
-        let mut inputs = vec![0.0; batch.layout().inputs];
-        let mut want = vec![0.0; one.layout().outputs];
-        let mut scratch = one.scratch();
-        for k in 0..b.examples {
+        let mut want = vec![0.0; one.entry().output_len];
+        for k in 0..rows {
             // Params from one point, everything else from the k-th.
-            let p: Vec<Vec<f64>> = point(g, 100 + k as u64)
-                .into_iter()
-                .zip(&shared_point)
-                .zip(&batch.signature.shared)
-                .map(|((own, sh), &shared)| if shared { sh.clone() } else { own })
-                .collect();
-            for ((&(o, l), &shared), v) in batch
-                .signature
-                .inputs
-                .iter()
-                .zip(&batch.signature.shared)
-                .zip(&p)
-            {
-                let o = if shared { o } else { o + k * b.stride };
-                inputs[o..o + l].copy_from_slice(v);
+            let p = point(g, 100 + k as u64);
+            for (i, (own, sh)) in p.iter().zip(&shared_point).enumerate() {
+                let shared = g.inputs[i].kind == InputKind::Param;
+                let v = if shared { sh } else { own };
+                one.input_mut(i).copy_from_slice(v);
+                let dst = batch.input_mut(i);
+                if shared {
+                    dst.copy_from_slice(v);
+                } else {
+                    dst[k * v.len()..(k + 1) * v.len()].copy_from_slice(v);
+                }
             }
-            let slices: Vec<&[f64]> = p.iter().map(|v| v.as_slice()).collect();
-            let mut packed = Vec::new();
-            one.pack(&slices, &mut packed).unwrap();
-            let mut out = vec![0.0; one.layout().outputs];
-            one.call(&packed, &mut out, &mut scratch).unwrap();
-            want.iter_mut().zip(&out).for_each(|(w, o)| *w += o);
+            one.call().unwrap();
+            let mut at = 0;
+            for j in 0..one.entry().outputs.len() {
+                for x in one.output(j) {
+                    want[at] += x;
+                    at += 1;
+                }
+            }
         }
-        let mut got = vec![f64::NAN; batch.layout().outputs];
-        let mut scratch = batch.scratch();
-        batch.call(&inputs, &mut got, &mut scratch).unwrap();
-        for (i, (a, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                (a - w).abs() <= 1e-12 * (1.0 + w.abs()),
-                "{label}: batch {} = {a}, sum of calls {w}",
-                output_at(g, i)
-            );
+        batch.call().unwrap();
+        for (j, port) in batch.entry().outputs.iter().enumerate() {
+            let k = one
+                .entry()
+                .outputs
+                .iter()
+                .position(|p| p.what == port.what)
+                .unwrap();
+            let w = &want[one.entry().outputs[k].offset..][..port.len];
+            for (a, w) in batch.output(j).iter().zip(w) {
+                assert!(
+                    (a - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                    "{label}: batch {:?} = {a}, sum of calls {w}",
+                    port.what
+                );
+            }
         }
     }
+    // The dense examples (regression, digits) batch; class indices and negatives do not.
+    assert!(batched >= 2, "only {batched} examples batch their loss");
 }
 
 const TAKE: &str = "%0 = param v : real[3, 2]
@@ -411,18 +419,24 @@ fn compiled_code_is_send_and_sync() {
     assert_eq!(sums, [3.0, 7.0, 11.0]);
 }
 
-/// The runtime's native kernel reports errors in the interpreter's words.
+/// A compiled model's kernels report errors in the interpreter's words, on every backend.
 #[test]
 fn native_kernel_errors_match_the_interpreter() {
-    use ebmc::runtime::kernel::{compile, Backend};
-    let g = ir::parse(TAKE).unwrap();
-    let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let src = "model m {\n  output k : class[3]\n  param v : real[3, 2]\n  energy sum(v[k])\n}\n";
+    let m = driver::check(src.as_bytes()).models.remove(0);
     for bad in [3.0, 0.5] {
         let mut msgs = Vec::new();
         for b in [Backend::Interp, Backend::Jit, Backend::JitStrict] {
-            let mut k = compile(&g, b).unwrap();
-            let mut out = vec![0.0; k.layout().len];
-            msgs.push(k.call(&[&v, &[bad]], &mut out).unwrap_err().0);
+            let code = driver::compile(&m, &compile::Options::new(b)).unwrap();
+            let mut k = code.kernel(compile::Entry::Energy).unwrap();
+            let e = k.entry();
+            let port = e
+                .inputs
+                .iter()
+                .position(|p| p.what == compile::Input::Value(m.var_named("k").unwrap()))
+                .unwrap();
+            k.input_mut(port)[0] = bad;
+            msgs.push(k.call().unwrap_err().0);
         }
         assert_eq!(msgs[0], msgs[1]);
         assert_eq!(msgs[0], msgs[2]);

@@ -4,8 +4,8 @@
 //! memory one evaluation of a compiled model needs (compile).
 
 use ebmc::check::{MAX_ELEMENTS, MAX_MODEL_ELEMENTS};
+use ebmc::compile::{Backend, MAX_VALUES};
 use ebmc::driver;
-use ebmc::runtime::kernel::{Backend, MAX_VALUES};
 use ebmc::runtime::session::Session;
 use ebmc::syntax::{MAX_NESTING, MAX_SOURCE_BYTES};
 use std::process::Command;
@@ -155,7 +155,7 @@ const SCRATCH_HEAVY: &str = "model m {
 fn refused(backend: Backend) -> String {
     let checked = driver::check(SCRATCH_HEAVY.as_bytes());
     assert!(!checked.has_errors());
-    match Session::new(&checked.models[0], backend, 0) {
+    match Session::compile(&checked.models[0], backend, 0) {
         Ok(_) => panic!("a session over the memory limit compiled on {backend:?}"),
         Err(e) => e.to_string(),
     }
@@ -213,7 +213,7 @@ fn too_many_answers_to_enumerate() {
 ";
     let checked = driver::check(src.as_bytes());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    let e = match Session::new(&checked.models[0], Backend::Interp, 0) {
+    let e = match Session::compile(&checked.models[0], Backend::Interp, 0) {
         Ok(_) => panic!("90,000 answers enumerated"),
         Err(e) => e.to_string(),
     };

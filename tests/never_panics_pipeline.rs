@@ -4,8 +4,8 @@
 //! evaluation → inference → one training step. Each must come back as a value or an error;
 //! the generator's models must check, and most must get through one training step.
 
+use ebmc::compile::Backend;
 use ebmc::fuzzing::{self, Reached};
-use ebmc::runtime::kernel::Backend;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 fn run_seeds(backend: Backend, seeds: std::ops::Range<u64>) {

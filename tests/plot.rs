@@ -3,9 +3,9 @@
 //! grid points. No pixel snapshots: the numbers and the structure are what must not drift.
 
 use ebmc::check::Model;
+use ebmc::compile::Backend;
 use ebmc::plot::{self, Figure, FigureData, Kind, PlotOptions};
 use ebmc::runtime::history::History;
-use ebmc::runtime::kernel::Backend;
 use ebmc::runtime::run::{self, RunOptions};
 use ebmc::runtime::session::Session;
 use std::path::{Path, PathBuf};
@@ -70,8 +70,8 @@ fn longest_polyline(svg: &str) -> usize {
 }
 
 /// A session with the figure's parameters, to recompute what it drew.
-fn session<'m>(model: &'m Model, fig: &Figure) -> Session<'m> {
-    let mut s = Session::new(model, Backend::Interp, 0).unwrap();
+fn session(model: &Model, fig: &Figure) -> Session {
+    let mut s = Session::compile(model, Backend::Interp, 0).unwrap();
     s.params.clone_from(&fig.params);
     s
 }

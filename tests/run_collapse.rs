@@ -22,8 +22,8 @@ mod common;
 
 use common::{example_source, examples, model_of};
 use ebmc::check::Role;
+use ebmc::compile::Backend;
 use ebmc::runtime::data;
-use ebmc::runtime::kernel::Backend;
 use ebmc::runtime::session::{Point, Session};
 use ebmc::runtime::train::{self, load_row};
 
@@ -40,7 +40,7 @@ fn energy_gap(loss: &str, epochs: usize) -> (f64, f64) {
     t.epochs = epochs;
     let decl = model.data.as_ref().expect("data");
     let loaded = data::load(decl, &model.vars, &examples(), t.seed).expect("square.csv loads");
-    let mut s = Session::new(&model, Backend::Interp, t.seed).expect("compiles");
+    let mut s = Session::compile(&model, Backend::Interp, t.seed).expect("compiles");
     train::train(&mut s, &loaded.train, &t, 1, &mut |_| {}).expect("trains");
     let (y, _) = model.vars_of(Role::Output).next().expect("an output");
     let y = y.0 as usize;

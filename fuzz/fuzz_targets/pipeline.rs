@@ -2,7 +2,7 @@
 //! inference and one training step, on native code and on the interpreter: results or
 //! errors, never a panic.
 #![no_main]
-use ebmc::runtime::kernel::Backend;
+use ebmc::compile::Backend;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -18,13 +18,13 @@
 pub mod source;
 
 use crate::check::{Optimizer, Role};
+use crate::compile::Backend;
 use crate::driver;
 use crate::grad::{self, check::Outcome};
 use crate::interp;
 use crate::ir::{self, random, Graph, InputKind, Ty};
 use crate::jit;
 use crate::rng;
-use crate::runtime::kernel::Backend;
 use crate::runtime::optim::Optim;
 use crate::runtime::session::{Point, Session};
 
@@ -180,7 +180,7 @@ pub fn pipeline(bytes: &[u8], backend: Backend) -> Result<Reached, String> {
     }
     let model = &checked.models[0];
     let seed = rng.next_u64();
-    let Ok(mut session) = Session::new(model, backend, seed) else {
+    let Ok(mut session) = Session::compile(model, backend, seed) else {
         return Ok(Reached::Compile);
     };
     let mut r = rng::Rng::new(seed);

@@ -483,8 +483,11 @@ fn mul_adjoint(g: &mut Graph, gn: NodeId, other: NodeId, x: NodeId) -> NodeId {
 
 /// The name of the gradient output for input `name`.
 pub fn grad_name(name: &str) -> String {
-    format!("grad.{name}")
+    format!("{GRAD_PREFIX}{name}")
 }
+
+/// What the name of a gradient output starts with, before the variable's name.
+pub const GRAD_PREFIX: &str = "grad.";
 
 /// A copy of `g` with `grad.NAME` outputs — the gradient of the scalar output `of` with
 /// respect to every real input of the given kinds — simplified and pruned. Discrete inputs

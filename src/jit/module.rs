@@ -582,6 +582,11 @@ impl CompiledFn {
         &self.name
     }
 
+    /// The address of the generated code: two values with the same address run the same code.
+    pub fn address(&self) -> usize {
+        self.raw as usize
+    }
+
     /// A zeroed scratch buffer of the right length.
     pub fn scratch(&self) -> Vec<f64> {
         vec![0.0; self.layout.scratch]

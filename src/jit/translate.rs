@@ -1113,3 +1113,47 @@ fn translate_binary(c: &mut Chain, b: ir::Binary, x: Val, y: Val) -> Val {
         }
     }
 }
+
+impl Signature {
+    /// The signature of a graph's unbatched function: every input packed in graph order,
+    /// every output packed in graph order. The one layout: the compiled function and the
+    /// interpreter backend of [`crate::compile`] both read it.
+    pub fn of(g: &Graph) -> Signature {
+        let mut inputs = Vec::with_capacity(g.inputs.len());
+        let mut at = 0;
+        for l in sizes(g) {
+            inputs.push((at, l));
+            at += l;
+        }
+        let mut outputs = Vec::with_capacity(g.outputs.len());
+        let mut at = 0;
+        for (name, n) in &g.outputs {
+            let l = g.shape(*n).len();
+            outputs.push((name.clone(), at, l));
+            at += l;
+        }
+        Signature {
+            shared: vec![false; inputs.len()],
+            inputs,
+            outputs,
+            batch: None,
+        }
+    }
+
+    /// `f64`s in the input buffer.
+    pub fn input_len(&self) -> usize {
+        self.inputs.last().map_or(0, |&(o, l)| o + l)
+    }
+
+    /// `f64`s in the output buffer.
+    pub fn output_len(&self) -> usize {
+        self.outputs.last().map_or(0, |&(_, o, l)| o + l)
+    }
+}
+
+impl Function {
+    /// The address of the native code: the identity of the function.
+    pub fn address(&self) -> usize {
+        self.code.address()
+    }
+}

@@ -9,16 +9,17 @@
 
 use super::{PlotError, PlotOptions};
 use crate::check::{Model, Role, Ty, VarId};
-use crate::runtime::data::{self, Loaded};
-use crate::runtime::kernel::Backend;
+use crate::compile::Backend;
+use crate::runtime::data::Loaded;
+use crate::runtime::run::{self, Setup};
 use crate::runtime::session::Session;
-use crate::runtime::{train, weights};
+use crate::runtime::train;
 use serde_json::Value;
 use std::path::Path;
 
 pub(crate) struct Prepared<'m> {
     pub model: &'m Model,
-    pub session: Session<'m>,
+    pub session: Session,
     pub data: Option<Loaded>,
     pub seed: u64,
 }
@@ -36,33 +37,27 @@ impl Prepared<'_> {
     }
 }
 
+/// `ebmc run`'s setup ([`run::setup`]), then training when there are no weights to load.
 pub(crate) fn prepare<'m>(
     model: &'m Model,
     base_dir: &Path,
     opts: &PlotOptions,
     say: &mut dyn FnMut(&str),
 ) -> Result<Prepared<'m>, PlotError> {
-    let seed = opts
-        .seed
-        .or(model.train.as_ref().map(|t| t.seed))
-        .unwrap_or(0);
-    // As in `ebmc run`: interpreted until the JIT plugs into `kernel::compile`.
-    let mut session = Session::new(model, Backend::Jit, seed)?;
-    let data = match &model.data {
-        Some(decl) => Some(
-            data::load(decl, &model.vars, base_dir, seed).map_err(|e| PlotError(e.to_string()))?,
-        ),
-        None => None,
-    };
+    let Setup {
+        mut session,
+        data,
+        seed,
+    } = run::setup(
+        model,
+        base_dir,
+        Backend::Jit,
+        opts.seed,
+        opts.weights.as_deref(),
+    )
+    .map_err(|e| PlotError(e.to_string()))?;
     match (&opts.weights, &model.train, &data) {
-        (Some(w), ..) => {
-            let names: Vec<(&str, &Ty)> = model
-                .vars_of(Role::Param)
-                .map(|(_, v)| (v.name.as_str(), &v.ty))
-                .collect();
-            let values = weights::read(w, &names).map_err(|e| PlotError(e.to_string()))?;
-            session.params = values.concat();
-        }
+        (Some(_), ..) => {}
         (None, Some(t), Some(loaded)) => {
             say(&format!(
                 "training `{}` first ({} epochs); pass --weights W.json from `ebmc run --save W.json` to skip this",

@@ -7,15 +7,14 @@
 //! from their declared initialisation, real variables standard normal, discrete ones uniform,
 //! all from one seed.
 
-use super::kernel::{compile, Backend};
 use super::session::RunError;
 use super::weights;
-use crate::check::{Init, Model, Role, Ty};
-use crate::grad;
-use crate::ir::{self, InputKind};
+use crate::check::{Init, Model, Role, Ty, VarId};
+use crate::compile::{Compiled, Entry, Input, Output};
 use crate::rng::{self, Rng};
 use serde_json::{Map, Value};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Where the point comes from.
 pub enum PointSource<'p> {
@@ -42,8 +41,7 @@ pub fn point(model: &Model, source: &PointSource) -> Result<Vec<Vec<f64>>, RunEr
                     (_, Ty::Class(k)) => vec![rng.below(*k as u64) as f64],
                     (_, Ty::Sign) => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
                     (Role::Param, Ty::Real(shape)) => {
-                        let init = v.init.clone().unwrap_or_else(|| rng::default_init(shape));
-                        rng::init_values(&init, shape, &mut rng)
+                        rng::init_values(&rng::init_of(v), shape, &mut rng)
                             .map_err(|e| RunError::User(e.to_string()))?
                     }
                     (_, Ty::Real(shape)) => {
@@ -61,49 +59,42 @@ pub fn point(model: &Model, source: &PointSource) -> Result<Vec<Vec<f64>>, RunEr
     }
 }
 
-/// Evaluates the energy, its terms and its gradient at the point, as the JSON `eval` prints.
-pub fn eval(model: &Model, source: &PointSource, backend: Backend) -> Result<Value, RunError> {
-    // Compiled before the point is read or drawn: a model over a memory limit is refused
-    // before any of its values are allocated.
-    let program = ir::build(model).map_err(|e| RunError::Compile(e.message))?;
-    let g = grad::with_gradients(
-        &program.energy,
-        "energy",
-        &[InputKind::Param, InputKind::Output, InputKind::Latent],
-    );
-    let mut kernel = compile(&g, backend)?;
+/// Evaluates the energy, its terms and its gradient at the point, as the JSON `eval` prints,
+/// with the compiled model's [`Entry::Grad`].
+pub fn eval(code: &Arc<Compiled>, source: &PointSource) -> Result<Value, RunError> {
+    let model = &code.model;
+    let mut kernel = code
+        .kernel(Entry::Grad)
+        .ok_or_else(|| RunError::Compile("the model has no gradient kernel".into()))?;
     let values = point(model, source)?;
-    let layout = kernel.layout().clone();
-    let slices: Vec<&[f64]> = layout
-        .inputs
-        .iter()
-        .map(|i| {
-            let id = model
-                .var_named(&i.name)
-                .expect("energy inputs are the model's variables");
-            values[id.0 as usize].as_slice()
-        })
-        .collect();
-    let mut out = vec![0.0; layout.len];
-    kernel.call(&slices, &mut out)?;
-    let get = |name: &str| layout.output(name).map(|(o, l)| &out[o..o + l]);
+    for k in 0..kernel.entry().inputs.len() {
+        let v = match kernel.entry().inputs[k].what {
+            Input::Value(v) | Input::Negative(v) => v,
+        };
+        kernel.input_mut(k).copy_from_slice(&values[v.0 as usize]);
+    }
+    kernel.call()?;
+    let out = |what: Output| -> Option<&[f64]> {
+        let k = kernel.entry().outputs.iter().position(|p| p.what == what)?;
+        Some(kernel.output(k))
+    };
     let number = |x: f64| {
         serde_json::Number::from_f64(x)
             .map(Value::Number)
             .unwrap_or(Value::Null)
     };
     let mut terms = Map::new();
-    for t in &model.energy {
-        if let Some(v) = get(&t.name) {
+    for (k, t) in model.energy.iter().enumerate() {
+        if let Some(v) = out(Output::Term(k)) {
             terms.insert(t.name.clone(), number(v[0]));
         }
     }
     let mut grads = Map::new();
-    for v in &model.vars {
+    for (i, v) in model.vars.iter().enumerate() {
         if v.role == Role::Input || v.ty.is_discrete() {
             continue;
         }
-        let g = get(&grad::grad_name(&v.name))
+        let g = out(Output::Grad(VarId(i as u32)))
             .map(|g| g.to_vec())
             .unwrap_or_else(|| vec![0.0; v.ty.elements()]);
         grads.insert(
@@ -114,7 +105,7 @@ pub fn eval(model: &Model, source: &PointSource, backend: Backend) -> Result<Val
     let mut top = Map::new();
     top.insert(
         "energy".into(),
-        number(get("energy").map(|e| e[0]).unwrap_or(f64::NAN)),
+        number(out(Output::Energy).map(|e| e[0]).unwrap_or(f64::NAN)),
     );
     top.insert("terms".into(), Value::Object(terms));
     top.insert("grad".into(), Value::Object(grads));

@@ -30,7 +30,8 @@
 pub mod data;
 pub mod eval;
 pub mod history;
-pub mod kernel;
+pub mod infer;
+pub mod losses;
 pub mod metrics;
 pub mod optim;
 pub mod run;

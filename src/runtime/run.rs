@@ -9,14 +9,15 @@
 
 use super::data::{self, Dataset, Loaded};
 use super::history::{self, History};
-use super::kernel::Backend;
 use super::metrics::{Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
 use super::train::{self, load_row, EpochStats};
 use super::weights;
 use crate::check::{Model, Role, Ty, VarId};
+use crate::compile::{self, Backend, Compiled};
 use crate::rng::Rng;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What the command line asks of a run.
 #[derive(Clone, Debug, Default)]
@@ -49,6 +50,52 @@ pub struct RunOutcome {
     pub epochs: Vec<history::Epoch>,
 }
 
+/// What `run` and `plot` start from: the compiled model bound in a session (params from
+/// `--weights` or the declared init), its data when it has a `data` clause, and the seed.
+pub struct Setup {
+    pub session: Session,
+    pub data: Option<Loaded>,
+    pub seed: u64,
+}
+
+/// Compiles `model` on `backend`, initialises or loads its params and loads its data: the
+/// one setup path of `ebmc run` and `ebmc plot`. `seed` overrides the training seed.
+pub fn setup(
+    model: &Model,
+    base_dir: &Path,
+    backend: Backend,
+    seed: Option<u64>,
+    weights_file: Option<&Path>,
+) -> Result<Setup, RunError> {
+    let seed = seed.or(model.train.as_ref().map(|t| t.seed)).unwrap_or(0);
+    let code: Arc<Compiled> = Arc::new(compile::compile(model, &compile::Options::new(backend))?);
+    let mut session = Session::new(&code, seed)?;
+    if let Some(w) = weights_file {
+        let names: Vec<(&str, &Ty)> = model
+            .vars_of(Role::Param)
+            .map(|(_, v)| (v.name.as_str(), &v.ty))
+            .collect();
+        let values = weights::read(w, &names).map_err(|e| RunError::User(e.to_string()))?;
+        session.params = values.concat();
+    }
+    let data = match &model.data {
+        Some(decl) => Some(
+            data::load(decl, &model.vars, base_dir, seed).map_err(|mut e| {
+                // The path as the user can open it: `data` paths are relative to the `.ebm` file,
+                // which is rarely the working directory (`ebmc run examples/digits.ebm`).
+                e.file = base_dir.join(&e.file).display().to_string();
+                RunError::User(e.to_string())
+            })?,
+        ),
+        None => None,
+    };
+    Ok(Setup {
+        session,
+        data,
+        seed,
+    })
+}
+
 /// Runs a checked model; `base_dir` is the directory of its `.ebm` file.
 pub fn run(
     model: &Model,
@@ -56,33 +103,19 @@ pub fn run(
     opts: &RunOptions,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<RunOutcome, RunError> {
-    let seed = opts
-        .seed
-        .or(model.train.as_ref().map(|t| t.seed))
-        .unwrap_or(0);
     let backend = if opts.interp {
         Backend::Interp
     } else {
         Backend::Jit
     };
-    let mut s = Session::new(model, backend, seed)?;
-    if let Some(w) = &opts.weights {
-        let names: Vec<(&str, &Ty)> = model
-            .vars_of(Role::Param)
-            .map(|(_, v)| (v.name.as_str(), &v.ty))
-            .collect();
-        let values = weights::read(w, &names).map_err(|e| RunError::User(e.to_string()))?;
-        s.params = values.concat();
-    }
-    let Some(decl) = &model.data else {
+    let Setup {
+        session: mut s,
+        data,
+        seed,
+    } = setup(model, base_dir, backend, opts.seed, opts.weights.as_deref())?;
+    let Some(loaded) = data else {
         return infer_only(&mut s, opts, seed);
     };
-    let loaded = data::load(decl, &model.vars, base_dir, seed).map_err(|mut e| {
-        // The path as the user can open it: `data` paths are relative to the `.ebm` file,
-        // which is rarely the working directory (`ebmc run examples/digits.ebm`).
-        e.file = base_dir.join(&e.file).display().to_string();
-        RunError::User(e.to_string())
-    })?;
     let mut history = Vec::new();
     let mut trained = false;
     let track = opts.track_test || opts.history.is_some();
@@ -161,7 +194,7 @@ pub fn run(
 
 fn save_weights(s: &Session, path: &Path) -> Result<(), RunError> {
     let entries: Vec<(&str, &Ty, &[f64])> = s
-        .model
+        .model()
         .vars_of(Role::Param)
         .map(|(id, v)| (v.name.as_str(), &v.ty, s.param(id)))
         .collect();
@@ -170,7 +203,8 @@ fn save_weights(s: &Session, path: &Path) -> Result<(), RunError> {
 
 /// A model without data: infer once from the declared starting points.
 fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcome, RunError> {
-    let model = s.model;
+    let code = Arc::clone(&s.code);
+    let model = &code.model;
     if let Some((_, x)) = model.vars_of(Role::Input).next() {
         return Err(RunError::User(format!(
             "the model has the input `{}` but no `data` clause to read it from; add `data \"file.csv\" {{ {} = … }}`",
@@ -247,7 +281,8 @@ fn evaluate(
     loaded: &Loaded,
     seed: u64,
 ) -> Result<(Evaluation, Predictions), RunError> {
-    let model = s.model;
+    let code = Arc::clone(&s.code);
+    let model = &code.model;
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
     let mut rng = Rng::new(seed ^ 0xe7a1);
     let mut p = Point::zeros(model);

@@ -41,7 +41,7 @@ pub fn load_row(data: &Dataset, row: usize, p: &mut Point) {
 
 /// Examples per unit of work: the grain of threads and of the summation order, and the
 /// size of the session's batched loss kernel.
-pub const CHUNK: usize = super::session::BATCH;
+pub const CHUNK: usize = crate::compile::BATCH;
 
 /// Below this many parameter-gradient elements per minibatch (params × batch), a step is
 /// too small to repay starting threads.
@@ -55,8 +55,8 @@ pub fn default_threads() -> usize {
 }
 
 /// A forked session and its buffers, for one thread.
-struct Worker<'m> {
-    s: Session<'m>,
+struct Worker {
+    s: Session,
     point: Point,
     /// One gradient buffer per chunk this worker computes in a step.
     grads: Vec<Vec<f64>>,
@@ -123,7 +123,8 @@ pub fn train_observed(
     if data.is_empty() {
         return Err(RunError::User("no training rows".into()));
     }
-    let model = s.model;
+    let code = std::sync::Arc::clone(&s.code);
+    let model = &code.model;
     let mut rng = Rng::new(t.seed ^ 0x7ea1_2345);
     let mut optim = Optim::for_train(t, s.params.len());
     let mut order: Vec<usize> = (0..data.rows()).collect();
@@ -302,7 +303,7 @@ fn step_grads(
 
 /// The name of the param that owns flat index `i`.
 fn param_name(s: &Session, i: usize) -> String {
-    s.model
+    s.model()
         .vars_of(Role::Param)
         .find(|(id, _)| s.param_slices[id.0 as usize].is_some_and(|(o, l)| (o..o + l).contains(&i)))
         .map(|(_, v)| v.name.clone())

@@ -1,0 +1,137 @@
+//! A kernel: one entry point of a [`Compiled`] model made callable, with its own buffers.
+//!
+//! The caller writes each input port's values into [`Kernel::input_mut`], calls, and reads
+//! the output ports from [`Kernel::output`]. The buffers are the function's own: nothing is
+//! packed, looked up by name or allocated per call on the native backend. One validation per
+//! call: every `class` value must be an integer in range and every `sign` value ±1 (native
+//! code guards the indices it reads, but the runtime wants the interpreter's words for the
+//! error); the buffer lengths are the function's by construction.
+//!
+//! Errors are reported in the interpreter's words whatever the backend: when a discrete
+//! value is out of range, or native code reports a bad run-time index, the interpreter re-runs
+//! the call to name it, so a message never depends on the backend. Forks share the code and
+//! get fresh buffers (one per thread).
+
+use super::{Compiled, EntryPoint};
+use crate::check::Ty;
+use crate::interp;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a kernel call failed: a discrete value out of range, or a limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelError(pub String);
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+/// One entry point with its input, output and scratch buffers.
+pub struct Kernel {
+    code: Arc<Compiled>,
+    index: usize,
+    input: Vec<f64>,
+    output: Vec<f64>,
+    scratch: Vec<f64>,
+    calls: u64,
+}
+
+impl Kernel {
+    pub(super) fn new(code: Arc<Compiled>, index: usize) -> Kernel {
+        let e = &code.entries[index];
+        Kernel {
+            input: vec![0.0; e.input_len],
+            output: vec![0.0; e.output_len],
+            scratch: vec![0.0; e.scratch_len()],
+            calls: 0,
+            code,
+            index,
+        }
+    }
+
+    pub fn entry(&self) -> &EntryPoint {
+        &self.code.entries[self.index]
+    }
+
+    /// The values of input port `port` (all rows of a batched input), to be written.
+    pub fn input_mut(&mut self, port: usize) -> &mut [f64] {
+        let p = &self.code.entries[self.index].inputs[port];
+        &mut self.input[p.offset..p.offset + p.len]
+    }
+
+    /// The values of output port `port` after a call.
+    pub fn output(&self, port: usize) -> &[f64] {
+        let p = &self.code.entries[self.index].outputs[port];
+        &self.output[p.offset..p.offset + p.len]
+    }
+
+    /// How many calls this kernel has made (tests: which kernel a loop really ran).
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
+    /// Runs the entry point on the input buffer into the output buffer.
+    pub fn call(&mut self) -> Result<(), KernelError> {
+        self.calls += 1;
+        let e = &self.code.entries[self.index];
+        let discrete_ok = e.inputs.iter().zip(&e.types).all(|(p, ty)| {
+            let xs = &self.input[p.offset..p.offset + p.len];
+            match ty {
+                Ty::Real(_) => true,
+                Ty::Class(k) => xs
+                    .iter()
+                    .all(|&x| x >= 0.0 && x < *k as f64 && x.fract() == 0.0),
+                Ty::Sign => xs.iter().all(|&x| x == 1.0 || x == -1.0),
+            }
+        });
+        match &e.native {
+            Some(f) if discrete_ok => {
+                if let Err(err) = f.call(&self.input, &mut self.output, &mut self.scratch) {
+                    return Err(self.explain(err.to_string()));
+                }
+                Ok(())
+            }
+            Some(_) => Err(self.explain("bad kernel inputs".into())),
+            None => self.interpret(),
+        }
+    }
+
+    /// The reference interpreter on the input buffer, its outputs copied into place.
+    fn interpret(&mut self) -> Result<(), KernelError> {
+        let e = &self.code.entries[self.index];
+        let slices: Vec<&[f64]> = e
+            .inputs
+            .iter()
+            .map(|p| &self.input[p.offset..p.offset + p.len])
+            .collect();
+        let values =
+            interp::eval_slots(&e.graph, &slices).map_err(|err| KernelError(err.to_string()))?;
+        for ((_, node), p) in e.graph.outputs.iter().zip(&e.outputs) {
+            self.output[p.offset..p.offset + p.len].copy_from_slice(values.node(*node));
+        }
+        Ok(())
+    }
+
+    /// The interpreter's error for this call (it fails where native code failed).
+    fn explain(&self, native: String) -> KernelError {
+        let e = &self.code.entries[self.index];
+        let slices: Vec<&[f64]> = e
+            .inputs
+            .iter()
+            .map(|p| &self.input[p.offset..p.offset + p.len])
+            .collect();
+        match interp::eval_slots(&e.graph, &slices) {
+            Err(err) => KernelError(err.to_string()),
+            Ok(_) => KernelError(native),
+        }
+    }
+
+    /// An independent copy for another thread: the same code, fresh buffers.
+    pub fn fork(&self) -> Kernel {
+        Kernel::new(Arc::clone(&self.code), self.index)
+    }
+}

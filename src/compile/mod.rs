@@ -1,0 +1,410 @@
+//! # The compiled model: one artifact from a checked model to native entry points
+//!
+//! [`compile`] is the only place that decides which graphs a model needs, how they are
+//! batched and how they are compiled. It lowers the model ([`crate::ir::build`]),
+//! differentiates what must be differentiated ([`crate::grad`]), batches the training loss
+//! ([`crate::ir::batch`], the one batching mechanism) and compiles every graph into ONE
+//! native module ([`crate::jit::compile_entries`]) — or keeps the graphs for the reference
+//! interpreter. What comes out, [`Compiled`], is what `run`, `eval`, `bench`, `emit clif`,
+//! `plot`, the benchmarks and the tests all take, so each of them times, prints and runs the
+//! same code.
+//!
+//! Every entry point ([`EntryPoint`]) says in types what its buffers hold: each input
+//! [`Port`] carries an [`Input`] (the value of a variable, or the negative answer ȳ of one)
+//! and each output port an [`Output`] (the energy, a term, the gradient of a variable, the
+//! loss, the energies of every answer). The runtime binds those ports to its own buffers once
+//! per [`Kernel`] and never looks at the IR, a graph's names or the JIT's insides.
+//!
+//! Invariants:
+//! * the offsets of the ports are those of the JIT signature ([`crate::jit::Signature`]);
+//!   the interpreter backend reads its inputs at the same offsets, so one layout serves both;
+//! * the ports of an entry point cover its input and output buffers exactly, in graph order;
+//! * a batched entry point ([`Entry::LossGradBatch`]) takes [`BATCH`] rows of each
+//!   per-example input, row after row, and the params once; its loss and gradient are sums
+//!   over the rows;
+//! * on the interpreter backend a graph whose evaluation needs more than [`MAX_VALUES`] values
+//!   is refused here, before anything is allocated.
+
+mod kernel;
+
+pub use kernel::{Kernel, KernelError};
+
+use crate::check::{Elim, LossKind, Model, Role, Ty, VarId};
+use crate::grad;
+use crate::ir::{self, Graph, InputKind};
+use crate::jit;
+use std::fmt;
+use std::sync::Arc;
+
+/// Examples per call of the batched loss entry: the training loop's chunk of work.
+pub const BATCH: usize = 16;
+
+/// Largest number of `f64`s one call of the interpreter may hold in its intermediate values:
+/// 2^28 (2 GiB), the JIT's [`jit::MAX_SCRATCH`]. The interpreter keeps the value of every node
+/// of the graph, so the sum over its nodes is what one call allocates. (Native code reuses
+/// scratch by liveness, and [`jit::compile_entries`] applies the same limit to what it plans.)
+pub const MAX_VALUES: usize = jit::MAX_SCRATCH;
+
+/// Which backend runs the entry points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The reference interpreter ([`crate::interp`]).
+    Interp,
+    /// Native code (SIMD sums, FMA, inline transcendentals): agrees with the interpreter to
+    /// rounding.
+    Jit,
+    /// Native code that computes exactly what the interpreter computes, bit for bit
+    /// ([`jit::JitOptions::strict`]); `ebmc eval` uses it so its JSON does not depend on the
+    /// backend.
+    JitStrict,
+}
+
+/// How to compile.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub backend: Backend,
+    /// Keep the Cranelift IR text of every function (`ebmc emit clif`).
+    pub keep_clif: bool,
+}
+
+impl Options {
+    pub fn new(backend: Backend) -> Options {
+        Options {
+            backend,
+            keep_clif: false,
+        }
+    }
+}
+
+/// The entry points a model can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Entry {
+    /// `E(x, y, z)` and its named terms.
+    Energy,
+    /// The energy and its gradient with respect to every real param, output and latent.
+    Grad,
+    /// The free energy (class latents eliminated as declared) and its gradient with respect
+    /// to the real outputs and latents: what inference descends on.
+    InferGrad,
+    /// The free energy of every answer, when every output is discrete.
+    Answers,
+    /// The training loss of one example and its parameter gradient.
+    LossGrad,
+    /// The loss and its parameter gradient summed over [`BATCH`] examples in one call, when
+    /// the loss batches (no per-example work left to the runtime; see [`crate::ir::batch`]).
+    LossGradBatch,
+}
+
+impl Entry {
+    /// The name of the native function (and of the `ebmc emit clif` section).
+    pub fn name(self) -> &'static str {
+        match self {
+            Entry::Energy => "energy",
+            Entry::Grad => "grad",
+            Entry::InferGrad => "infer_grad",
+            Entry::Answers => "answers",
+            Entry::LossGrad => "loss_grad",
+            Entry::LossGradBatch => "loss_grad_batch",
+        }
+    }
+}
+
+/// What an input of an entry point carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The value of a variable: a param, an input, an output or a latent.
+    Value(VarId),
+    /// The negative answer ȳ of a real output or latent (contrastive losses).
+    Negative(VarId),
+}
+
+/// What an output of an entry point holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The (free) energy; in a loss entry, the energy of the correct answer `E_i`.
+    Energy,
+    /// In a loss entry, the energy of the negative answer `Ē_i`.
+    NegativeEnergy,
+    /// A named energy term: its index in [`Model::energy`].
+    Term(usize),
+    /// The gradient with respect to a variable.
+    Grad(VarId),
+    /// The training loss (summed over the rows of a batched entry).
+    Loss,
+    /// The free energy of every answer (see [`Entry::Answers`]).
+    Energies,
+}
+
+/// One input or output of an entry point: what it is and where it lives in its buffer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Port<T> {
+    pub what: T,
+    pub offset: usize,
+    /// `f64`s, all rows of a batched input together.
+    pub len: usize,
+}
+
+/// One compiled function of a model.
+pub struct EntryPoint {
+    pub entry: Entry,
+    pub inputs: Vec<Port<Input>>,
+    pub outputs: Vec<Port<Output>>,
+    /// Rows per call: [`BATCH`] for [`Entry::LossGradBatch`], else 1.
+    pub rows: usize,
+    pub input_len: usize,
+    pub output_len: usize,
+    /// The source type of each input (discrete values are checked before a call).
+    types: Vec<Ty>,
+    /// The graph: run by the interpreter backend, and asked to name the bad value when native
+    /// code reports a run-time index out of range.
+    graph: Arc<Graph>,
+    native: Option<jit::Function>,
+}
+
+impl EntryPoint {
+    /// The input port carrying `what`.
+    pub fn input(&self, what: Input) -> Option<&Port<Input>> {
+        self.inputs.iter().find(|p| p.what == what)
+    }
+
+    /// The output port holding `what`.
+    pub fn output(&self, what: Output) -> Option<&Port<Output>> {
+        self.outputs.iter().find(|p| p.what == what)
+    }
+
+    /// The address of the native code (`None` on the interpreter): the identity of the
+    /// function, for tests that two callers run the same code.
+    pub fn address(&self) -> Option<usize> {
+        self.native.as_ref().map(|f| f.address())
+    }
+
+    /// Scratch `f64`s one call needs (0 on the interpreter).
+    pub fn scratch_len(&self) -> usize {
+        self.native.as_ref().map_or(0, |f| f.layout().scratch)
+    }
+}
+
+/// Every entry point of one model, compiled together.
+pub struct Compiled {
+    pub model: Model,
+    pub backend: Backend,
+    entries: Vec<EntryPoint>,
+    /// The native module, kept for its CLIF text (the functions hold the code alive).
+    code: Option<jit::Compiled>,
+}
+
+impl Compiled {
+    pub fn entries(&self) -> &[EntryPoint] {
+        &self.entries
+    }
+
+    pub fn entry(&self, e: Entry) -> Option<&EntryPoint> {
+        self.entries.iter().find(|p| p.entry == e)
+    }
+
+    /// The entry point training computes its loss gradient with: the batched one when the
+    /// loss batches, else the per-example one.
+    pub fn training_entry(&self) -> Option<&EntryPoint> {
+        self.entry(Entry::LossGradBatch)
+            .or_else(|| self.entry(Entry::LossGrad))
+    }
+
+    /// The Cranelift IR text of an entry point, when compiled with [`Options::keep_clif`].
+    pub fn clif(&self, e: &EntryPoint) -> Option<&str> {
+        let code = self.code.as_ref()?;
+        code.clif(e.native.as_ref()?)
+    }
+
+    /// A callable instance of entry point `e`, with its own buffers.
+    pub fn kernel(self: &Arc<Self>, e: Entry) -> Option<Kernel> {
+        let index = self.entries.iter().position(|p| p.entry == e)?;
+        Some(Kernel::new(Arc::clone(self), index))
+    }
+}
+
+/// Why a model did not compile: lowering refused it, a limit, or code generation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompileError(pub String);
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// The graph of every entry point a model needs, in the order they are compiled.
+pub fn entry_graphs(model: &Model) -> Result<Vec<(Entry, Graph)>, CompileError> {
+    let program = ir::build(model).map_err(|e| CompileError(e.message))?;
+    let mut graphs = vec![
+        (Entry::Energy, program.energy.clone()),
+        (Entry::Grad, grad::energy_gradient(&program.energy)),
+        (
+            Entry::InferGrad,
+            grad::with_gradients(
+                &program.free_energy,
+                "energy",
+                &[InputKind::Output, InputKind::Latent],
+            ),
+        ),
+    ];
+    if let Some(a) = program.answers {
+        graphs.push((Entry::Answers, a));
+    }
+    if let Some(l) = &program.loss {
+        graphs.push((
+            Entry::LossGrad,
+            grad::with_gradients(l, "loss", &[InputKind::Param]),
+        ));
+        if loss_batches(model) {
+            if let Some(b) = ir::batch(l, "loss", BATCH) {
+                graphs.push((
+                    Entry::LossGradBatch,
+                    grad::with_gradients(&b, "loss", &[InputKind::Param]),
+                ));
+            }
+        }
+    }
+    Ok(graphs)
+}
+
+/// Whether nothing of the loss is left for the runtime to supply per example: no latent
+/// minimised by descent and no negative answer to find for a real output.
+fn loss_batches(model: &Model) -> bool {
+    let descended = model
+        .vars
+        .iter()
+        .any(|v| matches!(v.elim, Some(Elim::MinDescent(_))));
+    let real_negatives = model.loss.as_ref().is_some_and(|l| {
+        (l.kind.needs_negative() || l.kind == LossKind::Perceptron)
+            && model
+                .vars_of(Role::Output)
+                .any(|(_, v)| !v.ty.is_discrete())
+    });
+    !descended && !real_negatives
+}
+
+/// Compiles every entry point of `model`.
+pub fn compile(model: &Model, options: &Options) -> Result<Compiled, CompileError> {
+    let graphs = entry_graphs(model)?;
+    let (natives, code) = match options.backend {
+        Backend::Interp => {
+            for (_, g) in &graphs {
+                check_interp_memory(g)?;
+            }
+            (vec![None; graphs.len()], None)
+        }
+        Backend::Jit | Backend::JitStrict => {
+            let jit_options = jit::JitOptions {
+                strict: options.backend == Backend::JitStrict,
+                keep_clif: options.keep_clif,
+                ..jit::JitOptions::default()
+            };
+            let entries: Vec<jit::Entry> = graphs
+                .iter()
+                .map(|(e, g)| jit::Entry::new(e.name(), g))
+                .collect();
+            let code = jit::compile_entries(&entries, jit_options)
+                .map_err(|e| CompileError(e.to_string()))?;
+            let natives = code.functions().iter().cloned().map(Some).collect();
+            (natives, Some(code))
+        }
+    };
+    let mut entries = Vec::with_capacity(graphs.len());
+    for ((entry, g), native) in graphs.into_iter().zip(natives) {
+        entries.push(entry_point(model, entry, g, native)?);
+    }
+    Ok(Compiled {
+        model: model.clone(),
+        backend: options.backend,
+        entries,
+        code,
+    })
+}
+
+/// The typed ports of one graph, at the offsets of its function's signature.
+fn entry_point(
+    model: &Model,
+    entry: Entry,
+    g: Graph,
+    native: Option<jit::Function>,
+) -> Result<EntryPoint, CompileError> {
+    let signature = jit::Signature::of(&g);
+    let unknown = |name: &str| {
+        CompileError(format!(
+            "entry `{}`: `{name}` names no variable",
+            entry.name()
+        ))
+    };
+    let mut inputs = Vec::with_capacity(g.inputs.len());
+    for (info, &(offset, len)) in g.inputs.iter().zip(&signature.inputs) {
+        let what = match info.name.strip_prefix("neg.") {
+            Some(n) if info.kind == InputKind::Extra => {
+                Input::Negative(model.var_named(n).ok_or_else(|| unknown(&info.name))?)
+            }
+            _ => Input::Value(
+                model
+                    .var_named(&info.name)
+                    .ok_or_else(|| unknown(&info.name))?,
+            ),
+        };
+        inputs.push(Port { what, offset, len });
+    }
+    let mut outputs = Vec::with_capacity(g.outputs.len());
+    for (name, offset, len) in &signature.outputs {
+        let what = match name.as_str() {
+            "energy" => Output::Energy,
+            "loss" => Output::Loss,
+            "energies" => Output::Energies,
+            "energy.neg" => Output::NegativeEnergy,
+            n => match n.strip_prefix(grad::GRAD_PREFIX) {
+                Some(v) => Output::Grad(model.var_named(v).ok_or_else(|| unknown(n))?),
+                None => Output::Term(
+                    model
+                        .energy
+                        .iter()
+                        .position(|t| t.name == n)
+                        .ok_or_else(|| unknown(n))?,
+                ),
+            },
+        };
+        outputs.push(Port {
+            what,
+            offset: *offset,
+            len: *len,
+        });
+    }
+    if let Some(f) = &native {
+        debug_assert_eq!(f.signature, signature, "one layout for both backends");
+    }
+    Ok(EntryPoint {
+        entry,
+        rows: if entry == Entry::LossGradBatch {
+            BATCH
+        } else {
+            1
+        },
+        input_len: signature.input_len(),
+        output_len: signature.output_len(),
+        types: g.inputs.iter().map(|i| i.ty.clone()).collect(),
+        inputs,
+        outputs,
+        graph: Arc::new(g),
+        native,
+    })
+}
+
+/// Refuses a graph whose interpretation needs more than [`MAX_VALUES`] values.
+fn check_interp_memory(g: &Graph) -> Result<(), CompileError> {
+    let values = g
+        .ids()
+        .try_fold(0usize, |acc, n| acc.checked_add(g.shape(n).len()));
+    if values.is_none_or(|v| v > MAX_VALUES) {
+        return Err(CompileError(format!(
+            "the model needs {} values of memory for one evaluation, more than the limit of {MAX_VALUES} (2 GiB); use smaller dimensions",
+            values.map_or("more than 2^64".into(), |v| v.to_string())
+        )));
+    }
+    Ok(())
+}

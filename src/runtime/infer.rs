@@ -1,0 +1,267 @@
+//! Inference on a [`Session`] (spec sections 3 and 7): what the IR leaves to the runtime.
+//!
+//! * real latents eliminated by `min by descent(…)` are minimised for every evaluation that
+//!   needs the free energy (inner descent, warm-started at the latent's init);
+//! * `infer … by descent` runs gradient descent on its variables until its steps run out or
+//!   the gradient's norm falls below `tol`; a value that becomes non-finite is an error;
+//! * `infer … by enumerate` picks the lowest-energy combination of discrete values, in one
+//!   call of the answers kernel when every output is enumerated at once.
+
+use super::session::{Point, RunError, Session};
+use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, Ty, VarId};
+use crate::rng::{self, Rng};
+
+/// Real latents eliminated by descent and not named in an `infer` group: minimised inside
+/// every evaluation of the free energy.
+pub(super) fn inner_latents(model: &Model) -> Vec<VarId> {
+    let named: Vec<VarId> = model
+        .infer
+        .iter()
+        .flat_map(|g| g.vars.iter().copied())
+        .collect();
+    eliminated_by_descent(model)
+        .into_iter()
+        .filter(|v| !named.contains(v))
+        .collect()
+}
+
+/// Every real latent eliminated by descent: the energy a loss uses is `min_z E`, whether or not
+/// inference names the latent.
+pub(super) fn eliminated_by_descent(model: &Model) -> Vec<VarId> {
+    model
+        .vars
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| matches!(v.elim, Some(Elim::MinDescent(_))))
+        .map(|(i, _)| VarId(i as u32))
+        .collect()
+}
+
+/// Sets a variable's values from an init (a constant or a distribution), with the one
+/// initialiser params use ([`rng::init_values`]).
+fn init_var(
+    model: &Model,
+    v: VarId,
+    values: &mut [f64],
+    init: &Init,
+    rng: &mut Rng,
+) -> Result<(), RunError> {
+    let shape = model.var(v).ty.shape().cloned().unwrap_or_default();
+    let drawn = rng::init_values(init, &shape, rng).map_err(|e| RunError::User(e.to_string()))?;
+    values.copy_from_slice(&drawn);
+    Ok(())
+}
+
+impl Session {
+    /// Minimises the inner latents by descent, each from its init.
+    pub(super) fn min_inner(&mut self, p: &mut Point) -> Result<(), RunError> {
+        if self.inner.is_empty() {
+            return Ok(());
+        }
+        let inner = self.inner.clone();
+        self.min_latents(p, &inner)
+    }
+
+    /// Minimises the given real latents by descent, each from its init.
+    pub(super) fn min_latents(&mut self, p: &mut Point, inner: &[VarId]) -> Result<(), RunError> {
+        if inner.is_empty() {
+            return Ok(());
+        }
+        let code = std::sync::Arc::clone(&self.code);
+        let model = &code.model;
+        let descents: Vec<&Descent> = inner
+            .iter()
+            .map(|v| match &model.var(*v).elim {
+                Some(Elim::MinDescent(d)) => d,
+                _ => unreachable!("inner latents are eliminated by descent"),
+            })
+            .collect();
+        let mut rng = Rng::new(0x1a7e_u64);
+        for (v, d) in inner.iter().zip(&descents) {
+            init_var(model, *v, &mut p.values[v.0 as usize], &d.init, &mut rng)?;
+        }
+        let steps = descents.iter().map(|d| d.steps).max().unwrap_or(0);
+        let tol = descents.iter().map(|d| d.tol).fold(f64::INFINITY, f64::min);
+        for _ in 0..steps {
+            self.energy.call(&self.params, p)?;
+            let mut norm = 0.0;
+            for (v, d) in inner.iter().zip(&descents) {
+                let g = self.energy.grad(*v);
+                norm += g.iter().map(|x| x * x).sum::<f64>();
+                for (x, gi) in p.values[v.0 as usize].iter_mut().zip(g) {
+                    *x -= d.rate * gi;
+                }
+            }
+            // `tol` bounds the gradient's norm, not its square: `tol = 1e-8` stops where the
+            // gradient is 1e-8, not 1e-4.
+            if norm.sqrt() < tol {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gradient descent on `vars` (real outputs and latents) from `d.init`, until `d.steps`
+    /// steps or a gradient whose norm is below `d.tol`; returns the energy. A value that
+    /// becomes infinite or NaN is an error naming `what`, the step and the rate.
+    /// `project`, when given, maps each iterate back onto the allowed set.
+    pub(super) fn descend(
+        &mut self,
+        p: &mut Point,
+        vars: &[VarId],
+        d: &Descent,
+        rng: &mut Rng,
+        project: Option<&dyn Fn(&mut Point)>,
+        what: &str,
+    ) -> Result<f64, RunError> {
+        for v in vars {
+            init_var(
+                &self.code.model,
+                *v,
+                &mut p.values[v.0 as usize],
+                &d.init,
+                rng,
+            )?;
+        }
+        if let Some(f) = project {
+            f(p);
+        }
+        let record = self.path.is_some() && project.is_none();
+        if record {
+            self.path.get_or_insert_with(Vec::new).push(p.clone());
+        }
+        for step in 1..=d.steps {
+            self.min_inner(p)?;
+            self.energy.call(&self.params, p)?;
+            let mut norm = 0.0;
+            for v in vars {
+                let g = self.energy.grad(*v);
+                norm += g.iter().map(|x| x * x).sum::<f64>();
+                for (x, gi) in p.values[v.0 as usize].iter_mut().zip(g) {
+                    *x -= d.rate * gi;
+                }
+            }
+            // A rate too large for the curvature overshoots further at every step; say so
+            // rather than hand back NaN as an answer.
+            if !norm.is_finite()
+                || vars
+                    .iter()
+                    .any(|v| p.values[v.0 as usize].iter().any(|x| !x.is_finite()))
+            {
+                let names: Vec<String> = vars
+                    .iter()
+                    .map(|v| format!("`{}`", self.code.model.var(*v).name))
+                    .collect();
+                return Err(RunError::User(format!(
+                    "{what} on {} diverged at step {step} of {}: the values became infinite or NaN; lower its rate ({}) or start closer (init)",
+                    names.join(", "),
+                    d.steps,
+                    d.rate
+                )));
+            }
+            if let Some(f) = project {
+                f(p);
+            }
+            if record {
+                self.path.get_or_insert_with(Vec::new).push(p.clone());
+            }
+            if norm.sqrt() < d.tol {
+                break;
+            }
+        }
+        self.energy(p)
+    }
+
+    /// Every combination of values of the discrete variables `vars`, lowest energy kept.
+    fn enumerate(&mut self, p: &mut Point, vars: &[VarId]) -> Result<f64, RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let model = &code.model;
+        let all_outputs_discrete = model.vars_of(Role::Output).all(|(_, v)| v.ty.is_discrete());
+        let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+        if let (Some(answers), true, true) = (
+            &mut self.answers,
+            self.inner.is_empty(),
+            all_outputs_discrete && vars == outputs.as_slice(),
+        ) {
+            answers.call(&self.params, p)?;
+            let (best, e) = argmin(answers.values());
+            decode(model, vars, best, p);
+            return Ok(e);
+        }
+        let count: usize = vars
+            .iter()
+            .map(|v| answer_count(&model.var(*v).ty))
+            .product();
+        let (mut best, mut best_e) = (0, f64::INFINITY);
+        for k in 0..count {
+            decode(model, vars, k, p);
+            let e = self.energy(p)?;
+            if e < best_e || (k == 0 && e.is_nan()) {
+                best = k;
+                best_e = e;
+            }
+        }
+        decode(model, vars, best, p);
+        self.energy(p)?;
+        Ok(best_e)
+    }
+
+    /// Runs every inference group of the model in order; returns the final energy.
+    pub fn infer(&mut self, p: &mut Point, rng: &mut Rng) -> Result<f64, RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let groups: &[Infer] = &code.model.infer;
+        for g in groups {
+            match &g.method {
+                InferMethod::Descent(d) => {
+                    self.descend(p, &g.vars, d, rng, None, "descent")?;
+                }
+                InferMethod::Enumerate => {
+                    self.enumerate(p, &g.vars)?;
+                }
+            }
+        }
+        self.energy(p)
+    }
+}
+
+fn answer_count(ty: &Ty) -> usize {
+    match ty {
+        Ty::Class(k) => *k,
+        Ty::Sign => 2,
+        Ty::Real(_) => 1,
+    }
+}
+
+/// Writes answer number `k` (row-major over `vars` in order; a sign's −1 first) into `p`.
+fn decode(model: &Model, vars: &[VarId], mut k: usize, p: &mut Point) {
+    for v in vars.iter().rev() {
+        let ty = &model.var(*v).ty;
+        let n = answer_count(ty);
+        let i = k % n;
+        k /= n;
+        p.values[v.0 as usize] = vec![match ty {
+            Ty::Sign => {
+                if i == 0 {
+                    -1.0
+                } else {
+                    1.0
+                }
+            }
+            _ => i as f64,
+        }];
+    }
+}
+
+/// Index and value of the smallest entry (the first on ties; NaN never wins).
+fn argmin(xs: &[f64]) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (i, &x) in xs.iter().enumerate() {
+        if x < best.1 {
+            best = (i, x);
+        }
+    }
+    if best.1 == f64::INFINITY && !xs.is_empty() {
+        best = (0, xs[0]);
+    }
+    best
+}

@@ -1,0 +1,179 @@
+//! The training loss of one example on a [`Session`] (spec section 6), and where its negative
+//! answer comes from.
+//!
+//! For real outputs ȳ comes from `negatives descent` (descent from a random start, kept at
+//! least `radius` from `y_i` by projection after every step), `negatives shuffle` (the
+//! lowest-energy `y_j`, j ≠ i, of the batch) or, for `perceptron`, the model's inference.
+//! ȳ is then an input of the loss kernel, so it is held fixed when differentiating. Latents
+//! eliminated by descent are minimised at the label and at ȳ alike.
+
+use super::infer::eliminated_by_descent;
+use super::session::{Point, RunError, Session};
+use crate::check::{Descent, Init, LossKind, Negatives, Role, VarId};
+use crate::rng::Rng;
+
+impl Session {
+    /// The training loss at `p` (whose outputs hold the label) and its gradient, added into
+    /// `grad` (one entry per element of `params`). `batch` holds the outputs of the other
+    /// examples of the minibatch, for `negatives shuffle`.
+    pub fn loss_grad(
+        &mut self,
+        p: &mut Point,
+        batch: &[Vec<Vec<f64>>],
+        rng: &mut Rng,
+        grad: &mut [f64],
+    ) -> Result<f64, RunError> {
+        self.prepare_loss(p, batch, rng)?;
+        let loss = self
+            .loss
+            .as_mut()
+            .ok_or_else(|| RunError::User("the model has no loss".into()))?;
+        loss.call(&self.params, p)?;
+        loss.add_param_grads(grad);
+        Ok(loss.scalar())
+    }
+
+    /// The training loss at `p` without its gradient.
+    pub fn loss(
+        &mut self,
+        p: &mut Point,
+        batch: &[Vec<Vec<f64>>],
+        rng: &mut Rng,
+    ) -> Result<f64, RunError> {
+        self.prepare_loss(p, batch, rng)?;
+        let loss = self
+            .loss
+            .as_mut()
+            .ok_or_else(|| RunError::User("the model has no loss".into()))?;
+        loss.call(&self.params, p)?;
+        Ok(loss.scalar())
+    }
+
+    /// Latents at the label and, for real outputs, the negative answer ȳ.
+    fn prepare_loss(
+        &mut self,
+        p: &mut Point,
+        batch: &[Vec<Vec<f64>>],
+        rng: &mut Rng,
+    ) -> Result<(), RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let model = &code.model;
+        let Some(loss) = &model.loss else {
+            return Ok(());
+        };
+        let latents = eliminated_by_descent(model);
+        self.min_latents(p, &latents)?;
+        let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+        let real = outputs.iter().any(|o| !model.var(*o).ty.is_discrete());
+        let needs_neg = loss.kind.needs_negative() || loss.kind == LossKind::Perceptron;
+        if !(real && needs_neg) {
+            return Ok(());
+        }
+        let label: Vec<Vec<f64>> = outputs
+            .iter()
+            .map(|o| p.values[o.0 as usize].clone())
+            .collect();
+        let mut q = p.clone();
+        match (&loss.negatives, loss.kind) {
+            (_, LossKind::Perceptron) => {
+                self.infer(&mut q, rng)?;
+            }
+            (
+                Some(Negatives::Descent {
+                    steps,
+                    rate,
+                    radius,
+                }),
+                _,
+            ) => {
+                let d = Descent {
+                    steps: *steps,
+                    rate: *rate,
+                    init: Init::Normal {
+                        mean: 0.0,
+                        std: 1.0,
+                    },
+                    tol: 0.0,
+                };
+                let (outs, radius) = (outputs.clone(), *radius);
+                let project = move |q: &mut Point| keep_away(q, &outs, &label, radius);
+                self.descend(
+                    &mut q,
+                    &outputs,
+                    &d,
+                    rng,
+                    Some(&project),
+                    "negatives descent",
+                )?;
+            }
+            (Some(Negatives::Shuffle), _) => {
+                let mut best: Option<(f64, usize)> = None;
+                for (j, other) in batch.iter().enumerate() {
+                    if *other == label {
+                        continue;
+                    }
+                    for (o, v) in outputs.iter().zip(other) {
+                        q.values[o.0 as usize].clone_from(v);
+                    }
+                    let e = self.energy(&mut q)?;
+                    if best.is_none_or(|(b, _)| e < b) {
+                        best = Some((e, j));
+                    }
+                }
+                match best {
+                    Some((_, j)) => {
+                        for (o, v) in outputs.iter().zip(&batch[j]) {
+                            q.values[o.0 as usize].clone_from(v);
+                        }
+                        self.min_latents(&mut q, &latents)?;
+                    }
+                    None => {
+                        // No other answer in the batch: a random one, as descent would start.
+                        for o in &outputs {
+                            q.values[o.0 as usize]
+                                .iter_mut()
+                                .for_each(|x| *x = rng.normal());
+                        }
+                        self.min_latents(&mut q, &latents)?;
+                    }
+                }
+            }
+            (None, _) => unreachable!("the checker requires negatives for real outputs"),
+        }
+        // The latents at ȳ: eliminated as at the label.
+        self.min_latents(&mut q, &latents)?;
+        for (i, v) in model.vars.iter().enumerate() {
+            if matches!(v.role, Role::Output | Role::Latent) && !v.ty.is_discrete() {
+                p.negs[i].clone_from(&q.values[i]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Projects the outputs of `q` to at least `radius` from `label` (all outputs together).
+fn keep_away(q: &mut Point, outputs: &[VarId], label: &[Vec<f64>], radius: f64) {
+    let mut d2 = 0.0;
+    for (o, l) in outputs.iter().zip(label) {
+        d2 += q.values[o.0 as usize]
+            .iter()
+            .zip(l)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>();
+    }
+    let d = d2.sqrt();
+    if d >= radius {
+        return;
+    }
+    for (o, l) in outputs.iter().zip(label) {
+        for (x, y) in q.values[o.0 as usize].iter_mut().zip(l) {
+            // At the label itself, step along +1 in every coordinate.
+            let dir = if d > 0.0 {
+                (*x - y) / d
+            } else {
+                1.0 / (d2.max(1.0)).sqrt()
+            };
+            *x = y + radius * dir;
+        }
+    }
+}
