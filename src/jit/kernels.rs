@@ -781,31 +781,6 @@ impl FunctionTranslator<'_> {
         );
     }
 
-    /// `dst[i] = src[i + step · k]` for the `k`-th of `count` iterations of an enclosing loop
-    /// whose induction variable `iv` is `8 · step · k` bytes: a minibatch gather. `src` is
-    /// the first block; the check covers all `count` of them.
-    pub(super) fn copy_block(
-        &mut self,
-        dst: Region,
-        src: Region,
-        (count, step): (usize, usize),
-        iv: Value,
-    ) {
-        assert_eq!(dst.len, src.len, "copy lengths");
-        if src.len == 0 || count == 0 {
-            return;
-        }
-        let hull = Region::new(src.buf, src.offset, (count - 1) * step + src.len);
-        self.check_read(hull);
-        self.check_write(dst);
-        disjoint(dst, &[hull]);
-        self.sweep(dst.len, 2, |t, w, d, at| {
-            let ds = t.dyn_add(Some(iv), d);
-            let v = t.load(w, Addr::new(src.buf, src.offset + at, ds));
-            t.store(v, Addr::new(dst.buf, dst.offset + at, d));
-        });
-    }
-
     /// Strict mode's contraction, in the interpreter's order: for every index `o` of `dst`,
     /// `dst[o] = (((−0 + a[o,0]·b[o,0]) + a[o,1]·b[o,1]) + …)` with separate multiply and add
     /// (no FMA), or the plain left-to-right sum of `a[o, ·]` when `b` is `None`. `a` and `b`

@@ -14,8 +14,10 @@
 //! * [`elementwise`] compiles fused elementwise [`Chain`]s: one loop, many ops per element,
 //!   SIMD body plus scalar tail.
 //! * [`kernels`] holds the linear algebra, reductions and data movement.
-//! * [`translate`] lowers [`crate::ir::Graph`]s onto all of the above: [`compile`] and
-//!   [`compile_entries`], the scratch plan, elementwise fusion, batched entries.
+//! * [`api`] is the interface to the tensor IR: [`compile`] and [`compile_entries`] turn
+//!   [`crate::ir::Graph`]s into the functions of one module, each with its [`Signature`].
+//! * [`plan`] decides where every node lives (views, fusion, the scratch arena);
+//!   [`translate`] emits each node as one of the kernels below, one `translate_<op>` per op.
 //! * [`rounding`] finds where default code may decide a comparison differently from the
 //!   interpreter (for tests that compare the two).
 //! * [`math`] emits exp, log, log1p, tanh, sigmoid and softplus inline as branch-free
@@ -44,14 +46,17 @@
 //! * Trip counts are compile-time constants, so code size depends on the program, never on the
 //!   sizes of the tensors: loops are loops, remainders are bounded.
 
+pub mod api;
 pub mod elementwise;
 pub mod emit;
 pub mod kernels;
 pub mod math;
 pub mod module;
+mod plan;
 pub mod rounding;
-pub mod translate;
+mod translate;
 
+pub use api::{compile, compile_entries, Compiled, Entry, Function, Signature};
 pub use elementwise::{Binary, Chain, Unary, Val};
 pub use emit::{Buf, FunctionTranslator, Region, Strided, Width};
 pub use kernels::Accumulate;
@@ -59,4 +64,3 @@ pub use module::{
     CompiledFn, FnId, Jit, JitError, JitOptions, Layout, Library, MAX_SCRATCH,
     STATUS_INDEX_OUT_OF_RANGE,
 };
-pub use translate::{compile, compile_entries, Batch, Compiled, Entry, Function, Signature};
