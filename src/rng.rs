@@ -159,24 +159,40 @@ impl std::error::Error for InitError {}
 /// points store it). Draws happen in row-major order, one per element, so a parameter's
 /// values depend only on the generator's state when it is reached.
 pub fn init_values(init: &Init, shape: &Shape, rng: &mut Rng) -> Result<Vec<f64>, InitError> {
+    let mut out = vec![0.0; shape.len()];
+    init_into(init, shape, rng, &mut out)?;
+    Ok(out)
+}
+
+/// [`init_values`] into `out` (of `shape.len()` values), without allocating: descents
+/// restart from their init at every evaluation.
+pub fn init_into(
+    init: &Init,
+    shape: &Shape,
+    rng: &mut Rng,
+    out: &mut [f64],
+) -> Result<(), InitError> {
     let n = shape.len();
-    Ok(match init {
-        Init::Values(v) if v.len() == n => v.clone(),
-        Init::Values(v) if v.len() == 1 => vec![v[0]; n],
-        Init::Values(v) => {
-            return Err(InitError {
-                shape: shape.clone(),
-                found: v.len(),
-            })
-        }
-        Init::Normal { mean, std } => (0..n).map(|_| mean + std * rng.normal()).collect(),
-        Init::Uniform { lo, hi } => (0..n).map(|_| rng.uniform_in(*lo, *hi)).collect(),
+    let wrong = |found| InitError {
+        shape: shape.clone(),
+        found,
+    };
+    if out.len() != n {
+        return Err(wrong(out.len()));
+    }
+    match init {
+        Init::Values(v) if v.len() == n => out.copy_from_slice(v),
+        Init::Values(v) if v.len() == 1 => out.fill(v[0]),
+        Init::Values(v) => return Err(wrong(v.len())),
+        Init::Normal { mean, std } => out.iter_mut().for_each(|x| *x = mean + std * rng.normal()),
+        Init::Uniform { lo, hi } => out.iter_mut().for_each(|x| *x = rng.uniform_in(*lo, *hi)),
         Init::Glorot => {
             let (fan_in, fan_out) = fan_in_out(shape);
             let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            (0..n).map(|_| rng.uniform_in(-a, a)).collect()
+            out.iter_mut().for_each(|x| *x = rng.uniform_in(-a, a));
         }
-    })
+    }
+    Ok(())
 }
 
 /// The initialiser of a param: its declared one, else [`default_init`] of its shape.

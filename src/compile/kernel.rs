@@ -16,6 +16,7 @@ use super::{Compiled, EntryPoint};
 use crate::check::Ty;
 use crate::interp;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Why a kernel call failed: a discrete value out of range, or a limit.
@@ -37,17 +38,23 @@ pub struct Kernel {
     input: Vec<f64>,
     output: Vec<f64>,
     scratch: Vec<f64>,
-    calls: u64,
+    /// Calls made by this kernel and every kernel forked from it (shared, so that a test can
+    /// see what the worker threads of a training run called).
+    calls: Arc<AtomicU64>,
 }
 
 impl Kernel {
     pub(super) fn new(code: Arc<Compiled>, index: usize) -> Kernel {
+        Kernel::with_calls(code, index, Arc::default())
+    }
+
+    fn with_calls(code: Arc<Compiled>, index: usize, calls: Arc<AtomicU64>) -> Kernel {
         let e = &code.entries[index];
         Kernel {
             input: vec![0.0; e.input_len],
             output: vec![0.0; e.output_len],
             scratch: vec![0.0; e.scratch_len()],
-            calls: 0,
+            calls,
             code,
             index,
         }
@@ -69,14 +76,15 @@ impl Kernel {
         &self.output[p.offset..p.offset + p.len]
     }
 
-    /// How many calls this kernel has made (tests: which kernel a loop really ran).
+    /// How many calls this kernel and its forks have made (tests: which kernel a loop really
+    /// ran).
     pub fn calls(&self) -> u64 {
-        self.calls
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// Runs the entry point on the input buffer into the output buffer.
     pub fn call(&mut self) -> Result<(), KernelError> {
-        self.calls += 1;
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let e = &self.code.entries[self.index];
         let discrete_ok = e.inputs.iter().zip(&e.types).all(|(p, ty)| {
             let xs = &self.input[p.offset..p.offset + p.len];
@@ -130,8 +138,8 @@ impl Kernel {
         }
     }
 
-    /// An independent copy for another thread: the same code, fresh buffers.
+    /// A copy for another thread: the same code and call count, fresh buffers.
     pub fn fork(&self) -> Kernel {
-        Kernel::new(Arc::clone(&self.code), self.index)
+        Kernel::with_calls(Arc::clone(&self.code), self.index, Arc::clone(&self.calls))
     }
 }

@@ -7,8 +7,8 @@
 //! * `infer … by enumerate` picks the lowest-energy combination of discrete values, in one
 //!   call of the answers kernel when every output is enumerated at once.
 
-use super::session::{Point, RunError, Session};
-use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, Ty, VarId};
+use super::session::{Bound, Point, RunError, Session};
+use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, Shape, Ty, VarId};
 use crate::rng::{self, Rng};
 
 /// Real latents eliminated by descent and not named in an `infer` group: minimised inside
@@ -38,7 +38,7 @@ pub(super) fn eliminated_by_descent(model: &Model) -> Vec<VarId> {
 }
 
 /// Sets a variable's values from an init (a constant or a distribution), with the one
-/// initialiser params use ([`rng::init_values`]).
+/// initialiser params use ([`rng::init_into`]), in place.
 fn init_var(
     model: &Model,
     v: VarId,
@@ -46,59 +46,75 @@ fn init_var(
     init: &Init,
     rng: &mut Rng,
 ) -> Result<(), RunError> {
-    let shape = model.var(v).ty.shape().cloned().unwrap_or_default();
-    let drawn = rng::init_values(init, &shape, rng).map_err(|e| RunError::User(e.to_string()))?;
-    values.copy_from_slice(&drawn);
+    let shape = match &model.var(v).ty {
+        Ty::Real(shape) => shape,
+        _ => &Shape::default(),
+    };
+    rng::init_into(init, shape, rng, values).map_err(|e| RunError::User(e.to_string()))
+}
+
+/// The descent eliminating a latent.
+fn descent_of(model: &Model, v: VarId) -> &Descent {
+    match &model.var(v).elim {
+        Some(Elim::MinDescent(d)) => d,
+        _ => unreachable!("only latents eliminated by descent are minimised"),
+    }
+}
+
+/// Minimises the real latents `vars` of `p` by descent on `energy`, each from its init, all
+/// together for the largest of their step counts or until the gradient's norm is below the
+/// smallest of their `tol`s.
+fn min_latents(
+    energy: &mut Bound,
+    params: &[f64],
+    model: &Model,
+    p: &mut Point,
+    vars: &[VarId],
+) -> Result<(), RunError> {
+    if vars.is_empty() {
+        return Ok(());
+    }
+    let mut rng = Rng::new(0x1a7e_u64);
+    for &v in vars {
+        let d = descent_of(model, v);
+        init_var(model, v, &mut p.values[v.0 as usize], &d.init, &mut rng)?;
+    }
+    let steps = vars.iter().map(|&v| descent_of(model, v).steps).max();
+    let tol = vars
+        .iter()
+        .map(|&v| descent_of(model, v).tol)
+        .fold(f64::INFINITY, f64::min);
+    for _ in 0..steps.unwrap_or(0) {
+        energy.call(params, p)?;
+        let mut norm = 0.0;
+        for &v in vars {
+            let rate = descent_of(model, v).rate;
+            let g = energy.grad(v);
+            norm += g.iter().map(|x| x * x).sum::<f64>();
+            for (x, gi) in p.values[v.0 as usize].iter_mut().zip(g) {
+                *x -= rate * gi;
+            }
+        }
+        // `tol` bounds the gradient's norm, not its square: `tol = 1e-8` stops where the
+        // gradient is 1e-8, not 1e-4.
+        if norm.sqrt() < tol {
+            break;
+        }
+    }
     Ok(())
 }
 
 impl Session {
     /// Minimises the inner latents by descent, each from its init.
     pub(super) fn min_inner(&mut self, p: &mut Point) -> Result<(), RunError> {
-        if self.inner.is_empty() {
-            return Ok(());
-        }
-        let inner = self.inner.clone();
-        self.min_latents(p, &inner)
+        let model = &self.code.model;
+        min_latents(&mut self.energy, &self.params, model, p, &self.inner)
     }
 
-    /// Minimises the given real latents by descent, each from its init.
-    pub(super) fn min_latents(&mut self, p: &mut Point, inner: &[VarId]) -> Result<(), RunError> {
-        if inner.is_empty() {
-            return Ok(());
-        }
-        let code = std::sync::Arc::clone(&self.code);
-        let model = &code.model;
-        let descents: Vec<&Descent> = inner
-            .iter()
-            .map(|v| match &model.var(*v).elim {
-                Some(Elim::MinDescent(d)) => d,
-                _ => unreachable!("inner latents are eliminated by descent"),
-            })
-            .collect();
-        let mut rng = Rng::new(0x1a7e_u64);
-        for (v, d) in inner.iter().zip(&descents) {
-            init_var(model, *v, &mut p.values[v.0 as usize], &d.init, &mut rng)?;
-        }
-        let steps = descents.iter().map(|d| d.steps).max().unwrap_or(0);
-        let tol = descents.iter().map(|d| d.tol).fold(f64::INFINITY, f64::min);
-        for _ in 0..steps {
-            self.energy.call(&self.params, p)?;
-            let mut norm = 0.0;
-            for (v, d) in inner.iter().zip(&descents) {
-                let g = self.energy.grad(*v);
-                norm += g.iter().map(|x| x * x).sum::<f64>();
-                for (x, gi) in p.values[v.0 as usize].iter_mut().zip(g) {
-                    *x -= d.rate * gi;
-                }
-            }
-            // `tol` bounds the gradient's norm, not its square: `tol = 1e-8` stops where the
-            // gradient is 1e-8, not 1e-4.
-            if norm.sqrt() < tol {
-                break;
-            }
-        }
-        Ok(())
+    /// Minimises every latent eliminated by descent (the energy a loss uses is `min_z E`).
+    pub(super) fn min_descended(&mut self, p: &mut Point) -> Result<(), RunError> {
+        let model = &self.code.model;
+        min_latents(&mut self.energy, &self.params, model, p, &self.descended)
     }
 
     /// Gradient descent on `vars` (real outputs and latents) from `d.init`, until `d.steps`
@@ -177,11 +193,14 @@ impl Session {
         let code = std::sync::Arc::clone(&self.code);
         let model = &code.model;
         let all_outputs_discrete = model.vars_of(Role::Output).all(|(_, v)| v.ty.is_discrete());
-        let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+        let all_outputs = vars
+            .iter()
+            .copied()
+            .eq(model.vars_of(Role::Output).map(|(id, _)| id));
         if let (Some(answers), true, true) = (
             &mut self.answers,
             self.inner.is_empty(),
-            all_outputs_discrete && vars == outputs.as_slice(),
+            all_outputs_discrete && all_outputs,
         ) {
             answers.call(&self.params, p)?;
             let (best, e) = argmin(answers.values());
@@ -239,16 +258,14 @@ fn decode(model: &Model, vars: &[VarId], mut k: usize, p: &mut Point) {
         let n = answer_count(ty);
         let i = k % n;
         k /= n;
-        p.values[v.0 as usize] = vec![match ty {
-            Ty::Sign => {
-                if i == 0 {
-                    -1.0
-                } else {
-                    1.0
-                }
-            }
+        let value = match ty {
+            Ty::Sign if i == 0 => -1.0,
+            Ty::Sign => 1.0,
             _ => i as f64,
-        }];
+        };
+        let slot = &mut p.values[v.0 as usize];
+        slot.clear();
+        slot.push(value);
     }
 }
 

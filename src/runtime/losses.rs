@@ -7,8 +7,7 @@
 //! ȳ is then an input of the loss kernel, so it is held fixed when differentiating. Latents
 //! eliminated by descent are minimised at the label and at ȳ alike.
 
-use super::infer::eliminated_by_descent;
-use super::session::{Point, RunError, Session};
+use super::session::{LossScratch, Point, RunError, Session};
 use crate::check::{Descent, Init, LossKind, Negatives, Role, VarId};
 use crate::rng::Rng;
 
@@ -61,22 +60,50 @@ impl Session {
         let Some(loss) = &model.loss else {
             return Ok(());
         };
-        let latents = eliminated_by_descent(model);
-        self.min_latents(p, &latents)?;
-        let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
-        let real = outputs.iter().any(|o| !model.var(*o).ty.is_discrete());
+        self.min_descended(p)?;
+        let real = model
+            .vars_of(Role::Output)
+            .any(|(_, v)| !v.ty.is_discrete());
         let needs_neg = loss.kind.needs_negative() || loss.kind == LossKind::Perceptron;
         if !(real && needs_neg) {
             return Ok(());
         }
-        let label: Vec<Vec<f64>> = outputs
-            .iter()
-            .map(|o| p.values[o.0 as usize].clone())
-            .collect();
-        let mut q = p.clone();
+        // The scratch leaves the session while ȳ is found (descent borrows the session), and
+        // comes back whatever happens.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let found = self.negative(p, batch, rng, &mut scratch);
+        if found.is_ok() {
+            for (i, v) in model.vars.iter().enumerate() {
+                if matches!(v.role, Role::Output | Role::Latent) && !v.ty.is_discrete() {
+                    p.negs[i].clone_from(&scratch.q.values[i]);
+                }
+            }
+        }
+        self.scratch = scratch;
+        found
+    }
+
+    /// The negative answer ȳ for the label at `p`, into `scratch.q`, with its latents
+    /// eliminated as at the label.
+    fn negative(
+        &mut self,
+        p: &Point,
+        batch: &[Vec<Vec<f64>>],
+        rng: &mut Rng,
+        scratch: &mut LossScratch,
+    ) -> Result<(), RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let Some(loss) = &code.model.loss else {
+            return Ok(());
+        };
+        let LossScratch { outputs, label, q } = scratch;
+        for (l, o) in label.iter_mut().zip(outputs.iter()) {
+            l.clone_from(&p.values[o.0 as usize]);
+        }
+        q.copy_from(p);
         match (&loss.negatives, loss.kind) {
             (_, LossKind::Perceptron) => {
-                self.infer(&mut q, rng)?;
+                self.infer(q, rng)?;
             }
             (
                 Some(Negatives::Descent {
@@ -95,27 +122,20 @@ impl Session {
                     },
                     tol: 0.0,
                 };
-                let (outs, radius) = (outputs.clone(), *radius);
-                let project = move |q: &mut Point| keep_away(q, &outs, &label, radius);
-                self.descend(
-                    &mut q,
-                    &outputs,
-                    &d,
-                    rng,
-                    Some(&project),
-                    "negatives descent",
-                )?;
+                let (outs, label, radius) = (&*outputs, &*label, *radius);
+                let project = move |q: &mut Point| keep_away(q, outs, label, radius);
+                self.descend(q, outs, &d, rng, Some(&project), "negatives descent")?;
             }
             (Some(Negatives::Shuffle), _) => {
                 let mut best: Option<(f64, usize)> = None;
                 for (j, other) in batch.iter().enumerate() {
-                    if *other == label {
+                    if other == label {
                         continue;
                     }
                     for (o, v) in outputs.iter().zip(other) {
                         q.values[o.0 as usize].clone_from(v);
                     }
-                    let e = self.energy(&mut q)?;
+                    let e = self.energy(q)?;
                     if best.is_none_or(|(b, _)| e < b) {
                         best = Some((e, j));
                     }
@@ -125,29 +145,21 @@ impl Session {
                         for (o, v) in outputs.iter().zip(&batch[j]) {
                             q.values[o.0 as usize].clone_from(v);
                         }
-                        self.min_latents(&mut q, &latents)?;
                     }
                     None => {
                         // No other answer in the batch: a random one, as descent would start.
-                        for o in &outputs {
+                        for o in outputs.iter() {
                             q.values[o.0 as usize]
                                 .iter_mut()
                                 .for_each(|x| *x = rng.normal());
                         }
-                        self.min_latents(&mut q, &latents)?;
                     }
                 }
             }
             (None, _) => unreachable!("the checker requires negatives for real outputs"),
         }
         // The latents at ȳ: eliminated as at the label.
-        self.min_latents(&mut q, &latents)?;
-        for (i, v) in model.vars.iter().enumerate() {
-            if matches!(v.role, Role::Output | Role::Latent) && !v.ty.is_discrete() {
-                p.negs[i].clone_from(&q.values[i]);
-            }
-        }
-        Ok(())
+        self.min_descended(q)
     }
 }
 

@@ -20,7 +20,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Values of every variable of a model (and ȳ), flat and row-major, indexed by `VarId`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Point {
     pub values: Vec<Vec<f64>>,
     /// The negative answer for outputs and real latents; empty when unused.
@@ -42,6 +42,38 @@ impl Point {
         Point {
             values,
             negs: vec![Vec::new(); model.vars.len()],
+        }
+    }
+}
+
+impl Point {
+    /// Makes `self` a copy of `other`, reusing its buffers (no allocation once both have the
+    /// same shapes; `#[derive(Clone)]`'s `clone_from` would allocate).
+    pub fn copy_from(&mut self, other: &Point) {
+        self.values.clone_from(&other.values);
+        self.negs.clone_from(&other.negs);
+    }
+}
+
+/// The buffers a loss uses to build ȳ: the outputs of the model, the label's values and the
+/// point ȳ is found from.
+#[derive(Clone, Debug, Default)]
+pub(super) struct LossScratch {
+    pub(super) outputs: Vec<VarId>,
+    pub(super) label: Vec<Vec<f64>>,
+    pub(super) q: Point,
+}
+
+impl LossScratch {
+    fn new(model: &Model) -> LossScratch {
+        let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+        LossScratch {
+            label: outputs
+                .iter()
+                .map(|o| vec![0.0; model.var(*o).ty.elements()])
+                .collect(),
+            outputs,
+            q: Point::zeros(model),
         }
     }
 }
@@ -273,6 +305,10 @@ pub struct Session {
     batch_loss: Option<Bound>,
     /// Real latents eliminated by descent (not named in an `infer` group).
     pub(super) inner: Vec<VarId>,
+    /// Every real latent eliminated by descent, named in an `infer` group or not.
+    pub(super) descended: Vec<VarId>,
+    /// Where a loss builds its negative answer ȳ, kept so that no step allocates.
+    pub(super) scratch: LossScratch,
     /// Every iterate of inference by descent, while [`Session::record_path`] is on (plots).
     pub(super) path: Option<Vec<Point>>,
 }
@@ -303,6 +339,7 @@ impl Session {
             params.extend(values);
         }
         let inner = super::infer::inner_latents(model);
+        let descended = super::infer::eliminated_by_descent(model);
         Ok(Session {
             code: Arc::clone(code),
             params,
@@ -312,6 +349,8 @@ impl Session {
             loss,
             batch_loss,
             inner,
+            descended,
+            scratch: LossScratch::new(model),
             path: None,
         })
     }
@@ -342,6 +381,8 @@ impl Session {
             loss: self.loss.as_ref().map(|b| b.fork()),
             batch_loss: self.batch_loss.as_ref().map(|b| b.fork()),
             inner: self.inner.clone(),
+            descended: self.descended.clone(),
+            scratch: LossScratch::new(self.model()),
             path: None,
         }
     }

@@ -148,6 +148,8 @@ pub fn train_observed(
         model.loss.as_ref().and_then(|l| l.negatives.as_ref()),
         Some(Negatives::Shuffle)
     );
+    // The outputs of every example of a step, for `negatives shuffle`; grown once, reused.
+    let mut others: Vec<Vec<Vec<f64>>> = Vec::new();
     let mut history = Vec::new();
     let steps_per_epoch = data.rows().div_ceil(t.batch);
     for epoch in 1..=t.epochs {
@@ -155,25 +157,17 @@ pub fn train_observed(
         rng.shuffle(&mut order);
         let (mut sum, mut steps) = (0.0, 0usize);
         for (step, batch) in (1..).zip(order.chunks(t.batch)) {
-            let others: Vec<Vec<Vec<f64>>> = if shuffle_negatives {
-                batch
-                    .iter()
-                    .map(|&r| {
-                        outputs
-                            .iter()
-                            .map(|o| data.var(*o).map(|v| v.row(r).to_vec()).unwrap_or_default())
-                            .collect()
-                    })
-                    .collect()
+            let others = if shuffle_negatives {
+                batch_outputs(&mut others, data, &outputs, batch)
             } else {
-                Vec::new()
+                &[]
             };
             let mut loss = step_grads(
                 s,
                 &mut workers,
                 data,
                 batch,
-                &others,
+                others,
                 t.seed,
                 epoch,
                 &mut grad,
@@ -232,23 +226,27 @@ fn step_grads(
     epoch: usize,
     grad: &mut [f64],
 ) -> Result<f64, RunError> {
-    let chunks: Vec<&[usize]> = batch.chunks(CHUNK).collect();
+    let chunks = batch.len().div_ceil(CHUNK);
+    let rows_of = |c: usize| &batch[c * CHUNK..((c + 1) * CHUNK).min(batch.len())];
     let t = workers.len();
     let master: &[f64] = &s.params;
     let len = master.len();
     // Worker `i` takes the current params (each thread copies its own) and computes chunks
-    // `i, i + t, i + 2t, …`.
+    // `i, i + t, i + 2t, …`, the k-th of them into its k-th buffer (buffers only ever grow,
+    // so that no step allocates).
     let run = |(i, w): (usize, &mut Worker)| -> Result<(), RunError> {
         w.s.params.copy_from_slice(master);
-        let mine: Vec<&[usize]> = chunks.iter().skip(i).step_by(t).copied().collect();
-        w.grads.resize_with(mine.len(), || vec![0.0; len]);
-        w.losses.resize(mine.len(), 0.0);
-        for (k, rows) in mine.iter().enumerate() {
+        let mine = (i..chunks).step_by(t).len();
+        if w.grads.len() < mine {
+            w.grads.resize_with(mine, || vec![0.0; len]);
+            w.losses.resize(mine, 0.0);
+        }
+        for (k, c) in (i..chunks).step_by(t).enumerate() {
             w.losses[k] = chunk(
                 &mut w.s,
                 &mut w.point,
                 data,
-                rows,
+                rows_of(c),
                 others,
                 seed,
                 epoch,
@@ -275,13 +273,11 @@ fn step_grads(
     }
     // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
     // element independently: threads split the elements, never the order of a sum.
-    let parts: Vec<&[f64]> = (0..chunks.len())
-        .map(|c| workers[c % t].grads[c / t].as_slice())
-        .collect();
+    let workers = &*workers;
     let sum_range = |start: usize, out: &mut [f64]| {
         out.iter_mut().for_each(|g| *g = 0.0);
-        for part in &parts {
-            let part = &part[start..start + out.len()];
+        for c in 0..chunks {
+            let part = &workers[c % t].grads[c / t][start..start + out.len()];
             out.iter_mut().zip(part).for_each(|(acc, g)| *acc += g);
         }
     };
@@ -296,9 +292,29 @@ fn step_grads(
             }
         });
     }
-    Ok((0..chunks.len())
-        .map(|c| workers[c % t].losses[c / t])
-        .sum())
+    Ok((0..chunks).map(|c| workers[c % t].losses[c / t]).sum())
+}
+
+/// The outputs of the rows `batch` of `data`, written into `buf` (grown as needed, never
+/// shrunk), as the first `batch.len()` entries.
+fn batch_outputs<'b>(
+    buf: &'b mut Vec<Vec<Vec<f64>>>,
+    data: &Dataset,
+    outputs: &[VarId],
+    batch: &[usize],
+) -> &'b [Vec<Vec<f64>>] {
+    if buf.len() < batch.len() {
+        buf.resize_with(batch.len(), || vec![Vec::new(); outputs.len()]);
+    }
+    for (example, &row) in buf.iter_mut().zip(batch) {
+        for (values, o) in example.iter_mut().zip(outputs) {
+            values.clear();
+            if let Some(v) = data.var(*o) {
+                values.extend_from_slice(v.row(row));
+            }
+        }
+    }
+    &buf[..batch.len()]
 }
 
 /// The name of the param that owns flat index `i`.
