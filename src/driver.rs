@@ -187,19 +187,29 @@ pub fn bench(bytes: &[u8], model_name: Option<&str>) -> Result<serde_json::Value
     let mut obj = serde_json::Map::new();
     obj.insert("model".into(), model.name.clone().into());
     obj.insert("compile_ms".into(), round(compile_ms).into());
-    for (key, ns) in bench_compiled(&code)? {
-        obj.insert(key.into(), round(ns).into());
+    for t in bench_compiled(&code)? {
+        obj.insert(t.key.into(), round(t.ns).into());
     }
     Ok(serde_json::Value::Object(obj))
 }
 
-/// What [`bench_compiled`] timed: the JSON key and nanoseconds per example.
-pub type Timed = Vec<(&'static str, f64)>;
+/// One entry point [`bench_compiled`] timed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timing {
+    /// The JSON key of `ebmc bench`.
+    pub key: &'static str,
+    pub entry: Entry,
+    /// The native code timed: the identity of the function, shared with every kernel of the
+    /// same compiled model (`None` on the interpreter).
+    pub address: Option<usize>,
+    /// Nanoseconds per example (per row, for a batched entry point).
+    pub ns: f64,
+}
 
 /// Times the entry points of a compiled model at a random point (the model's variables as
 /// `ebmc eval --random` draws them, standard normal negative answers): nanoseconds per
 /// example of `energy`, `grad`, `infer_grad` and of the loss gradient training runs.
-pub fn bench_compiled(code: &Arc<Compiled>) -> Result<Timed, String> {
+pub fn bench_compiled(code: &Arc<Compiled>) -> Result<Vec<Timing>, String> {
     let model = &code.model;
     let values = runtime::eval::point(model, &runtime::eval::PointSource::Random(1))
         .map_err(|e| e.to_string())?;
@@ -228,7 +238,12 @@ pub fn bench_compiled(code: &Arc<Compiled>) -> Result<Timed, String> {
         }
         let mut call = || kernel.call().map_err(|e| e.to_string());
         let ns = median_ns(&mut call)? / e.rows as f64;
-        timed.push((key, ns));
+        timed.push(Timing {
+            key,
+            entry: e.entry,
+            address: e.address(),
+            ns,
+        });
     }
     Ok(timed)
 }
