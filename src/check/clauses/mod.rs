@@ -15,7 +15,7 @@ mod infer;
 mod loss;
 mod train;
 
-use super::consts::fmt_num;
+use super::decls::fmt_num;
 use super::*;
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::syntax::ast::{self, DeclKind, Role};
@@ -120,7 +120,7 @@ impl<'a> Checker<'a> {
                         a.span,
                         format!(
                             "expected a named argument `name = value`, found {}",
-                            super::consts::describe(&a.value)
+                            super::decls::describe(&a.value)
                         ),
                     )
                     .help(help),
