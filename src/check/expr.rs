@@ -5,7 +5,7 @@
 //! real scalar in arithmetic; a `class` value may only index (or appear in `delta(y - k)`,
 //! sugar for indexing a one-hot constant). Every result stays under the element limit.
 
-use super::consts::{fmt_num, too_many};
+use super::decls::{fmt_num, too_many};
 use super::{
     BinOp, Builtin, Checker, Expr, ExprKind, Index, LetId, Shape, Sym, Ty, VarId, MAX_ELEMENTS,
 };

@@ -13,7 +13,7 @@
 
 mod abstract_eval;
 mod clauses;
-mod consts;
+mod decls;
 mod expr;
 mod lint;
 mod model;

@@ -5,6 +5,8 @@
 //! than [`MAX_EXPR_DEPTH`] are rejected while the tree is built. Both are `E0002` diagnostics.
 
 pub mod ast;
+mod build;
+mod errors;
 mod parser;
 mod print;
 

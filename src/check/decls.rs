@@ -1,4 +1,5 @@
-//! Compile-time values: consts, dims, types, variable declarations and parameter inits.
+//! The declarations and their compile-time values: consts, dims, types, variable declarations
+//! and parameter inits.
 //!
 //! Constant expressions are numbers, consts, unary `-`, `+ - * / ^` and parentheses
 //! (and, for a parameter's initial value, vector literals of those). Dims must be positive

@@ -1,0 +1,166 @@
+//! The `loss` clause: a known loss with its arguments, suited to the model's outputs, and a
+//! `negatives` clause exactly when the loss needs ȳ and cannot enumerate it.
+
+use super::*;
+
+const NEGATIVES_DESCENT: &[ArgSpec] = &[
+    arg("steps", Range::Int(1), Some(20.0)),
+    arg("rate", Range::Positive, Some(0.1)),
+    arg("radius", Range::NonNegative, Some(0.5)),
+];
+const LOSSES: &[&str] = &[
+    "energy",
+    "perceptron",
+    "hinge",
+    "log",
+    "lvq2",
+    "mce",
+    "square_square",
+    "square_exp",
+    "nll",
+    "mee",
+];
+
+impl<'a> Checker<'a> {
+    pub(super) fn loss(&mut self, d: &ast::Decl, outputs: &[usize]) -> Option<Loss> {
+        let DeclKind::Loss {
+            method: m,
+            negatives,
+        } = &d.kind
+        else {
+            unreachable!()
+        };
+        let kind = match m.name.name.as_str() {
+            "energy" => self.no_args(m).map(|_| LossKind::Energy),
+            "perceptron" => self.no_args(m).map(|_| LossKind::Perceptron),
+            "log" => self.no_args(m).map(|_| LossKind::Log),
+            "mce" => self.no_args(m).map(|_| LossKind::Mce),
+            "hinge" => self
+                .args(m, &[arg("margin", Range::NonNegative, Some(1.0))], false)
+                .map(|a| LossKind::Hinge {
+                    margin: a.values[0],
+                }),
+            "lvq2" => self
+                .args(m, &[arg("delta", Range::Positive, Some(0.1))], false)
+                .map(|a| LossKind::Lvq2 { delta: a.values[0] }),
+            "square_square" => self
+                .args(m, &[arg("margin", Range::NonNegative, Some(1.0))], false)
+                .map(|a| LossKind::SquareSquare {
+                    margin: a.values[0],
+                }),
+            "square_exp" => self
+                .args(m, &[arg("gamma", Range::Positive, Some(1.0))], false)
+                .map(|a| LossKind::SquareExp { gamma: a.values[0] }),
+            "nll" => self
+                .args(m, &[arg("beta", Range::Positive, Some(1.0))], false)
+                .map(|a| LossKind::Nll { beta: a.values[0] }),
+            "mee" => self
+                .args(m, &[arg("beta", Range::Positive, Some(1.0))], false)
+                .map(|a| LossKind::Mee { beta: a.values[0] }),
+            other => {
+                let help = match did_you_mean(other, LOSSES.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "losses are {}",
+                        LOSSES
+                            .iter()
+                            .map(|l| format!("`{l}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::UnknownLoss,
+                        m.name.span,
+                        format!("expected a loss, found `{other}`"),
+                    )
+                    .label("unknown loss")
+                    .help(help),
+                );
+                None
+            }
+        }?;
+        let real: Vec<usize> = outputs
+            .iter()
+            .copied()
+            .filter(|&i| !self.var(i).ty.is_discrete())
+            .collect();
+        let discrete = outputs.len() - real.len();
+        if (kind.needs_negative() || kind.sums_answers()) && !real.is_empty() && discrete > 0 {
+            let r = self.var(real[0]).name.clone();
+            self.error(
+                Diagnostic::new(Code::MixedOutputs, m.span, format!("expected outputs of one kind for `{}`, found real and discrete outputs together", kind.name()))
+                    .secondary(self.var(real[0]).span, format!("`{r}` is real"))
+                    .help("split the model, or make every output real or every output discrete"),
+            );
+            return None;
+        }
+        if kind.sums_answers() && !real.is_empty() {
+            let v = self.var(real[0]);
+            self.error(
+                Diagnostic::new(Code::LossSumsReal, m.span, format!("expected a class or sign output for `{}`, found `{}` of type `{}`", kind.name(), v.name, v.ty))
+                    .label(format!("`{}` sums over every answer", kind.name()))
+                    .secondary(v.span, format!("`{}` has infinitely many answers", v.name))
+                    .help("use a contrastive loss such as `hinge(margin = 1) negatives descent(…)`, or `energy`"),
+            );
+            return None;
+        }
+        let negatives = match negatives {
+            None if kind.needs_negative() && !real.is_empty() => {
+                let v = self.var(real[0]);
+                self.error(
+                    Diagnostic::new(Code::LossNeedsNegatives, m.span, format!("expected a `negatives` clause for `{}` on the real output `{}`, found none", kind.name(), v.name))
+                        .label(format!("`{}` needs the most offending answer ȳ", kind.name()))
+                        .secondary(v.span, format!("`{}` is `{}`", v.name, v.ty))
+                        .help("add `negatives descent(steps = 20, rate = 0.1, radius = 0.5)` or `negatives shuffle`"),
+                );
+                return None;
+            }
+            None => None,
+            Some(n) if !kind.needs_negative() || real.is_empty() => {
+                let why = if real.is_empty() {
+                    "ȳ is found exactly by enumerating the outputs"
+                } else {
+                    "this loss does not use ȳ"
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::NegativesUnused,
+                        n.span,
+                        format!(
+                            "expected no `negatives` clause for `{}` here, found one",
+                            kind.name()
+                        ),
+                    )
+                    .label("not used")
+                    .help(format!("remove it: {why}")),
+                );
+                return None;
+            }
+            Some(n) => match n.name.name.as_str() {
+                "descent" => {
+                    let a = self.args(n, NEGATIVES_DESCENT, false)?;
+                    Some(Negatives::Descent {
+                        steps: a.values[0] as usize,
+                        rate: a.values[1],
+                        radius: a.values[2],
+                    })
+                }
+                "shuffle" => {
+                    self.no_args(n)?;
+                    Some(Negatives::Shuffle)
+                }
+                _ => {
+                    self.unknown_method(n, "negatives", &["descent", "shuffle"]);
+                    return None;
+                }
+            },
+        };
+        Some(Loss {
+            kind,
+            negatives,
+            span: d.span,
+        })
+    }
+}

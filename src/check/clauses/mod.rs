@@ -1,0 +1,431 @@
+//! The clauses: loss, inference, training, data, and latent elimination (spec sections 3, 6–9).
+//!
+//! Every method takes named arguments from a table ([`ArgSpec`]): unknown names, duplicates,
+//! missing required arguments and values out of range are reported here, and defaults are
+//! filled in, so later stages read plain numbers.
+//!
+//! This file holds what the clauses share (the named-argument checker, and the diagnostics more
+//! than one clause raises) and [`Checker::check_clauses`], which takes each clause at most once
+//! and checks them in turn. Each clause has its own file: [`loss`], [`infer`], [`train`],
+//! [`data`], and [`elim`] for a latent's `min by …` or `marginal(…)`.
+
+mod data;
+mod elim;
+mod infer;
+mod loss;
+mod train;
+
+use super::decls::fmt_num;
+use super::*;
+use crate::diag::{did_you_mean, Code, Diagnostic};
+use crate::syntax::ast::{self, DeclKind, Role};
+
+/// What the clauses of a model resolve to.
+pub(super) struct Clauses {
+    pub loss: Option<Loss>,
+    pub infer: Vec<Infer>,
+    pub train: Option<Train>,
+    pub data: Option<Data>,
+}
+
+/// Allowed values of a numeric argument.
+#[derive(Clone, Copy)]
+enum Range {
+    /// An integer ≥ n.
+    Int(i64),
+    /// A finite number > 0.
+    Positive,
+    /// A number > 0, `inf` allowed.
+    PositiveOrInf,
+    /// A finite number ≥ 0.
+    NonNegative,
+    /// A number in [0, 1).
+    Unit,
+}
+
+impl Range {
+    fn accepts(self, v: f64) -> bool {
+        match self {
+            Range::Int(n) => v.fract() == 0.0 && v >= n as f64 && v <= 9_007_199_254_740_992.0,
+            Range::Positive => v > 0.0 && v.is_finite(),
+            Range::PositiveOrInf => v > 0.0,
+            Range::NonNegative => v >= 0.0 && v.is_finite(),
+            Range::Unit => (0.0..1.0).contains(&v),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Range::Int(n) => format!("an integer ≥ {n}"),
+            Range::Positive => "a finite number > 0".into(),
+            Range::PositiveOrInf => "a number > 0 (or `inf`)".into(),
+            Range::NonNegative => "a finite number ≥ 0".into(),
+            Range::Unit => "a number in [0, 1)".into(),
+        }
+    }
+}
+
+/// One named argument of a method: its range and default (`None` = required).
+struct ArgSpec {
+    name: &'static str,
+    range: Range,
+    default: Option<f64>,
+}
+
+const fn arg(name: &'static str, range: Range, default: Option<f64>) -> ArgSpec {
+    ArgSpec {
+        name,
+        range,
+        default,
+    }
+}
+
+/// Resolved arguments, in spec order, plus a descent `init` when the method has one.
+struct Args {
+    values: Vec<f64>,
+    init: Option<Init>,
+}
+
+impl<'a> Checker<'a> {
+    /// Checks the named arguments of `m` against `specs`; `with_init` also accepts `init`.
+    fn args(&mut self, m: &ast::Method, specs: &[ArgSpec], with_init: bool) -> Option<Args> {
+        let mut values: Vec<Option<f64>> = specs.iter().map(|s| s.default).collect();
+        let mut given: Vec<Option<Span>> = vec![None; specs.len()];
+        let mut init = None;
+        let mut init_span: Option<Span> = None;
+        let mut ok = true;
+        // After an unknown or unnamed argument, a "missing" one is most likely that argument
+        // misspelt: report the misspelling only.
+        let mut unnamed_or_unknown = false;
+        let names: Vec<&str> = specs
+            .iter()
+            .map(|s| s.name)
+            .chain(with_init.then_some("init"))
+            .collect();
+        let list = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for a in &m.args {
+            let Some(name) = &a.name else {
+                let help = if names.is_empty() {
+                    format!("`{}` takes no arguments", m.name.name)
+                } else {
+                    format!("name it: {}", list)
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::UnknownArgument,
+                        a.span,
+                        format!(
+                            "expected a named argument `name = value`, found {}",
+                            super::decls::describe(&a.value)
+                        ),
+                    )
+                    .help(help),
+                );
+                ok = false;
+                unnamed_or_unknown = true;
+                continue;
+            };
+            if with_init && name.name == "init" {
+                if let Some(first) = init_span.replace(a.span) {
+                    self.error(duplicate_arg(&name.name, a.span, first));
+                    ok = false;
+                    continue;
+                }
+                init = match &a.value.kind {
+                    ast::ExprKind::Call { .. } | ast::ExprKind::Name(_)
+                        if !self.is_const_name(&a.value) =>
+                    {
+                        self.distribution(&a.value)
+                    }
+                    _ => self.const_eval(&a.value).map(|v| Init::Values(vec![v])),
+                };
+                ok &= init.is_some();
+                continue;
+            }
+            let Some(i) = specs.iter().position(|s| s.name == name.name) else {
+                let help = match did_you_mean(&name.name, names.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if names.is_empty() => format!("`{}` takes no arguments", m.name.name),
+                    None => format!("`{}` takes {}", m.name.name, list),
+                };
+                self.error(
+                    Diagnostic::new(
+                        Code::UnknownArgument,
+                        name.span,
+                        format!(
+                            "expected an argument of `{}`, found `{}`",
+                            m.name.name, name.name
+                        ),
+                    )
+                    .label("unknown argument")
+                    .help(help),
+                );
+                ok = false;
+                unnamed_or_unknown = true;
+                continue;
+            };
+            if let Some(first) = given[i].replace(a.span) {
+                self.error(duplicate_arg(&name.name, a.span, first));
+                ok = false;
+                continue;
+            }
+            let Some(v) = self.const_eval(&a.value) else {
+                ok = false;
+                continue;
+            };
+            if !specs[i].range.accepts(v) {
+                self.error(
+                    Diagnostic::new(
+                        Code::ArgumentRange,
+                        a.value.span,
+                        format!(
+                            "expected `{}` to be {}, found {}",
+                            name.name,
+                            specs[i].range.describe(),
+                            fmt_num(v)
+                        ),
+                    )
+                    .label(format!("`{}` = {}", name.name, fmt_num(v))),
+                );
+                ok = false;
+                continue;
+            }
+            values[i] = Some(v);
+        }
+        for ((s, v), given) in specs.iter().zip(&values).zip(&given) {
+            // A value given but out of range, or bad, has been reported already.
+            if v.is_none() && given.is_none() && !unnamed_or_unknown {
+                self.error(
+                    Diagnostic::new(
+                        Code::MissingArgument,
+                        m.span,
+                        format!(
+                            "expected an argument `{}` for `{}`, found none",
+                            s.name, m.name.name
+                        ),
+                    )
+                    .label(format!("`{}` needs `{}`", m.name.name, s.name))
+                    .help(format!(
+                        "add `{} = …` ({})",
+                        s.name,
+                        s.range.describe()
+                    )),
+                );
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(Args {
+            values: values.into_iter().map(|v| v.unwrap_or_default()).collect(),
+            init,
+        })
+    }
+
+    fn is_const_name(&self, e: &ast::Expr) -> bool {
+        matches!(&e.kind, ast::ExprKind::Name(n) if matches!(self.names.get(n.as_str()), Some((Sym::Const(_), _))))
+    }
+
+    fn no_args(&mut self, m: &ast::Method) -> Option<()> {
+        self.args(m, &[], false).map(|_| ())
+    }
+
+    fn descent(&mut self, m: &ast::Method, specs: &[ArgSpec]) -> Option<Descent> {
+        let a = self.args(m, specs, true)?;
+        Some(Descent {
+            steps: a.values[0] as usize,
+            rate: a.values[1],
+            init: a.init.unwrap_or(Init::Values(vec![0.0])),
+            tol: a.values[2],
+        })
+    }
+
+    fn unknown_method(&mut self, m: &ast::Method, what: &str, known: &[&str]) {
+        let help = match did_you_mean(&m.name.name, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "{what} methods are {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.error(
+            Diagnostic::new(
+                Code::UnknownMethod,
+                m.name.span,
+                format!(
+                    "expected {} {what} method, found `{}`",
+                    article(what),
+                    m.name.name
+                ),
+            )
+            .label(format!("unknown {what} method"))
+            .help(help),
+        );
+    }
+
+    /// Loss, inference, training and data, each at most once.
+    pub(super) fn check_clauses(&mut self) -> Option<Clauses> {
+        let mut firsts: [Option<Span>; 4] = [None; 4];
+        let mut ok = true;
+        let (mut loss_decl, mut infer_decl, mut train_decl, mut data_decl) =
+            (None, None, None, None);
+        for d in &self.ast.decls {
+            let (slot, what) = match &d.kind {
+                DeclKind::Loss { .. } => (0, "loss"),
+                DeclKind::Infer { .. } => (1, "infer"),
+                DeclKind::Train { .. } => (2, "train"),
+                DeclKind::Data(_) => (3, "data"),
+                _ => continue,
+            };
+            if let Some(first) = firsts[slot] {
+                self.error(
+                    Diagnostic::new(
+                        Code::DuplicateClause,
+                        d.span,
+                        format!("expected one `{what}` clause, found a second"),
+                    )
+                    .label("second clause")
+                    .secondary(first, "first clause here")
+                    .help(format!("a model has at most one `{what}`; remove one")),
+                );
+                ok = false;
+                continue;
+            }
+            firsts[slot] = Some(d.span);
+            match slot {
+                0 => loss_decl = Some(d),
+                1 => infer_decl = Some(d),
+                2 => train_decl = Some(d),
+                _ => data_decl = Some(d),
+            }
+        }
+        let outputs: Vec<usize> = self.var_indices(Role::Output);
+        // An output whose type failed to check is declared all the same: its error is enough.
+        let declared = self.var_decls.iter().any(|d| {
+            matches!(
+                &d.kind,
+                DeclKind::Var {
+                    role: Role::Output,
+                    ..
+                }
+            )
+        });
+        if outputs.is_empty() && declared {
+            ok = false;
+        } else if outputs.is_empty() {
+            self.error(
+                Diagnostic::new(
+                    Code::NoOutput,
+                    self.ast.name.span,
+                    format!(
+                        "expected an output in model `{}`, found none",
+                        self.ast.name.name
+                    ),
+                )
+                .help("declare what the model predicts, e.g. `output y : real`"),
+            );
+            ok = false;
+        }
+        let loss = match loss_decl {
+            Some(d) => {
+                let l = self.loss(d, &outputs);
+                ok &= l.is_some();
+                l
+            }
+            None => None,
+        };
+        let infer = self.infer(infer_decl, &outputs);
+        ok &= infer.is_some();
+        let train = match train_decl {
+            Some(d) => {
+                let t = self.train(d, loss_decl.is_some(), data_decl.is_some());
+                ok &= t.is_some();
+                t
+            }
+            None => None,
+        };
+        let data = match data_decl {
+            Some(d) => {
+                let DeclKind::Data(data) = &d.kind else {
+                    unreachable!()
+                };
+                let x = self.data(data);
+                ok &= x.is_some();
+                x
+            }
+            None => None,
+        };
+        ok.then_some(Clauses {
+            loss,
+            infer: infer?,
+            train,
+            data,
+        })
+    }
+
+    /// Declaration indices of the variables with a role whose types checked.
+    fn var_indices(&self, role: Role) -> Vec<usize> {
+        self.var_decls
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| {
+                matches!(&d.kind, DeclKind::Var { role: r, .. } if *r == role)
+                    && self.vars.get(*i).is_some_and(|v| v.is_some())
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn var(&self, i: usize) -> &Var {
+        self.vars[i].as_ref().expect("checked variable")
+    }
+}
+
+/// "a" or "an" before a word.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+fn duplicate_arg(name: &str, span: Span, first: Span) -> Diagnostic {
+    let mut d = Diagnostic::new(
+        Code::DuplicateArgument,
+        span,
+        format!("expected `{name}` once, found it again"),
+    )
+    .label("given again here");
+    if first != span {
+        d = d.secondary(first, "first given here");
+    }
+    d.help("remove one of them")
+}
+
+fn descent_discrete(span: Span, name: &str, t: &Ty) -> Diagnostic {
+    Diagnostic::new(
+        Code::DescentDiscrete,
+        span,
+        format!("expected a real variable for descent, found `{name}` of type `{t}`"),
+    )
+    .label("gradient descent needs a real variable")
+}
+
+fn enumerate_real(span: Span, name: &str, t: &Ty, what: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::EnumerateReal,
+        span,
+        format!("expected a class or sign {what} to enumerate, found `{name}` of type `{t}`"),
+    )
+    .label("a real variable has infinitely many values")
+}
