@@ -19,6 +19,8 @@
 //!
 //! 8. [`plot`]: a model's energy and training drawn as SVG.
 //!
+//! [`types`] is the leaf they share: a tensor [`types::Shape`] and a value's [`types::Ty`].
+//!
 //! [`driver`] chains the stages; only `main.rs` knows about the terminal. [`fuzzing`] holds
 //! what the fuzz targets of `fuzz/` run, so that `cargo test` replays their corpora.
 
@@ -36,3 +38,4 @@ pub mod rng;
 pub mod runtime;
 pub mod span;
 pub mod syntax;
+pub mod types;

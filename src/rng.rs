@@ -17,7 +17,8 @@
 //!   the platform's `ln` is — true of every libm we build on, but not promised by the standard;
 //! * integers below `n` are unbiased (rejection sampling), so shuffles are uniform.
 
-use crate::check::{Init, Shape};
+use crate::check::Init;
+use crate::types::Shape;
 use std::fmt;
 
 /// xoshiro256** with a cached second normal deviate.

@@ -9,6 +9,7 @@ use ebmc::grad::{self, with_gradients};
 use ebmc::interp;
 use ebmc::ir::{self, random, Graph, InputKind};
 use ebmc::span::Span;
+use ebmc::types::{Shape, Ty};
 use std::collections::HashMap;
 
 // ---- building checked models by hand ----

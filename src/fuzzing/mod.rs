@@ -22,11 +22,12 @@ use crate::compile::Backend;
 use crate::driver;
 use crate::grad::{self, check::Outcome};
 use crate::interp;
-use crate::ir::{self, random, Graph, InputKind, Ty};
+use crate::ir::{self, random, Graph, InputKind};
 use crate::jit;
 use crate::rng;
 use crate::runtime::optim::Optim;
 use crate::runtime::session::{Point, Session};
+use crate::types::Ty;
 
 /// Parses and checks `bytes`; a clean model is lowered too, and its graphs must verify.
 pub fn parse_check(bytes: &[u8]) -> Result<(), String> {

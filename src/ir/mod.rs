@@ -39,8 +39,8 @@ pub use parse::{parse, ParseError};
 pub use simplify::{simplify, simplify_with_stats, Rule, Stats, RULES};
 pub use verify::{debug_verify, verify, VerifyError};
 
-pub use crate::check::{Shape, Ty};
 use crate::span::Span;
+use crate::types::{Shape, Ty};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
