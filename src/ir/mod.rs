@@ -34,7 +34,6 @@ mod lower;
 mod ops;
 mod parse;
 mod print;
-pub mod random;
 mod shape;
 mod simplify;
 mod verify;

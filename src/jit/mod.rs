@@ -16,8 +16,6 @@
 //! * [`kernels`] holds the linear algebra, reductions and data movement.
 //! * [`translate`] lowers [`crate::ir::Graph`]s onto all of the above: [`compile`] and
 //!   [`compile_entries`], the scratch plan, elementwise fusion, batched entries.
-//! * [`rounding`] finds where default code may decide a comparison differently from the
-//!   interpreter (for tests that compare the two).
 //! * [`math`] emits exp, log, log1p, tanh, sigmoid and softplus inline as branch-free
 //!   polynomial code; sin, cos and pow call libm.
 //!
@@ -49,7 +47,6 @@ pub mod emit;
 pub mod kernels;
 pub mod math;
 pub mod module;
-pub mod rounding;
 pub mod translate;
 
 pub use elementwise::{Binary, Chain, Unary, Val};

@@ -14,7 +14,7 @@
 //! included: a gradient check skips points where a decision changes between its samples
 //! (see the interpreter's branch signature).
 
-use super::{Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
+use crate::ir::{Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
 use crate::types::{Shape, Ty};
 
 /// SplitMix64: small, fast, and the same everywhere.
