@@ -8,9 +8,10 @@
 //! Every hand-written result is first checked against ebmc's (relative 1e-9), so the two
 //! sides compute the same thing. Run with `cargo bench --bench models`.
 
-use ebmc::check::{Model, Role, Ty};
+use ebmc::check::{Model, Role};
 use ebmc::compile::{Backend, Entry, Input, Kernel, Options, Output};
 use ebmc::driver;
+use ebmc::types::Ty;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;

@@ -15,7 +15,8 @@
 //! same signature ran the same smooth piece of the program, which is what lets a finite
 //! difference check know it did not straddle a kink.
 
-use crate::ir::{Binary, Graph, NodeId, Op, Reduce, Ty, Unary};
+use crate::ir::{Binary, Graph, NodeId, Op, Reduce, Unary};
+use crate::types::Ty;
 use std::collections::HashMap;
 use std::fmt;
 

@@ -19,14 +19,17 @@
 //!
 //! 8. [`plot`]: a model's energy and training drawn as SVG.
 //!
-//! [`driver`] chains the stages; only `main.rs` knows about the terminal. [`fuzzing`] holds
-//! what the fuzz targets of `fuzz/` run, so that `cargo test` replays their corpora.
+//! [`types`] is the leaf they share: a tensor [`types::Shape`] and a value's [`types::Ty`].
+//!
+//! [`driver`] chains the stages; only `main.rs` knows about the terminal. [`testing`] holds
+//! what the tests, benches and fuzz targets of `fuzz/` share (random IR programs, gradient
+//! checking, the entry points of the fuzz targets, so that `cargo test` replays their corpora);
+//! no stage uses it.
 
 pub mod check;
 pub mod compile;
 pub mod diag;
 pub mod driver;
-pub mod fuzzing;
 pub mod grad;
 pub mod interp;
 pub mod ir;
@@ -36,3 +39,5 @@ pub mod rng;
 pub mod runtime;
 pub mod span;
 pub mod syntax;
+pub mod testing;
+pub mod types;

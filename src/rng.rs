@@ -1,4 +1,4 @@
-//! The one source of randomness: a hand-written xoshiro256** generator seeded through
+//! The runtime's one source of randomness: a hand-written xoshiro256** generator seeded through
 //! splitmix64, and what the runtime draws from it (uniforms, normals, shuffles, initial weights).
 //!
 //! It is written out here rather than taken from a crate so that a seed means the same weights
@@ -17,7 +17,8 @@
 //!   the platform's `ln` is — true of every libm we build on, but not promised by the standard;
 //! * integers below `n` are unbiased (rejection sampling), so shuffles are uniform.
 
-use crate::check::{Init, Shape};
+use crate::check::Init;
+use crate::types::Shape;
 use std::fmt;
 
 /// xoshiro256** with a cached second normal deviate.
@@ -30,7 +31,8 @@ pub struct Rng {
 
 /// One step of splitmix64: the recommended way to spread a 64-bit seed over xoshiro's state,
 /// so that nearby seeds (0, 1, 2 …) give unrelated streams and the state is never all zero.
-fn splitmix64(state: &mut u64) -> u64 {
+/// Also the whole stream of [`crate::testing::random_ir::Rng`].
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -6,6 +6,7 @@ use ebmc::grad;
 use ebmc::interp;
 use ebmc::ir::{self, InputKind};
 use ebmc::rng::Rng;
+use ebmc::types::Ty;
 
 const B: usize = 8;
 
@@ -24,7 +25,7 @@ fn values(g: &ir::Graph, rng: &mut Rng) -> Vec<Vec<Vec<f64>>> {
             let rows = if inp.kind == InputKind::Param { 1 } else { B };
             (0..rows)
                 .map(|_| match &inp.ty {
-                    ir::Ty::Sign => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
+                    Ty::Sign => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
                     _ => (0..n).map(|_| 0.5 * rng.normal()).collect(),
                 })
                 .collect()

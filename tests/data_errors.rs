@@ -3,9 +3,10 @@
 //! Each test writes a small CSV into a fresh temporary directory and loads it through
 //! `runtime::data::load` with a `check::Data` built by hand, as the checker would make it.
 
-use ebmc::check::{Column, Data, DataBinding, Role, Shape, Ty, Var, VarId};
+use ebmc::check::{Column, Data, DataBinding, Role, Var, VarId};
 use ebmc::runtime::data::{self, DataErrorKind};
 use ebmc::span::Span;
+use ebmc::types::{Shape, Ty};
 
 fn var(name: &str, role: Role, ty: Ty) -> Var {
     Var {

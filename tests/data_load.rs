@@ -1,9 +1,10 @@
 //! What the data loader gives back for good files: values per variable, the split and the
 //! standardization.
 
-use ebmc::check::{Column, Data, DataBinding, Role, Shape, Ty, Var, VarId};
+use ebmc::check::{Column, Data, DataBinding, Role, Var, VarId};
 use ebmc::runtime::data::{self, Loaded};
 use ebmc::span::Span;
+use ebmc::types::{Shape, Ty};
 
 fn var(name: &str, role: Role, ty: Ty) -> Var {
     Var {

@@ -4,7 +4,7 @@
 //! `fuzz/artifacts/` after its fix, so the bug cannot come back unnoticed.
 
 use ebmc::compile::Backend;
-use ebmc::fuzzing;
+use ebmc::testing::fuzzing;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,11 @@
 //! Gradient checks: every op's derivative rule and hundreds of seeded random programs against
 //! Richardson-refined central differences in a random direction (relative error ≤ 1e-6).
 
-use ebmc::grad::check::{check_vjp, Outcome};
 use ebmc::grad::{self, with_gradients};
 use ebmc::interp;
-use ebmc::ir::{self, random, Graph, InputKind};
+use ebmc::ir::{self, Graph, InputKind};
+use ebmc::testing::gradcheck::{check_vjp, Outcome};
+use ebmc::testing::random_ir;
 use std::collections::BTreeSet;
 
 const TOL: f64 = 1e-6;
@@ -12,14 +13,14 @@ const EPS: f64 = 1e-4;
 
 /// Checks the gradient of `f` at up to `tries` random points; returns whether a point away
 /// from every kink was found. Panics with the program on a mismatch.
-fn check_program(g: &Graph, rng: &mut random::Rng, label: &str, tries: usize) -> bool {
+fn check_program(g: &Graph, rng: &mut random_ir::Rng, label: &str, tries: usize) -> bool {
     ir::verify(g).unwrap_or_else(|e| panic!("{label}: {e}\n{g}"));
     let grads = with_gradients(g, "f", &[InputKind::Param]);
     ir::verify(&grads).unwrap_or_else(|e| panic!("{label}: {e}\n{grads}"));
     let forward = ir::simplify(g);
     for _ in 0..tries {
-        let point = random::inputs(g, rng);
-        let dir = random::param_direction(g, rng);
+        let point = random_ir::inputs(g, rng);
+        let dir = random_ir::param_direction(g, rng);
         // Simplification keeps values.
         let slots: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
         let a = interp::eval_slots(g, &slots).unwrap().scalar("f").unwrap();
@@ -56,9 +57,9 @@ fn random_programs_have_correct_gradients() {
     let mut checked = 0;
     let total = 600;
     for seed in 0..total {
-        let mut rng = random::Rng::new(seed);
+        let mut rng = random_ir::Rng::new(seed);
         let steps = 4 + rng.below(14);
-        let g = random::program(&mut rng, steps);
+        let g = random_ir::program(&mut rng, steps);
         for n in g.ids() {
             seen.insert(g.op(n).name());
         }
@@ -68,7 +69,7 @@ fn random_programs_have_correct_gradients() {
     }
     // Kinks are rare: almost every program finds a smooth point.
     assert!(checked >= 500, "only {checked} of {total} programs checked");
-    for op in random::op_names() {
+    for op in random_ir::op_names() {
         assert!(seen.contains(op), "no random program used `{op}`");
     }
 }
@@ -76,14 +77,14 @@ fn random_programs_have_correct_gradients() {
 /// Each op's rule, in programs made of that op only (over random arguments).
 #[test]
 fn every_op_rule_matches_finite_differences() {
-    for op in random::op_names() {
+    for op in random_ir::op_names() {
         if op == "const" || op == "input" {
             continue;
         }
         let mut checked = 0;
         for seed in 0..25 {
-            let mut rng = random::Rng::new(1000 + seed);
-            let g = random::program_with(&mut rng, 3, op);
+            let mut rng = random_ir::Rng::new(1000 + seed);
+            let g = random_ir::program_with(&mut rng, 3, op);
             assert!(
                 g.ids().any(|n| g.op(n).name() == op),
                 "`{op}` program without `{op}`:\n{g}"

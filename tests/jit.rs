@@ -14,8 +14,9 @@ use ebmc::compile::{self, Backend};
 use ebmc::driver;
 use ebmc::grad::with_gradients;
 use ebmc::interp;
-use ebmc::ir::{self, random, Graph, InputKind};
+use ebmc::ir::{self, Graph, InputKind};
 use ebmc::jit::{self, Entry, JitError, JitOptions};
+use ebmc::testing::{random_ir, rounding};
 use std::path::Path;
 
 fn strict() -> JitOptions {
@@ -56,7 +57,7 @@ fn oracle(g: &Graph, point: &[Vec<f64>], tol: f64) -> (Vec<f64>, bool) {
         .iter()
         .flat_map(|(_, n)| v.node(*n).to_vec())
         .collect();
-    (outputs, jit::rounding::near_tie(g, &v, tol))
+    (outputs, rounding::near_tie(g, &v, tol))
 }
 
 /// Which output holds flat index `i`.
@@ -129,7 +130,7 @@ fn models() -> Vec<(String, Model)> {
 
 /// A random point for `g`'s inputs (reals standard normal, discrete values in range).
 fn point(g: &Graph, seed: u64) -> Vec<Vec<f64>> {
-    random::inputs(g, &mut random::Rng::new(seed))
+    random_ir::inputs(g, &mut random_ir::Rng::new(seed))
 }
 
 #[test]
@@ -206,13 +207,13 @@ fn every_loss_and_its_parameter_gradient() {
 fn random_programs() {
     let mut default_compared = 0;
     for seed in 0..520u64 {
-        let mut rng = random::Rng::new(seed);
+        let mut rng = random_ir::Rng::new(seed);
         let steps = 4 + (seed % 12) as usize;
-        let g = random::program(&mut rng, steps);
+        let g = random_ir::program(&mut rng, steps);
         let g = with_gradients(&g, "f", &[InputKind::Param]);
         default_compared += compare(
             &g,
-            &random::inputs(&g, &mut rng),
+            &random_ir::inputs(&g, &mut rng),
             1e-10,
             &format!("seed {seed}"),
         ) as usize;
@@ -224,17 +225,17 @@ fn random_programs() {
 /// One random program per op, several sizes: every op is translated.
 #[test]
 fn every_op() {
-    for op in random::op_names() {
+    for op in random_ir::op_names() {
         if matches!(op, "const" | "input") {
             continue;
         }
         for seed in 0..6u64 {
-            let mut rng = random::Rng::new(seed * 31 + 5);
-            let g = random::program_with(&mut rng, 3, op);
+            let mut rng = random_ir::Rng::new(seed * 31 + 5);
+            let g = random_ir::program_with(&mut rng, 3, op);
             let g = with_gradients(&g, "f", &[InputKind::Param]);
             compare(
                 &g,
-                &random::inputs(&g, &mut rng),
+                &random_ir::inputs(&g, &mut rng),
                 1e-10,
                 &format!("{op} seed {seed}"),
             );

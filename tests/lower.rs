@@ -4,11 +4,13 @@
 //! and the cheap-gradient principle.
 
 use ebmc::check::*;
-use ebmc::grad::check::{check_vjp, Outcome};
 use ebmc::grad::{self, with_gradients};
 use ebmc::interp;
-use ebmc::ir::{self, random, Graph, InputKind};
+use ebmc::ir::{self, Graph, InputKind};
 use ebmc::span::Span;
+use ebmc::testing::gradcheck::{check_vjp, Outcome};
+use ebmc::testing::random_ir;
+use ebmc::types::{Shape, Ty};
 use std::collections::HashMap;
 
 // ---- building checked models by hand ----
@@ -436,10 +438,10 @@ fn assert_close(a: f64, b: f64, what: &str) {
 fn check_loss_gradient(g: &Graph, label: &str, seed: u64) {
     let grads = with_gradients(g, "loss", &[InputKind::Param]);
     ir::verify(&grads).unwrap();
-    let mut rng = random::Rng::new(seed);
+    let mut rng = random_ir::Rng::new(seed);
     let mut checked = 0;
     for _ in 0..12 {
-        let point = random::inputs(g, &mut rng);
+        let point = random_ir::inputs(g, &mut rng);
         let dir: Vec<Vec<f64>> = g
             .inputs
             .iter()
@@ -497,8 +499,8 @@ out energy = %7
 #[test]
 fn random_programs_print_and_parse_back() {
     for seed in 0..500 {
-        let mut rng = random::Rng::new(90_000 + seed);
-        let g = random::program(&mut rng, 15);
+        let mut rng = random_ir::Rng::new(90_000 + seed);
+        let g = random_ir::program(&mut rng, 15);
         let text = g.to_string();
         let back = ir::parse(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
         assert_eq!(back.to_string(), text, "seed {seed}");
@@ -575,9 +577,9 @@ fn every_loss_matches_its_definition_on_discrete_outputs() {
             let m = model.with_loss(kind);
             let g = ir::loss(&m).unwrap().unwrap();
             ir::verify(&g).unwrap();
-            let mut rng = random::Rng::new(seed);
+            let mut rng = random_ir::Rng::new(seed);
             for _ in 0..5 {
-                let point = named(&g, &random::inputs(&g, &mut rng));
+                let point = named(&g, &random_ir::inputs(&g, &mut rng));
                 let label = point[&m.vars[out].name][0];
                 let energies: Vec<f64> = answers
                     .iter()
@@ -622,9 +624,9 @@ fn class_latents_are_eliminated_as_declared() {
             f.inputs.iter().all(|i| i.name != "z"),
             "z is eliminated:\n{f}"
         );
-        let mut rng = random::Rng::new(5);
+        let mut rng = random_ir::Rng::new(5);
         for _ in 0..5 {
-            let point = named(&e, &random::inputs(&e, &mut rng));
+            let point = named(&e, &random_ir::inputs(&e, &mut rng));
             let ez: Vec<f64> = (0..3)
                 .map(|z| {
                     let mut p = point.clone();
@@ -667,8 +669,8 @@ fn real_outputs_take_negatives_from_extra_inputs() {
                 "{name} {}:\n{g}",
                 kind.name()
             );
-            let mut rng = random::Rng::new(seed);
-            let point = named(&g, &random::inputs(&g, &mut rng));
+            let mut rng = random_ir::Rng::new(seed);
+            let point = named(&g, &random_ir::inputs(&g, &mut rng));
             let energy_at = |prefix: &str| {
                 let p: HashMap<String, Vec<f64>> = e
                     .inputs
@@ -727,10 +729,10 @@ fn energy_gradients_of_every_model() {
             ) && !i.ty.is_discrete();
             assert_eq!(has, want, "{}: grad of {}", model.m.name, i.name);
         }
-        let mut rng = random::Rng::new(seed);
+        let mut rng = random_ir::Rng::new(seed);
         let mut checked = 0;
         for _ in 0..10 {
-            let point = random::inputs(&e, &mut rng);
+            let point = random_ir::inputs(&e, &mut rng);
             let dir: Vec<Vec<f64>> = e
                 .inputs
                 .iter()

@@ -5,9 +5,10 @@
 
 use ebmc::check::{LossKind, Model};
 use ebmc::driver;
-use ebmc::grad::check::{check_vjp, Outcome};
 use ebmc::grad::{self, with_gradients, GradCost};
-use ebmc::ir::{self, random, Graph, InputKind};
+use ebmc::ir::{self, Graph, InputKind};
+use ebmc::testing::gradcheck::{check_vjp, Outcome};
+use ebmc::testing::random_ir;
 use std::path::Path;
 
 /// Every model of every `.ebm` fixture that checks cleanly.
@@ -50,10 +51,10 @@ const SLACK: u64 = 64;
 /// Checks the gradient outputs of `grads` for output `of` at random points; returns how many
 /// points away from kinks were checked.
 fn fd_check(forward: &Graph, grads: &Graph, of: &str, seed: u64, label: &str) -> usize {
-    let mut rng = random::Rng::new(seed);
+    let mut rng = random_ir::Rng::new(seed);
     let mut checked = 0;
     for _ in 0..8 {
-        let point = random::inputs(forward, &mut rng);
+        let point = random_ir::inputs(forward, &mut rng);
         let dir: Vec<Vec<f64>> = forward
             .inputs
             .iter()

@@ -1,11 +1,11 @@
 //! "Never panics", for the whole pipeline: seeded random well-typed model sources
-//! ([`ebmc::fuzzing::source`]) through check → lowering → differentiation → compilation (the
-//! interpreter, 400 models, and native code, 300) →
+//! ([`ebmc::testing::fuzzing::source`]) through check → lowering → differentiation →
+//! compilation (the interpreter, 400 models, and native code, 300) →
 //! evaluation → inference → one training step. Each must come back as a value or an error;
 //! the generator's models must check, and most must get through one training step.
 
 use ebmc::compile::Backend;
-use ebmc::fuzzing::{self, Reached};
+use ebmc::testing::fuzzing::{self, Reached};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 fn run_seeds(backend: Backend, seeds: std::ops::Range<u64>) {

@@ -1,9 +1,10 @@
 //! The real data sets of `examples/data/` load through the runtime's loader, bound as the
 //! examples bind them, with the row and column counts of their provenance table.
 
-use ebmc::check::{Column, Data, DataBinding, Role, Shape, Ty, Var, VarId};
+use ebmc::check::{Column, Data, DataBinding, Role, Var, VarId};
 use ebmc::runtime::data::{self, Loaded};
 use ebmc::span::Span;
+use ebmc::types::{Shape, Ty};
 use std::path::Path;
 
 /// Loads `examples/data/{file}` with x : real[features] bound to `x` and y : `label_ty` to

@@ -1,7 +1,8 @@
 //! Every simplifier rule, text in → text out, and the values before and after agree.
 
 use ebmc::interp;
-use ebmc::ir::{self, random, simplify_with_stats, RULES};
+use ebmc::ir::{self, simplify_with_stats, RULES};
+use ebmc::testing::random_ir;
 use std::collections::BTreeSet;
 
 /// (rule, input, expected output)
@@ -333,8 +334,8 @@ fn every_rule_text_in_text_out() {
         assert!(stats.count(rule) > 0, "rule `{rule}` did not fire:\n{s}");
         assert_eq!(s.to_string(), normalize(expected), "rule `{rule}`");
         // The values agree wherever both are defined.
-        let mut rng = random::Rng::new(7);
-        let point = random::inputs(&g, &mut rng);
+        let mut rng = random_ir::Rng::new(7);
+        let point = random_ir::inputs(&g, &mut rng);
         let slots: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
         let (a, b) = (
             interp::eval_slots(&g, &slots).unwrap(),
@@ -364,8 +365,8 @@ fn every_rule_text_in_text_out() {
 #[test]
 fn simplify_is_idempotent_on_random_programs() {
     for seed in 0..200 {
-        let mut rng = random::Rng::new(50_000 + seed);
-        let g = random::program(&mut rng, 12);
+        let mut rng = random_ir::Rng::new(50_000 + seed);
+        let g = random_ir::program(&mut rng, 12);
         let once = ir::simplify(&g);
         let twice = ir::simplify(&once);
         assert_eq!(once.to_string(), twice.to_string(), "seed {seed}");

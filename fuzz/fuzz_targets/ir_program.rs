@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = ebmc::fuzzing::ir_program(data) {
+    if let Err(e) = ebmc::testing::fuzzing::ir_program(data) {
         panic!("{e}");
     }
 });

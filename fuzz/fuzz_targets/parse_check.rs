@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = ebmc::fuzzing::parse_check(data) {
+    if let Err(e) = ebmc::testing::fuzzing::parse_check(data) {
         panic!("{e}");
     }
 });

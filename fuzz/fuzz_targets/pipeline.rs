@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for backend in [Backend::Jit, Backend::Interp] {
-        if let Err(e) = ebmc::fuzzing::pipeline(data, backend) {
+        if let Err(e) = ebmc::testing::fuzzing::pipeline(data, backend) {
             panic!("{backend:?}: {e}");
         }
     }

@@ -5,10 +5,11 @@
 //! (and, for a parameter's initial value, vector literals of those). Dims must be positive
 //! integers whose product stays under [`MAX_ELEMENTS`](super::MAX_ELEMENTS).
 
-use super::{Checker, Init, Shape, Sym, Ty, Var, MAX_ELEMENTS};
+use super::{Checker, Init, Sym, Var, MAX_ELEMENTS};
 use crate::diag::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast::{self, BinOp, DeclKind, ExprKind, Role, TypeKind};
+use crate::types::{Shape, Ty};
 
 impl<'a> Checker<'a> {
     pub(super) fn check_const(&mut self, i: usize) {

@@ -6,12 +6,11 @@
 //! sugar for indexing a one-hot constant). Every result stays under the element limit.
 
 use super::decls::{fmt_num, too_many};
-use super::{
-    BinOp, Builtin, Checker, Expr, ExprKind, Index, LetId, Shape, Sym, Ty, VarId, MAX_ELEMENTS,
-};
+use super::{BinOp, Builtin, Checker, Expr, ExprKind, Index, LetId, Sym, VarId, MAX_ELEMENTS};
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast;
+use crate::types::{Shape, Ty};
 
 /// Names in scope besides the model's: the parameters of the function being checked.
 #[derive(Default)]

@@ -24,6 +24,7 @@ pub use model::*;
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast::{self, DeclKind};
+use crate::types::Ty;
 use std::collections::HashMap;
 
 /// Largest number of elements a tensor (declared or computed) may have: 2^27 (1 GiB of f64).

@@ -10,7 +10,7 @@
 //! * energy terms are real scalars and, together, depend on at least one output.
 
 use crate::span::Span;
-use std::fmt;
+use crate::types::Ty;
 
 pub use crate::syntax::ast::{BinOp, Role};
 
@@ -23,84 +23,6 @@ pub struct LetId(pub u32);
 /// Index of a function in [`Model::fns`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FnId(pub u32);
-
-/// A tensor shape: empty for a scalar; row-major.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
-pub struct Shape(pub Vec<usize>);
-
-impl Shape {
-    pub fn scalar() -> Shape {
-        Shape(Vec::new())
-    }
-    pub fn rank(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_scalar(&self) -> bool {
-        self.0.is_empty()
-    }
-    /// Number of elements (1 for a scalar); the checker keeps this under the element limit.
-    pub fn len(&self) -> usize {
-        self.0.iter().product()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("real");
-        }
-        let dims: Vec<String> = self.0.iter().map(|d| d.to_string()).collect();
-        write!(f, "real[{}]", dims.join(", "))
-    }
-}
-
-/// The type of a variable or expression.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Ty {
-    Real(Shape),
-    /// An integer in `0..k`.
-    Class(usize),
-    /// −1 or +1; a real scalar in arithmetic.
-    Sign,
-}
-
-impl Ty {
-    pub fn scalar() -> Ty {
-        Ty::Real(Shape::scalar())
-    }
-    /// The shape this value has in arithmetic (`sign` is a scalar; `class` has none).
-    pub fn shape(&self) -> Option<&Shape> {
-        static SCALAR: Shape = Shape(Vec::new());
-        match self {
-            Ty::Real(s) => Some(s),
-            Ty::Sign => Some(&SCALAR),
-            Ty::Class(_) => None,
-        }
-    }
-    /// Elements a variable of this type occupies (1 for class and sign).
-    pub fn elements(&self) -> usize {
-        match self {
-            Ty::Real(s) => s.len(),
-            _ => 1,
-        }
-    }
-    pub fn is_discrete(&self) -> bool {
-        !matches!(self, Ty::Real(_))
-    }
-}
-
-impl fmt::Display for Ty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ty::Real(s) => write!(f, "{s}"),
-            Ty::Class(k) => write!(f, "class[{k}]"),
-            Ty::Sign => f.write_str("sign"),
-        }
-    }
-}
 
 /// A checked model.
 #[derive(Clone, Debug, PartialEq)]

@@ -13,8 +13,8 @@
 //! get fresh buffers (one per thread).
 
 use super::{Compiled, EntryPoint};
-use crate::check::Ty;
 use crate::interp;
+use crate::types::Ty;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

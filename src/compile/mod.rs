@@ -29,10 +29,11 @@ mod kernel;
 
 pub use kernel::{Kernel, KernelError};
 
-use crate::check::{Elim, LossKind, Model, Role, Ty, VarId};
+use crate::check::{Elim, LossKind, Model, Role, VarId};
 use crate::grad;
 use crate::ir::{self, Graph, InputKind};
 use crate::jit;
+use crate::types::Ty;
 use std::fmt;
 use std::sync::Arc;
 

@@ -21,8 +21,6 @@
 //! conventions: `max`/`relu` route the gradient to the first argument on ties, `abs` gets
 //! `sign`, `max.all` splits it evenly between tied maxima (as JAX does).
 
-pub mod check;
-
 use crate::ir::{self, Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
 
 /// Adjoints of `wrt` for the scalar `output`: the nodes computing `∂output/∂wrt[i]`, added to

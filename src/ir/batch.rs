@@ -14,7 +14,8 @@
 //! spread along an axis. Anything else (a class index, a per-example matrix, a max over a
 //! vector…) makes [`batch`] return `None`, and the runtime keeps its per-example loop.
 
-use super::{Graph, InputKind, NodeId, Op, Reduce, Shape, Ty};
+use super::{Graph, InputKind, NodeId, Op, Reduce};
+use crate::types::{Shape, Ty};
 
 /// The batched graph of `g` over `b` examples with one output, `of`: the sum over the batch
 /// of `g`'s output `of`. `None` when `g` uses an op the rules do not batch.

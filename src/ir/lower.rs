@@ -19,11 +19,12 @@
 //!
 //! Every graph returned is simplified and (in tests and debug builds) verified.
 
-use super::{Binary, Graph, InputKind, NodeId, Op, Reduce, Ty, Unary};
+use super::{Binary, Graph, InputKind, NodeId, Op, Reduce, Unary};
 use crate::check::{
     BinOp, Builtin, Elim, Expr, ExprKind, FnId, Index, LossKind, Model, Role, VarId,
 };
 use crate::span::Span;
+use crate::types::Ty;
 use std::fmt;
 
 /// The largest number of answers enumerated for one loss or free energy.

@@ -6,7 +6,8 @@
 //! (the builder hash-conses). Blank lines and `//` comments are skipped. Only hash-consing is
 //! applied — no rule — so what a test writes is what the pass under test sees.
 
-use super::{Binary, Bits, Cmp, Graph, InputKind, NodeId, Op, Reduce, Shape, Ty, Unary};
+use super::{Binary, Bits, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
+use crate::types::{Shape, Ty};
 use std::collections::HashMap;
 use std::fmt;
 

@@ -15,7 +15,8 @@
 //! * it makes the graph smaller or cheaper, so rewriting terminates;
 //! * it has a name, used in tests (text in → text out) and in [`Stats`].
 
-use super::{Binary, Graph, NodeId, Op, Reduce, Shape, Unary};
+use super::{Binary, Graph, NodeId, Op, Reduce, Unary};
+use crate::types::Shape;
 
 /// A named rewrite: given an op whose arguments are simplified, and its result shape, the node
 /// to use instead, or `None` when the rule does not apply.

@@ -89,7 +89,8 @@ pub fn debug_verify(g: &Graph, pass: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{parse, Bits, Shape};
+    use crate::ir::{parse, Bits};
+    use crate::types::Shape;
 
     fn base() -> Graph {
         parse(

@@ -18,8 +18,6 @@
 //!   [`crate::ir::Graph`]s into the functions of one module, each with its [`Signature`].
 //! * [`plan`] decides where every node lives (views, fusion, the scratch arena);
 //!   [`translate`] emits each node as one of the kernels below, one `translate_<op>` per op.
-//! * [`rounding`] finds where default code may decide a comparison differently from the
-//!   interpreter (for tests that compare the two).
 //! * [`math`] emits exp, log, log1p, tanh, sigmoid and softplus inline as branch-free
 //!   polynomial code; sin, cos and pow call libm.
 //!
@@ -53,7 +51,6 @@ pub mod kernels;
 pub mod math;
 pub mod module;
 mod plan;
-pub mod rounding;
 mod translate;
 
 pub use api::{compile, compile_entries, Compiled, Entry, Function, Signature};

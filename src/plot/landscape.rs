@@ -10,10 +10,11 @@
 use super::grid::{Axis, Grid};
 use super::setup::{self, Prepared};
 use super::{Answers, FigureData, Landscape, PlotError, PlotOptions, Surface};
-use crate::check::{Elim, Role, Ty, VarId};
+use crate::check::{Elim, Role, VarId};
 use crate::rng::Rng;
 use crate::runtime::session::Point;
 use crate::runtime::train::load_row;
+use crate::types::Ty;
 
 /// Samples per axis by default: a line is cheap, a heat map has n² points.
 const LINE_SAMPLES: usize = 400;

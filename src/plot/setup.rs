@@ -8,12 +8,13 @@
 //! standardized variables).
 
 use super::{PlotError, PlotOptions};
-use crate::check::{Model, Role, Ty, VarId};
+use crate::check::{Model, Role, VarId};
 use crate::compile::Backend;
 use crate::runtime::data::Loaded;
 use crate::runtime::run::{self, Setup};
 use crate::runtime::session::Session;
 use crate::runtime::train;
+use crate::types::Ty;
 use serde_json::Value;
 use std::path::Path;
 

@@ -36,8 +36,9 @@
 //! noise). The [`Standardization`] is kept so that predictions of a standardized output are
 //! mapped back to the data's units ([`Standardization::restore`]).
 
-use crate::check::{Column, Data, Ty, Var, VarId};
+use crate::check::{Column, Data, Var, VarId};
 use crate::rng::Rng;
+use crate::types::Ty;
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -9,9 +9,10 @@
 
 use super::session::RunError;
 use super::weights;
-use crate::check::{Init, Model, Role, Ty, VarId};
+use crate::check::{Init, Model, Role, VarId};
 use crate::compile::{Compiled, Entry, Input, Output};
 use crate::rng::{self, Rng};
+use crate::types::Ty;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;

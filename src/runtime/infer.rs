@@ -8,8 +8,10 @@
 //!   call of the answers kernel when every output is enumerated at once.
 
 use super::session::{Bound, Point, RunError, Session};
-use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, Shape, Ty, VarId};
+use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
 use crate::rng::{self, Rng};
+use crate::types::Shape;
+use crate::types::Ty;
 
 /// Real latents eliminated by descent and not named in an `infer` group: minimised inside
 /// every evaluation of the free energy.

@@ -17,7 +17,7 @@
 //!
 //! The file is written with [`super::weights::write_atomic`].
 
-use crate::check::Ty;
+use crate::types::Ty;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 use std::path::Path;
@@ -368,7 +368,7 @@ fn nested(ty: &Ty, values: &[f64]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Shape;
+    use crate::types::Shape;
 
     #[test]
     fn mean_and_accuracy() {

@@ -2,7 +2,7 @@
 //! files a user gets back — data in, weights and metrics out, and the optimizers in between.
 //!
 //! The pieces are independent of the compiler's insides: they see the checked model's
-//! declarations ([`crate::check::Data`], [`crate::check::Train`], [`crate::check::Ty`], …) and
+//! declarations ([`crate::check::Data`], [`crate::check::Train`], [`crate::types::Ty`], …) and
 //! flat `f64` buffers, never the IR or native code. That keeps each one testable on values
 //! built by hand, and lets the training loop that ties them to the JIT stay short.
 //!

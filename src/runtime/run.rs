@@ -13,9 +13,10 @@ use super::metrics::{Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
 use super::train::{self, load_row, EpochStats};
 use super::weights;
-use crate::check::{Model, Role, Ty, VarId};
+use crate::check::{Model, Role, VarId};
 use crate::compile::{self, Backend, Compiled};
 use crate::rng::Rng;
+use crate::types::Ty;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

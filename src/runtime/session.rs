@@ -13,9 +13,10 @@
 //! allocation.
 
 use super::data::Dataset;
-use crate::check::{Model, Role, Ty, VarId};
+use crate::check::{Model, Role, VarId};
 use crate::compile::{Compiled, Entry, Input, Kernel, KernelError, Output};
 use crate::rng::{self, Rng};
+use crate::types::Ty;
 use std::fmt;
 use std::sync::Arc;
 

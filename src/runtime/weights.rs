@@ -21,7 +21,7 @@
 //! one; class values are integers and signs ±1. Reals use the shortest representation that
 //! reads back to the same `f64`, so a weights file round-trips bit for bit.
 
-use crate::check::Ty;
+use crate::types::Ty;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
@@ -548,7 +548,7 @@ pub(crate) fn io_message(e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Shape;
+    use crate::types::Shape;
 
     fn real(dims: &[usize]) -> Ty {
         Ty::Real(Shape(dims.to_vec()))

@@ -6,8 +6,9 @@
 //! (`(4·D(ε/2) − D(ε)) / 3`, error `O(ε⁴)`), so a tight relative tolerance is meaningful.
 //! A check whose five samples do not share the interpreter's branch signature straddled a
 //! kink (of `abs`, `max`, a comparison, …) and is reported as such rather than failed.
-//! Lives in the library so the JIT's tests can reuse it.
+//! Used by the gradient, lowering and model tests and by the `ir_program` fuzz target.
 
+use crate::grad;
 use crate::interp::{self, EvalError};
 use crate::ir::Graph;
 
@@ -64,7 +65,7 @@ pub fn check_vjp(
     let at_x = interp::eval_slots(grads, &slots)?;
     let mut analytic = 0.0;
     for (i, inp) in grads.inputs.iter().enumerate() {
-        match at_x.output(&super::grad_name(&inp.name)) {
+        match at_x.output(&grad::grad_name(&inp.name)) {
             Some(gr) => analytic += gr.iter().zip(&dir[i]).map(|(a, b)| a * b).sum::<f64>(),
             None => assert!(
                 dir[i].iter().all(|&d| d == 0.0),

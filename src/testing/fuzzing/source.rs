@@ -12,7 +12,7 @@
 //! `log` of a negative, `exp` overflow and division by zero all happen — because a NaN must
 //! come back as a value or an error, never as a panic.
 
-use crate::ir::random::Rng;
+use crate::testing::random_ir::Rng;
 use std::fmt::Write;
 
 /// Dims of a generated tensor: small, so that evaluation is cheap.

@@ -14,9 +14,16 @@
 //! included: a gradient check skips points where a decision changes between its samples
 //! (see the interpreter's branch signature).
 
-use super::{Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Shape, Ty, Unary};
+use crate::ir::{Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
+use crate::rng;
+use crate::types::{Shape, Ty};
 
-/// SplitMix64: small, fast, and the same everywhere.
+/// SplitMix64 ([`rng::splitmix64`]): small, fast, and the same everywhere.
+///
+/// Not [`rng::Rng`], on purpose: the fuzz corpora and crash inputs in `fuzz/` and the seeds
+/// the tests name are decoded through this stream (its modulo `below`, its Box–Muller
+/// `normal`), so changing the generator would silently turn every one of them into a
+/// different program.
 ///
 /// [`Rng::from_bytes`] makes a generator driven by a fuzzer: its small choices
 /// ([`Rng::below`] with at most 256 outcomes, hence which op, which argument, which shape) are
@@ -49,11 +56,7 @@ impl Rng {
         }
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        rng::splitmix64(&mut self.state)
     }
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {

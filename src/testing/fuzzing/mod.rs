@@ -6,10 +6,10 @@
 //! rejects are `Ok`. A panic anywhere is a crash too.
 //!
 //! * [`parse_check`]: any bytes through parse and check — a checked model or diagnostics.
-//! * [`ir_program`]: a random well-typed IR program ([`ir::random`], its choices read from the
+//! * [`ir_program`]: a random well-typed IR program ([`random_ir`], its choices read from the
 //!   bytes) through verify, differentiation and simplification, evaluated by the interpreter:
 //!   simplification keeps values, the gradient agrees with finite differences
-//!   ([`grad::check`]), and native code ([`jit`]) agrees with the interpreter — strict code
+//!   ([`gradcheck`]), and native code ([`jit`]) agrees with the interpreter — strict code
 //!   bit for bit, default code within `1e-10` relative.
 //! * [`pipeline`]: a random well-typed model *source* ([`source::model`]) through check,
 //!   lowering, differentiation, compilation, evaluation, inference and one training step, each
@@ -20,13 +20,17 @@ pub mod source;
 use crate::check::{Optimizer, Role};
 use crate::compile::Backend;
 use crate::driver;
-use crate::grad::{self, check::Outcome};
+use crate::grad;
 use crate::interp;
-use crate::ir::{self, random, Graph, InputKind, Ty};
+use crate::ir::{self, Graph, InputKind};
 use crate::jit;
 use crate::rng;
 use crate::runtime::optim::Optim;
 use crate::runtime::session::{Point, Session};
+use crate::testing::gradcheck::{self, Outcome};
+use crate::testing::random_ir;
+use crate::testing::rounding;
+use crate::types::Ty;
 
 /// Parses and checks `bytes`; a clean model is lowered too, and its graphs must verify.
 pub fn parse_check(bytes: &[u8]) -> Result<(), String> {
@@ -50,10 +54,10 @@ pub fn parse_check(bytes: &[u8]) -> Result<(), String> {
 const GRAD_TOL: f64 = 1e-6;
 
 /// The program [`ir_program`] builds from `bytes`: at most 24 steps.
-pub fn program_of(bytes: &[u8]) -> (Graph, random::Rng) {
-    let mut rng = random::Rng::from_bytes(bytes);
+pub fn program_of(bytes: &[u8]) -> (Graph, random_ir::Rng) {
+    let mut rng = random_ir::Rng::from_bytes(bytes);
     let steps = 1 + rng.below(24);
-    let g = random::program(&mut rng, steps);
+    let g = random_ir::program(&mut rng, steps);
     (g, rng)
 }
 
@@ -65,7 +69,7 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
     ir::verify(&grads).map_err(|e| format!("gradient does not verify: {e}\n{grads}"))?;
     let simple = ir::simplify(&g);
     ir::verify(&simple).map_err(|e| format!("simplified does not verify: {e}\n{simple}"))?;
-    let point = random::inputs(&g, &mut rng);
+    let point = random_ir::inputs(&g, &mut rng);
     let slots: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
     let eval = |h: &Graph| -> Result<f64, String> {
         interp::eval_slots(h, &slots)
@@ -81,10 +85,10 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
         ));
     }
     jit_agrees(&grads, &slots)?;
-    let dir = random::param_direction(&g, &mut rng);
+    let dir = random_ir::param_direction(&g, &mut rng);
     let mut worst = None;
     for eps in [1e-4, 1e-5, 1e-3] {
-        let outcome = grad::check::check_vjp(&g, &grads, "f", &point, &dir, eps)
+        let outcome = gradcheck::check_vjp(&g, &grads, "f", &point, &dir, eps)
             .map_err(|e| format!("gradient check failed to evaluate: {e}\n{g}"))?;
         match outcome {
             Outcome::Kink => return Ok(()),
@@ -109,7 +113,7 @@ pub fn ir_program(bytes: &[u8]) -> Result<(), String> {
 fn jit_agrees(g: &Graph, slots: &[&[f64]]) -> Result<(), String> {
     let want = interp::eval_slots(g, slots)
         .map_err(|e| format!("evaluation failed on a well-typed program: {e}\n{g}"))?;
-    let modes: &[bool] = if jit::rounding::near_tie(g, &want, 1e-10) {
+    let modes: &[bool] = if rounding::near_tie(g, &want, 1e-10) {
         &[true]
     } else {
         &[true, false]
@@ -164,7 +168,7 @@ pub enum Reached {
 
 /// A random model source from `bytes`, through the whole pipeline on `backend`.
 pub fn pipeline(bytes: &[u8], backend: Backend) -> Result<Reached, String> {
-    let mut rng = random::Rng::from_bytes(bytes);
+    let mut rng = random_ir::Rng::from_bytes(bytes);
     let source = source::model(&mut rng);
     let checked = driver::check(source.as_bytes());
     if checked.has_errors() || checked.models.len() != 1 {

@@ -1,0 +1,87 @@
+//! The types of values, shared by every stage from the checker on: a tensor [`Shape`] and a
+//! variable's or expression's [`Ty`].
+//!
+//! A leaf module: it imports nothing from the stages, so the checker, the IR, the JIT and the
+//! runtime all name the same types without any of them reaching into another. `Display` here is
+//! the spelling of the language (`real[3, 4]`, `class[10]`, `sign`), which diagnostics and the
+//! `emit ir` text both print.
+
+use std::fmt;
+
+/// A tensor shape: empty for a scalar; row-major.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Shape(pub Vec<usize>);
+
+impl Shape {
+    pub fn scalar() -> Shape {
+        Shape(Vec::new())
+    }
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_scalar(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Number of elements (1 for a scalar); the checker keeps this under the element limit.
+    pub fn len(&self) -> usize {
+        self.0.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("real");
+        }
+        let dims: Vec<String> = self.0.iter().map(|d| d.to_string()).collect();
+        write!(f, "real[{}]", dims.join(", "))
+    }
+}
+
+/// The type of a variable or expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    Real(Shape),
+    /// An integer in `0..k`.
+    Class(usize),
+    /// −1 or +1; a real scalar in arithmetic.
+    Sign,
+}
+
+impl Ty {
+    pub fn scalar() -> Ty {
+        Ty::Real(Shape::scalar())
+    }
+    /// The shape this value has in arithmetic (`sign` is a scalar; `class` has none).
+    pub fn shape(&self) -> Option<&Shape> {
+        static SCALAR: Shape = Shape(Vec::new());
+        match self {
+            Ty::Real(s) => Some(s),
+            Ty::Sign => Some(&SCALAR),
+            Ty::Class(_) => None,
+        }
+    }
+    /// Elements a variable of this type occupies (1 for class and sign).
+    pub fn elements(&self) -> usize {
+        match self {
+            Ty::Real(s) => s.len(),
+            _ => 1,
+        }
+    }
+    pub fn is_discrete(&self) -> bool {
+        !matches!(self, Ty::Real(_))
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Real(s) => write!(f, "{s}"),
+            Ty::Class(k) => write!(f, "class[{k}]"),
+            Ty::Sign => f.write_str("sign"),
+        }
+    }
+}
