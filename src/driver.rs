@@ -1,13 +1,21 @@
 //! Chains the stages. One function per `emit` stage; nothing here prints.
 
+use crate::atomic;
 use crate::check::{self, Model};
 use crate::compile::{self, Backend, Compiled, Entry, Input};
 use crate::diag::Diagnostic;
 use crate::grad;
 use crate::ir::{self, InputKind};
+use crate::plot;
 use crate::runtime;
 use crate::syntax::{self, ast};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub use crate::plot::{Kind as PlotKind, PlotOptions};
+pub use crate::runtime::eval::PointSource;
+pub use crate::runtime::run::{RunOptions, RunOutcome};
+pub use crate::runtime::train::EpochStats;
 
 /// The result of the front end on one source: models when clean, and every diagnostic.
 pub struct Checked {
@@ -140,11 +148,52 @@ pub fn emit_clif(model: &Model) -> Result<String, String> {
     Ok(s)
 }
 
+/// `ebmc run` ([`runtime::run::run`]): trains and infers as `opts` say; `on_epoch` sees each
+/// epoch's statistics as it ends.
+pub fn run(
+    model: &Model,
+    base_dir: &Path,
+    opts: &RunOptions,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<RunOutcome, String> {
+    runtime::run::run(model, base_dir, opts, on_epoch).map_err(|e| e.to_string())
+}
+
+/// `ebmc plot` ([`plot::plot`]): the figure of `kind` written atomically to `out`, or to
+/// `MODEL-KIND.svg` in the working directory; returns the path written. `say` receives notes.
+pub fn plot(
+    kind: PlotKind,
+    model: &Model,
+    base_dir: &Path,
+    opts: &PlotOptions,
+    out: Option<PathBuf>,
+    say: &mut dyn FnMut(&str),
+) -> Result<PathBuf, PlotFailure> {
+    let figure = plot::plot(kind, model, base_dir, opts, say)
+        .map_err(|e| PlotFailure::Plot(e.to_string()))?;
+    let kind_name = match kind {
+        PlotKind::Landscape => "landscape",
+        PlotKind::Surface => "surface",
+        PlotKind::Training => "training",
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}-{kind_name}.svg", model.name)));
+    atomic::write(&out, figure.svg.as_bytes())
+        .map_err(|e| PlotFailure::Write(format!("cannot write {}: {e}", out.display())))?;
+    Ok(out)
+}
+
+/// Why `ebmc plot` made no file: the figure failed (the user's to fix) or writing it did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlotFailure {
+    Plot(String),
+    Write(String),
+}
+
 /// `ebmc eval`: the energy, terms and gradient at a point, on strict native code (bit for bit
 /// the interpreter's numbers, so the JSON does not depend on the backend) or the interpreter.
 pub fn eval(
     model: &Model,
-    source: &runtime::eval::PointSource,
+    source: &PointSource,
     interp: bool,
 ) -> Result<serde_json::Value, String> {
     let backend = if interp {

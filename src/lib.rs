@@ -26,6 +26,7 @@
 //! checking, the entry points of the fuzz targets, so that `cargo test` replays their corpora);
 //! no stage uses it.
 
+pub mod atomic;
 pub mod check;
 pub mod compile;
 pub mod diag;

@@ -2,10 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ebmc::diag::{self, Color, Diagnostic};
-use ebmc::driver;
-use ebmc::plot;
-use ebmc::runtime::eval::PointSource;
-use ebmc::runtime::run::RunOptions;
+use ebmc::driver::{self, PlotFailure, PlotKind as Kind, PlotOptions, PointSource, RunOptions};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -227,11 +224,11 @@ fn main() -> ExitCode {
             out,
         } => {
             let kind = match kind {
-                PlotKind::Landscape => plot::Kind::Landscape,
-                PlotKind::Surface => plot::Kind::Surface,
-                PlotKind::Training => plot::Kind::Training,
+                PlotKind::Landscape => Kind::Landscape,
+                PlotKind::Surface => Kind::Surface,
+                PlotKind::Training => Kind::Training,
             };
-            let opts = plot::PlotOptions {
+            let opts = PlotOptions {
                 weights,
                 at,
                 axes,
@@ -444,7 +441,7 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
         bar.set_prefix(format!("training {}", model.name));
         bar
     });
-    let result = ebmc::runtime::run::run(&model, base, opts, &mut |e| {
+    let result = driver::run(&model, base, opts, &mut |e| {
         if let Some(bar) = &bar {
             bar.set_position(e.epoch as u64);
             bar.set_message(format!(
@@ -474,10 +471,10 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
 }
 
 fn plot(
-    kind: plot::Kind,
+    kind: Kind,
     file: &Path,
     name: Option<&str>,
-    opts: &plot::PlotOptions,
+    opts: &PlotOptions,
     out: Option<PathBuf>,
     color: Color,
 ) -> ExitCode {
@@ -486,26 +483,19 @@ fn plot(
         Err(code) => return code,
     };
     let base = file.parent().unwrap_or(Path::new("."));
-    let figure = match plot::plot(kind, &model, base, opts, &mut |note| eprintln!("{note}")) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USER);
-        }
-    };
-    let kind_name = match kind {
-        plot::Kind::Landscape => "landscape",
-        plot::Kind::Surface => "surface",
-        plot::Kind::Training => "training",
-    };
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}-{kind_name}.svg", model.name)));
-    match ebmc::runtime::weights::write_atomic(&out, figure.svg.as_bytes()) {
-        Ok(()) => {
+    match driver::plot(kind, &model, base, opts, out, &mut |note| {
+        eprintln!("{note}")
+    }) {
+        Ok(out) => {
             eprintln!("wrote {}", out.display());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", out.display());
+        Err(PlotFailure::Plot(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_USER)
+        }
+        Err(PlotFailure::Write(e)) => {
+            eprintln!("error: {e}");
             ExitCode::from(EXIT_IO)
         }
     }

@@ -119,21 +119,6 @@ impl Rng {
     }
 }
 
-/// `(fan_in, fan_out)` of a parameter of this shape, as read by initialisers.
-///
-/// A matrix `real[m, n]` maps `n` inputs to `m` outputs (it is used as `W @ x`), and a higher
-/// rank tensor is read as the matrix `[d0, d1·d2·…]`: fan_in is the product of every dim but
-/// the first, fan_out the first. A vector `real[n]` is a weight vector of `dot(w, x)` or a
-/// bias: fan_in `n`, fan_out 1. A scalar has fan_in = fan_out = 1. Empty dims (which the
-/// checker rejects) count as 1 so that no initialiser divides by zero.
-pub fn fan_in_out(shape: &Shape) -> (usize, usize) {
-    match shape.0.as_slice() {
-        [] => (1, 1),
-        [n] => ((*n).max(1), 1),
-        [first, rest @ ..] => (rest.iter().product::<usize>().max(1), (*first).max(1)),
-    }
-}
-
 /// The initialiser's values do not fit the shape: the checker should have caught it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InitError {
@@ -189,30 +174,12 @@ pub fn init_into(
         Init::Normal { mean, std } => out.iter_mut().for_each(|x| *x = mean + std * rng.normal()),
         Init::Uniform { lo, hi } => out.iter_mut().for_each(|x| *x = rng.uniform_in(*lo, *hi)),
         Init::Glorot => {
-            let (fan_in, fan_out) = fan_in_out(shape);
+            let (fan_in, fan_out) = shape.fan_in_out();
             let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
             out.iter_mut().for_each(|x| *x = rng.uniform_in(-a, a));
         }
     }
     Ok(())
-}
-
-/// The initialiser of a param: its declared one, else [`default_init`] of its shape.
-pub fn init_of(v: &crate::check::Var) -> Init {
-    match (&v.init, v.ty.shape()) {
-        (Some(init), _) => init.clone(),
-        (None, Some(shape)) => default_init(shape),
-        (None, None) => default_init(&Shape::default()),
-    }
-}
-
-/// The spec's default initialiser, `normal(0, 1/sqrt(fan_in))`, which the checker fills in.
-pub fn default_init(shape: &Shape) -> Init {
-    let (fan_in, _) = fan_in_out(shape);
-    Init::Normal {
-        mean: 0.0,
-        std: 1.0 / (fan_in as f64).sqrt(),
-    }
 }
 
 #[cfg(test)]
@@ -335,14 +302,6 @@ mod tests {
     }
 
     #[test]
-    fn fan_in_out_by_rank() {
-        assert_eq!(fan_in_out(&Shape(vec![])), (1, 1));
-        assert_eq!(fan_in_out(&Shape(vec![5])), (5, 1));
-        assert_eq!(fan_in_out(&Shape(vec![3, 4])), (4, 3));
-        assert_eq!(fan_in_out(&Shape(vec![2, 3, 4])), (12, 2));
-    }
-
-    #[test]
     fn init_values_copies_or_repeats_and_rejects_a_wrong_count() {
         let mut r = Rng::new(0);
         let s = Shape(vec![2, 2]);
@@ -399,31 +358,6 @@ mod tests {
         assert_eq!(g.len(), 600);
         assert!(g.iter().all(|x| x.abs() < a));
         assert!(g.iter().any(|&x| x > 0.95 * a) && g.iter().any(|&x| x < -0.95 * a));
-    }
-
-    #[test]
-    fn default_init_is_normal_with_std_one_over_sqrt_fan_in() {
-        assert_eq!(
-            default_init(&Shape(vec![3, 16])),
-            Init::Normal {
-                mean: 0.0,
-                std: 0.25
-            }
-        );
-        assert_eq!(
-            default_init(&Shape(vec![4])),
-            Init::Normal {
-                mean: 0.0,
-                std: 0.5
-            }
-        );
-        assert_eq!(
-            default_init(&Shape(vec![])),
-            Init::Normal {
-                mean: 0.0,
-                std: 1.0
-            }
-        );
     }
 
     #[test]

@@ -13,6 +13,21 @@ use std::fmt;
 pub struct Shape(pub Vec<usize>);
 
 impl Shape {
+    /// `(fan_in, fan_out)` of a parameter of this shape, as read by initialisers.
+    ///
+    /// A matrix `real[m, n]` maps `n` inputs to `m` outputs (it is used as `W @ x`), and a higher
+    /// rank tensor is read as the matrix `[d0, d1·d2·…]`: fan_in is the product of every dim but
+    /// the first, fan_out the first. A vector `real[n]` is a weight vector of `dot(w, x)` or a
+    /// bias: fan_in `n`, fan_out 1. A scalar has fan_in = fan_out = 1. Empty dims (which the
+    /// checker rejects) count as 1 so that no initialiser divides by zero.
+    pub fn fan_in_out(&self) -> (usize, usize) {
+        match self.0.as_slice() {
+            [] => (1, 1),
+            [n] => ((*n).max(1), 1),
+            [first, rest @ ..] => (rest.iter().product::<usize>().max(1), (*first).max(1)),
+        }
+    }
+
     pub fn scalar() -> Shape {
         Shape(Vec::new())
     }
@@ -83,5 +98,18 @@ impl fmt::Display for Ty {
             Ty::Class(k) => write!(f, "class[{k}]"),
             Ty::Sign => f.write_str("sign"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fan_in_out_by_rank() {
+        assert_eq!(Shape(vec![]).fan_in_out(), (1, 1));
+        assert_eq!(Shape(vec![5]).fan_in_out(), (5, 1));
+        assert_eq!(Shape(vec![3, 4]).fan_in_out(), (4, 3));
+        assert_eq!(Shape(vec![2, 3, 4]).fan_in_out(), (12, 2));
     }
 }

@@ -273,13 +273,7 @@ impl<'a> Checker<'a> {
         let init = match (role, init) {
             (Role::Param, Some(ast::Init::Value(e))) => Some(self.init_values(e, &t)?),
             (Role::Param, Some(ast::Init::Dist(e))) => Some(self.distribution(e)?),
-            (Role::Param, None) => {
-                let fan_in = fan_in(t.shape().expect("params are real"));
-                Some(Init::Normal {
-                    mean: 0.0,
-                    std: 1.0 / (fan_in as f64).sqrt(),
-                })
-            }
+            (Role::Param, None) => Some(default_init(t.shape().expect("params are real"))),
             (_, Some(ast::Init::Value(e) | ast::Init::Dist(e))) => {
                 self.error(
                     Diagnostic::new(
@@ -469,12 +463,13 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Fan-in of a parameter: all dims but the first for rank ≥ 2, the length of a vector, 1 for a scalar.
-pub fn fan_in(shape: &Shape) -> usize {
-    match shape.0.len() {
-        0 => 1,
-        1 => shape.0[0],
-        _ => shape.0[1..].iter().product(),
+/// The spec's default initialiser of a param, `normal(0, 1/sqrt(fan_in))`: the checker fills
+/// it in, so every checked param has an init and the runtime only draws.
+pub fn default_init(shape: &Shape) -> Init {
+    let (fan_in, _) = shape.fan_in_out();
+    Init::Normal {
+        mean: 0.0,
+        std: 1.0 / (fan_in as f64).sqrt(),
     }
 }
 
@@ -521,5 +516,21 @@ pub(super) fn describe(e: &ast::Expr) -> String {
         ExprKind::Transpose(_) => "a transpose".into(),
         ExprKind::Neg(_) => "a negation".into(),
         ExprKind::Binary { op, .. } => format!("an expression with `{}`", op.symbol()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_init_is_normal_with_std_one_over_sqrt_fan_in() {
+        let std_of = |dims: &[usize]| match default_init(&Shape(dims.to_vec())) {
+            Init::Normal { mean: 0.0, std } => std,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(std_of(&[3, 16]), 0.25);
+        assert_eq!(std_of(&[4]), 0.5);
+        assert_eq!(std_of(&[]), 1.0);
     }
 }

@@ -42,7 +42,7 @@ pub fn point(model: &Model, source: &PointSource) -> Result<Vec<Vec<f64>>, RunEr
                     (_, Ty::Class(k)) => vec![rng.below(*k as u64) as f64],
                     (_, Ty::Sign) => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
                     (Role::Param, Ty::Real(shape)) => {
-                        rng::init_values(&rng::init_of(v), shape, &mut rng)
+                        rng::init_values(super::session::param_init(v)?, shape, &mut rng)
                             .map_err(|e| RunError::User(e.to_string()))?
                     }
                     (_, Ty::Real(shape)) => {

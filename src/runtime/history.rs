@@ -120,9 +120,9 @@ impl History {
         out
     }
 
-    /// Writes the file atomically (see [`weights::write_atomic`]).
+    /// Writes the file atomically (see [`crate::atomic::write`]).
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        weights::write_atomic(path, self.render().as_bytes()).map_err(|e| {
+        crate::atomic::write(path, self.render().as_bytes()).map_err(|e| {
             format!(
                 "{}: cannot write the history: {}",
                 path.display(),

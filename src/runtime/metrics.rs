@@ -15,7 +15,7 @@
 //! * JSON has no NaN or infinity: a non-finite number (a diverged loss) is written as `null`
 //!   so that the file of a failed run can still be read.
 //!
-//! The file is written with [`super::weights::write_atomic`].
+//! The file is written with [`crate::atomic::write`].
 
 use crate::types::Ty;
 use serde_json::{Map, Number, Value};
@@ -328,7 +328,7 @@ impl Report {
 
     /// Writes the metrics file atomically.
     pub fn write(&self, path: &Path) -> Result<(), MetricsError> {
-        super::weights::write_atomic(path, self.render().as_bytes()).map_err(|e| MetricsError {
+        crate::atomic::write(path, self.render().as_bytes()).map_err(|e| MetricsError {
             file: path.display().to_string(),
             reason: super::weights::io_message(&e),
         })

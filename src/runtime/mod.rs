@@ -11,7 +11,7 @@
 //!   names. Each bound variable becomes one contiguous row-major matrix (rows × elements), so
 //!   a minibatch is a gather of row slices;
 //! * [`weights`] reads and writes weights and point files (JSON), checking every entry
-//!   against the expected variables, and owns the atomic writer all output files use;
+//!   against the expected variables;
 //! * [`optim`] updates a flat parameter vector from its gradient: SGD with momentum, Adam,
 //!   optional L2;
 //! * [`metrics`] computes loss, accuracy, RMSE and R², and writes the metrics JSON;
@@ -24,7 +24,7 @@
 //!   so a run is a function of its inputs and seeds;
 //! * errors are typed values whose `Display` is one line naming the file (and the line, column
 //!   or entry) and what was expected; nothing is skipped or repaired silently;
-//! * every file written goes through [`weights::write_atomic`]: a crash leaves the old file or
+//! * every file written goes through [`crate::atomic::write`]: a crash leaves the old file or
 //!   the new one, never half of one.
 
 pub mod data;

@@ -239,7 +239,7 @@ fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcom
             .flat_map(|(_, _, v)| v.iter().map(|x| format!("{x}")))
             .collect();
         let text = format!("{}\n{}\n", header.join(","), row.join(","));
-        weights::write_atomic(path, text.as_bytes())
+        crate::atomic::write(path, text.as_bytes())
             .map_err(|e| RunError::User(format!("{}: cannot write: {e}", path.display())))?;
     }
     let report = Report::Infer { values, energy };
@@ -371,7 +371,7 @@ fn write_predictions(model: &Model, path: &Path, p: &Predictions) -> Result<(), 
         text.push_str(&row.join(","));
         text.push('\n');
     }
-    weights::write_atomic(path, text.as_bytes()).map_err(|e| {
+    crate::atomic::write(path, text.as_bytes()).map_err(|e| {
         RunError::User(format!(
             "{}: cannot write the predictions: {e}",
             path.display()

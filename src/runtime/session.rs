@@ -13,7 +13,7 @@
 //! allocation.
 
 use super::data::Dataset;
-use crate::check::{Model, Role, VarId};
+use crate::check::{Init, Model, Role, Var, VarId};
 use crate::compile::{Compiled, Entry, Input, Kernel, KernelError, Output};
 use crate::rng::{self, Rng};
 use crate::types::Ty;
@@ -77,6 +77,16 @@ impl LossScratch {
             q: Point::zeros(model),
         }
     }
+}
+
+/// A param's initialiser: the checker fills in the default, so every checked param has one.
+pub(super) fn param_init(v: &Var) -> Result<&Init, RunError> {
+    v.init.as_ref().ok_or_else(|| {
+        RunError::Compile(format!(
+            "param `{}` has no initialiser: the model was not checked",
+            v.name
+        ))
+    })
 }
 
 /// Why running a model failed.
@@ -335,7 +345,7 @@ impl Session {
         let mut rng = Rng::new(seed);
         for (_, v) in model.vars_of(Role::Param) {
             let shape = v.ty.shape().cloned().unwrap_or_default();
-            let values = rng::init_values(&rng::init_of(v), &shape, &mut rng)
+            let values = rng::init_values(param_init(v)?, &shape, &mut rng)
                 .map_err(|e| RunError::User(e.to_string()))?;
             params.extend(values);
         }

@@ -1,7 +1,7 @@
 //! Weights and point files: JSON objects from variable names to numbers or nested arrays.
 //!
-//! This module owns the file format in both directions and the one atomic writer every
-//! output file of the runtime goes through ([`write_atomic`]).
+//! This module owns the file format in both directions; files are written through
+//! [`crate::atomic::write`].
 //!
 //! Reading ([`read`], [`parse`]) checks the file against the variables the caller expects
 //! (name → [`Ty`]) and gives back their values, flat and row-major, in the caller's order.
@@ -26,10 +26,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A weights or point file that cannot be read or written, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -468,67 +467,14 @@ pub(crate) fn pretty(v: &Value, depth: usize, out: &mut String) {
     }
 }
 
-/// Writes a weights (or point) file atomically; see [`render`] and [`write_atomic`].
+/// Writes a weights (or point) file atomically; see [`render`] and [`crate::atomic::write`].
 pub fn write(path: &Path, entries: &[(&str, &Ty, &[f64])]) -> Result<(), WeightsError> {
     let file = path.display().to_string();
     let text = render(&file, entries)?;
-    write_atomic(path, text.as_bytes()).map_err(|e| WeightsError {
+    crate::atomic::write(path, text.as_bytes()).map_err(|e| WeightsError {
         file,
         kind: WeightsErrorKind::Io(io_message(&e)),
     })
-}
-
-/// Replaces `path` by `bytes` so that a reader (or a crash) sees either the old file or the
-/// whole new one, never a torn one: the bytes go to a fresh temporary file in the same
-/// directory (a rename is only atomic within one file system), which is flushed to disk,
-/// renamed over `path`, and then the directory is flushed so that the rename itself survives
-/// a power cut. The temporary file is removed on failure. The new file gets default
-/// permissions, not those of the file it replaces.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let (tmp, mut f) = loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(
-            ".{}.{}.{n}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    let result = f
-        .write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .and_then(|()| {
-            drop(f);
-            fs::rename(&tmp, path)
-        });
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    sync_dir(dir)
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
-    // Windows offers no handle on a directory to flush; its rename is durable on its own.
-    Ok(())
 }
 
 /// The OS message without Rust's " (os error 2)" suffix, lower-cased like the rest of ours.
@@ -829,41 +775,5 @@ mod tests {
             let bits = |xs: &[f64]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(a), bits(b));
         }
-    }
-
-    #[test]
-    fn write_atomic_replaces_and_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.json");
-        write_atomic(&path, b"old").unwrap();
-        write_atomic(&path, b"new contents").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"new contents");
-        let names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["out.json"]);
-    }
-
-    #[test]
-    fn write_atomic_into_a_missing_directory_fails_cleanly() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("no/such/dir/out.json");
-        let e = write_atomic(&path, b"x").unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn write_atomic_over_a_directory_fails_and_cleans_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("taken");
-        fs::create_dir(&path).unwrap();
-        assert!(write_atomic(&path, b"x").is_err());
-        let names: Vec<String> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["taken"], "the temporary file was left behind");
     }
 }
