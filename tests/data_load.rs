@@ -280,11 +280,12 @@ fn a_constant_column_is_centred_but_not_scaled() {
 }
 
 #[test]
-fn gather_makes_a_minibatch() {
+fn select_makes_a_minibatch() {
     let l = load(rows(6).as_bytes(), &data(all_bindings(), None, vec![]), 0);
-    let mut batch = Vec::new();
-    l.train.gather(VarId(0), &[4, 1, 4], &mut batch);
-    assert_eq!(batch, [4.0, 40.0, 1.0, 10.0, 4.0, 40.0]);
+    let batch = l.train.select(&[4, 1, 4]);
+    let x = batch.var(VarId(0)).unwrap();
+    let picked: Vec<f64> = (0..3).flat_map(|r| x.row(r).to_vec()).collect();
+    assert_eq!(picked, [4.0, 40.0, 1.0, 10.0, 4.0, 40.0]);
     let sub = l.train.select(&[5, 0]);
     assert_eq!(sub.lines, [7, 2]);
     assert_eq!(sub.var(VarId(3)).unwrap().values, [25.0, 0.0]);

@@ -694,9 +694,9 @@ fn copy_fill_transpose() {
 }
 
 #[test]
-fn strided_copy_and_scatter_add() {
-    // Slice rows 1..4, columns 2..7 of a 5x9 matrix into a 3x5 output, then scatter-add it
-    // back (doubled) into a zeroed 5x9 and a transposed view.
+fn strided_copy_and_accumulate() {
+    // Slice rows 1..4, columns 2..7 of a 5x9 matrix into a 3x5 output, then add it back
+    // (doubled) into a zeroed 5x9 and a transposed view.
     let (r, c) = (5, 9);
     let xs: Vec<f64> = (0..r * c).map(|v| v as f64).collect();
     let slice = Strided {
@@ -718,8 +718,8 @@ fn strided_copy_and_scatter_add() {
     };
     let f = compile(Layout::new(45, 105, 0), |t| {
         t.copy_strided(&dst, &slice, Accumulate::Overwrite);
-        t.scatter_add(&back, &slice);
-        t.scatter_add(&back, &slice);
+        t.copy_strided(&back, &slice, Accumulate::Add);
+        t.copy_strided(&back, &slice, Accumulate::Add);
         t.copy_strided(&transposed, &src_view, Accumulate::Overwrite);
     });
     let got = run(&f, &xs, &vec![0.0; 105]);
@@ -740,41 +740,23 @@ fn strided_copy_and_scatter_add() {
 }
 
 #[test]
-fn runtime_index_gather_scatter_and_range_check() {
+fn runtime_index_take_and_range_check() {
     let (rows, width) = (4, 3);
-    let f = compile(
-        Layout::new(rows * width + width + 1, rows * width + width, 0),
-        |t| {
-            let table = inp(0, rows * width);
-            let idx = Region::at(Buf::Input, rows * width + width);
-            t.gather_row(out(0, width), table, rows, idx);
-            t.scatter_add_row(
-                out(width, rows * width),
-                inp(rows * width, width),
-                rows,
-                idx,
-            );
-        },
-    );
-    let mut ins: Vec<f64> = (0..rows * width + width).map(|v| v as f64).collect();
+    let f = compile(Layout::new(rows * width + 1, width, 0), |t| {
+        let table = inp(0, rows * width);
+        let idx = Region::at(Buf::Input, rows * width);
+        t.take_dynamic(out(0, width), table, (1, rows, width), idx);
+    });
+    let mut ins: Vec<f64> = (0..rows * width).map(|v| v as f64).collect();
     for k in 0..rows {
         ins.push(k as f64);
-        let got = run(&f, &ins, &vec![1.0; rows * width + width]);
-        assert_eq!(&got[..width], &ins[k * width..(k + 1) * width]);
-        for (e, &g) in got[width..].iter().enumerate() {
-            let (row, col) = (e / width, e % width);
-            let want = if row == k {
-                1.0 + ins[rows * width + col]
-            } else {
-                1.0
-            };
-            assert_eq!(g, want);
-        }
+        let got = run(&f, &ins, &vec![0.0; width]);
+        assert_eq!(&got[..], &ins[k * width..(k + 1) * width]);
         ins.pop();
     }
     for bad in [-1.0, 4.0, 1.5, f64::NAN, 1e300] {
         ins.push(bad);
-        let mut o = vec![0.0; rows * width + width];
+        let mut o = vec![0.0; width];
         let err = f.call(&ins, &mut o, &mut []).unwrap_err();
         assert!(
             matches!(err, JitError::IndexOutOfRange { .. }),

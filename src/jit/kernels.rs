@@ -624,11 +624,6 @@ impl FunctionTranslator<'_> {
         self.strided_level(dst, src, 0, None, None, acc);
     }
 
-    /// `dst[idx] += src[idx]`: the transpose of a strided copy (slice ↔ pad).
-    pub fn scatter_add(&mut self, dst: &Strided, src: &Strided) {
-        self.copy_strided(dst, src, Accumulate::Add);
-    }
-
     fn strided_level(
         &mut self,
         dst: &Strided,
@@ -667,45 +662,6 @@ impl FunctionTranslator<'_> {
                 t.put(Width::Scalar, v, Addr::new(dst.buf, dst.offset, dd), acc);
             });
         }
-    }
-
-    /// `dst = table[index]` where `table` is row-major `[rows, dst.len]` and `index` is one
-    /// element holding an integer in `0..rows` at run time (otherwise the function returns
-    /// [`super::STATUS_INDEX_OUT_OF_RANGE`]).
-    pub fn gather_row(&mut self, dst: Region, table: Region, rows: usize, index: Region) {
-        let width = dst.len;
-        assert_eq!((table.len, index.len), (rows * width, 1), "gather shapes");
-        self.check_read(table);
-        self.check_read(index);
-        self.check_write(dst);
-        disjoint(dst, &[table, index]);
-        let off = self.runtime_index(addr(index), rows, (8 * width) as i64);
-        self.sweep(width, 2, |t, w, d, at| {
-            let ds = t.dyn_add(Some(off), d);
-            let v = t.load(w, Addr::new(table.buf, table.offset + at, ds));
-            t.store(v, Addr::new(dst.buf, dst.offset + at, d));
-        });
-    }
-
-    /// `table[index] += src`: the gradient of [`Self::gather_row`].
-    pub fn scatter_add_row(&mut self, table: Region, src: Region, rows: usize, index: Region) {
-        let width = src.len;
-        assert_eq!((table.len, index.len), (rows * width, 1), "scatter shapes");
-        self.check_read(src);
-        self.check_read(index);
-        self.check_write(table);
-        disjoint(table, &[src, index]);
-        let off = self.runtime_index(addr(index), rows, (8 * width) as i64);
-        self.sweep(width, 2, |t, w, d, at| {
-            let dt = t.dyn_add(Some(off), d);
-            let v = t.load(w, Addr::new(src.buf, src.offset + at, d));
-            t.put(
-                w,
-                v,
-                Addr::new(table.buf, table.offset + at, dt),
-                Accumulate::Add,
-            );
-        });
     }
 }
 

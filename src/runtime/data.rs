@@ -284,16 +284,6 @@ impl Dataset {
     pub fn var(&self, id: VarId) -> Option<&VarData> {
         self.vars.iter().find(|v| v.var == id)
     }
-    /// Appends the rows `rows` of variable `id` to `out`: a minibatch, rows × width.
-    pub fn gather(&self, id: VarId, rows: &[usize], out: &mut Vec<f64>) {
-        let v = self
-            .var(id)
-            .expect("gather: the variable is not bound to data");
-        out.reserve(rows.len() * v.width);
-        for &r in rows {
-            out.extend_from_slice(v.row(r));
-        }
-    }
     /// The dataset of the given rows, in that order.
     pub fn select(&self, rows: &[usize]) -> Dataset {
         let vars = self
