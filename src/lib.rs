@@ -13,13 +13,17 @@
 //! 5. [`interp::eval`]: the reference interpreter, the oracle for gradients and the JIT.
 //!
 //! 6. [`jit`]: Cranelift kernels over flat `f64` buffers (the only `unsafe`), and
-//!    [`jit::compile`], which lowers graphs onto them, every entry point into one module;
-//! 7. [`runtime`]: inference, losses, training, data, weights and metrics, reaching the
-//!    graphs only through [`runtime::kernel::Kernel`].
+//!    [`jit::compile_entries`], which lowers graphs onto them, every entry point into one
+//!    module;
+//! 7. [`compile::compile`]: checked model → the [`compile::Compiled`] artifact, every entry
+//!    point the model needs with typed ports, that everything after it runs;
+//! 8. [`runtime`]: inference, losses, training, data, weights and metrics, reaching native
+//!    code only through [`compile::Kernel`]s;
+//! 9. [`plot`]: a model's energy and training drawn as SVG.
 //!
-//! 8. [`plot`]: a model's energy and training drawn as SVG.
-//!
-//! [`types`] is the leaf they share: a tensor [`types::Shape`] and a value's [`types::Ty`].
+//! Each stage imports only the stages before it and the leaves: [`span`], [`diag`], [`types`]
+//! (a tensor [`types::Shape`] and a value's [`types::Ty`]), [`atomic`] (every file written)
+//! and [`rng`].
 //!
 //! [`driver`] chains the stages; only `main.rs` knows about the terminal. [`testing`] holds
 //! what the tests, benches and fuzz targets of `fuzz/` share (random IR programs, gradient

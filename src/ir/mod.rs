@@ -1,4 +1,4 @@
-//! The tensor IR: a [`Graph`] of [`Node`]s in topological order, the input of differentiation,
+//! The tensor IR: a [`Graph`] of nodes ([`Op`]s) in topological order, the input of differentiation,
 //! simplification, interpretation and code generation.
 //!
 //! A node is an [`Op`] over earlier nodes, addressed by [`NodeId`]; its shape is computed once

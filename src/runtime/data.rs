@@ -4,7 +4,7 @@
 //! [`load`] reads the file, binds columns to variables, and returns a [`Loaded`]: training and
 //! test [`Dataset`]s and the statistics of every standardized variable. A dataset holds, per
 //! bound variable, one contiguous row-major matrix (rows × elements), so that a minibatch is a
-//! gather of row slices ([`Dataset::gather`]) and a whole-set evaluation is one slice.
+//! gather of row slices ([`Dataset::select`]) and a whole-set evaluation is one slice.
 //!
 //! What a file must be, and what is reported otherwise (every error names the file, the
 //! 1-based line as an editor shows it, and for a cell the column by 1-based position and header

@@ -1,10 +1,12 @@
-//! The runtime: everything between a checked model with compiled energy functions and the
-//! files a user gets back — data in, weights and metrics out, and the optimizers in between.
+//! The runtime: everything between a compiled model ([`crate::compile::Compiled`]) and the
+//! files a user gets back — data in, weights and metrics out, inference, losses and the
+//! optimizers in between.
 //!
 //! The pieces are independent of the compiler's insides: they see the checked model's
-//! declarations ([`crate::check::Data`], [`crate::check::Train`], [`crate::types::Ty`], …) and
-//! flat `f64` buffers, never the IR or native code. That keeps each one testable on values
-//! built by hand, and lets the training loop that ties them to the JIT stay short.
+//! declarations ([`crate::check::Data`], [`crate::check::Train`], [`crate::types::Ty`], …),
+//! flat `f64` buffers and the typed entry points of the compiled model, never the IR or the
+//! JIT. [`session`] binds the entry points to a model's values; [`infer`] and [`losses`] run
+//! inference and the training loss on a session; [`train`] is the loop.
 //!
 //! * [`data`] reads the CSV file a `data` declaration names, checks every cell, splits it
 //!   into training and test rows with the training seed and z-scores what `standardize`

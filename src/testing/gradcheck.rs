@@ -46,7 +46,7 @@ pub enum Outcome {
 }
 
 /// Checks the gradients of output `of` of `grads` (a graph with `grad.NAME` outputs, such as
-/// [`with_gradients`](super::with_gradients) makes) at `point` along `dir`, both given per
+/// [`with_gradients`](crate::grad::with_gradients) makes) at `point` along `dir`, both given per
 /// input in [`Graph::inputs`] order; inputs without a `grad.NAME` output must have a zero
 /// direction. `f` itself is evaluated on `forward`, which must have the same inputs.
 pub fn check_vjp(
