@@ -212,7 +212,10 @@ fn bench_key(e: Entry) -> Option<&'static str> {
         Entry::Energy => Some("energy_ns"),
         Entry::Grad => Some("grad_ns"),
         Entry::InferGrad => Some("infer_grad_ns"),
-        Entry::Answers | Entry::LossGrad | Entry::LossGradBatch => None,
+        // What a descent runs: the prepare once per example, the step at every iteration.
+        Entry::InferPrepare => Some("infer_prepare_ns"),
+        Entry::InferStep => Some("infer_step_ns"),
+        Entry::Answers | Entry::Loss | Entry::LossGrad | Entry::LossGradBatch => None,
     }
 }
 
@@ -282,7 +285,9 @@ pub fn bench_compiled(code: &Arc<Compiled>) -> Result<Vec<Timing>, String> {
                         chunk.copy_from_slice(&row[..chunk.len()]);
                     }
                 }
-                Input::Negative(_) => dst.iter_mut().for_each(|x| *x = rng.normal()),
+                Input::Negative(_) | Input::Stage(_) => {
+                    dst.iter_mut().for_each(|x| *x = rng.normal())
+                }
             }
         }
         let mut call = || kernel.call().map_err(|e| e.to_string());

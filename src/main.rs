@@ -206,6 +206,7 @@ fn main() -> ExitCode {
                 interp,
                 history,
                 track_test: false,
+                unstaged: false,
             };
             run(&file, model.as_deref(), &opts, quiet, color)
         }

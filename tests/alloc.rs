@@ -68,8 +68,14 @@ fn count(on: bool) -> u64 {
 /// the batched kernel over all three.
 fn allocations_in_a_warm_epoch(source: &str, steps: usize) -> (u64, u64) {
     let model = common::model_of(source, true);
-    let set = setup(&model, &common::examples(), Backend::Jit, None, None)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let set = setup(
+        &model,
+        &common::examples(),
+        &ebmc::compile::Options::new(Backend::Jit),
+        None,
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let mut session = set.session;
     let loaded = set.data.expect("the model has data");
     let mut train = model.train.clone().expect("the model trains");

@@ -265,7 +265,7 @@ fn batched_loss_gradient_sums_examples() {
         let mut one = code.kernel(compile::Entry::LossGrad).unwrap();
         let rows = batch.entry().rows;
         assert_eq!(rows, compile::BATCH);
-        let graphs = compile::entry_graphs(&m).unwrap();
+        let graphs = compile::entry_graphs(&m, true).unwrap();
         let g = &graphs
             .iter()
             .find(|(e, _)| *e == compile::Entry::LossGrad)

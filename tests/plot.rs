@@ -72,7 +72,7 @@ fn longest_polyline(svg: &str) -> usize {
 /// A session with the figure's parameters, to recompute what it drew.
 fn session(model: &Model, fig: &Figure) -> Session {
     let mut s = Session::compile(model, Backend::Interp, 0).unwrap();
-    s.params.clone_from(&fig.params);
+    s.params.set(fig.params.clone());
     s
 }
 

@@ -66,6 +66,9 @@ pub struct Options {
     pub backend: Backend,
     /// Keep the Cranelift IR text of every function (`ebmc emit clif`).
     pub keep_clif: bool,
+    /// Stage inference ([`Entry::InferPrepare`], [`Entry::InferStep`]) where it pays; off only
+    /// for tests that compare staged with unstaged code.
+    pub stage: bool,
 }
 
 impl Options {
@@ -73,6 +76,7 @@ impl Options {
         Options {
             backend,
             keep_clif: false,
+            stage: true,
         }
     }
 }
@@ -89,11 +93,19 @@ pub enum Entry {
     InferGrad,
     /// The free energy of every answer, when every output is discrete.
     Answers,
+    /// The training loss of one example, without its gradient (the loss column of metrics).
+    Loss,
     /// The training loss of one example and its parameter gradient.
     LossGrad,
     /// The loss and its parameter gradient summed over [`BATCH`] examples in one call, when
     /// the loss batches (no per-example work left to the runtime; see [`crate::ir::batch`]).
     LossGradBatch,
+    /// [`Entry::InferGrad`] staged ([`crate::ir::stage`]): what depends only on the params and
+    /// the inputs, computed once per example, as `stage` outputs …
+    InferPrepare,
+    /// … and what depends on the outputs and latents, from those and the `stage` values: one
+    /// step of a descent.
+    InferStep,
 }
 
 impl Entry {
@@ -104,8 +116,11 @@ impl Entry {
             Entry::Grad => "grad",
             Entry::InferGrad => "infer_grad",
             Entry::Answers => "answers",
+            Entry::Loss => "loss",
             Entry::LossGrad => "loss_grad",
             Entry::LossGradBatch => "loss_grad_batch",
+            Entry::InferPrepare => "infer_prepare",
+            Entry::InferStep => "infer_step",
         }
     }
 }
@@ -117,6 +132,8 @@ pub enum Input {
     Value(VarId),
     /// The negative answer ȳ of a real output or latent (contrastive losses).
     Negative(VarId),
+    /// Stage value `k`, an output of [`Entry::InferPrepare`].
+    Stage(usize),
 }
 
 /// What an output of an entry point holds.
@@ -134,6 +151,8 @@ pub enum Output {
     Loss,
     /// The free energy of every answer (see [`Entry::Answers`]).
     Energies,
+    /// Stage value `k` (see [`Entry::InferPrepare`]).
+    Stage(usize),
 }
 
 /// One input or output of an entry point: what it is and where it lives in its buffer.
@@ -235,25 +254,27 @@ impl fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
-/// The graph of every entry point a model needs, in the order they are compiled.
-pub fn entry_graphs(model: &Model) -> Result<Vec<(Entry, Graph)>, CompileError> {
+/// The graph of every entry point a model needs, in the order they are compiled; the staged
+/// inference entry points only when `stage` is on.
+pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, CompileError> {
     let program = ir::build(model).map_err(|e| CompileError(e.message))?;
+    let moving = [InputKind::Output, InputKind::Latent];
+    let infer_grad = grad::with_gradients(&program.free_energy, "energy", &moving);
+    let staged = stage.then(|| ir::stage(&infer_grad, &moving)).flatten();
     let mut graphs = vec![
         (Entry::Energy, program.energy.clone()),
         (Entry::Grad, grad::energy_gradient(&program.energy)),
-        (
-            Entry::InferGrad,
-            grad::with_gradients(
-                &program.free_energy,
-                "energy",
-                &[InputKind::Output, InputKind::Latent],
-            ),
-        ),
+        (Entry::InferGrad, infer_grad),
     ];
+    if let Some(s) = staged {
+        graphs.push((Entry::InferPrepare, s.prepare));
+        graphs.push((Entry::InferStep, s.step));
+    }
     if let Some(a) = program.answers {
         graphs.push((Entry::Answers, a));
     }
     if let Some(l) = &program.loss {
+        graphs.push((Entry::Loss, l.clone()));
         graphs.push((
             Entry::LossGrad,
             grad::with_gradients(l, "loss", &[InputKind::Param]),
@@ -288,7 +309,7 @@ fn loss_batches(model: &Model) -> bool {
 
 /// Compiles every entry point of `model`.
 pub fn compile(model: &Model, options: &Options) -> Result<Compiled, CompileError> {
-    let graphs = entry_graphs(model)?;
+    let graphs = entry_graphs(model, options.stage)?;
     let (natives, code) = match options.backend {
         Backend::Interp => {
             for (_, g) in &graphs {
@@ -340,8 +361,13 @@ fn entry_point(
     };
     let mut inputs = Vec::with_capacity(g.inputs.len());
     for (info, &(offset, len)) in g.inputs.iter().zip(&signature.inputs) {
-        let what = match info.name.strip_prefix("neg.") {
-            Some(n) if info.kind == InputKind::Extra => {
+        let stage = info
+            .name
+            .strip_prefix("stage.")
+            .and_then(|k| k.parse().ok());
+        let what = match (info.name.strip_prefix("neg."), stage) {
+            (_, Some(k)) if info.kind == InputKind::Extra => Input::Stage(k),
+            (Some(n), _) if info.kind == InputKind::Extra => {
                 Input::Negative(model.var_named(n).ok_or_else(|| unknown(&info.name))?)
             }
             _ => Input::Value(
@@ -359,6 +385,9 @@ fn entry_point(
             "loss" => Output::Loss,
             "energies" => Output::Energies,
             "energy.neg" => Output::NegativeEnergy,
+            n if n.starts_with("stage.") => {
+                Output::Stage(n["stage.".len()..].parse().map_err(|_| unknown(n))?)
+            }
             n => match n.strip_prefix(grad::GRAD_PREFIX) {
                 Some(v) => Output::Grad(model.var_named(v).ok_or_else(|| unknown(n))?),
                 None => Output::Term(

@@ -36,6 +36,7 @@ mod parse;
 mod print;
 mod shape;
 mod simplify;
+mod stage;
 mod verify;
 
 pub use batch::batch;
@@ -43,6 +44,7 @@ pub use lower::{answers, build, energy, free_energy, loss, LowerError, Program, 
 pub use ops::{Binary, Bits, Cmp, InputInfo, InputKind, NodeId, Op, Reduce, Unary};
 pub use parse::{parse, ParseError};
 pub use simplify::{simplify, simplify_with_stats, Rule, Stats, RULES};
+pub use stage::{stage, stage_name, Staged};
 pub use verify::{debug_verify, verify, VerifyError};
 
 use crate::span::Span;

@@ -177,7 +177,7 @@ pub fn plot(
     let svg = draw::figure(model, &data, &prepared, scale)?;
     Ok(Figure {
         svg,
-        params: prepared.session.params.clone(),
+        params: prepared.session.params.to_vec(),
         data,
     })
 }

@@ -52,7 +52,7 @@ pub(crate) fn prepare<'m>(
     } = run::setup(
         model,
         base_dir,
-        Backend::Jit,
+        &crate::compile::Options::new(Backend::Jit),
         opts.seed,
         opts.weights.as_deref(),
     )

@@ -71,6 +71,11 @@ pub fn eval(code: &Arc<Compiled>, source: &PointSource) -> Result<Value, RunErro
     for k in 0..kernel.entry().inputs.len() {
         let v = match kernel.entry().inputs[k].what {
             Input::Value(v) | Input::Negative(v) => v,
+            Input::Stage(_) => {
+                return Err(RunError::Compile(
+                    "the gradient kernel takes no stage values".into(),
+                ))
+            }
         };
         kernel.input_mut(k).copy_from_slice(&values[v.0 as usize]);
     }

@@ -7,7 +7,7 @@
 //! * `infer … by enumerate` picks the lowest-energy combination of discrete values, in one
 //!   call of the answers kernel when every output is enumerated at once.
 
-use super::session::{Bound, Point, RunError, Session};
+use super::session::{Energy, Params, Point, RunError, Session};
 use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
 use crate::rng::{self, Rng};
 use crate::types::Shape;
@@ -67,8 +67,8 @@ fn descent_of(model: &Model, v: VarId) -> &Descent {
 /// together for the largest of their step counts or until the gradient's norm is below the
 /// smallest of their `tol`s.
 fn min_latents(
-    energy: &mut Bound,
-    params: &[f64],
+    energy: &mut Energy,
+    params: &Params,
     model: &Model,
     p: &mut Point,
     vars: &[VarId],

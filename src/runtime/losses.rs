@@ -41,7 +41,7 @@ impl Session {
     ) -> Result<f64, RunError> {
         self.prepare_loss(p, batch, rng)?;
         let loss = self
-            .loss
+            .loss_value
             .as_mut()
             .ok_or_else(|| RunError::User("the model has no loss".into()))?;
         loss.call(&self.params, p)?;

@@ -39,6 +39,8 @@ pub struct RunOptions {
     /// Measure the test set after every epoch, into [`RunOutcome::epochs`]; costs an
     /// inference per test row per epoch, so off unless asked for.
     pub track_test: bool,
+    /// Compile without staging inference (tests compare staged with unstaged runs).
+    pub unstaged: bool,
 }
 
 /// What a run produced.
@@ -59,17 +61,17 @@ pub struct Setup {
     pub seed: u64,
 }
 
-/// Compiles `model` on `backend`, initialises or loads its params and loads its data: the
+/// Compiles `model` with `options`, initialises or loads its params and loads its data: the
 /// one setup path of `ebmc run` and `ebmc plot`. `seed` overrides the training seed.
 pub fn setup(
     model: &Model,
     base_dir: &Path,
-    backend: Backend,
+    options: &compile::Options,
     seed: Option<u64>,
     weights_file: Option<&Path>,
 ) -> Result<Setup, RunError> {
     let seed = seed.or(model.train.as_ref().map(|t| t.seed)).unwrap_or(0);
-    let code: Arc<Compiled> = Arc::new(compile::compile(model, &compile::Options::new(backend))?);
+    let code: Arc<Compiled> = Arc::new(compile::compile(model, options)?);
     let mut session = Session::new(&code, seed)?;
     if let Some(w) = weights_file {
         let names: Vec<(&str, &Ty)> = model
@@ -77,7 +79,7 @@ pub fn setup(
             .map(|(_, v)| (v.name.as_str(), &v.ty))
             .collect();
         let values = weights::read(w, &names).map_err(|e| RunError::User(e.to_string()))?;
-        session.params = values.concat();
+        session.params.set(values.concat());
     }
     let data = match &model.data {
         Some(decl) => Some(
@@ -113,7 +115,16 @@ pub fn run(
         session: mut s,
         data,
         seed,
-    } = setup(model, base_dir, backend, opts.seed, opts.weights.as_deref())?;
+    } = setup(
+        model,
+        base_dir,
+        &compile::Options {
+            stage: !opts.unstaged,
+            ..compile::Options::new(backend)
+        },
+        opts.seed,
+        opts.weights.as_deref(),
+    )?;
     let Some(loaded) = data else {
         return infer_only(&mut s, opts, seed);
     };

@@ -18,6 +18,7 @@ use crate::compile::{Compiled, Entry, Input, Kernel, KernelError, Output};
 use crate::rng::{self, Rng};
 use crate::types::Ty;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Values of every variable of a model (and ȳ), flat and row-major, indexed by `VarId`.
@@ -138,6 +139,53 @@ impl From<crate::compile::CompileError> for RunError {
     }
 }
 
+/// A session's parameters: every param, flat, in declaration order, with a version that
+/// changes whenever they may have changed (any `&mut` access), so that a kernel copies them
+/// into its input buffer only when they are not already there.
+#[derive(Debug)]
+pub struct Params {
+    values: Vec<f64>,
+    version: u64,
+}
+
+/// Versions of every [`Params`] of the process: unique, so that a kernel never mistakes one
+/// session's parameters for another's.
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(0);
+
+impl Params {
+    pub fn new(values: Vec<f64>) -> Params {
+        Params {
+            values,
+            version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Replaces every value (e.g. by weights read from a file).
+    pub fn set(&mut self, values: Vec<f64>) {
+        *self = Params::new(values);
+    }
+}
+
+impl Clone for Params {
+    fn clone(&self) -> Params {
+        Params::new(self.values.clone())
+    }
+}
+
+impl std::ops::Deref for Params {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        &self.values
+    }
+}
+
+impl std::ops::DerefMut for Params {
+    fn deref_mut(&mut self) -> &mut [f64] {
+        self.version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
+        &mut self.values
+    }
+}
+
 /// Where a kernel input comes from.
 #[derive(Clone, Copy, Debug)]
 enum Source {
@@ -145,6 +193,8 @@ enum Source {
     Param(usize, usize),
     Var(usize),
     Neg(usize),
+    /// A stage value, written by [`Energy`] from its prepare kernel's outputs.
+    Stage,
 }
 
 /// A kernel with its input ports bound to a session's values and its outputs located.
@@ -158,6 +208,9 @@ pub(super) struct Bound {
     grads: Vec<Option<usize>>,
     /// `(offset in the params, output port)` of every param gradient.
     param_grads: Vec<(usize, usize)>,
+    /// The version of the params in the input buffer, if any: params are copied only when
+    /// they changed.
+    loaded: Option<u64>,
 }
 
 impl Bound {
@@ -173,12 +226,14 @@ impl Bound {
                     None => Source::Var(v.0 as usize),
                 },
                 Input::Negative(v) => Source::Neg(v.0 as usize),
+                Input::Stage(_) => Source::Stage,
             })
             .collect();
         let wanted = match entry {
-            Entry::LossGrad | Entry::LossGradBatch => Output::Loss,
+            Entry::Loss | Entry::LossGrad | Entry::LossGradBatch => Output::Loss,
             Entry::Answers => Output::Energies,
-            Entry::Energy | Entry::Grad | Entry::InferGrad => Output::Energy,
+            Entry::InferPrepare => Output::Stage(0),
+            Entry::Energy | Entry::Grad | Entry::InferGrad | Entry::InferStep => Output::Energy,
         };
         let mut value = None;
         let mut grads = vec![None; params.len()];
@@ -201,13 +256,18 @@ impl Bound {
             value,
             grads,
             param_grads,
+            loaded: None,
         })
     }
 
-    /// Copies the params and the point's values into the input ports and calls.
-    pub(super) fn call(&mut self, params: &[f64], p: &Point) -> Result<(), RunError> {
+    /// Copies the params (when they changed) and the point's values into the input ports and
+    /// calls.
+    pub(super) fn call(&mut self, params: &Params, p: &Point) -> Result<(), RunError> {
+        let fresh = self.loaded == Some(params.version);
         for k in 0..self.sources.len() {
             let src: &[f64] = match self.sources[k] {
+                Source::Param(..) | Source::Stage if fresh => continue,
+                Source::Stage => continue,
                 Source::Param(o, l) => &params[o..o + l],
                 Source::Var(i) => &p.values[i],
                 Source::Neg(i) => &p.negs[i],
@@ -222,6 +282,7 @@ impl Bound {
             }
             self.kernel.input_mut(k).copy_from_slice(src);
         }
+        self.loaded = Some(params.version);
         self.kernel.call()?;
         Ok(())
     }
@@ -230,12 +291,14 @@ impl Bound {
     /// batched kernel (row after row) and calls.
     fn call_rows(
         &mut self,
-        params: &[f64],
+        params: &Params,
         data: &Dataset,
         rows: &[usize],
     ) -> Result<(), RunError> {
+        let fresh = self.loaded == Some(params.version);
         for k in 0..self.sources.len() {
             match self.sources[k] {
+                Source::Param(..) if fresh => {}
                 Source::Param(o, l) => self.kernel.input_mut(k).copy_from_slice(&params[o..o + l]),
                 Source::Var(i) => {
                     let v = data.var(VarId(i as u32)).ok_or_else(|| {
@@ -247,13 +310,14 @@ impl Bound {
                         chunk.copy_from_slice(v.row(r));
                     }
                 }
-                Source::Neg(_) => {
+                Source::Neg(_) | Source::Stage => {
                     return Err(RunError::Compile(
                         "a batched loss takes no negative answer".into(),
                     ))
                 }
             }
         }
+        self.loaded = Some(params.version);
         self.kernel.call()?;
         Ok(())
     }
@@ -293,7 +357,144 @@ impl Bound {
             value: self.value,
             grads: self.grads.clone(),
             param_grads: self.param_grads.clone(),
+            loaded: None,
         }
+    }
+}
+
+/// The free energy and its gradient with respect to the outputs and latents — what every
+/// descent, enumeration and negative calls, many times per example.
+///
+/// When the model stages ([`Entry::InferPrepare`], [`Entry::InferStep`]), a call runs the
+/// prepare kernel only when the params or the inputs it reads differ from its last run (the
+/// inputs are compared value by value, the params by version), then the step kernel: a descent
+/// of `n` steps pays for what does not depend on what it moves once, not `n` times.
+pub(super) struct Energy {
+    /// The unstaged kernel, when the model does not stage.
+    whole: Option<Bound>,
+    staged: Option<Stages>,
+}
+
+struct Stages {
+    prepare: Bound,
+    step: Bound,
+    /// `(prepare's output port, step's input port)` of every stage value.
+    links: Vec<(usize, usize)>,
+    /// The input values the stage values were computed from (the `Var` sources of `prepare`,
+    /// concatenated), and whether they are valid.
+    key: Vec<f64>,
+    valid: bool,
+}
+
+impl Energy {
+    fn new(code: &Arc<Compiled>, params: &[Option<(usize, usize)>]) -> Option<Energy> {
+        let bind = |e| Bound::new(code, e, params);
+        let staged = match (bind(Entry::InferPrepare), bind(Entry::InferStep)) {
+            (Some(prepare), Some(step)) => {
+                let stage_in = |k| {
+                    let e = step.kernel.entry();
+                    e.inputs.iter().position(|p| p.what == Input::Stage(k))
+                };
+                let links = (prepare.kernel.entry().outputs.iter().enumerate())
+                    .filter_map(|(o, p)| match p.what {
+                        Output::Stage(k) => stage_in(k).map(|i| (o, i)),
+                        _ => None,
+                    })
+                    .collect();
+                Some(Stages {
+                    prepare,
+                    step,
+                    links,
+                    key: Vec::new(),
+                    valid: false,
+                })
+            }
+            _ => None,
+        };
+        let whole = match staged {
+            Some(_) => None,
+            None => Some(bind(Entry::InferGrad)?),
+        };
+        Some(Energy { whole, staged })
+    }
+
+    /// Computes the energy and its gradient at `p`.
+    pub(super) fn call(&mut self, params: &Params, p: &Point) -> Result<(), RunError> {
+        let Some(s) = &mut self.staged else {
+            return self
+                .whole
+                .as_mut()
+                .expect("staged or whole")
+                .call(params, p);
+        };
+        if !s.fresh(params, p) {
+            s.valid = false;
+            s.prepare.call(params, p)?;
+            for &(o, i) in &s.links {
+                let (prepare, step) = (&s.prepare.kernel, &mut s.step.kernel);
+                step.input_mut(i).copy_from_slice(prepare.output(o));
+            }
+            s.key.clear();
+            for src in &s.prepare.sources {
+                if let Source::Var(i) = *src {
+                    s.key.extend_from_slice(&p.values[i]);
+                }
+            }
+            s.valid = true;
+        }
+        s.step.call(params, p)
+    }
+
+    fn bound(&self) -> &Bound {
+        match (&self.staged, &self.whole) {
+            (Some(s), _) => &s.step,
+            (None, Some(w)) => w,
+            (None, None) => unreachable!("staged or whole"),
+        }
+    }
+
+    /// The energy of the last call.
+    pub(super) fn scalar(&self) -> f64 {
+        self.bound().scalar()
+    }
+
+    /// The gradient with respect to `v` of the last call.
+    pub(super) fn grad(&self, v: VarId) -> &[f64] {
+        self.bound().grad(v)
+    }
+
+    fn fork(&self) -> Energy {
+        Energy {
+            whole: self.whole.as_ref().map(Bound::fork),
+            staged: self.staged.as_ref().map(|s| Stages {
+                prepare: s.prepare.fork(),
+                step: s.step.fork(),
+                links: s.links.clone(),
+                key: Vec::new(),
+                valid: false,
+            }),
+        }
+    }
+}
+
+impl Stages {
+    /// Whether the stage values in the step kernel were computed from these params and from
+    /// the same input values as `p`'s.
+    fn fresh(&self, params: &Params, p: &Point) -> bool {
+        if !self.valid || self.prepare.loaded != Some(params.version) {
+            return false;
+        }
+        let mut at = 0;
+        for src in &self.prepare.sources {
+            if let Source::Var(i) = *src {
+                let v = &p.values[i];
+                if self.key.get(at..at + v.len()) != Some(v.as_slice()) {
+                    return false;
+                }
+                at += v.len();
+            }
+        }
+        true
     }
 }
 
@@ -302,15 +503,17 @@ pub struct Session {
     /// The compiled model this session runs.
     pub code: Arc<Compiled>,
     /// Every param, flat, in declaration order.
-    pub params: Vec<f64>,
+    pub params: Params,
     /// `(offset, len)` of each param in `params`, indexed by `VarId` (`None` for non-params).
     pub param_slices: Vec<Option<(usize, usize)>>,
     /// The free energy with its gradient with respect to outputs and real latents.
-    pub(super) energy: Bound,
+    pub(super) energy: Energy,
     /// The free energies of every answer, when every output is discrete.
     pub(super) answers: Option<Bound>,
     /// The training loss with its gradient with respect to every param.
     pub(super) loss: Option<Bound>,
+    /// The training loss alone, for metrics.
+    pub(super) loss_value: Option<Bound>,
     /// The loss and its summed parameter gradient over a batch of examples in one call, when
     /// the loss batches.
     batch_loss: Option<Bound>,
@@ -336,10 +539,11 @@ impl Session {
             len += v.ty.elements();
         }
         let bind = |e| Bound::new(code, e, &param_slices);
-        let energy = bind(Entry::InferGrad)
+        let energy = Energy::new(code, &param_slices)
             .ok_or_else(|| RunError::Compile("the model has no inference kernel".into()))?;
         let answers = bind(Entry::Answers);
         let loss = bind(Entry::LossGrad);
+        let loss_value = bind(Entry::Loss);
         let batch_loss = bind(Entry::LossGradBatch);
         let mut params = Vec::with_capacity(len);
         let mut rng = Rng::new(seed);
@@ -353,11 +557,12 @@ impl Session {
         let descended = super::infer::eliminated_by_descent(model);
         Ok(Session {
             code: Arc::clone(code),
-            params,
+            params: Params::new(params),
             param_slices,
             energy,
             answers,
             loss,
+            loss_value,
             batch_loss,
             inner,
             descended,
@@ -390,6 +595,7 @@ impl Session {
             energy: self.energy.fork(),
             answers: self.answers.as_ref().map(|b| b.fork()),
             loss: self.loss.as_ref().map(|b| b.fork()),
+            loss_value: self.loss_value.as_ref().map(|b| b.fork()),
             batch_loss: self.batch_loss.as_ref().map(|b| b.fork()),
             inner: self.inner.clone(),
             descended: self.descended.clone(),

@@ -1,0 +1,168 @@
+//! Staged code computes what unstaged code computes: `prepare` then `step` give the outputs of
+//! the whole graph — bit for bit in the interpreter (the same ops on the same values), to
+//! 1e-12 in native code and through whole runs (inference, negatives, training).
+
+mod common;
+
+use ebmc::compile::{self, Backend, Entry, Input, Output};
+use ebmc::interp;
+use ebmc::ir::{self, Graph, InputKind};
+use ebmc::runtime::run::RunOptions;
+use ebmc::testing::random_ir::{self, Rng};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The outputs of `g` at `values` (by input name), through the whole graph and through its
+/// stages; `None` when `g` does not stage for `moving`.
+type Outputs = Vec<(String, Vec<f64>)>;
+
+fn whole_and_staged(
+    g: &Graph,
+    moving: &[InputKind],
+    values: &HashMap<String, Vec<f64>>,
+) -> Option<(Outputs, Outputs)> {
+    let staged = ir::stage(g, moving)?;
+    for part in [&staged.prepare, &staged.step] {
+        ir::verify(part).unwrap_or_else(|e| panic!("{e:?}\n{part}"));
+    }
+    for inp in &staged.prepare.inputs {
+        assert!(!moving.contains(&inp.kind), "prepare reads `{}`", inp.name);
+    }
+    let outputs = |g: &Graph, v: &interp::Values| -> Outputs {
+        g.outputs
+            .iter()
+            .map(|(n, _)| (n.clone(), v.output(n).unwrap().to_vec()))
+            .collect()
+    };
+    let whole = interp::eval(g, values).ok()?;
+    let prepared = interp::eval(&staged.prepare, values).unwrap();
+    let mut step_values = values.clone();
+    for (name, _) in &staged.prepare.outputs {
+        step_values.insert(name.clone(), prepared.output(name).unwrap().to_vec());
+    }
+    let stepped = interp::eval(&staged.step, &step_values).unwrap();
+    Some((outputs(g, &whole), outputs(&staged.step, &stepped)))
+}
+
+fn bits(xs: &[f64]) -> Vec<u64> {
+    xs.iter()
+        .map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() })
+        .collect()
+}
+
+#[test]
+fn random_programs_stage_bit_for_bit() {
+    let mut staged = 0;
+    for seed in 0..400u64 {
+        let mut rng = Rng::new(seed);
+        let g = random_ir::program(&mut rng, 12);
+        let inputs = random_ir::inputs(&g, &mut rng);
+        let values: HashMap<String, Vec<f64>> = g
+            .inputs
+            .iter()
+            .map(|i| i.name.clone())
+            .zip(inputs)
+            .collect();
+        for moving in [&[InputKind::Output][..], &[InputKind::Param]] {
+            let Some((whole, stepped)) = whole_and_staged(&g, moving, &values) else {
+                continue;
+            };
+            staged += 1;
+            assert_eq!(whole.len(), stepped.len());
+            for ((n, a), (m, b)) in whole.iter().zip(&stepped) {
+                assert_eq!(n, m);
+                assert_eq!(bits(a), bits(b), "seed {seed}, output `{n}`\n{g}");
+            }
+        }
+    }
+    assert!(staged > 200, "only {staged} programs staged");
+}
+
+/// Every example's inference gradient, staged and whole, in native code at random points.
+#[test]
+fn every_example_stages_to_the_same_native_values() {
+    let mut staged = 0;
+    for entry in std::fs::read_dir(common::examples()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ebm") {
+            continue;
+        }
+        let model = common::model_of(&std::fs::read_to_string(&path).unwrap(), true);
+        let code =
+            Arc::new(compile::compile(&model, &compile::Options::new(Backend::Jit)).unwrap());
+        let (Some(mut prepare), Some(mut step)) = (
+            code.kernel(Entry::InferPrepare),
+            code.kernel(Entry::InferStep),
+        ) else {
+            continue;
+        };
+        staged += 1;
+        let mut whole = code.kernel(Entry::InferGrad).unwrap();
+        let mut rng = Rng::new(7);
+        for _ in 0..5 {
+            // One random value per variable, in whichever kernel reads it.
+            let values: Vec<Vec<f64>> = model
+                .vars
+                .iter()
+                .map(|v| match &v.ty {
+                    ebmc::types::Ty::Real(s) => (0..s.len()).map(|_| rng.normal()).collect(),
+                    ebmc::types::Ty::Class(k) => vec![rng.below(*k) as f64],
+                    ebmc::types::Ty::Sign => vec![1.0],
+                })
+                .collect();
+            for kernel in [&mut whole, &mut prepare, &mut step] {
+                for k in 0..kernel.entry().inputs.len() {
+                    if let Input::Value(v) = kernel.entry().inputs[k].what {
+                        kernel.input_mut(k).copy_from_slice(&values[v.0 as usize]);
+                    }
+                }
+            }
+            whole.call().unwrap();
+            prepare.call().unwrap();
+            for (o, port) in prepare.entry().outputs.iter().enumerate() {
+                let Output::Stage(s) = port.what else {
+                    continue;
+                };
+                let i = (step.entry().inputs.iter())
+                    .position(|p| p.what == Input::Stage(s))
+                    .unwrap();
+                let v = prepare.output(o).to_vec();
+                step.input_mut(i).copy_from_slice(&v);
+            }
+            step.call().unwrap();
+            for (o, port) in whole.entry().outputs.iter().enumerate() {
+                let s = (step.entry().outputs.iter())
+                    .position(|p| p.what == port.what)
+                    .unwrap();
+                for (a, b) in whole.output(o).iter().zip(step.output(s)) {
+                    let tol = 1e-12 * a.abs().max(1.0);
+                    assert!(
+                        (a - b).abs() <= tol,
+                        "{}: {:?} {a} vs {b}",
+                        path.display(),
+                        port.what
+                    );
+                }
+            }
+        }
+    }
+    assert!(staged >= 4, "only {staged} examples staged");
+}
+
+/// Whole runs — training with every kind of negative, inference by descent, metrics — give
+/// the same figures staged and unstaged.
+#[test]
+fn runs_give_the_same_figures_staged_and_unstaged() {
+    for name in ["regression", "implicit", "latent", "contrastive"] {
+        let model = common::model_of(&common::example_source(name), true);
+        let run = |unstaged: bool| {
+            let opts = RunOptions {
+                unstaged,
+                ..RunOptions::default()
+            };
+            common::run(&model, &opts).report.table()
+        };
+        let (staged, unstaged) = (run(false), run(true));
+        assert_eq!(staged, unstaged, "{name}");
+    }
+}
