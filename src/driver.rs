@@ -215,7 +215,12 @@ fn bench_key(e: Entry) -> Option<&'static str> {
         // What a descent runs: the prepare once per example, the step at every iteration.
         Entry::InferPrepare => Some("infer_prepare_ns"),
         Entry::InferStep => Some("infer_step_ns"),
-        Entry::Answers | Entry::Loss | Entry::LossGrad | Entry::LossGradBatch => None,
+        Entry::InferPrepareBatch => Some("infer_prepare_batch_ns"),
+        Entry::Answers
+        | Entry::Loss
+        | Entry::LossBatch
+        | Entry::LossGrad
+        | Entry::LossGradBatch => None,
     }
 }
 

@@ -166,3 +166,81 @@ fn runs_give_the_same_figures_staged_and_unstaged() {
         assert_eq!(staged, unstaged, "{name}");
     }
 }
+
+/// Inference's batched prepare gives, row by row, what the per-row prepare gives (1e-12).
+#[test]
+fn batched_prepare_equals_per_row_prepare() {
+    let mut batched = 0;
+    let benches = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/models");
+    let mut files: Vec<_> = [common::examples(), benches]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ebm"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.display();
+        let model = common::model_of(&std::fs::read_to_string(&path).unwrap(), true);
+        let code =
+            Arc::new(compile::compile(&model, &compile::Options::new(Backend::Jit)).unwrap());
+        let (Some(mut rows), Some(mut one)) = (
+            code.kernel(Entry::InferPrepareBatch),
+            code.kernel(Entry::InferPrepare),
+        ) else {
+            continue;
+        };
+        batched += 1;
+        let n = rows.entry().rows;
+        let mut rng = Rng::new(3);
+        // Per input port of the batched kernel: n rows of values (params: one copy).
+        let values: Vec<Vec<f64>> = (0..rows.entry().inputs.len())
+            .map(|k| {
+                (0..rows.entry().inputs[k].len)
+                    .map(|_| rng.normal())
+                    .collect()
+            })
+            .collect();
+        for (k, v) in values.iter().enumerate() {
+            rows.input_mut(k).copy_from_slice(v);
+        }
+        rows.call().unwrap();
+        for r in 0..n {
+            for k in 0..one.entry().inputs.len() {
+                let what = one.entry().inputs[k].what;
+                let b = rows.entry().input(what).unwrap();
+                let len = one.entry().inputs[k].len;
+                let v = &values[rows
+                    .entry()
+                    .inputs
+                    .iter()
+                    .position(|p| p.what == what)
+                    .unwrap()];
+                let row = if b.len == len {
+                    &v[..]
+                } else {
+                    &v[r * len..(r + 1) * len]
+                };
+                one.input_mut(k).copy_from_slice(row);
+            }
+            one.call().unwrap();
+            for (o, port) in one.entry().outputs.iter().enumerate() {
+                let all = rows.output(
+                    rows.entry()
+                        .outputs
+                        .iter()
+                        .position(|p| p.what == port.what)
+                        .unwrap(),
+                );
+                let w = port.len;
+                for (a, b) in one.output(o).iter().zip(&all[r * w..(r + 1) * w]) {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                        "{name} row {r}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(batched >= 3, "only {batched} models prepare in batches");
+}

@@ -106,6 +106,12 @@ pub enum Entry {
     /// … and what depends on the outputs and latents, from those and the `stage` values: one
     /// step of a descent.
     InferStep,
+    /// [`Entry::InferPrepare`] of [`BATCH`] rows in one call, each row's stage values in its
+    /// row of the outputs: inference over a data set prepares its rows together.
+    InferPrepareBatch,
+    /// [`Entry::Loss`] summed over [`BATCH`] rows in one call (the metrics' loss column), when
+    /// the loss batches.
+    LossBatch,
 }
 
 impl Entry {
@@ -121,6 +127,8 @@ impl Entry {
             Entry::LossGradBatch => "loss_grad_batch",
             Entry::InferPrepare => "infer_prepare",
             Entry::InferStep => "infer_step",
+            Entry::InferPrepareBatch => "infer_prepare_batch",
+            Entry::LossBatch => "loss_batch",
         }
     }
 }
@@ -169,7 +177,7 @@ pub struct EntryPoint {
     pub entry: Entry,
     pub inputs: Vec<Port<Input>>,
     pub outputs: Vec<Port<Output>>,
-    /// Rows per call: [`BATCH`] for [`Entry::LossGradBatch`], else 1.
+    /// Rows per call: [`BATCH`] for the batched entry points, else 1.
     pub rows: usize,
     pub input_len: usize,
     pub output_len: usize,
@@ -267,6 +275,9 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
         (Entry::InferGrad, infer_grad),
     ];
     if let Some(s) = staged {
+        if let Some(rows) = ir::batch_rows(&s.prepare, BATCH) {
+            graphs.push((Entry::InferPrepareBatch, rows));
+        }
         graphs.push((Entry::InferPrepare, s.prepare));
         graphs.push((Entry::InferStep, s.step));
     }
@@ -285,6 +296,7 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
                     Entry::LossGradBatch,
                     grad::with_gradients(&b, "loss", &[InputKind::Param]),
                 ));
+                graphs.push((Entry::LossBatch, b));
             }
         }
     }
@@ -410,10 +422,9 @@ fn entry_point(
     }
     Ok(EntryPoint {
         entry,
-        rows: if entry == Entry::LossGradBatch {
-            BATCH
-        } else {
-            1
+        rows: match entry {
+            Entry::LossGradBatch | Entry::LossBatch | Entry::InferPrepareBatch => BATCH,
+            _ => 1,
         },
         input_len: signature.input_len(),
         output_len: signature.output_len(),

@@ -20,31 +20,7 @@ use crate::types::{Shape, Ty};
 /// The batched graph of `g` over `b` examples with one output, `of`: the sum over the batch
 /// of `g`'s output `of`. `None` when `g` uses an op the rules do not batch.
 pub fn batch(g: &Graph, of: &str, b: usize) -> Option<Graph> {
-    let mut t = Batcher {
-        out: Graph::new(),
-        b,
-    };
-    for inp in &g.inputs {
-        let ty = match inp.kind {
-            InputKind::Param => inp.ty.clone(),
-            _ => {
-                let mut dims = vec![b];
-                dims.extend(inp.shape().0);
-                Ty::Real(Shape(dims))
-            }
-        };
-        t.out.inputs.push(super::InputInfo {
-            name: inp.name.clone(),
-            kind: inp.kind,
-            ty,
-        });
-    }
-    let mut map: Vec<(NodeId, bool)> = Vec::with_capacity(g.len());
-    for n in g.ids() {
-        t.out.set_span(g.span(n));
-        let r = t.node(g, n, &map)?;
-        map.push(r);
-    }
+    let (mut t, map) = Batcher::run(g, b)?;
     let (value, batched) = map[g.output(of)?.index()];
     let total = if batched {
         t.out.reduce(Reduce::Sum, value)
@@ -56,12 +32,63 @@ pub fn batch(g: &Graph, of: &str, b: usize) -> Option<Graph> {
     Some(super::simplify(&t.out.prune()))
 }
 
+/// The batched graph of `g` over `b` examples keeping every output per example ("vmap"): an
+/// output of shape `s` becomes `[b] ++ s`, row `k` the value for example `k`. `None` when `g`
+/// uses an op the rules do not batch, or an output shared by every example has rank > 1.
+pub fn batch_rows(g: &Graph, b: usize) -> Option<Graph> {
+    let (mut t, map) = Batcher::run(g, b)?;
+    for (name, n) in &g.outputs {
+        let (value, batched) = map[n.index()];
+        let rows = match (batched, g.shape(*n).rank()) {
+            (true, _) => value,
+            (false, 0) => t.out.broadcast(value, &Shape(vec![b])),
+            (false, 1) => {
+                let ones = t.ones(b);
+                t.out.add(Op::Outer(ones, value))
+            }
+            (false, _) => return None,
+        };
+        t.out.set_output(name.clone(), rows);
+    }
+    Some(super::simplify(&t.out.prune()))
+}
+
 struct Batcher {
     out: Graph,
     b: usize,
 }
 
 impl Batcher {
+    /// Every node of `g` in the batched graph, with whether it carries the batch axis.
+    fn run(g: &Graph, b: usize) -> Option<(Batcher, Vec<(NodeId, bool)>)> {
+        let mut t = Batcher {
+            out: Graph::new(),
+            b,
+        };
+        for inp in &g.inputs {
+            let ty = match inp.kind {
+                InputKind::Param => inp.ty.clone(),
+                _ => {
+                    let mut dims = vec![b];
+                    dims.extend(inp.shape().0);
+                    Ty::Real(Shape(dims))
+                }
+            };
+            t.out.inputs.push(super::InputInfo {
+                name: inp.name.clone(),
+                kind: inp.kind,
+                ty,
+            });
+        }
+        let mut map: Vec<(NodeId, bool)> = Vec::with_capacity(g.len());
+        for n in g.ids() {
+            t.out.set_span(g.span(n));
+            let r = t.node(g, n, &map)?;
+            map.push(r);
+        }
+        Some((t, map))
+    }
+
     fn ones(&mut self, n: usize) -> NodeId {
         self.out.splat(1.0, &Shape(vec![n]))
     }

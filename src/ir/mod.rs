@@ -39,7 +39,7 @@ mod simplify;
 mod stage;
 mod verify;
 
-pub use batch::batch;
+pub use batch::{batch, batch_rows};
 pub use lower::{answers, build, energy, free_energy, loss, LowerError, Program, MAX_ANSWERS};
 pub use ops::{Binary, Bits, Cmp, InputInfo, InputKind, NodeId, Op, Reduce, Unary};
 pub use parse::{parse, ParseError};

@@ -315,19 +315,35 @@ fn evaluate(
     } else {
         Vec::new()
     };
-    for row in 0..set.rows() {
-        load_row(set, row, &mut p);
-        if s.has_loss() {
-            loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
-        }
-        for o in &outputs {
-            if !model.var(*o).ty.is_discrete() {
-                p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+    // Rows go by batches: the batched loss and inference's prepare (what does not depend on
+    // the answer) run once per batch of rows; the rest, row by row.
+    let all: Vec<usize> = (0..set.rows()).collect();
+    for rows in all.chunks(crate::compile::BATCH) {
+        let batched_loss = match s.loss_batch(set, rows) {
+            Some(loss) => {
+                loss_sum += loss?;
+                true
             }
-        }
-        s.infer(&mut p, &mut rng)?;
-        for (k, o) in outputs.iter().enumerate() {
-            predicted[k].extend_from_slice(&p.values[o.0 as usize]);
+            None => false,
+        };
+        let prepared = s.prepare_rows(set, rows)?;
+        for (k, &row) in rows.iter().enumerate() {
+            load_row(set, row, &mut p);
+            if s.has_loss() && !batched_loss {
+                loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
+            }
+            for o in &outputs {
+                if !model.var(*o).ty.is_discrete() {
+                    p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+                }
+            }
+            if prepared {
+                s.use_prepared_row(k, &p);
+            }
+            s.infer(&mut p, &mut rng)?;
+            for (k, o) in outputs.iter().enumerate() {
+                predicted[k].extend_from_slice(&p.values[o.0 as usize]);
+            }
         }
     }
     let mut metrics = Vec::new();

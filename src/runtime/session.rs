@@ -230,9 +230,9 @@ impl Bound {
             })
             .collect();
         let wanted = match entry {
-            Entry::Loss | Entry::LossGrad | Entry::LossGradBatch => Output::Loss,
+            Entry::Loss | Entry::LossBatch | Entry::LossGrad | Entry::LossGradBatch => Output::Loss,
             Entry::Answers => Output::Energies,
-            Entry::InferPrepare => Output::Stage(0),
+            Entry::InferPrepare | Entry::InferPrepareBatch => Output::Stage(0),
             Entry::Energy | Entry::Grad | Entry::InferGrad | Entry::InferStep => Output::Energy,
         };
         let mut value = None;
@@ -381,9 +381,15 @@ struct Stages {
     /// `(prepare's output port, step's input port)` of every stage value.
     links: Vec<(usize, usize)>,
     /// The input values the stage values were computed from (the `Var` sources of `prepare`,
-    /// concatenated), and whether they are valid.
+    /// concatenated), the version of the params they were computed with, and whether they
+    /// are valid.
     key: Vec<f64>,
+    version: u64,
     valid: bool,
+    /// The prepare of [`Entry::InferPrepareBatch`] rows at once, and the params version its
+    /// outputs hold, when they hold rows not used yet.
+    batch: Option<Bound>,
+    batch_version: Option<u64>,
 }
 
 impl Energy {
@@ -406,7 +412,10 @@ impl Energy {
                     step,
                     links,
                     key: Vec::new(),
+                    version: 0,
                     valid: false,
+                    batch: bind(Entry::InferPrepareBatch),
+                    batch_version: None,
                 })
             }
             _ => None,
@@ -434,15 +443,58 @@ impl Energy {
                 let (prepare, step) = (&s.prepare.kernel, &mut s.step.kernel);
                 step.input_mut(i).copy_from_slice(prepare.output(o));
             }
-            s.key.clear();
-            for src in &s.prepare.sources {
-                if let Source::Var(i) = *src {
-                    s.key.extend_from_slice(&p.values[i]);
-                }
-            }
-            s.valid = true;
+            s.remember(params, p);
         }
         s.step.call(params, p)
+    }
+
+    /// Prepares the rows `rows` of `data` in one call of the batched prepare kernel, for
+    /// [`Energy::use_row`]; `false` when the model has no such kernel or `rows` is not a whole
+    /// batch (each row is then prepared on its own).
+    pub(super) fn prepare_rows(
+        &mut self,
+        params: &Params,
+        data: &Dataset,
+        rows: &[usize],
+    ) -> Result<bool, RunError> {
+        let Some(s) = &mut self.staged else {
+            return Ok(false);
+        };
+        let Some(batch) = &mut s.batch else {
+            return Ok(false);
+        };
+        let bound = batch.sources.iter().all(|src| match *src {
+            Source::Var(i) => data.var(VarId(i as u32)).is_some(),
+            _ => true,
+        });
+        if rows.len() != batch.kernel.entry().rows || !bound {
+            return Ok(false);
+        }
+        batch.call_rows(params, data, rows)?;
+        s.batch_version = Some(params.version);
+        Ok(true)
+    }
+
+    /// Takes row `k` of the last [`Energy::prepare_rows`] as the stage values of `p` (whose
+    /// inputs must hold that row); `false` when there is none for the current params.
+    pub(super) fn use_row(&mut self, params: &Params, k: usize, p: &Point) -> bool {
+        let Some(s) = &mut self.staged else {
+            return false;
+        };
+        let (Some(batch), true) = (&s.batch, s.batch_version == Some(params.version)) else {
+            return false;
+        };
+        let rows = batch.kernel.entry().rows;
+        for &(o, i) in &s.links {
+            let all = batch.kernel.output(o);
+            let w = all.len() / rows;
+            s.step
+                .kernel
+                .input_mut(i)
+                .copy_from_slice(&all[k * w..(k + 1) * w]);
+        }
+        s.remember(params, p);
+        true
     }
 
     fn bound(&self) -> &Bound {
@@ -471,17 +523,32 @@ impl Energy {
                 step: s.step.fork(),
                 links: s.links.clone(),
                 key: Vec::new(),
+                version: 0,
                 valid: false,
+                batch: s.batch.as_ref().map(Bound::fork),
+                batch_version: None,
             }),
         }
     }
 }
 
 impl Stages {
+    /// Records that the step kernel's stage values are those of `p`'s inputs and `params`.
+    fn remember(&mut self, params: &Params, p: &Point) {
+        self.key.clear();
+        for src in &self.prepare.sources {
+            if let Source::Var(i) = *src {
+                self.key.extend_from_slice(&p.values[i]);
+            }
+        }
+        self.version = params.version;
+        self.valid = true;
+    }
+
     /// Whether the stage values in the step kernel were computed from these params and from
     /// the same input values as `p`'s.
     fn fresh(&self, params: &Params, p: &Point) -> bool {
-        if !self.valid || self.prepare.loaded != Some(params.version) {
+        if !self.valid || self.version != params.version {
             return false;
         }
         let mut at = 0;
@@ -512,8 +579,9 @@ pub struct Session {
     pub(super) answers: Option<Bound>,
     /// The training loss with its gradient with respect to every param.
     pub(super) loss: Option<Bound>,
-    /// The training loss alone, for metrics.
+    /// The training loss alone, for metrics, per example and summed over a batch of rows.
     pub(super) loss_value: Option<Bound>,
+    loss_value_batch: Option<Bound>,
     /// The loss and its summed parameter gradient over a batch of examples in one call, when
     /// the loss batches.
     batch_loss: Option<Bound>,
@@ -544,6 +612,7 @@ impl Session {
         let answers = bind(Entry::Answers);
         let loss = bind(Entry::LossGrad);
         let loss_value = bind(Entry::Loss);
+        let loss_value_batch = bind(Entry::LossBatch);
         let batch_loss = bind(Entry::LossGradBatch);
         let mut params = Vec::with_capacity(len);
         let mut rng = Rng::new(seed);
@@ -563,6 +632,7 @@ impl Session {
             answers,
             loss,
             loss_value,
+            loss_value_batch,
             batch_loss,
             inner,
             descended,
@@ -596,6 +666,7 @@ impl Session {
             answers: self.answers.as_ref().map(|b| b.fork()),
             loss: self.loss.as_ref().map(|b| b.fork()),
             loss_value: self.loss_value.as_ref().map(|b| b.fork()),
+            loss_value_batch: self.loss_value_batch.as_ref().map(|b| b.fork()),
             batch_loss: self.batch_loss.as_ref().map(|b| b.fork()),
             inner: self.inner.clone(),
             descended: self.descended.clone(),
@@ -645,6 +716,33 @@ impl Session {
         }
         bound.add_param_grads(grad);
         Some(Ok(bound.scalar()))
+    }
+
+    /// The summed loss of the rows `rows` of `data` in one call of the batched loss kernel
+    /// (metrics); `None` when the loss does not batch or `rows` is not a whole batch.
+    pub fn loss_batch(&mut self, data: &Dataset, rows: &[usize]) -> Option<Result<f64, RunError>> {
+        let bound = self.loss_value_batch.as_mut()?;
+        if rows.len() != bound.kernel.entry().rows {
+            return None;
+        }
+        Some(
+            bound
+                .call_rows(&self.params, data, rows)
+                .map(|()| bound.scalar()),
+        )
+    }
+
+    /// Prepares the rows `rows` of `data` for inference in one call (see
+    /// [`Session::use_prepared_row`]); `false` when the model cannot, or `rows` is not a
+    /// whole batch.
+    pub fn prepare_rows(&mut self, data: &Dataset, rows: &[usize]) -> Result<bool, RunError> {
+        self.energy.prepare_rows(&self.params, data, rows)
+    }
+
+    /// Uses row `k` of the last [`Session::prepare_rows`] for the inference of `p`, which must
+    /// hold that row's inputs; `false` when there is none (inference then prepares `p` itself).
+    pub fn use_prepared_row(&mut self, k: usize, p: &Point) -> bool {
+        self.energy.use_row(&self.params, k, p)
     }
 
     pub fn has_loss(&self) -> bool {
