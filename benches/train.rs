@@ -5,10 +5,13 @@
 //! Run with `cargo bench --bench train`. The ratio is ebmc / hand-written (higher is better).
 
 use ebmc::check::VarId;
+use ebmc::compile;
 use ebmc::compile::Backend;
+use ebmc::rng::Rng;
 use ebmc::runtime::data::{Dataset, VarData};
-use ebmc::runtime::session::Session;
+use ebmc::runtime::session::{Point, Session};
 use ebmc::runtime::train;
+use std::sync::Arc;
 use std::time::Instant;
 
 const N: usize = 10_000;
@@ -176,6 +179,78 @@ fn mlp_rate(xs: &[f64], ys: &[f64], dx: usize, dh: usize, dy: usize) -> f64 {
     N as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Rows per second of inference (`infer y by descent`, 10 steps) over the whole data set, as
+/// `ebmc run` evaluates it: staged and prepared by batches of rows, or neither (`stage` off).
+fn ebmc_infer_rate(source: &str, xs: &[f64], ys: &[f64], stage: bool) -> f64 {
+    let checked = ebmc::driver::check(source.as_bytes());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let model = &checked.models[0];
+    let set = dataset(model, xs, ys);
+    let options = compile::Options {
+        stage,
+        ..compile::Options::new(Backend::Jit)
+    };
+    let code = Arc::new(compile::compile(model, &options).unwrap());
+    let mut s = Session::new(&code, 1).unwrap();
+    let y = model.var_named("y").unwrap().0 as usize;
+    let mut p = Point::zeros(model);
+    let mut rng = Rng::new(1);
+    let all: Vec<usize> = (0..N).collect();
+    let start = Instant::now();
+    for rows in all.chunks(compile::BATCH) {
+        let prepared = s.prepare_rows(&set, rows).unwrap();
+        for (k, &row) in rows.iter().enumerate() {
+            train::load_row(&set, row, &mut p);
+            p.values[y].iter_mut().for_each(|v| *v = 0.0);
+            if prepared {
+                s.use_prepared_row(k, &p);
+            }
+            s.infer(&mut p, &mut rng).unwrap();
+        }
+    }
+    std::hint::black_box(&p);
+    N as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Hand-written inference for the MLP energy by 10 descent steps of rate 0.1, written as
+/// one would by hand: the network once per row (it does not depend on y), then the steps.
+fn mlp_infer_rate(xs: &[f64], dx: usize, dh: usize, dy: usize) -> f64 {
+    let mut r0 = Lcg(3);
+    let w1: Vec<f64> = (0..dh * dx).map(|_| r0.next() * 0.05).collect();
+    let w2: Vec<f64> = (0..dy * dh).map(|_| r0.next() * 0.05).collect();
+    let (b1, b2) = (vec![0.0; dh], vec![0.0; dy]);
+    let (mut h, mut out, mut y) = (vec![0.0; dh], vec![0.0; dy], vec![0.0; dy]);
+    let start = Instant::now();
+    for n in 0..N {
+        let x = &xs[n * dx..(n + 1) * dx];
+        for i in 0..dh {
+            let dot: f64 = w1[i * dx..(i + 1) * dx]
+                .iter()
+                .zip(x)
+                .map(|(a, b)| a * b)
+                .sum();
+            h[i] = (dot + b1[i]).tanh();
+        }
+        for i in 0..dy {
+            let dot: f64 = w2[i * dh..(i + 1) * dh]
+                .iter()
+                .zip(&h)
+                .map(|(a, b)| a * b)
+                .sum();
+            out[i] = dot + b2[i];
+        }
+        y.iter_mut().for_each(|v| *v = 0.0);
+        for _ in 0..10 {
+            // ∂E/∂y = y − out.
+            for (yi, oi) in y.iter_mut().zip(&out) {
+                *yi -= 0.1 * (*yi - oi);
+            }
+        }
+        std::hint::black_box(&y);
+    }
+    N as f64 / start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let backend = Backend::Jit;
     let m1 = "model m1 { input x : real[64]  output y : real[16]\n  param W : real[16, 64] = 0.01  param b : real[16] = 0\n  energy 0.5 * sqnorm(W @ x + b - y)\n  loss energy\n  train by sgd(rate = 0.01, epochs = 1, batch = 32)\n  data \"unused.csv\" { x = 0..63, y = 64..79 } }";
@@ -199,6 +274,47 @@ fn main() {
         mlp_rate(&xs, &ys, 784, 256, 10),
     );
     println!("{:<6} {:>14.0} {:>14.0} {:>8.2}", "M2", e, h, e / h);
+    let infer = |m: &str| {
+        m.replace(
+            "  loss energy",
+            "  loss energy\n  infer y by descent(steps = 10, rate = 0.1)",
+        )
+    };
+    println!();
+    println!("inference of y* by 10 descent steps, {N} rows, one thread");
+    println!(
+        "{:<6} {:>14} {:>14} {:>14} {:>8} {:>8}",
+        "model", "ebmc rows/s", "unstaged", "hand rows/s", "staging", "vs hand"
+    );
+    let (xs, ys) = data(64, 16);
+    let (e, u) = (
+        ebmc_infer_rate(&infer(m1), &xs, &ys, true),
+        ebmc_infer_rate(&infer(m1), &xs, &ys, false),
+    );
+    println!(
+        "{:<6} {:>14.0} {:>14.0} {:>14} {:>8.2} {:>8}",
+        "M1",
+        e,
+        u,
+        "-",
+        e / u,
+        "-"
+    );
+    let (xs, ys) = data(784, 10);
+    let (e, u, h) = (
+        ebmc_infer_rate(&infer(m2), &xs, &ys, true),
+        ebmc_infer_rate(&infer(m2), &xs, &ys, false),
+        mlp_infer_rate(&xs, 784, 256, 10),
+    );
+    println!(
+        "{:<6} {:>14.0} {:>14.0} {:>14.0} {:>8.2} {:>8.2}",
+        "M2",
+        e,
+        u,
+        h,
+        e / u,
+        e / h
+    );
     let threads = ebmc::runtime::train::default_threads();
     if threads > 1 {
         let e2 = ebmc_rate(m2, &xs, &ys, backend, threads);
