@@ -89,11 +89,12 @@ pub enum Entry {
     /// The energy and its gradient with respect to every real param, output and latent.
     Grad,
     /// The free energy (class latents eliminated as declared) and its gradient with respect
-    /// to the real outputs and latents: what inference descends on.
+    /// to the real outputs and latents: what inference descends on (when it does not stage).
     InferGrad,
     /// The free energy of every answer, when every output is discrete.
     Answers,
-    /// The training loss of one example, without its gradient (the loss column of metrics).
+    /// The training loss of one example, without its gradient (the loss column of metrics),
+    /// when the loss does not batch.
     Loss,
     /// The training loss of one example and its parameter gradient.
     LossGrad,
@@ -272,8 +273,11 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
     let mut graphs = vec![
         (Entry::Energy, program.energy.clone()),
         (Entry::Grad, grad::energy_gradient(&program.energy)),
-        (Entry::InferGrad, infer_grad),
     ];
+    // Staged, the whole inference gradient is never run: not compiled (compile time).
+    if staged.is_none() {
+        graphs.push((Entry::InferGrad, infer_grad));
+    }
     if let Some(s) = staged {
         if let Some(rows) = ir::batch_rows(&s.prepare, BATCH) {
             graphs.push((Entry::InferPrepareBatch, rows));
@@ -285,19 +289,24 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
         graphs.push((Entry::Answers, a));
     }
     if let Some(l) = &program.loss {
-        graphs.push((Entry::Loss, l.clone()));
+        let batched = loss_batches(model)
+            .then(|| ir::batch(l, "loss", BATCH))
+            .flatten();
+        // The loss alone is for metrics, which take it by batches when it batches (and the
+        // few rows left over from the loss gradient): not compiled then (compile time).
+        if batched.is_none() {
+            graphs.push((Entry::Loss, l.clone()));
+        }
         graphs.push((
             Entry::LossGrad,
             grad::with_gradients(l, "loss", &[InputKind::Param]),
         ));
-        if loss_batches(model) {
-            if let Some(b) = ir::batch(l, "loss", BATCH) {
-                graphs.push((
-                    Entry::LossGradBatch,
-                    grad::with_gradients(&b, "loss", &[InputKind::Param]),
-                ));
-                graphs.push((Entry::LossBatch, b));
-            }
+        if let Some(b) = batched {
+            graphs.push((
+                Entry::LossGradBatch,
+                grad::with_gradients(&b, "loss", &[InputKind::Param]),
+            ));
+            graphs.push((Entry::LossBatch, b));
         }
     }
     Ok(graphs)

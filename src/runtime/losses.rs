@@ -40,10 +40,14 @@ impl Session {
         rng: &mut Rng,
     ) -> Result<f64, RunError> {
         self.prepare_loss(p, batch, rng)?;
-        let loss = self
-            .loss_value
-            .as_mut()
-            .ok_or_else(|| RunError::User("the model has no loss".into()))?;
+        // The loss alone when compiled, else the loss gradient (its loss output is the same).
+        let loss = match &mut self.loss_value {
+            Some(l) => l,
+            None => self
+                .loss
+                .as_mut()
+                .ok_or_else(|| RunError::User("the model has no loss".into()))?,
+        };
         loss.call(&self.params, p)?;
         Ok(loss.scalar())
     }
