@@ -164,6 +164,11 @@ impl Params {
     pub fn set(&mut self, values: Vec<f64>) {
         *self = Params::new(values);
     }
+
+    /// Changes whenever the values may have changed; unique across the process.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 impl Clone for Params {
@@ -701,8 +706,11 @@ impl Session {
     /// The summed loss of the examples `rows` of `data`, with their summed parameter gradient
     /// added into `grad`, in one call of the batched kernel; `None` when the model is not
     /// batched or `rows` is not a whole batch.
+    /// `params`, when given, are used instead of the session's own (a training worker reads
+    /// the master's without copying them).
     pub fn loss_grad_batch(
         &mut self,
+        params: Option<&Params>,
         data: &Dataset,
         rows: &[usize],
         grad: &mut [f64],
@@ -711,7 +719,8 @@ impl Session {
         if rows.len() != bound.kernel.entry().rows {
             return None;
         }
-        if let Err(e) = bound.call_rows(&self.params, data, rows) {
+        let params = params.unwrap_or(&self.params);
+        if let Err(e) = bound.call_rows(params, data, rows) {
             return Some(Err(e));
         }
         bound.add_param_grads(grad);

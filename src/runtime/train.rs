@@ -15,7 +15,7 @@
 
 use super::data::Dataset;
 use super::optim::Optim;
-use super::session::{Point, RunError, Session};
+use super::session::{Params, Point, RunError, Session};
 use crate::check::{Negatives, Role, Train, VarId};
 use crate::rng::Rng;
 use std::time::Instant;
@@ -61,6 +61,8 @@ struct Worker {
     /// One gradient buffer per chunk this worker computes in a step.
     grads: Vec<Vec<f64>>,
     losses: Vec<f64>,
+    /// The version of the master params the worker's own copy holds.
+    synced: Option<u64>,
 }
 
 /// The generator of one example's randomness in one epoch.
@@ -70,21 +72,28 @@ fn example_rng(seed: u64, epoch: usize, row: usize) -> Rng {
     Rng::new(seed ^ 0x7ea1_2345 ^ mix)
 }
 
-/// Loss and gradient sums of one chunk, into `grad` (zeroed first).
+/// Loss and gradient sums of one chunk, into `grad` (zeroed first), at the `master` params:
+/// the batched kernel reads them where they are; the per-example path first copies them
+/// into the worker's session (once per step).
 #[allow(clippy::too_many_arguments)]
 fn chunk(
-    s: &mut Session,
-    point: &mut Point,
+    w: &mut Worker,
+    master: &Params,
     data: &Dataset,
     rows: &[usize],
     others: &[Vec<Vec<f64>>],
     seed: u64,
     epoch: usize,
-    grad: &mut [f64],
+    k: usize,
 ) -> Result<f64, RunError> {
+    let (s, point, grad) = (&mut w.s, &mut w.point, &mut w.grads[k]);
     grad.iter_mut().for_each(|g| *g = 0.0);
-    if let Some(loss) = s.loss_grad_batch(data, rows, grad) {
+    if let Some(loss) = s.loss_grad_batch(Some(master), data, rows, grad) {
         return loss;
+    }
+    if w.synced != Some(master.version()) {
+        s.params.copy_from_slice(master);
+        w.synced = Some(master.version());
     }
     let mut loss = 0.0;
     for &row in rows {
@@ -141,6 +150,7 @@ pub fn train_observed(
             point: Point::zeros(model),
             grads: Vec::new(),
             losses: Vec::new(),
+            synced: None,
         })
         .collect();
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
@@ -172,9 +182,8 @@ pub fn train_observed(
                 epoch,
                 &mut grad,
             )?;
-            let n = batch.len() as f64;
-            loss /= n;
-            grad.iter_mut().for_each(|g| *g /= n);
+            // `grad` is already the mean (step_grads divides as it sums).
+            loss /= batch.len() as f64;
             let fail = |what: String| RunError::Numeric {
                 epoch,
                 step,
@@ -214,7 +223,8 @@ pub fn train_observed(
     Ok(history)
 }
 
-/// The summed loss and gradient of one minibatch, chunk by chunk, on the workers' threads.
+/// The summed loss and the mean gradient of one minibatch, chunk by chunk, on the workers'
+/// threads.
 #[allow(clippy::too_many_arguments)]
 fn step_grads(
     s: &Session,
@@ -229,29 +239,19 @@ fn step_grads(
     let chunks = batch.len().div_ceil(CHUNK);
     let rows_of = |c: usize| &batch[c * CHUNK..((c + 1) * CHUNK).min(batch.len())];
     let t = workers.len();
-    let master: &[f64] = &s.params;
+    let master: &Params = &s.params;
     let len = master.len();
     // Worker `i` takes the current params (each thread copies its own) and computes chunks
     // `i, i + t, i + 2t, …`, the k-th of them into its k-th buffer (buffers only ever grow,
     // so that no step allocates).
     let run = |(i, w): (usize, &mut Worker)| -> Result<(), RunError> {
-        w.s.params.copy_from_slice(master);
         let mine = (i..chunks).step_by(t).len();
         if w.grads.len() < mine {
             w.grads.resize_with(mine, || vec![0.0; len]);
             w.losses.resize(mine, 0.0);
         }
         for (k, c) in (i..chunks).step_by(t).enumerate() {
-            w.losses[k] = chunk(
-                &mut w.s,
-                &mut w.point,
-                data,
-                rows_of(c),
-                others,
-                seed,
-                epoch,
-                &mut w.grads[k],
-            )?;
+            w.losses[k] = chunk(w, master, data, rows_of(c), others, seed, epoch, k)?;
         }
         Ok(())
     };
@@ -274,11 +274,20 @@ fn step_grads(
     // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
     // element independently: threads split the elements, never the order of a sum.
     let workers = &*workers;
+    // The mean: the sum, then divided by the batch's size, as one expression per element
+    // (the same operations in the same order as summing and then dividing).
+    let n = batch.len() as f64;
     let sum_range = |start: usize, out: &mut [f64]| {
         out.iter_mut().for_each(|g| *g = 0.0);
         for c in 0..chunks {
             let part = &workers[c % t].grads[c / t][start..start + out.len()];
-            out.iter_mut().zip(part).for_each(|(acc, g)| *acc += g);
+            if c + 1 == chunks {
+                out.iter_mut()
+                    .zip(part)
+                    .for_each(|(acc, g)| *acc = (*acc + g) / n);
+            } else {
+                out.iter_mut().zip(part).for_each(|(acc, g)| *acc += g);
+            }
         }
     };
     if t == 1 {
