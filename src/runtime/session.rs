@@ -374,77 +374,68 @@ impl Bound {
 /// prepare kernel only when the params or the inputs it reads differ from its last run (the
 /// inputs are compared value by value, the params by version), then the step kernel: a descent
 /// of `n` steps pays for what does not depend on what it moves once, not `n` times.
-pub(super) struct Energy {
+pub(super) enum Energy {
     /// The unstaged kernel, when the model does not stage.
-    whole: Option<Bound>,
-    staged: Option<Stages>,
+    Whole(Bound),
+    Staged(Box<Stages>),
 }
 
-struct Stages {
+pub(super) struct Stages {
     prepare: Bound,
     step: Bound,
-    /// `(prepare's output port, step's input port)` of every stage value.
-    links: Vec<(usize, usize)>,
-    /// The input values the stage values were computed from (the `Var` sources of `prepare`,
-    /// concatenated), the version of the params they were computed with, and whether they
-    /// are valid.
-    key: Vec<f64>,
-    version: u64,
-    valid: bool,
-    /// The prepare of [`Entry::InferPrepareBatch`] rows at once, and the params version its
-    /// outputs hold, when they hold rows not used yet.
+    /// The prepare of [`Entry::InferPrepareBatch`] rows at once, when the prepare batches.
     batch: Option<Bound>,
-    batch_version: Option<u64>,
+    /// Per stage value: its output port in `prepare` and in `batch`, its input port in `step`.
+    links: Vec<(usize, Option<usize>, usize)>,
+    /// The input values the stage values in `step` were computed from (the `Var` sources of
+    /// `prepare`, concatenated), and the params version they were computed with (`None`: not
+    /// computed).
+    key: Vec<f64>,
+    computed: Option<u64>,
+    /// The params version the outputs of `batch` were computed with.
+    batch_computed: Option<u64>,
 }
 
 impl Energy {
     fn new(code: &Arc<Compiled>, params: &[Option<(usize, usize)>]) -> Option<Energy> {
         let bind = |e| Bound::new(code, e, params);
-        let staged = match (bind(Entry::InferPrepare), bind(Entry::InferStep)) {
-            (Some(prepare), Some(step)) => {
-                let stage_in = |k| {
-                    let e = step.kernel.entry();
-                    e.inputs.iter().position(|p| p.what == Input::Stage(k))
-                };
-                let links = (prepare.kernel.entry().outputs.iter().enumerate())
-                    .filter_map(|(o, p)| match p.what {
-                        Output::Stage(k) => stage_in(k).map(|i| (o, i)),
-                        _ => None,
-                    })
-                    .collect();
-                Some(Stages {
-                    prepare,
-                    step,
-                    links,
-                    key: Vec::new(),
-                    version: 0,
-                    valid: false,
-                    batch: bind(Entry::InferPrepareBatch),
-                    batch_version: None,
-                })
-            }
-            _ => None,
+        let (Some(prepare), Some(step)) = (bind(Entry::InferPrepare), bind(Entry::InferStep))
+        else {
+            return Some(Energy::Whole(bind(Entry::InferGrad)?));
         };
-        let whole = match staged {
-            Some(_) => None,
-            None => Some(bind(Entry::InferGrad)?),
-        };
-        Some(Energy { whole, staged })
+        let batch = bind(Entry::InferPrepareBatch);
+        let port = |b: &Bound, what| b.kernel.entry().outputs.iter().position(|p| p.what == what);
+        let links = (step.kernel.entry().inputs.iter().enumerate())
+            .filter_map(|(i, p)| match p.what {
+                Input::Stage(k) => Some((
+                    port(&prepare, Output::Stage(k))?,
+                    batch.as_ref().and_then(|b| port(b, Output::Stage(k))),
+                    i,
+                )),
+                _ => None,
+            })
+            .collect();
+        Some(Energy::Staged(Box::new(Stages {
+            prepare,
+            step,
+            batch,
+            links,
+            key: Vec::new(),
+            computed: None,
+            batch_computed: None,
+        })))
     }
 
     /// Computes the energy and its gradient at `p`.
     pub(super) fn call(&mut self, params: &Params, p: &Point) -> Result<(), RunError> {
-        let Some(s) = &mut self.staged else {
-            return self
-                .whole
-                .as_mut()
-                .expect("staged or whole")
-                .call(params, p);
+        let s = match self {
+            Energy::Whole(b) => return b.call(params, p),
+            Energy::Staged(s) => s,
         };
         if !s.fresh(params, p) {
-            s.valid = false;
+            s.computed = None;
             s.prepare.call(params, p)?;
-            for &(o, i) in &s.links {
+            for &(o, _, i) in &s.links {
                 let (prepare, step) = (&s.prepare.kernel, &mut s.step.kernel);
                 step.input_mut(i).copy_from_slice(prepare.output(o));
             }
@@ -462,7 +453,7 @@ impl Energy {
         data: &Dataset,
         rows: &[usize],
     ) -> Result<bool, RunError> {
-        let Some(s) = &mut self.staged else {
+        let Energy::Staged(s) = self else {
             return Ok(false);
         };
         let Some(batch) = &mut s.batch else {
@@ -475,22 +466,27 @@ impl Energy {
         if rows.len() != batch.kernel.entry().rows || !bound {
             return Ok(false);
         }
+        s.batch_computed = None;
         batch.call_rows(params, data, rows)?;
-        s.batch_version = Some(params.version);
+        s.batch_computed = Some(params.version);
         Ok(true)
     }
 
     /// Takes row `k` of the last [`Energy::prepare_rows`] as the stage values of `p` (whose
     /// inputs must hold that row); `false` when there is none for the current params.
     pub(super) fn use_row(&mut self, params: &Params, k: usize, p: &Point) -> bool {
-        let Some(s) = &mut self.staged else {
+        let Energy::Staged(s) = self else {
             return false;
         };
-        let (Some(batch), true) = (&s.batch, s.batch_version == Some(params.version)) else {
+        let (Some(batch), true) = (&s.batch, s.batch_computed == Some(params.version)) else {
             return false;
         };
+        if s.links.iter().any(|l| l.1.is_none()) {
+            return false;
+        }
         let rows = batch.kernel.entry().rows;
-        for &(o, i) in &s.links {
+        for &(_, o, i) in &s.links {
+            let o = o.expect("checked above");
             let all = batch.kernel.output(o);
             let w = all.len() / rows;
             s.step
@@ -503,10 +499,9 @@ impl Energy {
     }
 
     fn bound(&self) -> &Bound {
-        match (&self.staged, &self.whole) {
-            (Some(s), _) => &s.step,
-            (None, Some(w)) => w,
-            (None, None) => unreachable!("staged or whole"),
+        match self {
+            Energy::Whole(b) => b,
+            Energy::Staged(s) => &s.step,
         }
     }
 
@@ -521,18 +516,17 @@ impl Energy {
     }
 
     fn fork(&self) -> Energy {
-        Energy {
-            whole: self.whole.as_ref().map(Bound::fork),
-            staged: self.staged.as_ref().map(|s| Stages {
+        match self {
+            Energy::Whole(b) => Energy::Whole(b.fork()),
+            Energy::Staged(s) => Energy::Staged(Box::new(Stages {
                 prepare: s.prepare.fork(),
                 step: s.step.fork(),
+                batch: s.batch.as_ref().map(Bound::fork),
                 links: s.links.clone(),
                 key: Vec::new(),
-                version: 0,
-                valid: false,
-                batch: s.batch.as_ref().map(Bound::fork),
-                batch_version: None,
-            }),
+                computed: None,
+                batch_computed: None,
+            })),
         }
     }
 }
@@ -546,14 +540,13 @@ impl Stages {
                 self.key.extend_from_slice(&p.values[i]);
             }
         }
-        self.version = params.version;
-        self.valid = true;
+        self.computed = Some(params.version);
     }
 
     /// Whether the stage values in the step kernel were computed from these params and from
     /// the same input values as `p`'s.
     fn fresh(&self, params: &Params, p: &Point) -> bool {
-        if !self.valid || self.version != params.version {
+        if self.computed != Some(params.version) {
             return false;
         }
         let mut at = 0;
