@@ -158,8 +158,32 @@ fn every_example_stages_to_the_same_native_values() {
 /// the same figures staged and unstaged.
 #[test]
 fn runs_give_the_same_figures_staged_and_unstaged() {
-    for name in ["regression", "implicit", "latent", "contrastive"] {
-        let model = common::model_of(&common::example_source(name), true);
+    let square = |loss: &str| {
+        format!(
+            r#"model m {{
+  input x : real   output y : real
+  param A : real[8, 1] ~ normal(0, 0.5)  param a : real[8] = 0  param B : real[8, 1] ~ normal(0, 0.5)
+  energy 0.5 * sqnorm(tanh(A @ [x] + a) - tanh(B @ [y]))
+  loss {loss}
+  infer y by descent(steps = 20, rate = 0.1, init = 0.5)
+  train by adam(rate = 0.01, epochs = 3, batch = 16, seed = 1)
+  data "data/square.csv" {{ x = x, y = y }} split 0.8
+}}"#
+        )
+    };
+    let mut sources: Vec<(String, String)> = ["regression", "implicit", "latent", "contrastive"]
+        .iter()
+        .map(|n| (n.to_string(), common::example_source(n)))
+        .collect();
+    for loss in [
+        "perceptron",
+        "square_square(margin = 1) negatives descent(steps = 5, rate = 0.1, radius = 0.3)",
+        "log negatives shuffle",
+    ] {
+        sources.push((loss.to_string(), square(loss)));
+    }
+    for (name, source) in &sources {
+        let model = common::model_of(source, true);
         let run = |unstaged: bool| {
             let opts = RunOptions {
                 unstaged,
