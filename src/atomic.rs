@@ -87,7 +87,18 @@ pub fn check(path: &Path) -> io::Result<()> {
         }
         Err(e) => return Err(e),
     }
-    let (tmp, _) = create_temporary(dir, &stem)?;
+    let (tmp, _) = create_temporary(dir, &stem).map_err(|e| {
+        let why = e.to_string();
+        let why = why
+            .split(" (os error")
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        io::Error::new(
+            e.kind(),
+            format!("cannot create a file in {}: {why}", dir.display()),
+        )
+    })?;
     fs::remove_file(tmp)
 }
 

@@ -6,6 +6,10 @@
 //! data's own units); write what was asked for. A model without data performs its `infer`
 //! once. Weights are saved even when training stops on a numeric failure: they are the last
 //! good ones.
+//!
+//! Before any of that, every output path is checked ([`check_outputs`]): its directory exists
+//! and takes a file, and no two outputs, nor an output and `--weights`, name one file, so
+//! that a typo costs a second rather than a training run.
 
 use super::data::{self, Dataset, Loaded};
 use super::history::{self, History};
@@ -13,10 +17,12 @@ use super::metrics::{Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
 use super::train::{self, load_row, EpochStats};
 use super::weights;
+use crate::atomic;
 use crate::check::{Model, Role, VarId};
 use crate::compile::{self, Backend, Compiled};
 use crate::rng::Rng;
 use crate::types::Ty;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -104,6 +110,7 @@ pub fn run(
     opts: &RunOptions,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<RunOutcome, RunError> {
+    check_outputs(opts)?;
     let backend = if opts.interp {
         Backend::Interp
     } else {
@@ -191,6 +198,69 @@ pub fn run(
         trained,
         epochs,
     })
+}
+
+/// Refuses outputs that [`atomic::write`] could not write later (a missing directory, a
+/// directory where a file should be, a directory without write access), two outputs on one
+/// file, and an output on the `--weights` file read.
+fn check_outputs(opts: &RunOptions) -> Result<(), RunError> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--save", &opts.save),
+        ("--metrics", &opts.metrics),
+        ("--out", &opts.out),
+        ("--history", &opts.history),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.as_deref().map(|p| (flag, p)))
+    .collect();
+    for (flag, path) in &outputs {
+        atomic::check(path).map_err(|e| {
+            RunError::User(format!(
+                "{flag} {}: {}",
+                path.display(),
+                weights::io_message(&e)
+            ))
+        })?;
+    }
+    let files: Vec<Option<PathBuf>> = outputs.iter().map(|(_, p)| same_file_key(p)).collect();
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        if let Some(j) = (0..i).find(|&j| files[j].is_some() && files[j] == files[i]) {
+            return Err(RunError::User(format!(
+                "{} and {flag} both write {}; give each output its own file",
+                outputs[j].0,
+                path.display()
+            )));
+        }
+    }
+    if let Some(input) = &opts.weights {
+        let key = same_file_key(input);
+        if let Some(k) = (0..outputs.len()).find(|&k| key.is_some() && files[k] == key) {
+            return Err(RunError::User(format!(
+                "{} {} would overwrite the --weights file it reads; write to another file",
+                outputs[k].0,
+                outputs[k].1.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What two paths must share to name one file: `-`, or the file a path finally names with its
+/// directory made absolute (it may not exist yet). `None` for a device or FIFO, which
+/// several outputs may share (`/dev/null`).
+fn same_file_key(path: &Path) -> Option<PathBuf> {
+    if path == Path::new("-") {
+        return Some(path.to_path_buf());
+    }
+    let target = atomic::resolve(path).ok()?;
+    if fs::metadata(&target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return None;
+    }
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(fs::canonicalize(dir).ok()?.join(target.file_name()?))
 }
 
 fn save_weights(s: &Session, path: &Path) -> Result<(), RunError> {
