@@ -6,7 +6,8 @@
 //! * a save removes the temporary files a killed save of the same target left;
 //! * two outputs on one file, an output on the `--weights` file, and an output in a missing
 //!   directory are refused before any work (here: before the data file, which is missing,
-//!   is even read).
+//!   is even read);
+//! * a numeric failure saves the weights after the last whole epoch, and says so.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -185,4 +186,31 @@ fn bad_outputs_are_refused_before_any_work() {
         assert_eq!(stderr(&o), message, "{args:?}");
     }
     assert_eq!(names(dir.path()), ["m.ebm", "w.json"]);
+}
+
+#[test]
+fn a_numeric_failure_saves_the_weights_of_the_last_whole_epoch() {
+    let dir = scratch(&model("1000", 50, "0.75"), true);
+    let o = ebmc(dir.path(), &["--save", "w.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: training stopped at epoch 5, step 2 of 8: the loss is inf; saved the weights after epoch 4, the last whole one, to w.json\n"
+    );
+    // The same model trained for those 4 epochs saves the same file, byte for byte.
+    std::fs::write(dir.path().join("m.ebm"), model("1000", 4, "0.75")).unwrap();
+    ok(&ebmc(dir.path(), &["--save", "w4.json"]));
+    let failed = std::fs::read(dir.path().join("w.json")).unwrap();
+    assert_eq!(failed, std::fs::read(dir.path().join("w4.json")).unwrap());
+    // Failing in the first epoch saves the initial weights.
+    std::fs::write(dir.path().join("m.ebm"), model("1e200", 50, "0.75")).unwrap();
+    let o = ebmc(dir.path(), &["--save", "w0.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: training stopped at epoch 1, step 2 of 8: the loss is inf; saved the initial weights (no epoch finished) to w0.json\n"
+    );
+    let w0: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("w0.json")).unwrap()).unwrap();
+    assert_eq!(w0["w"], serde_json::json!([0.0, 0.0]));
 }

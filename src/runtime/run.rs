@@ -4,12 +4,16 @@
 //! weights instead of training when asked; load and split the data; train; evaluate on the
 //! training and test rows (loss, and accuracy or RMSE and R² of the inferred outputs, in the
 //! data's own units); write what was asked for. A model without data performs its `infer`
-//! once. Weights are saved even when training stops on a numeric failure: they are the last
-//! good ones.
+//! once.
 //!
 //! Before any of that, every output path is checked ([`check_outputs`]): its directory exists
 //! and takes a file, and no two outputs, nor an output and `--weights`, name one file, so
 //! that a typo costs a second rather than a training run.
+//!
+//! When training stops on a numeric failure, `--save` gets the weights after the last whole
+//! epoch (the initial ones if none finished), the error says so, and a run with that many
+//! epochs saves the same file. The session's own params at the failing step are not saved:
+//! they may be the ones whose loss overflowed.
 
 use super::data::{self, Dataset, Loaded};
 use super::history::{self, History};
@@ -128,12 +132,18 @@ pub fn run(
     let mut trained = false;
     let track = opts.track_test || opts.history.is_some();
     let mut epochs = Vec::new();
+    // The weights after the last whole epoch, for `--save` when training fails.
+    let mut last_whole = opts.save.as_ref().map(|_| (0, s.params.clone()));
     if let (Some(t), None) = (&model.train, &opts.weights) {
         let mut t = t.clone();
         t.seed = seed;
         let threads = opts.threads.unwrap_or_else(train::default_threads);
         let result = train::train_observed(&mut s, &loaded.train, &t, threads, &mut |e, s| {
             on_epoch(e);
+            if let Some((n, w)) = &mut last_whole {
+                *n = e.epoch;
+                w.copy_from_slice(&s.params);
+            }
             if track {
                 let test = if loaded.test.is_empty() {
                     None
@@ -162,11 +172,30 @@ pub fn run(
                 trained = true;
             }
             Err(e) => {
-                // Keep the last good weights where the user asked for them.
-                if let Some(path) = &opts.save {
-                    save_weights(&s, path)?;
-                }
-                return Err(e);
+                let (
+                    RunError::Numeric {
+                        epoch,
+                        step,
+                        steps,
+                        what,
+                    },
+                    Some(path),
+                    Some((whole, good)),
+                ) = (&e, &opts.save, last_whole)
+                else {
+                    return Err(e);
+                };
+                s.params = good;
+                save_weights(&s, path)?;
+                let saved = if whole == 0 {
+                    "the initial weights (no epoch finished)".to_string()
+                } else {
+                    format!("the weights after epoch {whole}, the last whole one,")
+                };
+                return Err(RunError::User(format!(
+                    "training stopped at epoch {epoch}, step {step} of {steps}: {what}; saved {saved} to {}",
+                    path.display()
+                )));
             }
         }
     }
