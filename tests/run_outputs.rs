@@ -7,7 +7,8 @@
 //! * two outputs on one file, an output on the `--weights` file, and an output in a missing
 //!   directory are refused before any work (here: before the data file, which is missing,
 //!   is even read);
-//! * a numeric failure saves the weights after the last whole epoch, and says so.
+//! * a numeric failure saves the weights after the last whole epoch, and says so;
+//! * `split 1`: `--out` holds the predictions of the training rows.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -213,4 +214,18 @@ fn a_numeric_failure_saves_the_weights_of_the_last_whole_epoch() {
     let w0: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("w0.json")).unwrap()).unwrap();
     assert_eq!(w0["w"], serde_json::json!([0.0, 0.0]));
+}
+
+#[test]
+fn with_no_test_rows_out_holds_the_training_rows() {
+    let dir = scratch(&model("0.02", 3, "1"), true);
+    ok(&ebmc(dir.path(), &["--out", "p.csv"]));
+    let text = std::fs::read_to_string(dir.path().join("p.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("line,y"));
+    let mut rows: Vec<usize> = lines
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    rows.sort();
+    assert_eq!(rows, (2..=41).collect::<Vec<_>>(), "one row per data line");
 }

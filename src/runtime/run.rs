@@ -38,7 +38,8 @@ pub struct RunOptions {
     /// Load these weights and skip training.
     pub weights: Option<PathBuf>,
     pub save: Option<PathBuf>,
-    /// Predictions, one CSV row per test example (or the inferred values).
+    /// Predictions, one CSV row per test example (per training example when there are no
+    /// test rows; the inferred values for a model without data).
     pub out: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
     pub interp: bool,
@@ -202,8 +203,13 @@ pub fn run(
     if let Some(path) = &opts.save {
         save_weights(&s, path)?;
     }
-    let (train_eval, _) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
+    let (train_eval, train_predictions) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
     let test_eval = if loaded.test.is_empty() {
+        // `split 1`: no test rows. The predictions the user asked for are those of the rows
+        // there are; the `line` column says which.
+        if let Some(path) = &opts.out {
+            write_predictions(model, path, &train_predictions)?;
+        }
         None
     } else {
         let (e, predictions) = evaluate(&mut s, &loaded.test, &loaded, seed)?;
@@ -453,7 +459,7 @@ fn column_names(name: &str, ty: &Ty) -> Vec<String> {
     }
 }
 
-/// One CSV row per test example: its line in the data file, then the predicted outputs.
+/// One CSV row per example: its line in the data file, then the predicted outputs.
 fn write_predictions(model: &Model, path: &Path, p: &Predictions) -> Result<(), RunError> {
     let mut header = vec!["line".to_string()];
     for (id, _) in &p.outputs {
