@@ -184,7 +184,7 @@ fn killed_save_leaves_the_previous_weights_intact() {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".tmp"))
             .collect();
-        assert_eq!(temps, [seen.clone()]);
+        assert_eq!(temps, std::slice::from_ref(&seen));
         left.push(seen);
     }
     // A save that is not killed replaces the weights and removes the last temporary.
