@@ -18,17 +18,28 @@
 //! name, NAME is cut and a hash of the whole name keeps it unique: `.PREFIX~HASH.PID.N.tmp`.
 //! A process killed mid-write leaves its temporary file behind; the next write of the same
 //! target removes the temporaries of that target whose process no longer runs (on Linux,
-//! where `/proc` tells; elsewhere they are left).
+//! where `/proc` tells; elsewhere they are left). On Unix, SIGINT and SIGTERM during a write
+//! remove its temporary file before ebmc dies of the signal as it would have.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The longest file name most file systems take, in bytes.
 const NAME_MAX: usize = 255;
 /// The longest `.PID.N.tmp` suffix: two 64-bit numbers and the dots.
 const SUFFIX_MAX: usize = 1 + 20 + 1 + 20 + 4;
+
+/// The temporary files being written now, for [`clean_up_on_signals`] to remove. A write
+/// holds the lock while it renames, so that a signal removes a temporary file either before
+/// its rename (and the process dies before the rename) or not at all.
+static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn in_flight() -> MutexGuard<'static, Vec<PathBuf>> {
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Writes `bytes` to `path` as the module documentation describes: atomically for a file,
 /// in place for a device or FIFO, to standard output for `-`. On failure the temporary file
@@ -177,7 +188,9 @@ fn create_temporary(dir: &Path, stem: &str) -> io::Result<(PathBuf, File)> {
 fn replace(target: &Path, bytes: &[u8], permissions: Option<fs::Permissions>) -> io::Result<()> {
     let (dir, stem) = parts(target)?;
     remove_stale(dir, &stem);
+    clean_up_on_signals();
     let (tmp, mut f) = create_temporary(dir, &stem)?;
+    in_flight().push(tmp.clone());
     let (first, second) = bytes.split_at(bytes.len() / 2);
     let result = permissions
         .map_or(Ok(()), |p| f.set_permissions(p))
@@ -191,9 +204,13 @@ fn replace(target: &Path, bytes: &[u8], permissions: Option<fs::Permissions>) ->
         .and_then(|()| f.sync_all())
         .and_then(|()| {
             drop(f);
+            let mut in_flight = in_flight();
+            in_flight.retain(|t| *t != tmp);
             fs::rename(&tmp, target)
         });
     if let Err(e) = result {
+        let mut in_flight = in_flight();
+        in_flight.retain(|t| *t != tmp);
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
@@ -247,6 +264,34 @@ fn test_pause() -> Option<std::time::Duration> {
             .map(std::time::Duration::from_millis)
     })
 }
+
+/// On SIGINT or SIGTERM (Ctrl-C, `kill`), removes the temporary files being written, then
+/// dies of the signal as it would have without this. Installed by the first write, as a
+/// thread that waits for the signals (signal-hook), so that no code of ours runs inside a
+/// signal handler; a signal before that has its default effect, with nothing to clean up.
+#[cfg(unix)]
+fn clean_up_on_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                // Held until the process dies: no write renames after this.
+                let in_flight = in_flight();
+                for tmp in in_flight.iter() {
+                    let _ = fs::remove_file(tmp);
+                }
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            }
+        });
+    });
+}
+
+#[cfg(not(unix))]
+fn clean_up_on_signals() {}
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {

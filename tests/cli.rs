@@ -200,3 +200,49 @@ fn killed_save_leaves_the_previous_weights_intact() {
     names.sort();
     assert_eq!(names, ["big.ebm", "d.csv", "w.json"]);
 }
+
+/// SIGINT (Ctrl-C) and SIGTERM inside the weights write: ebmc dies of the signal as before,
+/// the weights file is the previous one and no temporary file is left.
+#[cfg(unix)]
+#[test]
+fn interrupted_save_removes_its_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let dir = temp_dir("interrupt");
+    let model = big_model(&dir);
+    let weights = dir.join("w.json");
+    std::fs::write(&weights, "previous").unwrap();
+    for (name, number) in [("INT", 2), ("TERM", 15)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ebmc"))
+            .args(["run", "--quiet", model.to_str().unwrap(), "--save"])
+            .arg(&weights)
+            .env("EBMC_TEST_WRITE_PAUSE_MS", "20000")
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        // Halfway through the write: its temporary file holds bytes.
+        while !std::fs::read_dir(&dir).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().ends_with(".tmp")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        }) {
+            assert!(child.try_wait().unwrap().is_none(), "ebmc ended early");
+            assert!(start.elapsed() < Duration::from_secs(20), "no write seen");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(number), "{status}");
+        assert_eq!(std::fs::read_to_string(&weights).unwrap(), "previous");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["big.ebm", "d.csv", "w.json"], "after SIG{name}");
+    }
+}
