@@ -199,6 +199,7 @@ fn killed_save_leaves_the_previous_weights_intact() {
         .collect();
     names.sort();
     assert_eq!(names, ["big.ebm", "d.csv", "w.json"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM inside the weights write: ebmc dies of the signal as before,
@@ -245,4 +246,5 @@ fn interrupted_save_removes_its_temporary_file() {
         names.sort();
         assert_eq!(names, ["big.ebm", "d.csv", "w.json"], "after SIG{name}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
