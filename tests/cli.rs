@@ -93,44 +93,41 @@ fn emit_ast_prints_the_tree() {
     assert!(text.starts_with("model iris @"), "{text}");
 }
 
-/// A training run whose weights file is large enough that writing it takes a while.
+/// A training run whose weights file (about 2 MB) takes some writing.
 fn big_model(dir: &Path) -> PathBuf {
     let mut csv = String::from("a,b\n");
     for i in 0..8 {
         csv.push_str(&format!("{},{}\n", i as f64 * 0.1, i as f64 * 0.2));
     }
     std::fs::write(dir.join("d.csv"), csv).unwrap();
-    let model = "model big {\n  input x : real  output y : real\n  param W : real[1200, 1200] ~ normal(0, 0.001)\n  param w : real = 0\n  energy 0.5 * (w * x + 0.000001 * sum(W) - y)^2\n  loss energy\n  train by sgd(rate = 0.01, epochs = 1, batch = 8)\n  data \"d.csv\" { x = a, y = b }\n}\n";
+    let model = "model big {\n  input x : real  output y : real\n  param W : real[300, 300] ~ normal(0, 0.001)\n  param w : real = 0\n  energy 0.5 * (w * x + 0.000001 * sum(W) - y)^2\n  loss energy\n  train by sgd(rate = 0.01, epochs = 1, batch = 8)\n  data \"d.csv\" { x = a, y = b }\n}\n";
     let path = dir.join("big.ebm");
     std::fs::write(&path, model).unwrap();
     path
 }
 
-/// SIGKILL at many points of `run --save`: the weights file is always the previous one or
-/// a complete new one, never a torn write.
+/// SIGKILL inside the weights write of `run --save`: the weights file is still the previous
+/// one, byte for byte. The kills are aimed, not hoped for: `EBMC_TEST_WRITE_PAUSE_MS` makes
+/// every write pause halfway through its bytes, and each kill lands once the half-written
+/// file is seen (a temporary file, or the target itself for a writer that truncates it in
+/// place, which this test catches). The temporaries the kills leave are removed by the next
+/// save of the same file.
 #[cfg(unix)]
 #[test]
 fn killed_save_leaves_the_previous_weights_intact() {
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
     let dir = temp_dir("kill");
     let model = big_model(&dir);
     let weights = dir.join("w.json");
-    let save = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "--quiet",
-            model.to_str().unwrap(),
-            "--save",
-            weights.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    let save = |seed: u32| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ebmc"));
+        c.args(["run", "--quiet", model.to_str().unwrap(), "--save"])
+            .arg(&weights)
+            .args(["--seed", &seed.to_string()]);
+        c
     };
     // The previous weights: a complete run.
-    let first = Command::new(env!("CARGO_BIN_EXE_ebmc"))
-        .args(save(&[]))
-        .output()
-        .unwrap();
+    let first = save(0).output().unwrap();
     assert_eq!(
         first.status.code(),
         Some(0),
@@ -138,40 +135,116 @@ fn killed_save_leaves_the_previous_weights_intact() {
         String::from_utf8_lossy(&first.stderr)
     );
     let previous = std::fs::read(&weights).unwrap();
-    // How long a whole run takes, to spread the kills over it.
-    let t = Instant::now();
-    Command::new(env!("CARGO_BIN_EXE_ebmc"))
-        .args(save(&["--seed", "1"]))
-        .output()
-        .unwrap();
-    let whole = t.elapsed();
-    std::fs::write(&weights, &previous).unwrap();
-    let mut torn_checks = 0;
-    for k in 1..=12u32 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ebmc"))
-            .args(save(&["--seed", "1"]))
+    // What shows that a write is halfway: a temporary file of `w.json` with bytes in it that
+    // no earlier kill left, or `w.json` itself changed (a writer truncating it in place).
+    let half_written = |left: &[String]| -> Option<String> {
+        if std::fs::read(&weights).unwrap() != previous {
+            return Some("w.json".to_string());
+        }
+        std::fs::read_dir(&dir).unwrap().find_map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with(".w.json.")
+                && name.ends_with(".tmp")
+                && !left.contains(&name)
+                && e.metadata().is_ok_and(|m| m.len() > 0))
+            .then_some(name)
+        })
+    };
+    let mut left: Vec<String> = Vec::new();
+    for seed in 1..=5u32 {
+        let mut child = save(seed)
+            .env("EBMC_TEST_WRITE_PAUSE_MS", "20000")
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Spread over the second half of the run, where the weights are written.
-        std::thread::sleep(whole.mul_f64(0.5 + 0.5 * f64::from(k) / 13.0));
-        let _ = child.kill();
-        let _ = child.wait();
-        let now = std::fs::read(&weights).unwrap();
-        if now != previous {
-            // A new file must be complete: it parses and has every entry.
-            let v: serde_json::Value = serde_json::from_slice(&now).expect("a complete JSON file");
-            assert!(v.get("W").is_some() && v.get("w").is_some());
-            std::fs::write(&weights, &previous).unwrap();
-        }
-        torn_checks += 1;
-        // No temporary files are left where the user would see them as weights.
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let start = Instant::now();
+        let seen = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("ebmc ended ({status}) before the kill");
+            }
+            if let Some(seen) = half_written(&left) {
+                break seen;
+            }
             assert!(
-                !name.ends_with(".json") || name == "w.json" || name.starts_with('.'),
-                "stray file {name}"
+                start.elapsed() < Duration::from_secs(20),
+                "the write was never seen"
             );
-        }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        child.kill().unwrap();
+        let _ = child.wait();
+        assert!(
+            std::fs::read(&weights).unwrap() == previous,
+            "killed inside the write at seed {seed}, w.json is no longer the previous weights"
+        );
+        // Only the temporary of this kill is there: this save removed the one before.
+        let temps: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert_eq!(temps, std::slice::from_ref(&seen));
+        left.push(seen);
     }
-    assert_eq!(torn_checks, 12);
+    // A save that is not killed replaces the weights and removes the last temporary.
+    let last = save(9).output().unwrap();
+    assert_eq!(last.status.code(), Some(0));
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&weights).unwrap()).expect("complete JSON");
+    assert!(v.get("W").is_some() && v.get("w").is_some());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["big.ebm", "d.csv", "w.json"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM inside the weights write: ebmc dies of the signal as before,
+/// the weights file is the previous one and no temporary file is left.
+#[cfg(unix)]
+#[test]
+fn interrupted_save_removes_its_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let dir = temp_dir("interrupt");
+    let model = big_model(&dir);
+    let weights = dir.join("w.json");
+    std::fs::write(&weights, "previous").unwrap();
+    for (name, number) in [("INT", 2), ("TERM", 15)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ebmc"))
+            .args(["run", "--quiet", model.to_str().unwrap(), "--save"])
+            .arg(&weights)
+            .env("EBMC_TEST_WRITE_PAUSE_MS", "20000")
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        // Halfway through the write: its temporary file holds bytes.
+        while !std::fs::read_dir(&dir).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().ends_with(".tmp")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        }) {
+            assert!(child.try_wait().unwrap().is_none(), "ebmc ended early");
+            assert!(start.elapsed() < Duration::from_secs(20), "no write seen");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(number), "{status}");
+        assert_eq!(std::fs::read_to_string(&weights).unwrap(), "previous");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["big.ebm", "d.csv", "w.json"], "after SIG{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,7 +4,8 @@
 //! * a missing or malformed data file: exit 1 and one line naming the file (as reachable from
 //!   the working directory), the line and the column;
 //! * the NaN guard: a rate that makes the loss overflow stops training with exit 1, naming the
-//!   epoch and step; `--save` still writes the last good weights, and they are finite;
+//!   epoch and step; `--save` still writes the weights of the last whole epoch, and they are
+//!   finite (tests/run_outputs.rs checks which they are);
 //! * the same seed twice gives the same weights file, byte for byte; another `--seed` does not;
 //! * `--weights` round trip: running with saved weights skips training and reproduces the
 //!   metrics file of the run that saved them;
@@ -146,7 +147,7 @@ fn an_overflowing_loss_stops_training_and_keeps_the_last_good_weights() {
     assert!(
         err.starts_with("error: training stopped at epoch ")
             && err.contains(", step ")
-            && err.ends_with("; the weights are the last good ones (before this step)\n"),
+            && err.ends_with(", the last whole one, to w.json\n"),
         "{err}"
     );
     let w = json(dir.path().join("w.json"));

@@ -4,8 +4,16 @@
 //! weights instead of training when asked; load and split the data; train; evaluate on the
 //! training and test rows (loss, and accuracy or RMSE and R² of the inferred outputs, in the
 //! data's own units); write what was asked for. A model without data performs its `infer`
-//! once. Weights are saved even when training stops on a numeric failure: they are the last
-//! good ones.
+//! once.
+//!
+//! Before any of that, every output path is checked ([`check_outputs`]): its directory exists
+//! and takes a file, and no two outputs, nor an output and `--weights`, name one file, so
+//! that a typo costs a second rather than a training run.
+//!
+//! When training stops on a numeric failure, `--save` gets the weights after the last whole
+//! epoch (the initial ones if none finished), the error says so, and a run with that many
+//! epochs saves the same file. The session's own params at the failing step are not saved:
+//! they may be the ones whose loss overflowed.
 
 use super::data::{self, Dataset, Loaded};
 use super::history::{self, History};
@@ -13,10 +21,12 @@ use super::metrics::{Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
 use super::train::{self, load_row, EpochStats};
 use super::weights;
+use crate::atomic;
 use crate::check::{Model, Role, VarId};
 use crate::compile::{self, Backend, Compiled};
 use crate::rng::Rng;
 use crate::types::Ty;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,7 +38,8 @@ pub struct RunOptions {
     /// Load these weights and skip training.
     pub weights: Option<PathBuf>,
     pub save: Option<PathBuf>,
-    /// Predictions, one CSV row per test example (or the inferred values).
+    /// Predictions, one CSV row per test example (per training example when there are no
+    /// test rows; the inferred values for a model without data).
     pub out: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
     pub interp: bool,
@@ -106,6 +117,7 @@ pub fn run(
     opts: &RunOptions,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<RunOutcome, RunError> {
+    check_outputs(opts)?;
     let backend = if opts.interp {
         Backend::Interp
     } else {
@@ -132,12 +144,18 @@ pub fn run(
     let mut trained = false;
     let track = opts.track_test || opts.history.is_some();
     let mut epochs = Vec::new();
+    // The weights after the last whole epoch, for `--save` when training fails.
+    let mut last_whole = opts.save.as_ref().map(|_| (0, s.params.clone()));
     if let (Some(t), None) = (&model.train, &opts.weights) {
         let mut t = t.clone();
         t.seed = seed;
         let threads = opts.threads.unwrap_or_else(train::default_threads);
         let result = train::train_observed(&mut s, &loaded.train, &t, threads, &mut |e, s| {
             on_epoch(e);
+            if let Some((n, w)) = &mut last_whole {
+                *n = e.epoch;
+                w.copy_from_slice(&s.params);
+            }
             if track {
                 let test = if loaded.test.is_empty() {
                     None
@@ -166,19 +184,43 @@ pub fn run(
                 trained = true;
             }
             Err(e) => {
-                // Keep the last good weights where the user asked for them.
-                if let Some(path) = &opts.save {
-                    save_weights(&s, path)?;
-                }
-                return Err(e);
+                let (
+                    RunError::Numeric {
+                        epoch,
+                        step,
+                        steps,
+                        what,
+                    },
+                    Some(path),
+                    Some((whole, good)),
+                ) = (&e, &opts.save, last_whole)
+                else {
+                    return Err(e);
+                };
+                s.params = good;
+                save_weights(&s, path)?;
+                let saved = if whole == 0 {
+                    "the initial weights (no epoch finished)".to_string()
+                } else {
+                    format!("the weights after epoch {whole}, the last whole one,")
+                };
+                return Err(RunError::User(format!(
+                    "training stopped at epoch {epoch}, step {step} of {steps}: {what}; saved {saved} to {}",
+                    path.display()
+                )));
             }
         }
     }
     if let Some(path) = &opts.save {
         save_weights(&s, path)?;
     }
-    let (train_eval, _) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
+    let (train_eval, train_predictions) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
     let test_eval = if loaded.test.is_empty() {
+        // `split 1`: no test rows. The predictions the user asked for are those of the rows
+        // there are; the `line` column says which.
+        if let Some(path) = &opts.out {
+            write_predictions(model, path, &train_predictions)?;
+        }
         None
     } else {
         let (e, predictions) = evaluate(&mut s, &loaded.test, &loaded, seed)?;
@@ -202,6 +244,69 @@ pub fn run(
         trained,
         epochs,
     })
+}
+
+/// Refuses outputs that [`atomic::write`] could not write later (a missing directory, a
+/// directory where a file should be, a directory without write access), two outputs on one
+/// file, and an output on the `--weights` file read.
+fn check_outputs(opts: &RunOptions) -> Result<(), RunError> {
+    let outputs: Vec<(&str, &Path)> = [
+        ("--save", &opts.save),
+        ("--metrics", &opts.metrics),
+        ("--out", &opts.out),
+        ("--history", &opts.history),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.as_deref().map(|p| (flag, p)))
+    .collect();
+    for (flag, path) in &outputs {
+        atomic::check(path).map_err(|e| {
+            RunError::User(format!(
+                "{flag} {}: {}",
+                path.display(),
+                weights::io_message(&e)
+            ))
+        })?;
+    }
+    let files: Vec<Option<PathBuf>> = outputs.iter().map(|(_, p)| same_file_key(p)).collect();
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        if let Some(j) = (0..i).find(|&j| files[j].is_some() && files[j] == files[i]) {
+            return Err(RunError::User(format!(
+                "{} and {flag} both write {}; give each output its own file",
+                outputs[j].0,
+                path.display()
+            )));
+        }
+    }
+    if let Some(input) = &opts.weights {
+        let key = same_file_key(input);
+        if let Some(k) = (0..outputs.len()).find(|&k| key.is_some() && files[k] == key) {
+            return Err(RunError::User(format!(
+                "{} {} would overwrite the --weights file it reads; write to another file",
+                outputs[k].0,
+                outputs[k].1.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What two paths must share to name one file: `-`, or the file a path finally names with its
+/// directory made absolute (it may not exist yet). `None` for a device or FIFO, which
+/// several outputs may share (`/dev/null`).
+fn same_file_key(path: &Path) -> Option<PathBuf> {
+    if path == Path::new("-") {
+        return Some(path.to_path_buf());
+    }
+    let target = atomic::resolve(path).ok()?;
+    if fs::metadata(&target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return None;
+    }
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(fs::canonicalize(dir).ok()?.join(target.file_name()?))
 }
 
 fn save_weights(s: &Session, path: &Path) -> Result<(), RunError> {
@@ -381,7 +486,7 @@ fn column_names(name: &str, ty: &Ty) -> Vec<String> {
     }
 }
 
-/// One CSV row per test example: its line in the data file, then the predicted outputs.
+/// One CSV row per example: its line in the data file, then the predicted outputs.
 fn write_predictions(model: &Model, path: &Path, p: &Predictions) -> Result<(), RunError> {
     let mut header = vec!["line".to_string()];
     for (id, _) in &p.outputs {
