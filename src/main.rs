@@ -257,10 +257,7 @@ fn main() -> ExitCode {
                 _ => driver::emit_grad(&model, wrt.as_deref(), loss),
             };
             match text {
-                Ok(t) => {
-                    print!("{t}");
-                    ExitCode::SUCCESS
-                }
+                Ok(t) => write_stdout(&t),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_USER)
@@ -284,13 +281,7 @@ fn main() -> ExitCode {
                 None => PointSource::Random(seed),
             };
             match driver::eval(&model, &source, interp) {
-                Ok(v) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&v).expect("JSON values serialize")
-                    );
-                    ExitCode::SUCCESS
-                }
+                Ok(v) => write_stdout(&json_text(&v)),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_USER)
@@ -305,13 +296,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_USER);
             }
             match driver::bench(&bytes, model.as_deref()) {
-                Ok(v) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&v).expect("JSON values serialize")
-                    );
-                    ExitCode::SUCCESS
-                }
+                Ok(v) => write_stdout(&json_text(&v)),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_USER)
@@ -327,10 +312,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_IO);
             };
             match driver::emit_ast(&bytes) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
+                Ok(text) => write_stdout(&text),
                 Err(diags) => {
                     report(&file, &bytes, &diags, color);
                     ExitCode::from(EXIT_USER)
@@ -338,6 +320,28 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Writes the whole of a command's output to standard output. A reader that stops early
+/// (`| head -1`) closes the pipe: that ends the output quietly with success, as other command
+/// line tools do on `EPIPE` (Rust ignores `SIGPIPE`, so the write reports it). Any other
+/// failure, such as a full disk, is an I/O error with a message.
+fn write_stdout(text: &str) -> ExitCode {
+    use std::io::{ErrorKind, Write};
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+/// A JSON value as `eval` and `bench` print it: pretty, with a final newline.
+fn json_text(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n"
 }
 
 fn read(path: &Path) -> Option<Vec<u8>> {
@@ -458,10 +462,10 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
             if opts.history.is_some() && !outcome.trained {
                 eprintln!("note: nothing was trained, so no history was written");
             }
-            if !quiet {
-                print!("{}", outcome.report.table());
+            if quiet {
+                return ExitCode::SUCCESS;
             }
-            ExitCode::SUCCESS
+            write_stdout(&outcome.report.table())
         }
         Err(e) => {
             eprintln!("error: {e}");
