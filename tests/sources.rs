@@ -1,0 +1,61 @@
+//! Sources as the command line reads and reports them: a source is read only one byte past
+//! the 8 MiB limit (so `/dev/zero` is refused at once, by every command that reads one), a
+//! diagnostic shows a bounded excerpt of a long line, at most 100 diagnostics are rendered,
+//! and a UTF-8 byte-order mark is skipped with columns counted as an editor shows them.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ebmc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ebmc"))
+        .args(args)
+        .output()
+        .expect("ebmc runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    (dir, path)
+}
+
+/// 2,000 unknown names on one 71 KB line: the first 100 are shown, each from an excerpt of the
+/// line, with the source's column in its header, and one line counts the rest.
+#[test]
+fn two_thousand_errors_on_one_long_line_are_capped_and_excerpted() {
+    let names: Vec<String> = (0..2000)
+        .map(|i| format!("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz{i}"))
+        .collect();
+    let source = format!(
+        "model m {{ output y : real energy y^2 + sum([{}]) }}\n",
+        names.join(", ")
+    );
+    let (_dir, path) = scratch("long.ebm", source.as_bytes());
+    let out = ebmc(&["check", "--color", "never", path.to_str().unwrap()]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text.matches("[E0101] Error").count(), 100);
+    assert!(text.contains(&format!("found `{}`", names[99])));
+    assert!(!text.contains(&format!("found `{}`", names[100])));
+    assert!(
+        text.ends_with("\nnote: 1900 more errors suppressed (only the first 100 are shown)\n"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
+    let longest = text.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(longest <= 220, "a line of {longest} characters");
+    // The second name starts at column 78 of the source, though its excerpt is cut before it.
+    let header = format!("─[ {}:1:78 ]", path.display());
+    assert!(text.contains(&header), "{}", &text[..2000]);
+    assert!(
+        text.contains(" 1 │ …y : real energy y^2 + sum([zzz"),
+        "{}",
+        &text[..2000]
+    );
+}
+
