@@ -344,9 +344,16 @@ fn json_text(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n"
 }
 
+/// Reads a source file: at most one byte past [`ebmc::syntax::MAX_SOURCE_BYTES`], so that
+/// a huge file (or `/dev/zero`) is refused by the parser's size check without being read to
+/// its end.
 fn read(path: &Path) -> Option<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(b) => Some(b),
+    use std::io::Read;
+    let limit = ebmc::syntax::MAX_SOURCE_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    let result = std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes));
+    match result {
+        Ok(_) => Some(bytes),
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", path.display());
             None
@@ -356,9 +363,15 @@ fn read(path: &Path) -> Option<Vec<u8>> {
 
 fn report(path: &Path, bytes: &[u8], diags: &[Diagnostic], color: Color) {
     let name = path.display().to_string();
-    match std::str::from_utf8(bytes) {
-        Ok(source) => eprint!("{}", diag::render(diags, &name, source, color)),
-        Err(_) => diags
+    let text = match std::str::from_utf8(bytes) {
+        Ok(source) => Some(source),
+        // A character cut in two at the end, by the read limit ([`read`]): the text before it.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    };
+    match text {
+        Some(source) => eprint!("{}", diag::render(diags, &name, source, color)),
+        None => diags
             .iter()
             .for_each(|d| eprint!("{}", diag::render_plain(d, &name))),
     }

@@ -3,7 +3,7 @@
 //! diagnostic shows a bounded excerpt of a long line, at most 100 diagnostics are rendered,
 //! and a UTF-8 byte-order mark is skipped with columns counted as an editor shows them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn ebmc(args: &[&str]) -> Output {
@@ -22,6 +22,60 @@ fn scratch(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
     (dir, path)
+}
+
+#[test]
+fn dev_zero_is_refused_without_being_read_to_its_end_by_every_command() {
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    let commands: &[&[&str]] = &[
+        &["check"],
+        &["run"],
+        &["emit", "ast"],
+        &["emit", "ir"],
+        &["eval", "--random"],
+        &["bench"],
+        &["plot", "landscape"],
+    ];
+    for c in commands {
+        let mut args = vec!["--color", "never"];
+        args.extend_from_slice(c);
+        // `eval --random FILE` and `plot landscape FILE`: the file goes last either way.
+        args.push("/dev/zero");
+        let out = ebmc(&args);
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{c:?}: {text}");
+        assert!(
+            text.starts_with(
+                "[E0005] Error: expected at most 8388608 bytes of source, found more\n"
+            ),
+            "{c:?}: {text}"
+        );
+        // The first line of /dev/zero is 8 MiB of NULs: only a bounded excerpt is echoed.
+        assert!(
+            text.len() < 1_000,
+            "{c:?}: {} bytes of diagnostics",
+            text.len()
+        );
+    }
+}
+
+/// A file that goes past the limit in the middle of a character: the reader stops there, and
+/// the size is what is reported, not the cut character.
+#[test]
+fn a_character_cut_by_the_read_limit_is_reported_as_size() {
+    let mut bytes = vec![b' '; 8 << 20];
+    bytes.extend_from_slice("é model m { output y : real energy y^2 }\n".as_bytes());
+    let (_dir, path) = scratch("big.ebm", &bytes);
+    let out = ebmc(&["check", "--color", "never", path.to_str().unwrap()]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.starts_with("[E0005] Error: expected at most 8388608 bytes of source, found more\n"),
+        "{}",
+        &text[..text.len().min(500)]
+    );
 }
 
 /// 2,000 unknown names on one 71 KB line: the first 100 are shown, each from an excerpt of the
@@ -58,4 +112,3 @@ fn two_thousand_errors_on_one_long_line_are_capped_and_excerpted() {
         &text[..2000]
     );
 }
-

@@ -25,6 +25,10 @@ pub const MAX_SOURCE_BYTES: usize = 8 << 20;
 
 /// Parses raw bytes: non-UTF-8 input is an error, not a panic.
 pub fn parse_bytes(bytes: &[u8]) -> Result<File, Vec<Diagnostic>> {
+    // Size first: a reader that stops one byte past the limit may cut a character in two.
+    if bytes.len() > MAX_SOURCE_BYTES {
+        return Err(vec![too_large()]);
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => parse(s),
         Err(e) => {
@@ -42,18 +46,21 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<File, Vec<Diagnostic>> {
     }
 }
 
+/// The source is over [`MAX_SOURCE_BYTES`]. Its length is not given: readers stop one byte
+/// past the limit rather than read a file (or `/dev/zero`) to its end.
+fn too_large() -> Diagnostic {
+    Diagnostic::new(
+        Code::TooLarge,
+        Span::new(0, 0),
+        format!("expected at most {MAX_SOURCE_BYTES} bytes of source, found more"),
+    )
+    .help("split the file into several files")
+}
+
 /// Parses a source text into a file of models.
 pub fn parse(source: &str) -> Result<File, Vec<Diagnostic>> {
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(vec![Diagnostic::new(
-            Code::TooLarge,
-            Span::new(0, 0),
-            format!(
-                "expected at most {MAX_SOURCE_BYTES} bytes of source, found {}",
-                source.len()
-            ),
-        )
-        .help("split the file into several files")]);
+        return Err(vec![too_large()]);
     }
     scan_nesting(source)?;
     // Guard against pathological backtracking as well as deep recursion.
