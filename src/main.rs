@@ -346,14 +346,19 @@ fn json_text(v: &serde_json::Value) -> String {
 
 /// Reads a source file: at most one byte past [`ebmc::syntax::MAX_SOURCE_BYTES`], so that
 /// a huge file (or `/dev/zero`) is refused by the parser's size check without being read to
-/// its end.
+/// its end; and without a leading byte-order mark, which editors do not show, so that the
+/// columns of diagnostics count as the user sees them.
 fn read(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
     let limit = ebmc::syntax::MAX_SOURCE_BYTES as u64 + 1;
     let mut bytes = Vec::new();
     let result = std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes));
     match result {
-        Ok(_) => Some(bytes),
+        Ok(_) => {
+            let bom = bytes.len() - ebmc::syntax::without_bom(&bytes).len();
+            bytes.drain(..bom);
+            Some(bytes)
+        }
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", path.display());
             None

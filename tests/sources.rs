@@ -112,3 +112,33 @@ fn two_thousand_errors_on_one_long_line_are_capped_and_excerpted() {
         &text[..2000]
     );
 }
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_not_counted_in_columns() {
+    let (_dir, ok) = scratch(
+        "ok.ebm",
+        b"\xef\xbb\xbfmodel m { output y : real energy y^2 }\n",
+    );
+    let out = ebmc(&["check", ok.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = ebmc(&["emit", "ast", ok.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_dir, bad) = scratch(
+        "bad.ebm",
+        b"\xef\xbb\xbfmodel m { output y : real energy y^2 + q }\n",
+    );
+    let out = ebmc(&["check", "--color", "never", bad.to_str().unwrap()]);
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text.starts_with(&format!(
+            "[E0101] Error: expected a known name, found `q`\n   ╭─[ {}:1:40 ]\n",
+            bad.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(" 1 │ model m { output y : real energy y^2 + q }\n"),
+        "{text}"
+    );
+}

@@ -23,8 +23,19 @@ pub const MAX_EXPR_DEPTH: usize = 256;
 /// Largest source text accepted.
 pub const MAX_SOURCE_BYTES: usize = 8 << 20;
 
-/// Parses raw bytes: non-UTF-8 input is an error, not a panic.
+/// The byte-order mark some editors put at the start of a UTF-8 file.
+const BOM: &str = "\u{feff}";
+
+/// `bytes` without a leading UTF-8 byte-order mark. The mark is not part of the source: an
+/// editor does not show it, so spans, lines and columns count from after it.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(BOM.as_bytes()).unwrap_or(bytes)
+}
+
+/// Parses raw bytes: non-UTF-8 input is an error, not a panic. A leading byte-order mark is
+/// skipped ([`without_bom`]); spans index the bytes after it.
 pub fn parse_bytes(bytes: &[u8]) -> Result<File, Vec<Diagnostic>> {
+    let bytes = without_bom(bytes);
     // Size first: a reader that stops one byte past the limit may cut a character in two.
     if bytes.len() > MAX_SOURCE_BYTES {
         return Err(vec![too_large()]);
@@ -57,8 +68,10 @@ fn too_large() -> Diagnostic {
     .help("split the file into several files")
 }
 
-/// Parses a source text into a file of models.
+/// Parses a source text into a file of models. A leading byte-order mark is skipped, as by
+/// [`parse_bytes`].
 pub fn parse(source: &str) -> Result<File, Vec<Diagnostic>> {
+    let source = source.strip_prefix(BOM).unwrap_or(source);
     if source.len() > MAX_SOURCE_BYTES {
         return Err(vec![too_large()]);
     }
