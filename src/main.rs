@@ -399,7 +399,9 @@ fn check(files: &[PathBuf], color: Color) -> ExitCode {
     }
 }
 
-/// Loads and checks one model of a file; reports diagnostics. `Err` carries the exit code.
+/// Loads and checks one model of a file. Errors anywhere in the file are reported (the file
+/// does not check), but warnings only for the model chosen: the others are not being run.
+/// `Err` carries the exit code.
 fn load_model(
     file: &Path,
     name: Option<&str>,
@@ -407,8 +409,8 @@ fn load_model(
 ) -> Result<ebmc::check::Model, ExitCode> {
     let bytes = read(file).ok_or(ExitCode::from(EXIT_IO))?;
     let checked = driver::check(&bytes);
-    report(file, &bytes, &checked.diagnostics, color);
     if checked.has_errors() {
+        report(file, &bytes, &checked.diagnostics, color);
         return Err(ExitCode::from(EXIT_USER));
     }
     let names: Vec<&str> = checked.models.iter().map(|m| m.name.as_str()).collect();
@@ -425,11 +427,19 @@ fn load_model(
         }
     };
     match found {
-        Some(i) => Ok(checked
-            .models
-            .into_iter()
-            .nth(i)
-            .expect("index found above")),
+        Some(i) => {
+            let model = checked
+                .models
+                .into_iter()
+                .nth(i)
+                .expect("index found above");
+            let inside = |d: &&Diagnostic| {
+                d.primary.span.start >= model.span.start && d.primary.span.end <= model.span.end
+            };
+            let own: Vec<Diagnostic> = checked.diagnostics.iter().filter(inside).cloned().collect();
+            report(file, &bytes, &own, color);
+            Ok(model)
+        }
         None => {
             eprintln!(
                 "error: {} has no model `{}`; it has {}",

@@ -175,3 +175,46 @@ fn killed_save_leaves_the_previous_weights_intact() {
     }
     assert_eq!(torn_checks, 12);
 }
+
+/// `--model X` reports the warnings of X only: the file's other models are not being run.
+#[test]
+fn a_chosen_model_reports_only_its_own_warnings() {
+    let dir = temp_dir("own-warnings");
+    let file = dir.join("two.ebm");
+    let model = |name: &str, out: &str| {
+        format!(
+            "model {name} {{\n  output {out} : real\n  let unused_in_{name} = 1\n  energy {out}^2\n  infer {out} by descent(steps = 10, rate = 0.1)\n}}\n"
+        )
+    };
+    std::fs::write(&file, model("a", "y") + &model("b", "z")).unwrap();
+    let file = file.display().to_string();
+    for (args, own, other) in [
+        (["run", "--model", "b"], "unused_in_b", "unused_in_a"),
+        (["run", "--model", "a"], "unused_in_a", "unused_in_b"),
+        (["emit", "ir", "--model"], "unused_in_a", "unused_in_b"),
+    ] {
+        let mut args = args.to_vec();
+        if args[0] == "emit" {
+            args.push("a");
+        }
+        let out = ebmc(&[&args[..], &["--color", "never", &file]].concat());
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        assert!(
+            text.starts_with(&format!(
+                "[W0001] Warning: expected let `{own}` to be used, found no use\n"
+            )),
+            "{args:?}: {text}"
+        );
+        assert_eq!(text.matches("[W0001]").count(), 1, "{args:?}: {text}");
+        assert!(!text.contains(other), "{args:?}: {text}");
+    }
+    // `check` still reports every model's.
+    let out = ebmc(&["check", "--color", "never", &file]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches("[W0001]")
+            .count(),
+        2
+    );
+}
