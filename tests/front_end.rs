@@ -148,3 +148,43 @@ fn lvq2_lint_warns_only_where_the_energy_may_go_negative() {
         assert_eq!(warned, warns, "{energy}");
     }
 }
+
+/// Every error of every err fixture ends with a help line: how to fix it, not only what is
+/// wrong (STYLE.md habit 9).
+#[test]
+fn every_error_has_a_help() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ebm/err");
+    let mut missing = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ebm"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let bytes = std::fs::read(&path).unwrap();
+        for d in driver::check(&bytes).diagnostics {
+            if d.is_error() && d.help.as_deref().is_none_or(str::is_empty) {
+                missing.push(format!(
+                    "{}: {} {}",
+                    path.file_name().unwrap().to_string_lossy(),
+                    d.code,
+                    d.message
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "errors without a help:\n{}",
+        missing.join("\n")
+    );
+    // E0408's help says what the argument takes and a value in range near the one written.
+    let bytes = std::fs::read(dir.join("e0408_fractional_steps.ebm")).unwrap();
+    let d = &driver::check(&bytes).diagnostics[0];
+    assert_eq!(d.code.as_str(), "E0408");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("`steps` takes a whole number ≥ 1, e.g. `steps = 2`")
+    );
+}

@@ -442,15 +442,18 @@ impl<'a> Checker<'a> {
             }
             "uniform" => {
                 if !(vals[0] < vals[1] && vals[0].is_finite() && vals[1].is_finite()) {
-                    self.error(Diagnostic::new(
-                        Code::ArgumentRange,
-                        e.span,
-                        format!(
-                            "expected finite bounds with lo < hi, found {} and {}",
-                            fmt_num(vals[0]),
-                            fmt_num(vals[1])
-                        ),
-                    ));
+                    self.error(
+                        Diagnostic::new(
+                            Code::ArgumentRange,
+                            e.span,
+                            format!(
+                                "expected finite bounds with lo < hi, found {} and {}",
+                                fmt_num(vals[0]),
+                                fmt_num(vals[1])
+                            ),
+                        )
+                        .help("`uniform(lo, hi)` draws from lo to hi, e.g. `uniform(-0.1, 0.1)`"),
+                    );
                     return None;
                 }
                 Some(Init::Uniform {

@@ -604,7 +604,11 @@ impl<'a> Checker<'a> {
                     args[0].span,
                     format!("expected a value `{}` can take, found {k}", yv.ty),
                 )
-                .label(format!("`{}` never equals {k}", yv.ty)),
+                .label(format!("`{}` never equals {k}", yv.ty))
+                .help(match yv.ty {
+                    Ty::Sign => "a `sign` is -1 or 1".to_string(),
+                    _ => format!("a `{}` takes 0 to {}", yv.ty, n.saturating_sub(1)),
+                }),
             );
             return None;
         };

@@ -54,6 +54,39 @@ impl Range {
         }
     }
 
+    /// The help line of a value `v` out of this range for argument `name`: what it takes,
+    /// and a value in range close to what was written.
+    fn help(self, name: &str, v: f64) -> String {
+        let near = |x: f64, fallback: f64| {
+            if self.accepts(x) {
+                fmt_num(x)
+            } else {
+                fmt_num(fallback)
+            }
+        };
+        match self {
+            Range::Int(n) => format!(
+                "`{name}` takes a whole number ≥ {n}, e.g. `{name} = {}`",
+                near(v.abs().floor(), n as f64)
+            ),
+            Range::Positive => format!(
+                "`{name}` takes a finite number > 0, e.g. `{name} = {}`",
+                // A learning rate is small; other positive arguments (`beta`, `eps`'s
+                // scale aside) are about one.
+                near(v.abs(), if name == "rate" { 0.01 } else { 1.0 })
+            ),
+            Range::PositiveOrInf => format!(
+                "`{name}` takes a number > 0 or `inf`, e.g. `{name} = {}`",
+                near(v.abs(), 1.0)
+            ),
+            Range::NonNegative => format!(
+                "`{name}` takes a finite number ≥ 0, e.g. `{name} = {}`",
+                near(v.abs(), 0.0)
+            ),
+            Range::Unit => format!("`{name}` takes a fraction in [0, 1), e.g. `{name} = 0.9`"),
+        }
+    }
+
     fn describe(self) -> String {
         match self {
             Range::Int(n) => format!("an integer ≥ {n}"),
@@ -189,7 +222,8 @@ impl<'a> Checker<'a> {
                             fmt_num(v)
                         ),
                     )
-                    .label(format!("`{}` = {}", name.name, fmt_num(v))),
+                    .label(format!("`{}` = {}", name.name, fmt_num(v)))
+                    .help(specs[i].range.help(&name.name, v)),
                 );
                 ok = false;
                 continue;
@@ -419,6 +453,9 @@ fn descent_discrete(span: Span, name: &str, t: &Ty) -> Diagnostic {
         format!("expected a real variable for descent, found `{name}` of type `{t}`"),
     )
     .label("gradient descent needs a real variable")
+    .help(format!(
+        "a discrete variable is solved by trying every value: use `enumerate` for `{name}`"
+    ))
 }
 
 fn enumerate_real(span: Span, name: &str, t: &Ty, what: &str) -> Diagnostic {
@@ -428,4 +465,7 @@ fn enumerate_real(span: Span, name: &str, t: &Ty, what: &str) -> Diagnostic {
         format!("expected a class or sign {what} to enumerate, found `{name}` of type `{t}`"),
     )
     .label("a real variable has infinitely many values")
+    .help(format!(
+        "a real variable is solved by gradient descent: use `descent(steps = 100, rate = 0.1)` for `{name}`"
+    ))
 }
