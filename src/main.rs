@@ -281,7 +281,21 @@ fn main() -> ExitCode {
                 None => PointSource::Random(seed),
             };
             match driver::eval(&model, &source, interp) {
-                Ok(v) => write_stdout(&json_text(&v)),
+                Ok(e) => {
+                    let written = write_stdout(&json_text(&e.json));
+                    if e.non_finite.is_empty() {
+                        return written;
+                    }
+                    // The JSON is printed all the same (with "nan", "inf", "-inf" in place),
+                    // so the finite part can be read; the command fails.
+                    const SHOWN: usize = 10;
+                    let mut list = e.non_finite[..e.non_finite.len().min(SHOWN)].join(", ");
+                    if e.non_finite.len() > SHOWN {
+                        list += &format!(" and {} more", e.non_finite.len() - SHOWN);
+                    }
+                    eprintln!("error: not finite at this point: {list}");
+                    ExitCode::from(EXIT_USER)
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_USER)

@@ -218,3 +218,33 @@ fn a_chosen_model_reports_only_its_own_warnings() {
         2
     );
 }
+
+/// A gradient with one non-finite entry keeps its shape, that entry written as `"inf"` (JSON
+/// has no infinity), and `eval` fails naming it — on native code and on the interpreter.
+#[test]
+fn eval_encodes_a_non_finite_gradient_entry_and_fails() {
+    let dir = temp_dir("eval-non-finite");
+    let model = dir.join("m.ebm");
+    std::fs::write(
+        &model,
+        "model m {\n  output y : real\n  param w : real[2, 2]\n  energy y^2 + sum(sqrt(w))\n}\n",
+    )
+    .unwrap();
+    let point = dir.join("p.json");
+    std::fs::write(&point, r#"{"y": 1, "w": [[1, 0], [4, 9]]}"#).unwrap();
+    let (model, point) = (model.display().to_string(), point.display().to_string());
+    for extra in [&[][..], &["--interp"][..]] {
+        let out = ebmc(&[&["eval", &model, "--point", &point][..], extra].concat());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "error: not finite at this point: grad.w[0, 1] = inf\n"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            json["grad"]["w"],
+            serde_json::json!([[0.5, "inf"], [0.25, 1.0 / 6.0]])
+        );
+        assert_eq!(json["energy"], serde_json::json!(7.0));
+    }
+}
