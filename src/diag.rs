@@ -185,17 +185,27 @@ pub enum Color {
     Never,
 }
 
-/// Renders diagnostics for one source file, in order, as ariadne reports.
+/// Most diagnostics [`render`] shows for one file; the rest are counted in one closing line.
+/// A source with thousands of errors gains nothing from the thousandth, and each costs time.
+pub const MAX_RENDERED: usize = 100;
+
+/// Longest source line a rendered diagnostic shows whole, in bytes. A longer line (minified
+/// or generated source, or `/dev/zero`) is shown as windows of [`EXCERPT_CONTEXT`] bytes
+/// either side of each label's ends, joined by `…`.
+pub const MAX_LINE: usize = 200;
+/// Bytes shown either side of a label's start and end on a line longer than [`MAX_LINE`].
+pub const EXCERPT_CONTEXT: usize = 60;
+
+/// Renders diagnostics for one source file, in order, as ariadne reports: at most
+/// [`MAX_RENDERED`] of them, each from an excerpt of the lines its labels touch (long lines
+/// cut to windows around the labels), so the time and the text are bounded by the labels and
+/// not by the length of the file or of its lines. Line and column numbers are the source's.
 pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> String {
     use ariadne::{Config, IndexType, Label as ALabel, Report, ReportKind, Source};
     let mut out = Vec::new();
-    let len = source.len();
-    let clamp = |s: Span| {
-        let start = s.start.min(len);
-        start..s.end.clamp(start, len)
-    };
+    let lines = LineStarts::new(source);
     let file = file.to_string();
-    for d in diags {
+    for d in diags.iter().take(MAX_RENDERED) {
         let kind = match d.severity() {
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
@@ -215,13 +225,16 @@ pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> S
         let mut labels: Vec<(Span, &str)> = vec![(d.primary.span, primary_text.as_str())];
         labels.extend(d.secondary.iter().map(|l| (l.span, l.message.as_str())));
         labels.sort_by_key(|(s, _)| (s.start, s.end));
-        let mut report = Report::build(kind, (file.clone(), clamp(d.primary.span)))
+        let spans: Vec<Span> = labels.iter().map(|(s, _)| *s).collect();
+        let excerpt = Excerpt::new(source, &lines, &spans);
+        let primary = excerpt.map(d.primary.span);
+        let mut report = Report::build(kind, (file.clone(), primary.range()))
             .with_config(config)
             .with_code(d.code)
             .with_message(&d.message);
         for (i, (span, message)) in labels.into_iter().enumerate() {
             report = report.with_label(
-                ALabel::new((file.clone(), clamp(span)))
+                ALabel::new((file.clone(), excerpt.map(span).range()))
                     .with_message(message)
                     .with_order(i as i32),
             );
@@ -229,12 +242,199 @@ pub fn render(diags: &[Diagnostic], file: &str, source: &str, color: Color) -> S
         if let Some(h) = &d.help {
             report = report.with_help(h);
         }
+        let snippet = Source::from(excerpt.text.as_str());
+        let mut one = Vec::new();
         // Writing into a Vec cannot fail.
-        let _ = report
-            .finish()
-            .write((file.clone(), Source::from(source)), &mut out);
+        let _ = report.finish().write((file.clone(), snippet), &mut one);
+        let mut one = String::from_utf8_lossy(&one).into_owned();
+        // ariadne counts the column of the location in its header within the excerpt; where
+        // the excerpt cut the start of the primary's line, put back the column in the source.
+        let (line, column) = lines.line_column(source_clamp(d.primary.span, source).start);
+        let (shown, real) = (
+            format!(
+                "{file}:{}:{} ",
+                line + 1,
+                excerpt.primary_column(primary.start)
+            ),
+            format!("{file}:{}:{} ", line + 1, column),
+        );
+        if shown != real {
+            one = one.replacen(&shown, &real, 1);
+        }
+        out.extend_from_slice(one.as_bytes());
+    }
+    let rest = &diags[diags.len().min(MAX_RENDERED)..];
+    if !rest.is_empty() {
+        out.extend_from_slice(suppressed(rest).as_bytes());
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The closing line for the diagnostics [`render`] left out.
+fn suppressed(rest: &[Diagnostic]) -> String {
+    let errors = rest.iter().filter(|d| d.is_error()).count();
+    let warnings = rest.len() - errors;
+    let count = |n: usize, what: &str| format!("{n} more {what}{}", if n == 1 { "" } else { "s" });
+    let what = match (errors, warnings) {
+        (e, 0) => count(e, "error"),
+        (0, w) => count(w, "warning"),
+        (e, w) => format!("{} and {}", count(e, "error"), count(w, "warning")),
+    };
+    format!("note: {what} suppressed (only the first {MAX_RENDERED} are shown)\n")
+}
+
+/// `span` inside `source`, its ends moved back onto character boundaries.
+fn source_clamp(span: Span, source: &str) -> Span {
+    let floor = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(span.start);
+    Span::new(start, floor(span.end).max(start))
+}
+
+/// The byte offset where each line of a source starts, as ariadne counts lines: a final
+/// newline ends the last line rather than starting an empty one.
+struct LineStarts<'s> {
+    source: &'s str,
+    starts: Vec<usize>,
+}
+
+impl<'s> LineStarts<'s> {
+    fn new(source: &'s str) -> LineStarts<'s> {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .filter(|&start| start < source.len())
+            .collect();
+        LineStarts { source, starts }
+    }
+
+    /// The 0-based line holding byte `at`.
+    fn line_of(&self, at: usize) -> usize {
+        self.starts.partition_point(|&s| s <= at) - 1
+    }
+
+    /// The byte range of line `line`, without its newline.
+    fn range(&self, line: usize) -> (usize, usize) {
+        let start = self.starts[line];
+        let end = match self.starts.get(line + 1) {
+            Some(next) => next - 1,
+            None if self.source.ends_with('\n') => self.source.len() - 1,
+            None => self.source.len(),
+        };
+        (start, end.max(start))
+    }
+
+    /// The 0-based line and 1-based column (in characters) of byte `at`, as ariadne counts.
+    fn line_column(&self, at: usize) -> (usize, usize) {
+        let line = self.line_of(at);
+        let (start, end) = self.range(line);
+        let column = self.source[start..at.min(end)].chars().count() + 1;
+        (line, column)
+    }
+}
+
+/// The lines a diagnostic's labels touch, each longer than [`MAX_LINE`] cut to windows around
+/// the labels' ends, and where every kept byte of the source lies in it. The lines before
+/// them are left empty, so that ariadne numbers the lines as the source does (its
+/// `with_display_line_offset` renumbers the header but not the margin).
+struct Excerpt {
+    text: String,
+    /// Kept stretches of the source: `(source start, source end, excerpt start)`, in order.
+    kept: Vec<(usize, usize, usize)>,
+}
+
+impl Excerpt {
+    fn new(source: &str, lines: &LineStarts, spans: &[Span]) -> Excerpt {
+        let spans: Vec<Span> = spans.iter().map(|&s| source_clamp(s, source)).collect();
+        let first = spans.iter().map(|s| s.start).min().unwrap_or(0);
+        let last = spans.iter().map(|s| s.end).max().unwrap_or(0);
+        let (first_line, last_line) = (lines.line_of(first), lines.line_of(last));
+        let mut points: Vec<usize> = spans.iter().flat_map(|s| [s.start, s.end]).collect();
+        points.sort_unstable();
+        let mut e = Excerpt {
+            text: "\n".repeat(first_line),
+            kept: Vec::new(),
+        };
+        for line in first_line..=last_line {
+            let (start, end) = lines.range(line);
+            // The newline is kept with its line: ariadne places an offset at the very end
+            // of a text on its last character, but one at a newline after it.
+            let newline = end + usize::from(source[end..].starts_with('\n'));
+            if end - start <= MAX_LINE {
+                e.keep(source, start, newline);
+                continue;
+            }
+            // Windows around the label ends on this line, merged where they overlap.
+            let mut windows: Vec<(usize, usize)> = Vec::new();
+            for p in points
+                .iter()
+                .filter(|&&p| p >= start && lines.line_of(p) == line)
+            {
+                let p = (*p).min(end);
+                let lo = source_clamp(
+                    Span::new(p.saturating_sub(EXCERPT_CONTEXT).max(start), 0),
+                    source,
+                )
+                .start;
+                let hi = source_clamp(Span::new(lo, (p + EXCERPT_CONTEXT).min(end)), source).end;
+                match windows.last_mut() {
+                    Some(w) if lo <= w.1 => w.1 = w.1.max(hi),
+                    _ => windows.push((lo, hi)),
+                }
+            }
+            if windows.is_empty() {
+                // A line in the middle of a label that spans lines: its start stands for it.
+                windows.push((
+                    start,
+                    source_clamp(Span::new(start, start + EXCERPT_CONTEXT), source).end,
+                ));
+            }
+            let mut at = start;
+            for (lo, hi) in windows {
+                if lo > at {
+                    e.text.push('…');
+                }
+                e.keep(source, lo, hi);
+                at = hi;
+            }
+            if at < end {
+                e.text.push('…');
+            }
+            e.keep(source, end, newline);
+        }
+        e
+    }
+
+    fn keep(&mut self, source: &str, start: usize, end: usize) {
+        self.kept.push((start, end, self.text.len()));
+        self.text.push_str(&source[start..end]);
+    }
+
+    /// Where a byte of the source lies in the excerpt (every label end is kept).
+    fn at(&self, offset: usize) -> usize {
+        let i = self.kept.partition_point(|&(_, end, _)| end < offset);
+        match self.kept.get(i) {
+            Some(&(start, _, to)) => to + offset.saturating_sub(start),
+            None => self.text.len(),
+        }
+    }
+
+    fn map(&self, span: Span) -> Span {
+        Span::new(
+            self.at(span.start),
+            self.at(span.end).max(self.at(span.start)),
+        )
+    }
+
+    /// The 1-based column, in characters, ariadne reports for excerpt byte `at`.
+    fn primary_column(&self, at: usize) -> usize {
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        self.text[line_start..at].chars().count() + 1
+    }
 }
 
 /// Renders a diagnostic that has no source text to point into (I/O, non-UTF-8 input).

@@ -195,7 +195,7 @@ pub fn eval(
     model: &Model,
     source: &PointSource,
     interp: bool,
-) -> Result<serde_json::Value, String> {
+) -> Result<runtime::eval::Evaluation, String> {
     let backend = if interp {
         Backend::Interp
     } else {

@@ -258,10 +258,7 @@ fn main() -> ExitCode {
                 _ => driver::emit_grad(&model, wrt.as_deref(), loss),
             };
             match text {
-                Ok(t) => {
-                    print!("{t}");
-                    ExitCode::SUCCESS
-                }
+                Ok(t) => write_stdout(&t),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_USER)
@@ -285,12 +282,20 @@ fn main() -> ExitCode {
                 None => PointSource::Random(seed),
             };
             match driver::eval(&model, &source, interp) {
-                Ok(v) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&v).expect("JSON values serialize")
-                    );
-                    ExitCode::SUCCESS
+                Ok(e) => {
+                    let written = write_stdout(&json_text(&e.json));
+                    if e.non_finite.is_empty() {
+                        return written;
+                    }
+                    // The JSON is printed all the same (with "nan", "inf", "-inf" in place),
+                    // so the finite part can be read; the command fails.
+                    const SHOWN: usize = 10;
+                    let mut list = e.non_finite[..e.non_finite.len().min(SHOWN)].join(", ");
+                    if e.non_finite.len() > SHOWN {
+                        list += &format!(" and {} more", e.non_finite.len() - SHOWN);
+                    }
+                    eprintln!("error: not finite at this point: {list}");
+                    ExitCode::from(EXIT_USER)
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -306,13 +311,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_USER);
             }
             match driver::bench(&bytes, model.as_deref()) {
-                Ok(v) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&v).expect("JSON values serialize")
-                    );
-                    ExitCode::SUCCESS
-                }
+                Ok(v) => write_stdout(&json_text(&v)),
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_USER)
@@ -328,10 +327,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_IO);
             };
             match driver::emit_ast(&bytes) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
+                Ok(text) => write_stdout(&text),
                 Err(diags) => {
                     report(&file, &bytes, &diags, color);
                     ExitCode::from(EXIT_USER)
@@ -341,9 +337,43 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes the whole of a command's output to standard output. A reader that stops early
+/// (`| head -1`) closes the pipe: that ends the output quietly with success, as other command
+/// line tools do on `EPIPE` (Rust ignores `SIGPIPE`, so the write reports it). Any other
+/// failure, such as a full disk, is an I/O error with a message.
+fn write_stdout(text: &str) -> ExitCode {
+    use std::io::{ErrorKind, Write};
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to standard output: {e}");
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+/// A JSON value as `eval` and `bench` print it: pretty, with a final newline.
+fn json_text(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n"
+}
+
+/// Reads a source file: at most one byte past [`ebmc::syntax::MAX_SOURCE_BYTES`], so that
+/// a huge file (or `/dev/zero`) is refused by the parser's size check without being read to
+/// its end; and without a leading byte-order mark, which editors do not show, so that the
+/// columns of diagnostics count as the user sees them.
 fn read(path: &Path) -> Option<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(b) => Some(b),
+    use std::io::Read;
+    let limit = ebmc::syntax::MAX_SOURCE_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    let result = std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes));
+    match result {
+        Ok(_) => {
+            let bom = bytes.len() - ebmc::syntax::without_bom(&bytes).len();
+            bytes.drain(..bom);
+            Some(bytes)
+        }
         Err(e) => {
             eprintln!("error: cannot read {}: {e}", path.display());
             None
@@ -353,9 +383,15 @@ fn read(path: &Path) -> Option<Vec<u8>> {
 
 fn report(path: &Path, bytes: &[u8], diags: &[Diagnostic], color: Color) {
     let name = path.display().to_string();
-    match std::str::from_utf8(bytes) {
-        Ok(source) => eprint!("{}", diag::render(diags, &name, source, color)),
-        Err(_) => diags
+    let text = match std::str::from_utf8(bytes) {
+        Ok(source) => Some(source),
+        // A character cut in two at the end, by the read limit ([`read`]): the text before it.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok(),
+        Err(_) => None,
+    };
+    match text {
+        Some(source) => eprint!("{}", diag::render(diags, &name, source, color)),
+        None => diags
             .iter()
             .for_each(|d| eprint!("{}", diag::render_plain(d, &name))),
     }
@@ -378,7 +414,9 @@ fn check(files: &[PathBuf], color: Color) -> ExitCode {
     }
 }
 
-/// Loads and checks one model of a file; reports diagnostics. `Err` carries the exit code.
+/// Loads and checks one model of a file. Errors anywhere in the file are reported (the file
+/// does not check), but warnings only for the model chosen: the others are not being run.
+/// `Err` carries the exit code.
 fn load_model(
     file: &Path,
     name: Option<&str>,
@@ -386,8 +424,8 @@ fn load_model(
 ) -> Result<ebmc::check::Model, ExitCode> {
     let bytes = read(file).ok_or(ExitCode::from(EXIT_IO))?;
     let checked = driver::check(&bytes);
-    report(file, &bytes, &checked.diagnostics, color);
     if checked.has_errors() {
+        report(file, &bytes, &checked.diagnostics, color);
         return Err(ExitCode::from(EXIT_USER));
     }
     let names: Vec<&str> = checked.models.iter().map(|m| m.name.as_str()).collect();
@@ -404,11 +442,19 @@ fn load_model(
         }
     };
     match found {
-        Some(i) => Ok(checked
-            .models
-            .into_iter()
-            .nth(i)
-            .expect("index found above")),
+        Some(i) => {
+            let model = checked
+                .models
+                .into_iter()
+                .nth(i)
+                .expect("index found above");
+            let inside = |d: &&Diagnostic| {
+                d.primary.span.start >= model.span.start && d.primary.span.end <= model.span.end
+            };
+            let own: Vec<Diagnostic> = checked.diagnostics.iter().filter(inside).cloned().collect();
+            report(file, &bytes, &own, color);
+            Ok(model)
+        }
         None => {
             eprintln!(
                 "error: {} has no model `{}`; it has {}",
@@ -459,10 +505,10 @@ fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: C
             if opts.history.is_some() && !outcome.trained {
                 eprintln!("note: nothing was trained, so no history was written");
             }
-            if !quiet {
-                print!("{}", outcome.report.table());
+            if quiet {
+                return ExitCode::SUCCESS;
             }
-            ExitCode::SUCCESS
+            write_stdout(&outcome.report.table())
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -248,3 +248,76 @@ fn interrupted_save_removes_its_temporary_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--model X` reports the warnings of X only: the file's other models are not being run.
+#[test]
+fn a_chosen_model_reports_only_its_own_warnings() {
+    let dir = temp_dir("own-warnings");
+    let file = dir.join("two.ebm");
+    let model = |name: &str, out: &str| {
+        format!(
+            "model {name} {{\n  output {out} : real\n  let unused_in_{name} = 1\n  energy {out}^2\n  infer {out} by descent(steps = 10, rate = 0.1)\n}}\n"
+        )
+    };
+    std::fs::write(&file, model("a", "y") + &model("b", "z")).unwrap();
+    let file = file.display().to_string();
+    for (args, own, other) in [
+        (["run", "--model", "b"], "unused_in_b", "unused_in_a"),
+        (["run", "--model", "a"], "unused_in_a", "unused_in_b"),
+        (["emit", "ir", "--model"], "unused_in_a", "unused_in_b"),
+    ] {
+        let mut args = args.to_vec();
+        if args[0] == "emit" {
+            args.push("a");
+        }
+        let out = ebmc(&[&args[..], &["--color", "never", &file]].concat());
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        assert!(
+            text.starts_with(&format!(
+                "[W0001] Warning: expected let `{own}` to be used, found no use\n"
+            )),
+            "{args:?}: {text}"
+        );
+        assert_eq!(text.matches("[W0001]").count(), 1, "{args:?}: {text}");
+        assert!(!text.contains(other), "{args:?}: {text}");
+    }
+    // `check` still reports every model's.
+    let out = ebmc(&["check", "--color", "never", &file]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr)
+            .matches("[W0001]")
+            .count(),
+        2
+    );
+}
+
+/// A gradient with one non-finite entry keeps its shape, that entry written as `"inf"` (JSON
+/// has no infinity), and `eval` fails naming it — on native code and on the interpreter.
+#[test]
+fn eval_encodes_a_non_finite_gradient_entry_and_fails() {
+    let dir = temp_dir("eval-non-finite");
+    let model = dir.join("m.ebm");
+    std::fs::write(
+        &model,
+        "model m {\n  output y : real\n  param w : real[2, 2]\n  energy y^2 + sum(sqrt(w))\n}\n",
+    )
+    .unwrap();
+    let point = dir.join("p.json");
+    std::fs::write(&point, r#"{"y": 1, "w": [[1, 0], [4, 9]]}"#).unwrap();
+    let (model, point) = (model.display().to_string(), point.display().to_string());
+    for extra in [&[][..], &["--interp"][..]] {
+        let out = ebmc(&[&["eval", &model, "--point", &point][..], extra].concat());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "error: not finite at this point: grad.w[0, 1] = inf\n"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            json["grad"]["w"],
+            serde_json::json!([[0.5, "inf"], [0.25, 1.0 / 6.0]])
+        );
+        assert_eq!(json["energy"], serde_json::json!(7.0));
+    }
+}

@@ -148,3 +148,72 @@ fn lvq2_lint_warns_only_where_the_energy_may_go_negative() {
         assert_eq!(warned, warns, "{energy}");
     }
 }
+
+/// Every error of every err fixture ends with a help line: how to fix it, not only what is
+/// wrong (STYLE.md habit 9).
+#[test]
+fn every_error_has_a_help() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ebm/err");
+    let mut missing = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ebm"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let bytes = std::fs::read(&path).unwrap();
+        for d in driver::check(&bytes).diagnostics {
+            if d.is_error() && d.help.as_deref().is_none_or(str::is_empty) {
+                missing.push(format!(
+                    "{}: {} {}",
+                    path.file_name().unwrap().to_string_lossy(),
+                    d.code,
+                    d.message
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "errors without a help:\n{}",
+        missing.join("\n")
+    );
+    // E0408's help says what the argument takes and a value in range near the one written.
+    let bytes = std::fs::read(dir.join("e0408_fractional_steps.ebm")).unwrap();
+    let d = &driver::check(&bytes).diagnostics[0];
+    assert_eq!(d.code.as_str(), "E0408");
+    assert_eq!(
+        d.help.as_deref(),
+        Some("`steps` takes a whole number ≥ 1, e.g. `steps = 2`")
+    );
+}
+
+/// An integer argument written as a literal is exact up to 2^64 − 1: the seeds 2^53 and
+/// 2^53 + 1 differ (through an f64 they were the same), and a seed over 64 bits is E0408.
+#[test]
+fn seeds_are_exact_integers() {
+    let source = |seed: &str| {
+        format!(
+            "model m {{\n  input x : real\n  output y : real\n  param w : real\n  energy (w * x - y)^2\n  loss energy\n  train by sgd(rate = 0.1, epochs = 1, seed = {seed})\n  data \"d.csv\" {{ x = 0, y = 1 }}\n}}\n"
+        )
+    };
+    for seed in [
+        "9007199254740992",
+        "9007199254740993",
+        "18446744073709551615",
+        "0",
+    ] {
+        let checked = driver::check(source(seed).as_bytes());
+        assert!(!checked.has_errors(), "{seed}: {:?}", checked.diagnostics);
+        let train = checked.models[0].train.as_ref().unwrap();
+        assert_eq!(train.seed.to_string(), seed);
+    }
+    let checked = driver::check(source("18446744073709551616").as_bytes());
+    let d = &checked.diagnostics[0];
+    assert_eq!(d.code.as_str(), "E0408");
+    assert_eq!(
+        d.message,
+        "expected `seed` to be an integer ≥ 0 that fits in 64 bits, found a larger one"
+    );
+}

@@ -33,8 +33,7 @@ fn source_larger_than_the_limit() {
     assert_eq!(
         errors(&s),
         [format!(
-            "E0005 expected at most {MAX_SOURCE_BYTES} bytes of source, found {}",
-            s.len()
+            "E0005 expected at most {MAX_SOURCE_BYTES} bytes of source, found more"
         )]
     );
 }

@@ -20,7 +20,7 @@ impl<'a> Checker<'a> {
     /// Evaluates a scalar constant expression; reports and returns `None` otherwise.
     pub(super) fn const_eval(&mut self, e: &ast::Expr) -> Option<f64> {
         let v = match &e.kind {
-            ExprKind::Number(v) => *v,
+            ExprKind::Number(v, _) => *v,
             ExprKind::Name(n) => match self.names.get(n.as_str()).copied() {
                 Some((Sym::Const(i), _)) => self.const_vals[i]?,
                 Some((sym, decl)) => {
@@ -442,15 +442,18 @@ impl<'a> Checker<'a> {
             }
             "uniform" => {
                 if !(vals[0] < vals[1] && vals[0].is_finite() && vals[1].is_finite()) {
-                    self.error(Diagnostic::new(
-                        Code::ArgumentRange,
-                        e.span,
-                        format!(
-                            "expected finite bounds with lo < hi, found {} and {}",
-                            fmt_num(vals[0]),
-                            fmt_num(vals[1])
-                        ),
-                    ));
+                    self.error(
+                        Diagnostic::new(
+                            Code::ArgumentRange,
+                            e.span,
+                            format!(
+                                "expected finite bounds with lo < hi, found {} and {}",
+                                fmt_num(vals[0]),
+                                fmt_num(vals[1])
+                            ),
+                        )
+                        .help("`uniform(lo, hi)` draws from lo to hi, e.g. `uniform(-0.1, 0.1)`"),
+                    );
                     return None;
                 }
                 Some(Init::Uniform {
@@ -508,7 +511,7 @@ pub(super) fn fmt_num(v: f64) -> String {
 /// "a call to `f`", "the variable `x`", … for messages.
 pub(super) fn describe(e: &ast::Expr) -> String {
     match &e.kind {
-        ExprKind::Number(v) => format!("the number {}", fmt_num(*v)),
+        ExprKind::Number(v, _) => format!("the number {}", fmt_num(*v)),
         ExprKind::Name(n) => format!("`{n}`"),
         ExprKind::Vector(_) => "a vector literal".into(),
         ExprKind::Call { func, .. } => format!("a call to `{}`", func.name),

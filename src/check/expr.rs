@@ -53,7 +53,7 @@ impl<'a> Checker<'a> {
         let span = e.span;
         let typed = |kind, ty| Some(Expr { kind, ty, span });
         match &e.kind {
-            A::Number(v) => typed(ExprKind::Number(*v), Ty::scalar()),
+            A::Number(v, _) => typed(ExprKind::Number(*v), Ty::scalar()),
             A::Name(n) => self.name(n, span, env),
             A::Vector(items) => self.vector(items, span, env),
             A::Call { func, args } => self.call(func, args, span, env),
@@ -604,7 +604,11 @@ impl<'a> Checker<'a> {
                     args[0].span,
                     format!("expected a value `{}` can take, found {k}", yv.ty),
                 )
-                .label(format!("`{}` never equals {k}", yv.ty)),
+                .label(format!("`{}` never equals {k}", yv.ty))
+                .help(match yv.ty {
+                    Ty::Sign => "a `sign` is -1 or 1".to_string(),
+                    _ => format!("a `{}` takes 0 to {}", yv.ty, n.saturating_sub(1)),
+                }),
             );
             return None;
         };
@@ -843,7 +847,7 @@ pub(super) fn plural(n: usize, word: &str) -> String {
 fn is_constant_syntax(e: &ast::Expr, c: &Checker) -> bool {
     use ast::ExprKind as A;
     match &e.kind {
-        A::Number(_) => true,
+        A::Number(..) => true,
         A::Name(n) => matches!(c.names.get(n.as_str()), Some((Sym::Const(_), _))),
         A::Neg(x) => is_constant_syntax(x, c),
         A::Binary { op, lhs, rhs, .. } => {

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 pub(super) fn names_in(e: &ast::Expr, bound: &[&str], out: &mut Vec<(String, Span)>) {
     use ast::ExprKind as A;
     match &e.kind {
-        A::Number(_) => {}
+        A::Number(..) => {}
         A::Name(n) => {
             if !bound.contains(&n.as_str()) {
                 out.push((n.clone(), e.span));

@@ -6,6 +6,10 @@
 //! a missing, extra, mis-shaped or non-finite entry is an error naming it) or random: params
 //! from their declared initialisation, real variables standard normal, discrete ones uniform,
 //! all from one seed.
+//!
+//! JSON has no NaN or infinity: a non-finite energy, term or gradient entry is written as the
+//! string `"nan"`, `"inf"` or `"-inf"` in its place, so every array keeps its shape, and
+//! [`Evaluation::non_finite`] names each one (the command then fails).
 
 use super::session::RunError;
 use super::weights;
@@ -60,9 +64,65 @@ pub fn point(model: &Model, source: &PointSource) -> Result<Vec<Vec<f64>>, RunEr
     }
 }
 
+/// What `ebmc eval` prints, and the entries of it that were not finite.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub json: Value,
+    /// `energy`, `terms.NAME`, `grad.NAME[i, j]` with their value, in the order printed.
+    pub non_finite: Vec<String>,
+}
+
+/// One number as `eval` writes it: non-finite ones as the strings `"nan"`, `"inf"`, `"-inf"`.
+fn encode(x: f64) -> Value {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => Value::Number(n),
+        None if x.is_nan() => "nan".into(),
+        None if x > 0.0 => "inf".into(),
+        None => "-inf".into(),
+    }
+}
+
+/// `values` nested by `dims` (row-major), each number [`encode`]d; records the non-finite
+/// ones under `name` with their index.
+fn nested(name: &str, dims: &[usize], values: &[f64], non_finite: &mut Vec<String>) -> Value {
+    for (flat, x) in values.iter().enumerate().filter(|(_, x)| !x.is_finite()) {
+        let mut index = Vec::with_capacity(dims.len());
+        let mut rest = flat;
+        for d in dims.iter().rev() {
+            index.push(rest % d);
+            rest /= d;
+        }
+        index.reverse();
+        let at = if dims.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = index.iter().map(|i| i.to_string()).collect();
+            format!("[{}]", parts.join(", "))
+        };
+        non_finite.push(format!(
+            "{name}{at} = {}",
+            encode(*x).as_str().unwrap_or("")
+        ));
+    }
+    fn nest(dims: &[usize], values: &[f64]) -> Value {
+        match dims.split_first() {
+            None => encode(values[0]),
+            Some((&n, rest)) => {
+                let stride: usize = rest.iter().product();
+                Value::Array(
+                    (0..n)
+                        .map(|i| nest(rest, &values[i * stride..(i + 1) * stride]))
+                        .collect(),
+                )
+            }
+        }
+    }
+    nest(dims, values)
+}
+
 /// Evaluates the energy, its terms and its gradient at the point, as the JSON `eval` prints,
 /// with the compiled model's [`Entry::Grad`].
-pub fn eval(code: &Arc<Compiled>, source: &PointSource) -> Result<Value, RunError> {
+pub fn eval(code: &Arc<Compiled>, source: &PointSource) -> Result<Evaluation, RunError> {
     let model = &code.model;
     let mut kernel = code
         .kernel(Entry::Grad)
@@ -84,15 +144,14 @@ pub fn eval(code: &Arc<Compiled>, source: &PointSource) -> Result<Value, RunErro
         let k = kernel.entry().outputs.iter().position(|p| p.what == what)?;
         Some(kernel.output(k))
     };
-    let number = |x: f64| {
-        serde_json::Number::from_f64(x)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)
-    };
+    let mut non_finite = Vec::new();
+    let energy = out(Output::Energy).map(|e| e[0]).unwrap_or(f64::NAN);
+    let energy = nested("energy", &[], &[energy], &mut non_finite);
     let mut terms = Map::new();
     for (k, t) in model.energy.iter().enumerate() {
         if let Some(v) = out(Output::Term(k)) {
-            terms.insert(t.name.clone(), number(v[0]));
+            let name = format!("terms.{}", t.name);
+            terms.insert(t.name.clone(), nested(&name, &[], &v[..1], &mut non_finite));
         }
     }
     let mut grads = Map::new();
@@ -103,17 +162,19 @@ pub fn eval(code: &Arc<Compiled>, source: &PointSource) -> Result<Value, RunErro
         let g = out(Output::Grad(VarId(i as u32)))
             .map(|g| g.to_vec())
             .unwrap_or_else(|| vec![0.0; v.ty.elements()]);
-        grads.insert(
-            v.name.clone(),
-            weights::to_json(&v.ty, &g).unwrap_or(Value::Null),
-        );
+        let dims: &[usize] = match &v.ty {
+            Ty::Real(shape) => &shape.0,
+            _ => &[],
+        };
+        let name = format!("grad.{}", v.name);
+        grads.insert(v.name.clone(), nested(&name, dims, &g, &mut non_finite));
     }
     let mut top = Map::new();
-    top.insert(
-        "energy".into(),
-        number(out(Output::Energy).map(|e| e[0]).unwrap_or(f64::NAN)),
-    );
+    top.insert("energy".into(), energy);
     top.insert("terms".into(), Value::Object(terms));
     top.insert("grad".into(), Value::Object(grads));
-    Ok(Value::Object(top))
+    Ok(Evaluation {
+        json: Value::Object(top),
+        non_finite,
+    })
 }

@@ -51,7 +51,7 @@ fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
         }
         OutputMetrics::Real { rmse, r2 } => {
             map.insert("rmse".into(), number(rmse));
-            map.insert("r2".into(), number(r2));
+            map.insert("r2".into(), r2.map_or(Value::Null, number));
         }
     }
 }
@@ -61,8 +61,12 @@ fn metrics_from(map: &Map<String, Value>) -> Option<OutputMetrics> {
     if let Some(accuracy) = get("accuracy") {
         return Some(OutputMetrics::Discrete { accuracy });
     }
-    match (get("rmse"), get("r2")) {
-        (Some(rmse), Some(r2)) => Some(OutputMetrics::Real { rmse, r2 }),
+    // `r2` is `null` where it is undefined (the targets did not vary).
+    match (get("rmse"), map.get("r2")) {
+        (Some(rmse), Some(r2)) => Some(OutputMetrics::Real {
+            rmse,
+            r2: r2.as_f64(),
+        }),
         _ => None,
     }
 }
@@ -210,7 +214,7 @@ mod tests {
                     "a".into(),
                     OutputMetrics::Real {
                         rmse: 1.5,
-                        r2: 0.25,
+                        r2: Some(0.25),
                     },
                 ),
                 ("b".into(), OutputMetrics::Discrete { accuracy: 1.0 }),

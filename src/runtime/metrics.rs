@@ -57,8 +57,13 @@ pub fn rmse(predicted: &[f64], truth: &[f64]) -> Option<f64> {
 ///
 /// For a vector output, `SS_tot` sums each element's squared deviations from that element's
 /// own mean, and both sums run over all elements: scikit-learn's `r2_score` with
-/// `multioutput="variance_weighted"`. When the truths do not vary (`SS_tot = 0`) it is 1 for a
-/// perfect prediction and 0 otherwise, as scikit-learn does, instead of a division by zero.
+/// `multioutput="variance_weighted"`.
+///
+/// `None` for an empty set, and when the truths do not vary: R² is then undefined. "Do not
+/// vary" allows for rounding: truths mapped back from standardized units, or a constant whose
+/// mean is not exact in binary (0.1), leave an `SS_tot` of a few ulps², and dividing by it
+/// reported R² = −10¹⁵ for a constant target. (scikit-learn's convention of 1 or 0 there
+/// would hide that the question has no answer.)
 pub fn r2(predicted: &[f64], truth: &[f64], width: usize) -> Option<f64> {
     assert_eq!(
         predicted.len(),
@@ -88,23 +93,24 @@ pub fn r2(predicted: &[f64], truth: &[f64], width: usize) -> Option<f64> {
         .enumerate()
         .map(|(i, t)| (t - means[i % width]).powi(2))
         .sum();
-    Some(match (ss_tot == 0.0, ss_res == 0.0) {
-        (false, _) => 1.0 - ss_res / ss_tot,
-        (true, true) => 1.0,
-        (true, false) => 0.0,
-    })
+    // Rounding leaves each deviation from the mean at most a few ulps of the largest truth.
+    let scale = truth.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+    let rounding = truth.len() as f64 * (64.0 * f64::EPSILON * scale).powi(2);
+    if ss_tot.is_nan() || ss_tot <= rounding {
+        return None;
+    }
+    Some(1.0 - ss_res / ss_tot)
 }
 
 /// The quality of one output's predictions.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OutputMetrics {
     /// `class` and `sign` outputs.
-    Discrete {
-        accuracy: f64,
-    },
+    Discrete { accuracy: f64 },
     Real {
         rmse: f64,
-        r2: f64,
+        /// `None` when the truths do not vary ([`r2`]): `null` in JSON, `undefined` in the table.
+        r2: Option<f64>,
     },
 }
 
@@ -118,7 +124,7 @@ impl OutputMetrics {
             }
             Ty::Real(_) => Some(OutputMetrics::Real {
                 rmse: rmse(predicted, truth)?,
-                r2: r2(predicted, truth, ty.elements())?,
+                r2: r2(predicted, truth, ty.elements()),
             }),
         }
     }
@@ -130,7 +136,7 @@ impl OutputMetrics {
             }
             OutputMetrics::Real { rmse, r2 } => {
                 map.insert("rmse".into(), number(rmse));
-                map.insert("r2".into(), number(r2));
+                map.insert("r2".into(), r2.map_or(Value::Null, number));
             }
         }
     }
@@ -259,7 +265,7 @@ impl Report {
                             OutputMetrics::Discrete { accuracy } => cells.push(fmt(accuracy)),
                             OutputMetrics::Real { rmse, r2 } => {
                                 cells.push(fmt(rmse));
-                                cells.push(fmt(r2));
+                                cells.push(r2.map_or_else(|| "undefined".to_string(), fmt));
                             }
                         }
                     }
@@ -287,6 +293,21 @@ impl Report {
                         out.push_str(&format!("  {:>w$}", c, w = width(i)));
                     }
                     out.push('\n');
+                }
+                let sets = [("train", Some(train)), ("test", test.as_ref())];
+                for (set, e) in sets.into_iter().filter_map(|(s, e)| Some((s, e?))) {
+                    for (name, m) in &e.outputs {
+                        if let OutputMetrics::Real { r2: None, .. } = m {
+                            let which = if several {
+                                format!(" of `{name}`")
+                            } else {
+                                String::new()
+                            };
+                            out.push_str(&format!(
+                                "note: r2{which} on {set} is undefined: its targets do not vary\n"
+                            ));
+                        }
+                    }
                 }
                 out
             }
@@ -404,10 +425,44 @@ mod tests {
             Some(1.0)
         );
         assert!(r2(&[4.0, 3.0, 2.0, 1.0], &[1.0, 2.0, 3.0, 4.0], 1).unwrap() < 0.0);
-        // Constant truths.
-        assert_eq!(r2(&[2.0, 2.0], &[2.0, 2.0], 1), Some(1.0));
-        assert_eq!(r2(&[2.0, 3.0], &[2.0, 2.0], 1), Some(0.0));
         assert_eq!(r2(&[], &[], 1), None);
+    }
+
+    /// Truths that do not vary leave R² undefined, also when rounding leaves an `SS_tot` of a
+    /// few ulps²: ten truths of 0.1 have a computed mean of 0.09999999999999999, and dividing
+    /// by that `SS_tot` reported about −10¹⁵.
+    #[test]
+    fn r2_of_a_constant_target_is_undefined() {
+        assert_eq!(r2(&[2.0, 2.0], &[2.0, 2.0], 1), None);
+        assert_eq!(r2(&[2.0, 3.0], &[2.0, 2.0], 1), None);
+        assert_eq!(r2(&[0.0; 3], &[0.0; 3], 1), None);
+        let predicted: Vec<f64> = (0..10).map(|i| 0.1 + 1e-9 * i as f64).collect();
+        assert_eq!(r2(&predicted, &[0.1; 10], 1), None);
+        // A target that varies by little, but by more than rounding, still has an R².
+        let truth: Vec<f64> = (0..10).map(|i| 0.1 + 1e-9 * i as f64).collect();
+        assert_eq!(r2(&truth, &truth, 1), Some(1.0));
+        let m = OutputMetrics::of(&Ty::scalar(), &predicted, &[0.1; 10]).unwrap();
+        assert!(matches!(m, OutputMetrics::Real { r2: None, .. }), "{m:?}");
+        let report = Report::Data {
+            train: Evaluation {
+                loss: None,
+                outputs: vec![("y".into(), m)],
+            },
+            test: None,
+        };
+        let json = serde_json::to_string(&report.to_json()).unwrap();
+        assert!(json.contains(r#""r2":null"#), "{json}");
+        let table = report.table();
+        assert!(table.lines().next().unwrap().ends_with("  r2"), "{table}");
+        assert!(
+            table.lines().nth(1).unwrap().ends_with("  undefined"),
+            "{table}"
+        );
+        assert_eq!(
+            table.lines().nth(2),
+            Some("note: r2 on train is undefined: its targets do not vary"),
+            "{table}"
+        );
     }
 
     #[test]
@@ -430,7 +485,7 @@ mod tests {
             OutputMetrics::of(&Ty::scalar(), &[1.0, 3.0], &[1.0, 2.0]),
             Some(OutputMetrics::Real {
                 rmse: 0.5f64.sqrt(),
-                r2: -1.0
+                r2: Some(-1.0)
             })
         );
         assert_eq!(OutputMetrics::of(&Ty::Sign, &[], &[]), None);
@@ -460,7 +515,13 @@ mod tests {
     fn regression_report_without_test_set_and_with_a_diverged_loss() {
         let train = Evaluation {
             loss: Some(f64::NAN),
-            outputs: vec![("y".into(), OutputMetrics::Real { rmse: 2.0, r2: 0.5 })],
+            outputs: vec![(
+                "y".into(),
+                OutputMetrics::Real {
+                    rmse: 2.0,
+                    r2: Some(0.5),
+                },
+            )],
         };
         let r = Report::Data { train, test: None };
         assert_eq!(
@@ -475,7 +536,13 @@ mod tests {
             loss: None,
             outputs: vec![
                 ("y".into(), OutputMetrics::Discrete { accuracy: 1.0 }),
-                ("z".into(), OutputMetrics::Real { rmse: 0.0, r2: 1.0 }),
+                (
+                    "z".into(),
+                    OutputMetrics::Real {
+                        rmse: 0.0,
+                        r2: Some(1.0),
+                    },
+                ),
             ],
         };
         let r = Report::Data {

@@ -206,7 +206,9 @@ impl BinOp {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
-    Number(f64),
+    /// A number literal, and its exact value when it is written as a whole number that fits
+    /// in 64 bits: the `f64` rounds integers above 2^53, and a seed must not be rounded.
+    Number(f64, Option<u64>),
     Name(String),
     /// `[a, b, c]`
     Vector(Vec<Expr>),

@@ -398,7 +398,7 @@ impl Builder {
             if run > MAX_EXPR_DEPTH || pows > MAX_EXPR_DEPTH {
                 self.error(too_deep(span(&q), "operators", MAX_EXPR_DEPTH));
                 return Expr {
-                    kind: ExprKind::Number(0.0),
+                    kind: ExprKind::Number(0.0, Some(0)),
                     span: sp,
                 };
             }
@@ -488,7 +488,7 @@ impl Builder {
             }
             (
                 Expr {
-                    kind: ExprKind::Number(0.0),
+                    kind: ExprKind::Number(0.0, Some(0)),
                     span: e.span,
                 },
                 MAX_EXPR_DEPTH + 2,
@@ -542,6 +542,11 @@ impl Builder {
                 } else {
                     text.parse::<f64>().unwrap_or(f64::NAN)
                 };
+                let exact = text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| text.parse::<u64>().ok())
+                    .flatten();
                 if !v.is_finite() && text != "inf" {
                     self.error(
                         Diagnostic::new(
@@ -554,7 +559,7 @@ impl Builder {
                 }
                 (
                     Expr {
-                        kind: ExprKind::Number(v),
+                        kind: ExprKind::Number(v, exact),
                         span: sp,
                     },
                     1,
@@ -629,7 +634,7 @@ fn ident(p: Pair<Rule>) -> Ident {
 /// Depth of an expression tree already built (bounded by construction).
 fn depth(e: &Expr) -> usize {
     1 + match &e.kind {
-        ExprKind::Number(_) | ExprKind::Name(_) => 0,
+        ExprKind::Number(..) | ExprKind::Name(_) => 0,
         ExprKind::Vector(items) | ExprKind::Call { args: items, .. } => {
             items.iter().map(depth).max().unwrap_or(0)
         }

@@ -23,8 +23,23 @@ pub const MAX_EXPR_DEPTH: usize = 256;
 /// Largest source text accepted.
 pub const MAX_SOURCE_BYTES: usize = 8 << 20;
 
-/// Parses raw bytes: non-UTF-8 input is an error, not a panic.
+/// The byte-order mark some editors put at the start of a UTF-8 file.
+const BOM: &str = "\u{feff}";
+
+/// `bytes` without a leading UTF-8 byte-order mark. The mark is not part of the source: an
+/// editor does not show it, so spans, lines and columns count from after it.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(BOM.as_bytes()).unwrap_or(bytes)
+}
+
+/// Parses raw bytes: non-UTF-8 input is an error, not a panic. A leading byte-order mark is
+/// skipped ([`without_bom`]); spans index the bytes after it.
 pub fn parse_bytes(bytes: &[u8]) -> Result<File, Vec<Diagnostic>> {
+    let bytes = without_bom(bytes);
+    // Size first: a reader that stops one byte past the limit may cut a character in two.
+    if bytes.len() > MAX_SOURCE_BYTES {
+        return Err(vec![too_large()]);
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => parse(s),
         Err(e) => {
@@ -42,18 +57,23 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<File, Vec<Diagnostic>> {
     }
 }
 
-/// Parses a source text into a file of models.
+/// The source is over [`MAX_SOURCE_BYTES`]. Its length is not given: readers stop one byte
+/// past the limit rather than read a file (or `/dev/zero`) to its end.
+fn too_large() -> Diagnostic {
+    Diagnostic::new(
+        Code::TooLarge,
+        Span::new(0, 0),
+        format!("expected at most {MAX_SOURCE_BYTES} bytes of source, found more"),
+    )
+    .help("split the file into several files")
+}
+
+/// Parses a source text into a file of models. A leading byte-order mark is skipped, as by
+/// [`parse_bytes`].
 pub fn parse(source: &str) -> Result<File, Vec<Diagnostic>> {
+    let source = source.strip_prefix(BOM).unwrap_or(source);
     if source.len() > MAX_SOURCE_BYTES {
-        return Err(vec![Diagnostic::new(
-            Code::TooLarge,
-            Span::new(0, 0),
-            format!(
-                "expected at most {MAX_SOURCE_BYTES} bytes of source, found {}",
-                source.len()
-            ),
-        )
-        .help("split the file into several files")]);
+        return Err(vec![too_large()]);
     }
     scan_nesting(source)?;
     // Guard against pathological backtracking as well as deep recursion.

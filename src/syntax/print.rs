@@ -143,7 +143,7 @@ impl Printer {
 
     fn expr(&mut self, indent: usize, e: &Expr) {
         match &e.kind {
-            ExprKind::Number(v) => self.line(indent, &format!("number {v:?}"), e.span),
+            ExprKind::Number(v, _) => self.line(indent, &format!("number {v:?}"), e.span),
             ExprKind::Name(n) => self.line(indent, &format!("name {n}"), e.span),
             ExprKind::Vector(items) => {
                 self.line(indent, "vector", e.span);

@@ -67,7 +67,8 @@ pub enum Set {
 pub fn score(report: &Report, set: Set) -> f64 {
     match metric(report, set) {
         OutputMetrics::Discrete { accuracy } => accuracy,
-        OutputMetrics::Real { r2, .. } => r2,
+        // An undefined R² fails every comparison a test makes with it.
+        OutputMetrics::Real { r2, .. } => r2.unwrap_or(f64::NAN),
     }
 }
 

@@ -28,6 +28,10 @@ pub(super) struct Clauses {
     pub data: Option<Data>,
 }
 
+/// The largest integer a computed (not literal) integer argument may be: every integer up to
+/// 2^53 is exact in an `f64`.
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
 /// Allowed values of a numeric argument.
 #[derive(Clone, Copy)]
 enum Range {
@@ -46,11 +50,47 @@ enum Range {
 impl Range {
     fn accepts(self, v: f64) -> bool {
         match self {
-            Range::Int(n) => v.fract() == 0.0 && v >= n as f64 && v <= 9_007_199_254_740_992.0,
+            Range::Int(n) => v.fract() == 0.0 && v >= n as f64 && v <= MAX_EXACT,
             Range::Positive => v > 0.0 && v.is_finite(),
             Range::PositiveOrInf => v > 0.0,
             Range::NonNegative => v >= 0.0 && v.is_finite(),
             Range::Unit => (0.0..1.0).contains(&v),
+        }
+    }
+
+    /// The help line of a value `v` out of this range for argument `name`: what it takes,
+    /// and a value in range close to what was written.
+    fn help(self, name: &str, v: f64) -> String {
+        let near = |x: f64, fallback: f64| {
+            if self.accepts(x) {
+                fmt_num(x)
+            } else {
+                fmt_num(fallback)
+            }
+        };
+        match self {
+            Range::Int(_) if v.fract() == 0.0 && v > MAX_EXACT => {
+                format!("above 2^53 a computed `{name}` is not exact: write it as a literal")
+            }
+            Range::Int(n) => format!(
+                "`{name}` takes a whole number ≥ {n}, e.g. `{name} = {}`",
+                near(v.abs().floor(), n as f64)
+            ),
+            Range::Positive => format!(
+                "`{name}` takes a finite number > 0, e.g. `{name} = {}`",
+                // A learning rate is small; other positive arguments (`beta`, `eps`'s
+                // scale aside) are about one.
+                near(v.abs(), if name == "rate" { 0.01 } else { 1.0 })
+            ),
+            Range::PositiveOrInf => format!(
+                "`{name}` takes a number > 0 or `inf`, e.g. `{name} = {}`",
+                near(v.abs(), 1.0)
+            ),
+            Range::NonNegative => format!(
+                "`{name}` takes a finite number ≥ 0, e.g. `{name} = {}`",
+                near(v.abs(), 0.0)
+            ),
+            Range::Unit => format!("`{name}` takes a fraction in [0, 1), e.g. `{name} = 0.9`"),
         }
     }
 
@@ -83,6 +123,9 @@ const fn arg(name: &'static str, range: Range, default: Option<f64>) -> ArgSpec 
 /// Resolved arguments, in spec order, plus a descent `init` when the method has one.
 struct Args {
     values: Vec<f64>,
+    /// The exact value of an integer argument written as a literal (a seed above 2^53 is not
+    /// exact in `values`).
+    exact: Vec<Option<u64>>,
     init: Option<Init>,
 }
 
@@ -90,6 +133,7 @@ impl<'a> Checker<'a> {
     /// Checks the named arguments of `m` against `specs`; `with_init` also accepts `init`.
     fn args(&mut self, m: &ast::Method, specs: &[ArgSpec], with_init: bool) -> Option<Args> {
         let mut values: Vec<Option<f64>> = specs.iter().map(|s| s.default).collect();
+        let mut exact: Vec<Option<u64>> = vec![None; specs.len()];
         let mut given: Vec<Option<Span>> = vec![None; specs.len()];
         let mut init = None;
         let mut init_span: Option<Span> = None;
@@ -173,6 +217,43 @@ impl<'a> Checker<'a> {
                 ok = false;
                 continue;
             }
+            // An integer literal is taken exactly, up to 2^64 − 1: through the f64, the seeds
+            // 2^53 and 2^53 + 1 would be the same.
+            if let (Range::Int(min), ast::ExprKind::Number(v, Some(n))) =
+                (specs[i].range, &a.value.kind)
+            {
+                if i64::try_from(*n).map_or(true, |n| n >= min) {
+                    values[i] = Some(*v);
+                    exact[i] = Some(*n);
+                    continue;
+                }
+            }
+            // A literal past 64 bits: its f64 would print rounded, so say what it is instead.
+            if let (Range::Int(min), ast::ExprKind::Number(v, None)) =
+                (specs[i].range, &a.value.kind)
+            {
+                if *v >= u64::MAX as f64 {
+                    self.error(
+                        Diagnostic::new(
+                            Code::ArgumentRange,
+                            a.value.span,
+                            format!(
+                                "expected `{}` to be an integer ≥ {min} that fits in 64 bits, \
+                                 found a larger one",
+                                name.name
+                            ),
+                        )
+                        .label(format!("`{}` over {}", name.name, u64::MAX))
+                        .help(format!(
+                            "`{}` takes a whole number from {min} to {}",
+                            name.name,
+                            u64::MAX
+                        )),
+                    );
+                    ok = false;
+                    continue;
+                }
+            }
             let Some(v) = self.const_eval(&a.value) else {
                 ok = false;
                 continue;
@@ -189,7 +270,8 @@ impl<'a> Checker<'a> {
                             fmt_num(v)
                         ),
                     )
-                    .label(format!("`{}` = {}", name.name, fmt_num(v))),
+                    .label(format!("`{}` = {}", name.name, fmt_num(v)))
+                    .help(specs[i].range.help(&name.name, v)),
                 );
                 ok = false;
                 continue;
@@ -223,6 +305,7 @@ impl<'a> Checker<'a> {
         }
         Some(Args {
             values: values.into_iter().map(|v| v.unwrap_or_default()).collect(),
+            exact,
             init,
         })
     }
@@ -419,6 +502,9 @@ fn descent_discrete(span: Span, name: &str, t: &Ty) -> Diagnostic {
         format!("expected a real variable for descent, found `{name}` of type `{t}`"),
     )
     .label("gradient descent needs a real variable")
+    .help(format!(
+        "a discrete variable is solved by trying every value: use `enumerate` for `{name}`"
+    ))
 }
 
 fn enumerate_real(span: Span, name: &str, t: &Ty, what: &str) -> Diagnostic {
@@ -428,4 +514,7 @@ fn enumerate_real(span: Span, name: &str, t: &Ty, what: &str) -> Diagnostic {
         format!("expected a class or sign {what} to enumerate, found `{name}` of type `{t}`"),
     )
     .label("a real variable has infinitely many values")
+    .help(format!(
+        "a real variable is solved by gradient descent: use `descent(steps = 100, rate = 0.1)` for `{name}`"
+    ))
 }

@@ -79,7 +79,7 @@ impl<'a> Checker<'a> {
             rate: a.values[0],
             epochs: a.values[1] as usize,
             batch: a.values[2] as usize,
-            seed: a.values[3] as u64,
+            seed: a.exact[3].unwrap_or(a.values[3] as u64),
             l2: a.values[4],
             span: d.span,
         })
