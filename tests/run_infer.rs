@@ -50,3 +50,24 @@ fn descent_finds_the_minimum_of_rosenbrock_in_ten_dimensions() {
     }
     assert!(energy < 1e-4, "energy at the minimum: {energy}");
 }
+
+/// `cosine` is finite at a zero vector (spec section 4: `a·b / max(‖a‖‖b‖, 1e-8)`): descent
+/// started at `init = 0` moves towards the answer instead of stopping on a NaN.
+#[test]
+fn cosine_descent_starts_at_a_zero_vector() {
+    let (y, energy) = infer(
+        "model m {
+           param a : real[3] = [1, 2, 2]
+           output y : real[3]
+           energy 1 - cosine(a, y) + 0.01 * sqnorm(y)
+           infer y by descent(steps = 300, rate = 0.5, init = 0)
+         }",
+    );
+    assert!(energy.is_finite(), "energy {energy}");
+    // The minimum lies along a: y ∝ (1, 2, 2).
+    let norm = y.iter().map(|v| v * v).sum::<f64>().sqrt();
+    assert!(norm > 0.1, "descent did not move from 0: {y:?}");
+    for (yi, ai) in y.iter().zip([1.0, 2.0, 2.0]) {
+        assert!((yi / norm - ai / 3.0).abs() < 1e-3, "{y:?}");
+    }
+}

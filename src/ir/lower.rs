@@ -617,11 +617,15 @@ impl<'m> Lower<'m> {
                 g.unary(Unary::Sqrt, s)
             }
             Builtin::Cosine => {
-                // ⟨a, b⟩ / sqrt(|a|² |b|²): one square root.
+                // ⟨a, b⟩ / max(‖a‖‖b‖, 1e-8) (spec section 4), as ⟨a, b⟩ / sqrt(max(|a|²
+                // |b|², 1e-16)): one square root, never of 0, so the value and its gradient
+                // stay finite at a zero vector (a descent started at `init = 0`).
                 let ab = g.dot(xs[0], xs[1]);
                 let aa = g.dot(xs[0], xs[0]);
                 let bb = g.dot(xs[1], xs[1]);
                 let p = g.mul(aa, bb);
+                let floor = g.constant(1e-16);
+                let p = g.binary(Binary::Max, p, floor);
                 let r = g.unary(Unary::Sqrt, p);
                 g.div(ab, r)
             }
