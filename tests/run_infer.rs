@@ -71,3 +71,29 @@ fn cosine_descent_starts_at_a_zero_vector() {
         assert!((yi / norm - ai / 3.0).abs() < 1e-3, "{y:?}");
     }
 }
+
+/// A non-finite energy at the answer is an error naming it, never a result (exit 1 from the
+/// command line).
+#[test]
+fn a_nan_energy_at_the_answer_is_an_error() {
+    let model = model_of(
+        "model m {
+           output y : real
+           energy log(-1) + y^2
+           infer y by descent(steps = 10, rate = 0.1)
+         }",
+        true,
+    );
+    let err = ebmc::runtime::run::run(
+        &model,
+        &common::examples(),
+        &RunOptions::default(),
+        &mut |_| {},
+    )
+    .err()
+    .expect("a NaN energy is an error");
+    assert_eq!(
+        err.to_string(),
+        "inference ended with the energy = NaN: check the energy's domain (log, sqrt, division) at the answer"
+    );
+}

@@ -319,6 +319,26 @@ fn save_weights(s: &Session, path: &Path) -> Result<(), RunError> {
 }
 
 /// A model without data: infer once from the declared starting points.
+/// An error when inference ended on a non-finite energy or answer: naming what went
+/// non-finite (`what` says for which row), never reported as a result.
+fn not_finite_answer(model: &Model, p: &Point, energy: f64, what: &str) -> Result<(), RunError> {
+    for id in inferred(model) {
+        let v = model.var(id);
+        if let Some(x) = p.values[id.0 as usize].iter().find(|x| !x.is_finite()) {
+            return Err(RunError::User(format!(
+                "inference{what} ended with `{}` = {x}: the energy or its gradient is not finite there",
+                v.name
+            )));
+        }
+    }
+    if !energy.is_finite() {
+        return Err(RunError::User(format!(
+            "inference{what} ended with the energy = {energy}: check the energy's domain (log, sqrt, division) at the answer"
+        )));
+    }
+    Ok(())
+}
+
 fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcome, RunError> {
     let code = Arc::clone(&s.code);
     let model = &code.model;
@@ -331,6 +351,7 @@ fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcom
     let mut p = Point::zeros(model);
     let mut rng = Rng::new(seed);
     let energy = s.infer(&mut p, &mut rng)?;
+    not_finite_answer(model, &p, energy, "")?;
     let values: Vec<(String, Ty, Vec<f64>)> = inferred(model)
         .into_iter()
         .map(|id| {
@@ -445,7 +466,9 @@ fn evaluate(
             if prepared {
                 s.use_prepared_row(k, &p);
             }
-            s.infer(&mut p, &mut rng)?;
+            let energy = s.infer(&mut p, &mut rng)?;
+            let line = set.lines.get(row).copied().unwrap_or(row + 2);
+            not_finite_answer(model, &p, energy, &format!(" for the row on line {line}"))?;
             for (k, o) in outputs.iter().enumerate() {
                 predicted[k].extend_from_slice(&p.values[o.0 as usize]);
             }
