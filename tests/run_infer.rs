@@ -90,8 +90,7 @@ fn a_nan_energy_at_the_answer_is_an_error() {
         &RunOptions::default(),
         &mut |_| {},
     )
-    .err()
-    .expect("a NaN energy is an error");
+    .expect_err("a NaN energy is an error");
     assert_eq!(
         err.to_string(),
         "inference ended with the energy = NaN: check the energy's domain (log, sqrt, division) at the answer"
