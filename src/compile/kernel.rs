@@ -110,14 +110,10 @@ impl Kernel {
 
     /// The reference interpreter on the input buffer, its outputs copied into place.
     fn interpret(&mut self) -> Result<(), KernelError> {
+        let values = self
+            .run_interpreter()
+            .map_err(|err| KernelError(err.to_string()))?;
         let e = &self.code.entries[self.index];
-        let slices: Vec<&[f64]> = e
-            .inputs
-            .iter()
-            .map(|p| &self.input[p.offset..p.offset + p.len])
-            .collect();
-        let values =
-            interp::eval_slots(&e.graph, &slices).map_err(|err| KernelError(err.to_string()))?;
         for ((_, node), p) in e.graph.outputs.iter().zip(&e.outputs) {
             self.output[p.offset..p.offset + p.len].copy_from_slice(values.node(*node));
         }
@@ -126,16 +122,21 @@ impl Kernel {
 
     /// The interpreter's error for this call (it fails where native code failed).
     fn explain(&self, native: String) -> KernelError {
+        match self.run_interpreter() {
+            Err(err) => KernelError(err.to_string()),
+            Ok(_) => KernelError(native),
+        }
+    }
+
+    /// The entry point's graph evaluated by the interpreter on the input buffer.
+    fn run_interpreter(&self) -> Result<interp::Values, interp::EvalError> {
         let e = &self.code.entries[self.index];
         let slices: Vec<&[f64]> = e
             .inputs
             .iter()
             .map(|p| &self.input[p.offset..p.offset + p.len])
             .collect();
-        match interp::eval_slots(&e.graph, &slices) {
-            Err(err) => KernelError(err.to_string()),
-            Ok(_) => KernelError(native),
-        }
+        interp::eval_slots(&e.graph, &slices)
     }
 
     /// A copy for another thread: the same code and call count, fresh buffers.

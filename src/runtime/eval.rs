@@ -104,20 +104,7 @@ fn nested(name: &str, dims: &[usize], values: &[f64], non_finite: &mut Vec<Strin
             encode(*x).as_str().unwrap_or("")
         ));
     }
-    fn nest(dims: &[usize], values: &[f64]) -> Value {
-        match dims.split_first() {
-            None => encode(values[0]),
-            Some((&n, rest)) => {
-                let stride: usize = rest.iter().product();
-                Value::Array(
-                    (0..n)
-                        .map(|i| nest(rest, &values[i * stride..(i + 1) * stride]))
-                        .collect(),
-                )
-            }
-        }
-    }
-    nest(dims, values)
+    super::metrics::nest(dims, values, &encode)
 }
 
 /// Evaluates the energy, its terms and its gradient at the point, as the JSON `eval` prints,

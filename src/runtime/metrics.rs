@@ -364,26 +364,28 @@ fn number(x: f64) -> Value {
 /// A variable's value nested by shape, as in weights files; elements that the weights writer
 /// refuses (NaN, a class index that is not one) become numbers or `null` instead.
 fn nested(ty: &Ty, values: &[f64]) -> Value {
-    fn nest(dims: &[usize], values: &[f64]) -> Value {
-        match dims.split_first() {
-            None => number(values[0]),
-            Some((&n, rest)) => {
-                let stride: usize = rest.iter().product();
-                Value::Array(
-                    (0..n)
-                        .map(|i| nest(rest, &values[i * stride..(i + 1) * stride]))
-                        .collect(),
-                )
-            }
-        }
-    }
     super::weights::to_json(ty, values).unwrap_or_else(|_| {
         let dims: &[usize] = match ty {
             Ty::Real(s) => &s.0,
             _ => &[],
         };
-        nest(dims, values)
+        nest(dims, values, &number)
     })
+}
+
+/// Row-major `values` as JSON arrays nested by `dims`, each number written by `leaf`.
+pub(super) fn nest(dims: &[usize], values: &[f64], leaf: &dyn Fn(f64) -> Value) -> Value {
+    match dims.split_first() {
+        None => leaf(values[0]),
+        Some((&n, rest)) => {
+            let stride: usize = rest.iter().product();
+            Value::Array(
+                (0..n)
+                    .map(|i| nest(rest, &values[i * stride..(i + 1) * stride], leaf))
+                    .collect(),
+            )
+        }
+    }
 }
 
 #[cfg(test)]
