@@ -455,6 +455,11 @@ fn evaluate(
         let prepared = s.prepare_rows(set, rows)?;
         for (k, &row) in rows.iter().enumerate() {
             load_row(set, row, &mut p);
+            // The row's stage values first: the loss's own evaluations (latents, negatives)
+            // use them too.
+            if prepared {
+                s.use_prepared_row(k, &p);
+            }
             if s.has_loss() && !batched_loss {
                 loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
             }
@@ -462,9 +467,6 @@ fn evaluate(
                 if !model.var(*o).ty.is_discrete() {
                     p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
                 }
-            }
-            if prepared {
-                s.use_prepared_row(k, &p);
             }
             let energy = s.infer(&mut p, &mut rng)?;
             let line = set.lines.get(row).copied().unwrap_or(row + 2);

@@ -271,8 +271,9 @@ impl Bound {
         let fresh = self.loaded == Some(params.version);
         for k in 0..self.sources.len() {
             let src: &[f64] = match self.sources[k] {
-                Source::Param(..) | Source::Stage if fresh => continue,
+                // Stage values are written by `Energy`; params only when they changed.
                 Source::Stage => continue,
+                Source::Param(..) if fresh => continue,
                 Source::Param(o, l) => &params[o..o + l],
                 Source::Var(i) => &p.values[i],
                 Source::Neg(i) => &p.negs[i],
