@@ -149,6 +149,36 @@ fn lvq2_lint_warns_only_where_the_energy_may_go_negative() {
     }
 }
 
+/// The collapse lint (`W0002`) sees through functions of a tensor whose elements are all
+/// equal when the params are zero (`softplus(0)` indexed by the answer is the same for every
+/// answer), and stays quiet where the energy keeps depending on the output.
+#[test]
+fn collapse_lint_sees_through_functions_of_flat_scores() {
+    let cases = [
+        ("(W @ x + b)[y]", true),
+        ("square(W @ x + b)[y]", true),
+        ("softplus(W @ x + b)[y]", true),
+        ("exp(-(W @ x + b))[y]", true),
+        ("sigmoid(W @ x + b)[y] + log(2)", true),
+        ("softmax(W @ x + b)[y]", true),
+        ("softplus(W @ x + b + [0, 1, 2])[y]", false),
+        ("softplus(W @ x + x[0])[y]", false),
+    ];
+    for (energy, warns) in cases {
+        let source = format!(
+            "model m {{\n  input x : real[4]\n  output y : class[3]\n  param W : real[3, 4]\n  \
+             param b : real[3]\n  energy {energy}\n  loss energy\n}}\n"
+        );
+        let checked = driver::check(source.as_bytes());
+        assert!(!checked.has_errors(), "{energy}: {:?}", checked.diagnostics);
+        let warned = checked
+            .diagnostics
+            .iter()
+            .any(|d| d.code.as_str() == "W0002");
+        assert_eq!(warned, warns, "{energy}");
+    }
+}
+
 /// Every error of every err fixture ends with a help line: how to fix it, not only what is
 /// wrong (STYLE.md habit 9).
 #[test]

@@ -60,11 +60,17 @@ pub(super) fn names_in_type(t: &ast::Type, out: &mut Vec<(String, Span)>) {
     }
 }
 
-/// What an expression depends on when every param is zero.
+/// What an expression depends on when every param is zero, from most to least known.
+///
+/// `Uniform` is what lets the lint see through functions: an elementwise function of a
+/// tensor whose elements are all equal (`softplus(0)` everywhere) is again such a tensor, and
+/// indexing it by the output gives the same value for every answer — as flat as indexing zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Dep {
     /// Identically zero.
     Zero,
+    /// Independent of every output, and the same in every element.
+    Uniform,
     /// Independent of every output.
     Free,
     /// Depends on an output.
@@ -72,10 +78,13 @@ enum Dep {
 }
 
 impl Dep {
+    /// Elementwise combinations (`+`, `max2`…): an output anywhere wins; two tensors with
+    /// equal elements give one.
     fn join(self, other: Dep) -> Dep {
         match (self, other) {
             (Dep::Output, _) | (_, Dep::Output) => Dep::Output,
             (Dep::Zero, Dep::Zero) => Dep::Zero,
+            (Dep::Zero | Dep::Uniform, Dep::Zero | Dep::Uniform) => Dep::Uniform,
             _ => Dep::Free,
         }
     }
@@ -87,10 +96,11 @@ impl Dep {
             self.join(other)
         }
     }
-    /// Functions with f(0) = 0 keep zero; others make it a free constant.
+    /// Elementwise functions and reductions: those with f(0) = 0 keep zero; any function of
+    /// equal elements gives equal elements (a constant).
     fn apply(self, keeps_zero: bool) -> Dep {
         match self {
-            Dep::Zero if !keeps_zero => Dep::Free,
+            Dep::Zero if !keeps_zero => Dep::Uniform,
             d => d,
         }
     }
@@ -272,7 +282,7 @@ impl Domain for Dep {
         if v == 0.0 {
             Dep::Zero
         } else {
-            Dep::Free
+            Dep::Uniform
         }
     }
     fn var(role: Option<Role>) -> Dep {
@@ -285,8 +295,12 @@ impl Domain for Dep {
     fn unknown() -> Dep {
         Dep::Free
     }
+    /// Elements that are each constant may still differ from one another: `[1, 2]` is free.
     fn vector(items: impl Iterator<Item = Dep>) -> Dep {
-        items.fold(Dep::Zero, Dep::join)
+        match items.fold(Dep::Zero, Dep::join) {
+            Dep::Uniform => Dep::Free,
+            d => d,
+        }
     }
     fn builtin(b: Builtin, ds: &[Dep], _: &[Expr]) -> Dep {
         use Builtin::*;
@@ -300,12 +314,12 @@ impl Domain for Dep {
             Pow => ds[0].join(ds[1]).apply(ds[1] != Dep::Zero),
         }
     }
-    /// Indexing zero gives zero whatever the index.
+    /// Indexing zero gives zero, and a tensor of equal elements that one value, whatever
+    /// the index.
     fn index(base: Dep, dynamic: &[Dep]) -> Dep {
-        if base == Dep::Zero {
-            Dep::Zero
-        } else {
-            dynamic.iter().fold(base, |d, x| d.join(*x))
+        match base {
+            Dep::Zero | Dep::Uniform => base,
+            _ => dynamic.iter().fold(base, |d, x| d.join(*x)),
         }
     }
     fn transpose(x: Dep) -> Dep {
@@ -317,7 +331,13 @@ impl Domain for Dep {
     fn binary(op: BinOp, a: Dep, b: Dep, _: &Expr) -> Dep {
         match op {
             BinOp::Add | BinOp::Sub => a.join(b),
-            BinOp::Mul | BinOp::MatMul => a.times(b),
+            BinOp::Mul => a.times(b),
+            // A product of matrices mixes elements: equal elements in, unequal ones out
+            // (`A @ U` varies with the rows of `A`).
+            BinOp::MatMul => match a.times(b) {
+                Dep::Uniform => Dep::Free,
+                d => d,
+            },
             BinOp::Div if a == Dep::Zero => Dep::Zero,
             BinOp::Div => a.join(b),
             BinOp::Pow => a.join(b).apply(b != Dep::Zero),
