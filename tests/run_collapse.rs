@@ -4,7 +4,7 @@
 //!
 //! The figure is the mean over the test rows of E(x, ȳ_i) − E(x, y_i), where ȳ_i is y_i moved
 //! by 0.5 (up or down, to stay in [0, 1]) — an answer that is plainly wrong. Untrained, the
-//! random energy is far from flat (a mean |gap| of about 2).
+//! random energy is far from flat (a mean |gap| of about 2; asserted above 1).
 //!
 //! * `loss energy` only pulls the energy of correct answers down, so training flattens the
 //!   energy: asserted, the mean |E(x, ȳ_i) − E(x, y_i)| is below 1e-3 after 40 epochs.
@@ -62,6 +62,17 @@ fn energy_gap(loss: &str, epochs: usize) -> (f64, f64) {
 
 /// The collapse bound: a mean |gap| below this is a flat energy.
 const FLAT: f64 = 1e-3;
+
+/// What the collapse assertions rest on: before training the energy is far from flat, so a
+/// gap below [`FLAT`] after training is training's doing.
+#[test]
+fn the_untrained_energy_is_far_from_flat() {
+    let (_, untrained) = energy_gap("energy", 0);
+    assert!(
+        untrained > 1000.0 * FLAT,
+        "untrained: mean |E(ȳ) − E(y)| = {untrained}, expected about 2"
+    );
+}
 
 #[test]
 fn energy_loss_collapses() {
