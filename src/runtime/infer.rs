@@ -3,7 +3,8 @@
 //! * real latents eliminated by `min by descent(…)` are minimised for every evaluation that
 //!   needs the free energy (inner descent, warm-started at the latent's init);
 //! * `infer … by descent` runs gradient descent on its variables until its steps run out or
-//!   the gradient's norm falls below `tol`; a value that becomes non-finite is an error;
+//!   the gradient's norm falls below `tol`; a value that becomes non-finite is an error, and
+//!   so is a descent that ends no lower than it started (it oscillates: the rate is too large);
 //! * `infer … by enumerate` picks the lowest-energy combination of discrete values, in one
 //!   call of the answers kernel when every output is enumerated at once.
 
@@ -12,6 +13,10 @@ use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
 use crate::rng::{self, Rng};
 use crate::types::Shape;
 use crate::types::Ty;
+
+/// How often (in steps) a long descent is checked for progress, so that an oscillating one
+/// stops early instead of running out its steps.
+const STALL_CHECK: usize = 1000;
 
 /// Real latents eliminated by descent and not named in an `infer` group: minimised inside
 /// every evaluation of the free energy.
@@ -148,9 +153,16 @@ impl Session {
         if record {
             self.path.get_or_insert_with(Vec::new).push(p.clone());
         }
+        // The energy where the descent started and the decrease its first step promised
+        // (rate × |∇E|²), to tell a descent that goes nowhere (below).
+        let mut start: Option<(f64, f64)> = None;
         for step in 1..=d.steps {
             self.min_inner(p)?;
             self.energy.call(&self.params, p)?;
+            let energy = self.energy.scalar();
+            if step > 1 && step % STALL_CHECK == 0 {
+                self.check_progress(vars, d, start, energy, step, what, project.is_some())?;
+            }
             let mut norm = 0.0;
             for v in vars {
                 let g = self.energy.grad(*v);
@@ -177,6 +189,7 @@ impl Session {
                     d.rate
                 )));
             }
+            start.get_or_insert((energy, d.rate * norm));
             if let Some(f) = project {
                 f(p);
             }
@@ -184,10 +197,50 @@ impl Session {
                 self.path.get_or_insert_with(Vec::new).push(p.clone());
             }
             if norm.sqrt() < d.tol {
-                break;
+                return self.energy(p);
             }
         }
-        self.energy(p)
+        let energy = self.energy(p)?;
+        self.check_progress(vars, d, start, energy, d.steps, what, project.is_some())?;
+        Ok(energy)
+    }
+
+    /// A descent whose energy after `step` steps is no lower than where it started, although
+    /// its first step promised a decrease, is going nowhere: the steps overshoot a valley and
+    /// come back (`y^2` at rate 1 flips y forever, at the same energy). That is an error, not
+    /// an answer: the last iterate of an oscillation is no minimum. A projected descent (a
+    /// loss's negatives, kept away from the correct answer) may rise legitimately and is not
+    /// judged.
+    #[allow(clippy::too_many_arguments)]
+    fn check_progress(
+        &self,
+        vars: &[VarId],
+        d: &Descent,
+        start: Option<(f64, f64)>,
+        energy: f64,
+        step: usize,
+        what: &str,
+        projected: bool,
+    ) -> Result<(), RunError> {
+        let Some((first, promised)) = start else {
+            return Ok(());
+        };
+        // A promise within rounding of the energy is no promise: near a minimum (or on a
+        // plateau) the energy may not move at all.
+        let noticeable = promised > 1e-9 * (first.abs() + 1.0);
+        if projected || !noticeable || energy < first {
+            return Ok(());
+        }
+        let names: Vec<String> = vars
+            .iter()
+            .map(|v| format!("`{}`", self.code.model.var(*v).name))
+            .collect();
+        Err(RunError::User(format!(
+            "{what} on {} made no progress: after {step} of {} steps the energy ({energy}) is no lower than at the start ({first}); the steps overshoot and oscillate: lower its rate ({})",
+            names.join(", "),
+            d.steps,
+            d.rate
+        )))
     }
 
     /// Every combination of values of the discrete variables `vars`, lowest energy kept.
