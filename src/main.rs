@@ -61,6 +61,11 @@ enum Command {
         /// Threads for training (default: every core); the weights do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// The memory the run may use (`512M`, `4G`); a run estimated to need more is refused
+        /// before it allocates. Default: the machine's memory, `ulimit -v` or the container's
+        /// limit, whichever is smallest.
+        #[arg(long, value_parser = ebmc::runtime::memory::parse_size, value_name = "SIZE")]
+        memory: Option<u64>,
         /// Write the loss per epoch, with the test set's loss and metrics after every epoch
         /// (JSON, for `ebmc plot training --history`); measuring the test set costs time.
         #[arg(long)]
@@ -194,10 +199,12 @@ fn main() -> ExitCode {
             quiet,
             interp,
             threads,
+            memory,
             history,
         } => {
             let opts = RunOptions {
                 threads,
+                memory,
                 seed,
                 weights,
                 save,

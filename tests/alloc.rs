@@ -74,6 +74,7 @@ fn allocations_in_a_warm_epoch(source: &str, steps: usize) -> (u64, u64) {
         &ebmc::compile::Options::new(Backend::Jit),
         None,
         None,
+        &ebmc::runtime::run::Memory::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let mut session = set.session;

@@ -1,5 +1,6 @@
-//! Data-parallel training is deterministic: the same weights, bit for bit, on one thread and
-//! on several, for a model large enough that training does use several threads.
+//! Data-parallel training is deterministic: the same weights, bit for bit, on one, two and
+//! three threads, for models large enough that training does run that many threads (asserted:
+//! each run reports the threads that computed its epochs).
 
 mod common;
 
@@ -20,7 +21,7 @@ fn batched_training_gives_the_same_weights_on_any_thread_count() {
   param W2 : real[32, 96] ~ normal(0, 0.1)  param b2 : real[32] = 0
   energy 0.5 * sqnorm(W2 @ tanh(W1 @ x + b1) + b2 - y)
   loss energy
-  train by adam(rate = 0.01, epochs = 1, batch = 32, seed = 5)
+  train by adam(rate = 0.01, epochs = 1, batch = 64, seed = 5)
   data "data/digits.csv" { x = p0..p31, y = p32..p63 } split 0.3 standardize x, y
 }"#,
     );
@@ -32,12 +33,13 @@ const DIGITS_MLP: &str = r#"model digits_mlp {
   param W2 : real[10, 128] ~ normal(0, 0.1)  param b2 : real[10] = 0
   energy (W2 @ tanh(W1 @ x + b1) + b2)[y]
   loss nll(beta = 1)
-  train by sgd(rate = 0.05, epochs = 1, batch = 32, momentum = 0.9, seed = 3)
+  train by sgd(rate = 0.05, epochs = 1, batch = 48, momentum = 0.9, seed = 3)
   data "data/digits.csv" { x = p0..p63, y = digit } split 0.3 standardize x
 }"#;
 
 fn same_weights_on_any_thread_count(source: &str) {
-    // Both models have params × batch over the threshold for threads.
+    // Both models have params × batch over the threshold for threads, and batches of at
+    // least three chunks (16 rows each), so that three threads each have one.
     let model = common::model_of(source, false);
     let dir = std::env::temp_dir().join(format!(
         "ebmc-threads-{}-{}",
@@ -53,7 +55,13 @@ fn same_weights_on_any_thread_count(source: &str) {
             save: Some(path.clone()),
             ..RunOptions::default()
         };
-        common::run(&model, &opts);
+        let outcome = common::run(&model, &opts);
+        let ran: Vec<usize> = outcome.history.iter().map(|e| e.threads).collect();
+        assert_eq!(
+            ran,
+            vec![threads],
+            "threads that trained when asked for {threads}"
+        );
         saved.push(std::fs::read(&path).unwrap());
     }
     assert!(saved[0] == saved[1], "1 and 2 threads differ");

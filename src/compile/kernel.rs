@@ -48,15 +48,53 @@ impl Kernel {
         Kernel::with_calls(code, index, Arc::default())
     }
 
+    /// The buffers are allocated by the first [`Kernel::ready`] (or write, or call): a session
+    /// binds every entry point its model has, and a training thread's copy calls only the
+    /// loss gradient, so the buffers of the others would be memory held for nothing — each
+    /// holds a copy of the params.
     fn with_calls(code: Arc<Compiled>, index: usize, calls: Arc<AtomicU64>) -> Kernel {
-        let e = &code.entries[index];
         Kernel {
-            input: vec![0.0; e.input_len],
-            output: vec![0.0; e.output_len],
-            scratch: vec![0.0; e.scratch_len()],
+            input: Vec::new(),
+            output: Vec::new(),
+            scratch: Vec::new(),
             calls,
             code,
             index,
+        }
+    }
+
+    /// Allocates the buffers if they are not yet: an error, not an abort, when the memory is
+    /// not there.
+    pub fn ready(&mut self) -> Result<(), KernelError> {
+        let e = &self.code.entries[self.index];
+        let lens = [e.input_len, e.output_len, e.scratch_len()];
+        let bufs = [&mut self.input, &mut self.output, &mut self.scratch];
+        for (buf, len) in bufs.into_iter().zip(lens) {
+            if buf.len() != len {
+                buf.try_reserve_exact(len).map_err(|_| {
+                    KernelError(format!(
+                        "cannot allocate the {} MB of the buffers of `{}`: out of memory",
+                        ((e.input_len + e.output_len + e.scratch_len()) * 8) >> 20,
+                        e.entry.name()
+                    ))
+                })?;
+                buf.resize(len, 0.0);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Kernel::ready`] where a failure cannot be returned: the allocation then aborts, as
+    /// any other would.
+    fn allocated(&mut self) {
+        if self.input.len() != self.entry().input_len
+            || self.output.len() != self.entry().output_len
+        {
+            let e = &self.code.entries[self.index];
+            let (i, o, s) = (e.input_len, e.output_len, e.scratch_len());
+            self.input.resize(i, 0.0);
+            self.output.resize(o, 0.0);
+            self.scratch.resize(s, 0.0);
         }
     }
 
@@ -66,6 +104,7 @@ impl Kernel {
 
     /// The values of input port `port` (all rows of a batched input), to be written.
     pub fn input_mut(&mut self, port: usize) -> &mut [f64] {
+        self.allocated();
         let p = &self.code.entries[self.index].inputs[port];
         &mut self.input[p.offset..p.offset + p.len]
     }
@@ -84,6 +123,7 @@ impl Kernel {
 
     /// Runs the entry point on the input buffer into the output buffer.
     pub fn call(&mut self) -> Result<(), KernelError> {
+        self.ready()?;
         self.calls.fetch_add(1, Ordering::Relaxed);
         let e = &self.code.entries[self.index];
         let discrete_ok = e.inputs.iter().zip(&e.types).all(|(p, ty)| {

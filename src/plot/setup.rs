@@ -55,6 +55,11 @@ pub(crate) fn prepare<'m>(
         &crate::compile::Options::new(Backend::Jit),
         opts.seed,
         opts.weights.as_deref(),
+        &run::Memory {
+            budget: crate::runtime::memory::machine_budget(),
+            threads: train::default_threads(),
+            keep_copy: false,
+        },
     )
     .map_err(|e| PlotError(e.to_string()))?;
     match (&opts.weights, &model.train, &data) {

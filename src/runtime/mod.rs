@@ -17,7 +17,9 @@
 //! * [`optim`] updates a flat parameter vector from its gradient: SGD with momentum, Adam,
 //!   optional L2;
 //! * [`metrics`] computes loss, accuracy, RMSE and R², and writes the metrics JSON;
-//! * [`history`] is the per-epoch record of a run (`ebmc run --history`).
+//! * [`history`] is the per-epoch record of a run (`ebmc run --history`);
+//! * [`memory`] estimates a run's large buffers before they are allocated and refuses a run
+//!   that exceeds the memory budget (`--memory`, else the machine's).
 //!
 //! Shared invariants:
 //! * values are `f64`, row-major, flat; a `class[k]` value is its index as an integer-valued
@@ -34,6 +36,7 @@ pub mod eval;
 pub mod history;
 pub mod infer;
 pub mod losses;
+pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod run;

@@ -15,6 +15,7 @@
 //! the bias corrections keep running products `β1ᵗ`, `β2ᵗ` (multiplications only) rather than
 //! calling `powf`, whose last bit may differ between math libraries.
 
+use super::session::RunError;
 use crate::check::{Optimizer, Train};
 
 /// An optimizer and its state for one parameter vector.
@@ -23,6 +24,8 @@ pub struct Optim {
     optimizer: Optimizer,
     rate: f64,
     l2: f64,
+    /// The parameter vector's length.
+    len: usize,
     /// SGD's velocity, or Adam's first moment.
     m: Vec<f64>,
     /// Adam's second moment (empty for SGD).
@@ -37,25 +40,41 @@ pub struct Optim {
 impl Optim {
     /// An optimizer for a parameter vector of `len` elements.
     pub fn new(optimizer: Optimizer, rate: f64, l2: f64, len: usize) -> Optim {
-        let v = match optimizer {
-            Optimizer::Adam { .. } => vec![0.0; len],
-            Optimizer::Sgd { .. } => Vec::new(),
+        let state = |n: usize| Ok::<_, RunError>(vec![0.0; n]);
+        Optim::with_state(optimizer, rate, l2, len, state).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// The optimizer a `train` declaration asks for; an error when its state does not fit in
+    /// memory.
+    pub fn for_train(train: &Train, len: usize) -> Result<Optim, RunError> {
+        let state = |n| super::memory::zeros(n, "the optimizer's state");
+        Optim::with_state(train.optimizer, train.rate, train.l2, len, state)
+    }
+
+    /// State only where the update reads it: plain SGD has none.
+    fn with_state(
+        optimizer: Optimizer,
+        rate: f64,
+        l2: f64,
+        len: usize,
+        zeros: impl Fn(usize) -> Result<Vec<f64>, RunError>,
+    ) -> Result<Optim, RunError> {
+        let (m, v) = match optimizer {
+            Optimizer::Adam { .. } => (zeros(len)?, zeros(len)?),
+            Optimizer::Sgd { momentum } if momentum != 0.0 => (zeros(len)?, Vec::new()),
+            Optimizer::Sgd { .. } => (Vec::new(), Vec::new()),
         };
-        Optim {
+        Ok(Optim {
             optimizer,
             rate,
             l2,
-            m: vec![0.0; len],
+            len,
+            m,
             v,
             t: 0,
             beta1_t: 1.0,
             beta2_t: 1.0,
-        }
-    }
-
-    /// The optimizer a `train` declaration asks for.
-    pub fn for_train(train: &Train, len: usize) -> Optim {
-        Optim::new(train.optimizer, train.rate, train.l2, len)
+        })
     }
 
     /// Steps taken so far.
@@ -65,9 +84,29 @@ impl Optim {
 
     /// One update of `w` from its gradient `g` (same length as at construction).
     pub fn step(&mut self, w: &mut [f64], g: &[f64]) {
+        self.checked_lengths(w, g);
+        self.t += 1;
+        self.update(w, g, true);
+    }
+
+    /// [`Optim::step`], unless it would make a parameter non-finite: then nothing changes
+    /// (neither `w` nor the optimizer's state) and the error is the first such index. Two
+    /// passes over the same arithmetic — the first only looks — so that keeping the last good
+    /// weights costs no copy of them.
+    pub fn try_step(&mut self, w: &mut [f64], g: &[f64]) -> Result<(), usize> {
+        self.checked_lengths(w, g);
+        if let Some(i) = self.update(w, g, false) {
+            return Err(i);
+        }
+        self.t += 1;
+        self.update(w, g, true);
+        Ok(())
+    }
+
+    fn checked_lengths(&self, w: &[f64], g: &[f64]) {
         assert_eq!(
             w.len(),
-            self.m.len(),
+            self.len,
             "Optim::step: parameter vector changed length"
         );
         assert_eq!(
@@ -75,29 +114,61 @@ impl Optim {
             w.len(),
             "Optim::step: gradient and parameters differ in length"
         );
-        self.t += 1;
+    }
+
+    /// The update of every element; written back only when `write` (else the first index
+    /// whose new value is not finite).
+    fn update(&mut self, w: &mut [f64], g: &[f64], write: bool) -> Option<usize> {
         let (rate, l2) = (self.rate, self.l2);
         match self.optimizer {
+            Optimizer::Sgd { .. } if self.m.is_empty() => {
+                for (i, (w, &g)) in w.iter_mut().zip(g).enumerate() {
+                    let new = *w - rate * (g + l2 * *w);
+                    if !write && !new.is_finite() {
+                        return Some(i);
+                    }
+                    if write {
+                        *w = new;
+                    }
+                }
+            }
             Optimizer::Sgd { momentum } => {
-                for ((w, &g), vel) in w.iter_mut().zip(g).zip(&mut self.m) {
+                for (i, ((w, &g), vel)) in w.iter_mut().zip(g).zip(&mut self.m).enumerate() {
                     let g = g + l2 * *w;
-                    *vel = momentum * *vel + g;
-                    *w -= rate * *vel;
+                    let new_vel = momentum * *vel + g;
+                    let new = *w - rate * new_vel;
+                    if !write && !new.is_finite() {
+                        return Some(i);
+                    }
+                    if write {
+                        (*vel, *w) = (new_vel, new);
+                    }
                 }
             }
             Optimizer::Adam { beta1, beta2, eps } => {
-                self.beta1_t *= beta1;
-                self.beta2_t *= beta2;
-                let (c1, c2) = (1.0 - self.beta1_t, 1.0 - self.beta2_t);
-                for (((w, &g), m), v) in w.iter_mut().zip(g).zip(&mut self.m).zip(&mut self.v) {
+                let (b1t, b2t) = (self.beta1_t * beta1, self.beta2_t * beta2);
+                let (c1, c2) = (1.0 - b1t, 1.0 - b2t);
+                for (i, (((w, &g), m), v)) in
+                    (w.iter_mut().zip(g).zip(&mut self.m).zip(&mut self.v)).enumerate()
+                {
                     let g = g + l2 * *w;
-                    *m = beta1 * *m + (1.0 - beta1) * g;
-                    *v = beta2 * *v + (1.0 - beta2) * g * g;
-                    let (m_hat, v_hat) = (*m / c1, *v / c2);
-                    *w -= rate * m_hat / (v_hat.sqrt() + eps);
+                    let new_m = beta1 * *m + (1.0 - beta1) * g;
+                    let new_v = beta2 * *v + (1.0 - beta2) * g * g;
+                    let (m_hat, v_hat) = (new_m / c1, new_v / c2);
+                    let new = *w - rate * m_hat / (v_hat.sqrt() + eps);
+                    if !write && !new.is_finite() {
+                        return Some(i);
+                    }
+                    if write {
+                        (*m, *v, *w) = (new_m, new_v, new);
+                    }
+                }
+                if write {
+                    (self.beta1_t, self.beta2_t) = (b1t, b2t);
                 }
             }
         }
+        None
     }
 }
 
@@ -237,9 +308,35 @@ mod tests {
             l2: 0.0,
             span: crate::span::Span::default(),
         };
-        let mut opt = Optim::for_train(&train, 1);
+        let mut opt = Optim::for_train(&train, 1).unwrap();
         let mut w = [1.0];
         opt.step(&mut w, &[1.0]);
         assert_eq!(w, [0.5]);
+    }
+
+    /// A step that would overflow changes nothing — weights, moments, step count — so the
+    /// next good step is exactly what it would have been without the bad one.
+    #[test]
+    fn a_step_that_would_overflow_changes_nothing() {
+        for optimizer in [
+            ADAM,
+            Optimizer::Sgd { momentum: 0.9 },
+            Optimizer::Sgd { momentum: 0.0 },
+        ] {
+            let mut opt = Optim::new(optimizer, 1e300, 0.0, 2);
+            let mut fresh = opt.clone();
+            let mut w = [1.0, 2.0];
+            assert_eq!(
+                opt.try_step(&mut w, &[0.5, f64::MAX]),
+                Err(1),
+                "{optimizer:?}"
+            );
+            assert_eq!(w, [1.0, 2.0]);
+            assert_eq!(opt, fresh, "{optimizer:?}");
+            let mut v = w;
+            opt.try_step(&mut w, &[1e-310, 0.0]).unwrap();
+            fresh.step(&mut v, &[1e-310, 0.0]);
+            assert_eq!(w, v, "{optimizer:?}");
+        }
     }
 }

@@ -17,6 +17,7 @@
 
 use super::data::{self, Dataset, Loaded};
 use super::history::{self, History};
+use super::memory::{self, Budget};
 use super::metrics::{Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
 use super::train::{self, load_row, EpochStats};
@@ -45,6 +46,8 @@ pub struct RunOptions {
     pub interp: bool,
     /// Threads for training; `None` uses every core.
     pub threads: Option<usize>,
+    /// The memory a run may use, in bytes; `None` takes the machine's ([`memory`]).
+    pub memory: Option<u64>,
     /// Write the per-epoch history here (implies `track_test`).
     pub history: Option<PathBuf>,
     /// Measure the test set after every epoch, into [`RunOutcome::epochs`]; costs an
@@ -72,6 +75,17 @@ pub struct Setup {
     pub seed: u64,
 }
 
+/// What [`setup`] checks a run's memory against ([`memory`]).
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    /// `None`: no check.
+    pub budget: Option<Budget>,
+    /// The threads training is asked to use.
+    pub threads: usize,
+    /// `--save` keeps a copy of the weights of the last whole epoch.
+    pub keep_copy: bool,
+}
+
 /// Compiles `model` with `options`, initialises or loads its params and loads its data: the
 /// one setup path of `ebmc run` and `ebmc plot`. `seed` overrides the training seed.
 pub fn setup(
@@ -80,9 +94,25 @@ pub fn setup(
     options: &compile::Options,
     seed: Option<u64>,
     weights_file: Option<&Path>,
+    memory: &Memory,
 ) -> Result<Setup, RunError> {
     let seed = seed.or(model.train.as_ref().map(|t| t.seed)).unwrap_or(0);
     let code: Arc<Compiled> = Arc::new(compile::compile(model, options)?);
+    // Before the large buffers are allocated: a run that cannot fit is refused with figures,
+    // where allocating would abort the process.
+    if let Some(budget) = &memory.budget {
+        let train = match (&model.train, &model.data, weights_file) {
+            (Some(t), Some(_), None) => Some(t),
+            _ => None,
+        };
+        let params = model
+            .vars_of(Role::Param)
+            .map(|(_, v)| v.ty.elements())
+            .sum();
+        let threads = train.map_or(0, |t| train::threads_for(params, t.batch, memory.threads));
+        let need = memory::estimate(&code, train, threads, memory.keep_copy && train.is_some());
+        memory::check(&need, budget).map_err(RunError::User)?;
+    }
     let mut session = Session::new(&code, seed)?;
     if let Some(w) = weights_file {
         let names: Vec<(&str, &Ty)> = model
@@ -118,6 +148,7 @@ pub fn run(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<RunOutcome, RunError> {
     check_outputs(opts)?;
+    let threads = opts.threads.unwrap_or_else(train::default_threads);
     let backend = if opts.interp {
         Backend::Interp
     } else {
@@ -136,6 +167,17 @@ pub fn run(
         },
         opts.seed,
         opts.weights.as_deref(),
+        &Memory {
+            budget: match opts.memory {
+                Some(bytes) => Some(Budget {
+                    bytes,
+                    source: "the --memory budget".into(),
+                }),
+                None => memory::machine_budget(),
+            },
+            threads,
+            keep_copy: opts.save.is_some(),
+        },
     )?;
     let Some(loaded) = data else {
         return infer_only(&mut s, opts, seed);
@@ -145,11 +187,17 @@ pub fn run(
     let track = opts.track_test || opts.history.is_some();
     let mut epochs = Vec::new();
     // The weights after the last whole epoch, for `--save` when training fails.
-    let mut last_whole = opts.save.as_ref().map(|_| (0, s.params.clone()));
+    let mut last_whole = match &opts.save {
+        Some(_) => {
+            let mut w = memory::zeros(s.params.len(), "the weights kept for --save")?;
+            w.copy_from_slice(&s.params);
+            Some((0, w))
+        }
+        None => None,
+    };
     if let (Some(t), None) = (&model.train, &opts.weights) {
         let mut t = t.clone();
         t.seed = seed;
-        let threads = opts.threads.unwrap_or_else(train::default_threads);
         let result = train::train_observed(&mut s, &loaded.train, &t, threads, &mut |e, s| {
             on_epoch(e);
             if let Some((n, w)) = &mut last_whole {
@@ -197,7 +245,7 @@ pub fn run(
                 else {
                     return Err(e);
                 };
-                s.params = good;
+                s.params.set(good);
                 save_weights(&s, path)?;
                 let saved = if whole == 0 {
                     "the initial weights (no epoch finished)".to_string()

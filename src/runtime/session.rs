@@ -268,6 +268,7 @@ impl Bound {
     /// Copies the params (when they changed) and the point's values into the input ports and
     /// calls.
     pub(super) fn call(&mut self, params: &Params, p: &Point) -> Result<(), RunError> {
+        self.kernel.ready()?;
         let fresh = self.loaded == Some(params.version);
         for k in 0..self.sources.len() {
             let src: &[f64] = match self.sources[k] {
@@ -301,6 +302,7 @@ impl Bound {
         data: &Dataset,
         rows: &[usize],
     ) -> Result<(), RunError> {
+        self.kernel.ready()?;
         let fresh = self.loaded == Some(params.version);
         for k in 0..self.sources.len() {
             match self.sources[k] {
@@ -613,13 +615,13 @@ impl Session {
         let loss_value = bind(Entry::Loss);
         let loss_value_batch = bind(Entry::LossBatch);
         let batch_loss = bind(Entry::LossGradBatch);
-        let mut params = Vec::with_capacity(len);
+        let mut params = super::memory::zeros(len, "the params")?;
         let mut rng = Rng::new(seed);
-        for (_, v) in model.vars_of(Role::Param) {
+        for (id, v) in model.vars_of(Role::Param) {
             let shape = v.ty.shape().cloned().unwrap_or_default();
-            let values = rng::init_values(param_init(v)?, &shape, &mut rng)
+            let (o, l) = param_slices[id.0 as usize].unwrap_or_default();
+            rng::init_into(param_init(v)?, &shape, &mut rng, &mut params[o..o + l])
                 .map_err(|e| RunError::User(e.to_string()))?;
-            params.extend(values);
         }
         let inner = super::infer::inner_latents(model);
         let descended = super::infer::eliminated_by_descent(model);
@@ -640,6 +642,30 @@ impl Session {
         })
     }
 
+    /// The elements of the kernel buffers a session of `code` allocates (inputs, outputs and
+    /// scratch of the entry points [`Session::new`] binds — all but the energy and gradient
+    /// of `eval`, and the unstaged inference gradient when inference stages — once called).
+    /// With `training_only`, those a training thread's copy may call: the loss gradient (per
+    /// example and batched) and, when the loss does not batch, what its negatives and latents
+    /// need (inference, answers).
+    pub fn buffer_elements(code: &Compiled, training_only: bool) -> usize {
+        let has = |x| code.entries().iter().any(|e| e.entry == x);
+        let (staged, batched) = (has(Entry::InferPrepare), has(Entry::LossGradBatch));
+        code.entries()
+            .iter()
+            .filter(|e| match e.entry {
+                Entry::Energy | Entry::Grad => false,
+                Entry::InferGrad => !staged,
+                Entry::LossGrad | Entry::LossGradBatch => true,
+                Entry::Loss | Entry::LossBatch | Entry::InferPrepareBatch => !training_only,
+                Entry::Answers | Entry::InferPrepare | Entry::InferStep => {
+                    !training_only || !batched
+                }
+            })
+            .map(|e| e.input_len + e.output_len + e.scratch_len())
+            .sum()
+    }
+
     /// Compiles `model` on `backend` ([`crate::compile::compile`]) and binds a session to it.
     pub fn compile(
         model: &Model,
@@ -658,8 +684,18 @@ impl Session {
     /// A copy for another thread: same parameters, its own kernel buffers.
     pub fn fork(&self) -> Session {
         Session {
-            code: Arc::clone(&self.code),
             params: self.params.clone(),
+            ..self.fork_without_params()
+        }
+    }
+
+    /// [`Session::fork`] with no params, for a training thread: its batched loss reads the
+    /// master's ([`Session::loss_grad_batch`]), so a copy would be memory for nothing until a
+    /// per-example path needs one (and sets it).
+    pub(super) fn fork_without_params(&self) -> Session {
+        Session {
+            code: Arc::clone(&self.code),
+            params: Params::new(Vec::new()),
             param_slices: self.param_slices.clone(),
             energy: self.energy.fork(),
             answers: self.answers.as_ref().map(|b| b.fork()),

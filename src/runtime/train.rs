@@ -29,6 +29,9 @@ pub struct EpochStats {
     /// Mean training loss over the epoch's steps, as computed while training.
     pub loss: f64,
     pub examples_per_sec: f64,
+    /// The threads that computed the epoch's gradients: fewer than asked for when a step is
+    /// too small to repay them ([`PARALLEL_WORK`]) or has fewer chunks than threads.
+    pub threads: usize,
 }
 
 /// Writes row `row` of `data` into the point's bound variables.
@@ -46,6 +49,17 @@ pub const CHUNK: usize = crate::compile::BATCH;
 /// Below this many parameter-gradient elements per minibatch (params × batch), a step is
 /// too small to repay starting threads.
 const PARALLEL_WORK: usize = 1 << 18;
+
+/// The threads training starts when asked for `threads`, with `params` elements and
+/// minibatches of `batch` rows: one when a step is too small to repay more, and never more
+/// than the chunks of a minibatch.
+pub fn threads_for(params: usize, batch: usize, threads: usize) -> usize {
+    if params * batch < PARALLEL_WORK {
+        1
+    } else {
+        threads.clamp(1, batch.div_ceil(CHUNK))
+    }
+}
 
 /// The number of threads to train with when the user does not say.
 pub fn default_threads() -> usize {
@@ -92,6 +106,15 @@ fn chunk(
         return loss;
     }
     if w.synced != Some(master.version()) {
+        // A worker's session starts without params (the batched kernel reads the master's):
+        // they are copied in the first time a per-example path (a chunk of fewer rows than
+        // the batched kernel takes, or a loss that does not batch) needs them.
+        if s.params.len() != master.len() {
+            s.params.set(super::memory::zeros(
+                master.len(),
+                "a training thread's params",
+            )?);
+        }
         s.params.copy_from_slice(master);
         w.synced = Some(master.version());
     }
@@ -135,18 +158,13 @@ pub fn train_observed(
     let code = std::sync::Arc::clone(&s.code);
     let model = &code.model;
     let mut rng = Rng::new(t.seed ^ 0x7ea1_2345);
-    let mut optim = Optim::for_train(t, s.params.len());
+    let mut optim = Optim::for_train(t, s.params.len())?;
     let mut order: Vec<usize> = (0..data.rows()).collect();
-    let mut grad = vec![0.0; s.params.len()];
-    let mut before = vec![0.0; s.params.len()];
-    let threads = if s.params.len() * t.batch.min(data.rows()) < PARALLEL_WORK {
-        1
-    } else {
-        threads.clamp(1, t.batch.div_ceil(CHUNK))
-    };
+    let mut grad = super::memory::zeros(s.params.len(), "the gradient")?;
+    let threads = threads_for(s.params.len(), t.batch.min(data.rows()), threads);
     let mut workers: Vec<Worker> = (0..threads)
         .map(|_| Worker {
-            s: s.fork(),
+            s: s.fork_without_params(),
             point: Point::zeros(model),
             grads: Vec::new(),
             losses: Vec::new(),
@@ -200,12 +218,10 @@ pub fn train_observed(
                     grad[i]
                 )));
             }
-            before.copy_from_slice(&s.params);
-            optim.step(&mut s.params, &grad);
-            if let Some(i) = s.params.iter().position(|w| !w.is_finite()) {
+            // The params stay the last good ones when the update would break them.
+            if let Err(i) = optim.try_step(&mut s.params, &grad) {
                 let name = param_name(s, i);
-                s.params.copy_from_slice(&before);
-                return Err(fail(format!("the update made `{name}` non-finite")));
+                return Err(fail(format!("the update would make `{name}` non-finite")));
             }
             sum += loss;
             steps += 1;
@@ -216,6 +232,7 @@ pub fn train_observed(
             epochs: t.epochs,
             loss: sum / steps.max(1) as f64,
             examples_per_sec: data.rows() as f64 / secs,
+            threads: workers.len(),
         };
         on_epoch(&stats, s)?;
         history.push(stats);
@@ -241,6 +258,32 @@ fn step_grads(
     let t = workers.len();
     let master: &Params = &s.params;
     let len = master.len();
+    if t == 1 {
+        // One thread computes the chunks in order, so it can add each into `grad` as it
+        // goes — the same additions in the same order as below — and needs at most one chunk
+        // buffer, not one per chunk.
+        // The batched kernel adds its chunk's gradient into `grad` itself; the per-example
+        // path sums a chunk in its own buffer first (a chunk's sum is one term).
+        let w = &mut workers[0];
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut loss = 0.0;
+        for c in 0..chunks {
+            if let Some(l) = w.s.loss_grad_batch(Some(master), data, rows_of(c), grad) {
+                loss += l?;
+                continue;
+            }
+            if w.grads.is_empty() {
+                w.grads.push(vec![0.0; len]);
+            }
+            loss += chunk(w, master, data, rows_of(c), others, seed, epoch, 0)?;
+            grad.iter_mut()
+                .zip(&w.grads[0])
+                .for_each(|(acc, g)| *acc += g);
+        }
+        let n = batch.len() as f64;
+        grad.iter_mut().for_each(|g| *g /= n);
+        return Ok(loss);
+    }
     // Worker `i` takes the current params (each thread copies its own) and computes chunks
     // `i, i + t, i + 2t, …`, the k-th of them into its k-th buffer (buffers only ever grow,
     // so that no step allocates).
@@ -255,22 +298,18 @@ fn step_grads(
         }
         Ok(())
     };
-    if t == 1 {
-        run((0, &mut workers[0]))?;
-    } else {
-        let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = workers
-                .iter_mut()
-                .enumerate()
-                .map(|iw| scope.spawn(move || run(iw)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        results.into_iter().collect::<Result<(), RunError>>()?;
-    }
+    let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .iter_mut()
+            .enumerate()
+            .map(|iw| scope.spawn(move || run(iw)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    results.into_iter().collect::<Result<(), RunError>>()?;
     // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
     // element independently: threads split the elements, never the order of a sum.
     let workers = &*workers;
@@ -290,17 +329,13 @@ fn step_grads(
             }
         }
     };
-    if t == 1 {
-        sum_range(0, grad);
-    } else {
-        let per = len.div_ceil(t);
-        std::thread::scope(|scope| {
-            for (k, out) in grad.chunks_mut(per).enumerate() {
-                let sum_range = &sum_range;
-                scope.spawn(move || sum_range(k * per, out));
-            }
-        });
-    }
+    let per = len.div_ceil(t);
+    std::thread::scope(|scope| {
+        for (k, out) in grad.chunks_mut(per).enumerate() {
+            let sum_range = &sum_range;
+            scope.spawn(move || sum_range(k * per, out));
+        }
+    });
     Ok((0..chunks).map(|c| workers[c % t].losses[c / t]).sum())
 }
 
