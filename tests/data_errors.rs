@@ -394,3 +394,47 @@ fn a_cell_is_cut_in_the_message_when_long() {
         )
     );
 }
+
+#[test]
+fn every_malformed_cell_and_row_is_reported_in_file_order() {
+    let text = format!(
+        "{HEADER}1,2,0,1,5\n1,x,0,1,5\n1,2,0,1\n1,2,7,0,nan\n1,2,0,-1,5\n1,2,0,1,5,6\n\n1,2,0,1,5\n"
+    );
+    assert_eq!(
+        error(&text),
+        "d.csv: 7 malformed cells or rows:
+d.csv:3: column 2 (b): expected a number, found \"x\"
+d.csv:4: expected 5 cells as in the header, found 4
+d.csv:5: column 3 (label): expected a class label for y : class[3] (an integer from 0 to 2), found \"7\"
+d.csv:5: column 5 (r): expected a finite number, found \"nan\"
+d.csv:6: column 4 (s): found \"-1\" but line 5 has \"0\": a sign column uses either -1/1 or 0/1
+d.csv:7: expected 5 cells as in the header, found 6
+d.csv:8: empty line: expected 5 cells as in the header"
+    );
+}
+
+#[test]
+fn a_long_list_of_malformed_cells_is_cut_and_counted() {
+    let mut text = HEADER.to_string();
+    for i in 0..(data::SHOWN + 10) {
+        text.push_str(&format!("1,b{i},0,1,5\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.csv"), &text).unwrap();
+    let e = data::load(&standard(), &vars(), dir.path(), 0).unwrap_err();
+    let DataErrorKind::Malformed { first, total } = &*e.kind else {
+        panic!("{e:?}");
+    };
+    assert_eq!(*total, data::SHOWN + 10);
+    let lines: Vec<usize> = first.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, (2..2 + data::SHOWN).collect::<Vec<_>>());
+    let message = e.to_string();
+    let shown: Vec<&str> = message.lines().collect();
+    assert_eq!(shown.len(), data::SHOWN + 2, "{message}");
+    assert_eq!(shown[0], "d.csv: 30 malformed cells or rows; the first 20:");
+    assert_eq!(
+        shown[20],
+        "d.csv:21: column 2 (b): expected a number, found \"b19\""
+    );
+    assert_eq!(shown[21], "d.csv: and 10 more malformed cells or rows");
+}
