@@ -113,7 +113,7 @@ fn a_malformed_cell_is_reported_with_file_line_and_column() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "error: data/d.csv:3: column 2 (b): expected a number, found \"x\"\n"
+        "error: data/d.csv:3: column index 1 (\"b\"): expected a number, found \"x\"\n"
     );
 }
 
@@ -131,7 +131,7 @@ fn a_short_row_and_a_bad_label_are_reported_with_their_line() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "error: data/d.csv:3: column 3 (c): expected a class label for y : class[2] (an integer from 0 to 1), found \"5\"\n"
+        "error: data/d.csv:3: column index 2 (\"c\"): expected a class label for y : class[2] (an integer from 0 to 1), found \"5\"\n"
     );
 }
 
@@ -365,9 +365,9 @@ fn every_malformed_cell_is_reported_one_per_line() {
     assert_eq!(
         stderr(&o),
         "error: data/d.csv: 3 malformed cells or rows:
-data/d.csv:3: column 2 (b): expected a number, found \"x\"
+data/d.csv:3: column index 1 (\"b\"): expected a number, found \"x\"
 data/d.csv:4: expected 3 cells as in the header, found 2
-data/d.csv:5: column 3 (c): expected a class label for y : class[2] (an integer from 0 to 1), found \"7\"
+data/d.csv:5: column index 2 (\"c\"): expected a class label for y : class[2] (an integer from 0 to 1), found \"7\"
 "
     );
 }

@@ -6,9 +6,11 @@
 //! bound variable, one contiguous row-major matrix (rows × elements), so that a minibatch is a
 //! gather of row slices ([`Dataset::select`]) and a whole-set evaluation is one slice.
 //!
-//! What a file must be, and what is reported otherwise (every error names the file, the
-//! 1-based line as an editor shows it, and for a cell the column by 1-based position and header
-//! name — nothing is skipped or repaired). Every malformed cell and row of the file is
+//! What a file must be, and what is reported otherwise (nothing is skipped or repaired). Every
+//! error names the file and the 1-based line as an editor shows it; a cell's column is named
+//! by its 0-based index — the number a binding writes (`x = 2`, `x = 0..3`) — and its header
+//! name, as `column index 2 ("petal_len")`: lines count as editors count them, columns as
+//! bindings do, and the word "index" says which. Every malformed cell and row of the file is
 //! reported, not only the first: one is an error of its own; several are listed one per line
 //! in the order of the file, the first [`SHOWN`] of them, with a count of the rest. Errors about
 //! the file as a whole (missing, empty, a binding the header cannot satisfy) stop at once.
@@ -54,7 +56,7 @@ pub struct ColumnRef {
 
 impl fmt::Display for ColumnRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {} ({})", self.index + 1, self.name)
+        write!(f, "column index {} ({})", self.index, quote(&self.name))
     }
 }
 
@@ -207,9 +209,7 @@ impl fmt::Display for DataError {
             }
             AmbiguousColumn { var, name, first, second } => write!(
                 f,
-                "column name \"{name}\" (bound to {var}) is ambiguous: columns {} and {} are both called that; use an index",
-                first + 1,
-                second + 1
+                "column name \"{name}\" (bound to {var}) is ambiguous: column indices {first} and {second} are both called that; use an index"
             ),
             ColumnOutOfRange { var, index, columns } => write!(
                 f,
