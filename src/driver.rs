@@ -1,7 +1,7 @@
 //! Chains the stages. One function per `emit` stage; nothing here prints.
 
 use crate::atomic;
-use crate::check::{self, Model};
+use crate::check::{self, Model, VarId};
 use crate::compile::{self, Backend, Compiled, Entry, Input};
 use crate::diag::Diagnostic;
 use crate::grad;
@@ -159,6 +159,18 @@ pub fn run(
     runtime::run::run(model, base_dir, opts, on_epoch).map_err(|e| e.to_string())
 }
 
+/// The `--at NAME=VALUE` flags of `ebmc run` as [`RunOptions::at`] takes them: the model's
+/// inputs ([`runtime::run::inputs_at`]). An error is a mistake on the command line.
+pub fn run_inputs_at(model: &Model, at: &[String]) -> Result<Vec<(VarId, Vec<f64>)>, String> {
+    runtime::run::inputs_at(model, at)
+}
+
+/// The `--at NAME=VALUE` flags of `ebmc eval`: any variable of the point, each once
+/// ([`runtime::eval::parse_ats`]). An error is a mistake on the command line.
+pub fn eval_values_at(model: &Model, at: &[String]) -> Result<Vec<(VarId, Vec<f64>)>, String> {
+    runtime::eval::parse_ats(model, at, &|_| Ok(()))
+}
+
 /// `ebmc plot` ([`plot::plot`]): the figure of `kind` written atomically to `out`, or to
 /// `MODEL-KIND.svg` in the working directory; returns the path written. `say` receives notes.
 pub fn plot(
@@ -189,11 +201,13 @@ pub enum PlotFailure {
     Write(String),
 }
 
-/// `ebmc eval`: the energy, terms and gradient at a point, on strict native code (bit for bit
+/// `ebmc eval`: the energy, terms and gradient at a point (with `at` in place of the point's
+/// values of those variables), on strict native code (bit for bit
 /// the interpreter's numbers, so the JSON does not depend on the backend) or the interpreter.
 pub fn eval(
     model: &Model,
     source: &PointSource,
+    at: &[(VarId, Vec<f64>)],
     interp: bool,
 ) -> Result<runtime::eval::Evaluation, String> {
     let backend = if interp {
@@ -202,7 +216,7 @@ pub fn eval(
         Backend::JitStrict
     };
     let code = compile(model, &compile::Options::new(backend))?;
-    runtime::eval::eval(&code, source).map_err(|e| e.to_string())
+    runtime::eval::eval(&code, source, at).map_err(|e| e.to_string())
 }
 
 /// The JSON keys of `ebmc bench` for the entry points it times; the loss is timed on the

@@ -70,6 +70,12 @@ enum Command {
         /// (JSON, for `ebmc plot training --history`); measuring the test set costs time.
         #[arg(long)]
         history: Option<PathBuf>,
+        /// An input's value, in the data's units: `x=1.5`, `x=[0.1, 0.2]`. Repeatable; give
+        /// every input. Inference runs once at them (after training, for a model with data,
+        /// instead of measuring the test set) and reports the answer and its energy; --out and
+        /// --metrics then hold that answer.
+        #[arg(long, value_name = "NAME=VALUE")]
+        at: Vec<String>,
     },
     /// Draw a model's energy (landscape, surface) or its training as SVG.
     Plot {
@@ -147,6 +153,10 @@ enum Command {
         /// Use the reference interpreter instead of native code.
         #[arg(long)]
         interp: bool,
+        /// A variable's value in place of the point's: `x=1.5`, `y=[0.1, 0.2]`. Repeatable; any
+        /// variable (a --point file still names every one).
+        #[arg(long, value_name = "NAME=VALUE")]
+        at: Vec<String>,
     },
 }
 
@@ -201,6 +211,7 @@ fn main() -> ExitCode {
             threads,
             memory,
             history,
+            at,
         } => {
             let opts = RunOptions {
                 threads,
@@ -214,8 +225,9 @@ fn main() -> ExitCode {
                 history,
                 track_test: false,
                 unstaged: false,
+                at: Vec::new(),
             };
-            run(&file, model.as_deref(), &opts, quiet, color)
+            run(&file, model.as_deref(), &opts, &at, quiet, color)
         }
         Command::Plot {
             kind,
@@ -279,16 +291,24 @@ fn main() -> ExitCode {
             random: _,
             seed,
             interp,
+            at,
         } => {
             let model = match load_model(&file, model.as_deref(), color) {
                 Ok(m) => m,
                 Err(code) => return code,
             };
+            let at = match driver::eval_values_at(&model, &at) {
+                Ok(values) => values,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_IO);
+                }
+            };
             let source = match &point {
                 Some(p) => PointSource::File(p),
                 None => PointSource::Random(seed),
             };
-            match driver::eval(&model, &source, interp) {
+            match driver::eval(&model, &source, &at, interp) {
                 Ok(e) => {
                     let written = write_stdout(&json_text(&e.json));
                     if e.non_finite.is_empty() {
@@ -474,10 +494,25 @@ fn load_model(
     }
 }
 
-fn run(file: &Path, name: Option<&str>, opts: &RunOptions, quiet: bool, color: Color) -> ExitCode {
+fn run(
+    file: &Path,
+    name: Option<&str>,
+    opts: &RunOptions,
+    at: &[String],
+    quiet: bool,
+    color: Color,
+) -> ExitCode {
     let model = match load_model(file, name, color) {
         Ok(m) => m,
         Err(code) => return code,
+    };
+    // A mistake in `--at` is one on the command line, found before any training.
+    let opts = &match driver::run_inputs_at(&model, at) {
+        Ok(at) => RunOptions { at, ..opts.clone() },
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_IO);
+        }
     };
     let base = file.parent().unwrap_or(Path::new("."));
     let bar = (!quiet

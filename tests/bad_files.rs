@@ -45,18 +45,18 @@ fn model_reading(csv: &Path, tmp: &Path) -> PathBuf {
 
 /// `(file, message after "error: PATH")`.
 const CSV: &[(&str, &str)] = &[
-    ("csv_malformed_cell.csv", ":3: column 2 (b): expected a number, found \"x2\""),
+    ("csv_malformed_cell.csv", ":3: column index 1 (\"b\"): expected a number, found \"x2\""),
     ("csv_short_row.csv", ":3: expected 3 cells as in the header, found 2"),
     ("csv_long_row.csv", ":2: expected 3 cells as in the header, found 4"),
     ("csv_unknown_column.csv", ":1: no column named \"b\" (bound to x); did you mean \"a\"?"),
-    ("csv_class_out_of_range.csv", ":3: column 3 (label): expected a class label for y : class[3] (an integer from 0 to 2), found \"3\""),
-    ("csv_class_not_integer.csv", ":3: column 3 (label): expected a class label for y : class[3] (an integer from 0 to 2), found \"1.5\""),
-    ("csv_nan_cell.csv", ":2: column 2 (b): expected a finite number, found \"nan\""),
-    ("csv_inf_cell.csv", ":3: column 1 (a): expected a finite number, found \"-inf\""),
+    ("csv_class_out_of_range.csv", ":3: column index 2 (\"label\"): expected a class label for y : class[3] (an integer from 0 to 2), found \"3\""),
+    ("csv_class_not_integer.csv", ":3: column index 2 (\"label\"): expected a class label for y : class[3] (an integer from 0 to 2), found \"1.5\""),
+    ("csv_nan_cell.csv", ":2: column index 1 (\"b\"): expected a finite number, found \"nan\""),
+    ("csv_inf_cell.csv", ":3: column index 0 (\"a\"): expected a finite number, found \"-inf\""),
     ("csv_empty.csv", ": the file is empty: expected a header line naming the columns"),
     ("csv_header_only.csv", ":1: the file has a header line but no rows of data"),
-    ("csv_not_utf8.csv", ":3: column 2 (b): expected a number, found \"�\""),
-    ("csv_empty_cell.csv", ":2: column 2 (b): expected a number, found an empty cell"),
+    ("csv_not_utf8.csv", ":3: column index 1 (\"b\"): expected a number, found \"�\""),
+    ("csv_empty_cell.csv", ":2: column index 1 (\"b\"): expected a number, found an empty cell"),
 ];
 
 const WEIGHTS: &[(&str, &str)] = &[

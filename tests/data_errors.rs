@@ -141,7 +141,10 @@ fn long_row() {
 #[test]
 fn malformed_number() {
     let e = error(&format!("{HEADER}1,2,0,1,5\n1,abc,0,1,5\n"));
-    assert_eq!(e, "d.csv:3: column 2 (b): expected a number, found \"abc\"");
+    assert_eq!(
+        e,
+        "d.csv:3: column index 1 (\"b\"): expected a number, found \"abc\""
+    );
     // A decimal comma is the usual culprit; its cells split, so the row is long.
     assert_eq!(
         error(&format!("{HEADER}1,2,0,1,5\n1,2,0,1,5,5\n")),
@@ -150,7 +153,7 @@ fn malformed_number() {
     // Quoted, it stays one cell and is not a number.
     assert_eq!(
         error(&format!("{HEADER}1,\"2,5\",0,1,5\n")),
-        "d.csv:2: column 2 (b): expected a number, found \"2,5\""
+        "d.csv:2: column index 1 (\"b\"): expected a number, found \"2,5\""
     );
 }
 
@@ -158,11 +161,11 @@ fn malformed_number() {
 fn empty_cell() {
     assert_eq!(
         error(&format!("{HEADER}1,2,0,1,5\n,2,0,1,5\n")),
-        "d.csv:3: column 1 (a): expected a number, found an empty cell"
+        "d.csv:3: column index 0 (\"a\"): expected a number, found an empty cell"
     );
     assert_eq!(
         error(&format!("{HEADER}1,2,0,1,  \n")),
-        "d.csv:2: column 5 (r): expected a number, found an empty cell"
+        "d.csv:2: column index 4 (\"r\"): expected a number, found an empty cell"
     );
 }
 
@@ -170,15 +173,15 @@ fn empty_cell() {
 fn nan_and_infinite_cells() {
     assert_eq!(
         error(&format!("{HEADER}1,2,0,1,nan\n")),
-        "d.csv:2: column 5 (r): expected a finite number, found \"nan\""
+        "d.csv:2: column index 4 (\"r\"): expected a finite number, found \"nan\""
     );
     assert_eq!(
         error(&format!("{HEADER}1,-inf,0,1,5\n")),
-        "d.csv:2: column 2 (b): expected a finite number, found \"-inf\""
+        "d.csv:2: column index 1 (\"b\"): expected a finite number, found \"-inf\""
     );
     assert_eq!(
         error(&format!("{HEADER}1e400,2,0,1,5\n")),
-        "d.csv:2: column 1 (a): expected a finite number, found \"1e400\""
+        "d.csv:2: column index 0 (\"a\"): expected a finite number, found \"1e400\""
     );
 }
 
@@ -215,17 +218,17 @@ fn range_of_the_wrong_length() {
     let d = rebind(0, bind(0, name("a"), Some(name("label"))));
     assert_eq!(
         error_with(format!("{HEADER}1,2,0,1,5\n").as_bytes(), &d),
-        "d.csv:1: x : real[2] needs 2 columns, found 3 columns: column 1 (a) to column 3 (label)"
+        "d.csv:1: x : real[2] needs 2 columns, found 3 columns: column index 0 (\"a\") to column index 2 (\"label\")"
     );
     let d = rebind(0, bind(0, name("a"), None));
     assert_eq!(
         error_with(format!("{HEADER}1,2,0,1,5\n").as_bytes(), &d),
-        "d.csv:1: x : real[2] needs 2 columns, found 1 column: column 1 (a)"
+        "d.csv:1: x : real[2] needs 2 columns, found 1 column: column index 0 (\"a\")"
     );
     let d = rebind(1, bind(1, Column::Index(2), Some(Column::Index(3))));
     assert_eq!(
         error_with(format!("{HEADER}1,2,0,1,5\n").as_bytes(), &d),
-        "d.csv:1: y : class[3] needs 1 column, found 2 columns: column 3 (label) to column 4 (s)"
+        "d.csv:1: y : class[3] needs 1 column, found 2 columns: column index 2 (\"label\") to column index 3 (\"s\")"
     );
 }
 
@@ -234,7 +237,7 @@ fn range_running_backwards() {
     let d = rebind(0, bind(0, name("b"), Some(name("a"))));
     assert_eq!(
         error_with(format!("{HEADER}1,2,0,1,5\n").as_bytes(), &d),
-        "d.csv:1: the columns bound to x run backwards: from column 2 (b) to column 1 (a)"
+        "d.csv:1: the columns bound to x run backwards: from column index 1 (\"b\") to column index 0 (\"a\")"
     );
 }
 
@@ -242,7 +245,7 @@ fn range_running_backwards() {
 fn ambiguous_header_name() {
     assert_eq!(
         error("a,b,label,s,r,label\n1,2,0,1,5,0\n"),
-        "d.csv:1: column name \"label\" (bound to y) is ambiguous: columns 3 and 6 are both called that; use an index"
+        "d.csv:1: column name \"label\" (bound to y) is ambiguous: column indices 2 and 5 are both called that; use an index"
     );
 }
 
@@ -250,11 +253,11 @@ fn ambiguous_header_name() {
 fn class_label_out_of_range() {
     assert_eq!(
         error(&format!("{HEADER}1,2,0,1,5\n1,2,3,1,5\n")),
-        "d.csv:3: column 3 (label): expected a class label for y : class[3] (an integer from 0 to 2), found \"3\""
+        "d.csv:3: column index 2 (\"label\"): expected a class label for y : class[3] (an integer from 0 to 2), found \"3\""
     );
     assert_eq!(
         error(&format!("{HEADER}1,2,-1,1,5\n")),
-        "d.csv:2: column 3 (label): expected a class label for y : class[3] (an integer from 0 to 2), found \"-1\""
+        "d.csv:2: column index 2 (\"label\"): expected a class label for y : class[3] (an integer from 0 to 2), found \"-1\""
     );
 }
 
@@ -263,11 +266,11 @@ fn class_label_not_an_integer() {
     let e = error(&format!("{HEADER}1,2,1.5,1,5\n"));
     assert_eq!(
         e,
-        "d.csv:2: column 3 (label): expected a class label for y : class[3] (an integer from 0 to 2), found \"1.5\""
+        "d.csv:2: column index 2 (\"label\"): expected a class label for y : class[3] (an integer from 0 to 2), found \"1.5\""
     );
     assert_eq!(
         error(&format!("{HEADER}1,2,setosa,1,5\n")),
-        "d.csv:2: column 3 (label): expected a number, found \"setosa\""
+        "d.csv:2: column index 2 (\"label\"): expected a number, found \"setosa\""
     );
 }
 
@@ -293,11 +296,11 @@ fn class_error_kinds_are_distinct() {
 fn bad_sign_label() {
     assert_eq!(
         error(&format!("{HEADER}1,2,0,2,5\n")),
-        "d.csv:2: column 4 (s): expected a sign label for s (-1 or 1, or 0 or 1), found \"2\""
+        "d.csv:2: column index 3 (\"s\"): expected a sign label for s (-1 or 1, or 0 or 1), found \"2\""
     );
     assert_eq!(
         error(&format!("{HEADER}1,2,0,0.5,5\n")),
-        "d.csv:2: column 4 (s): expected a sign label for s (-1 or 1, or 0 or 1), found \"0.5\""
+        "d.csv:2: column index 3 (\"s\"): expected a sign label for s (-1 or 1, or 0 or 1), found \"0.5\""
     );
 }
 
@@ -305,7 +308,7 @@ fn bad_sign_label() {
 fn sign_column_mixing_conventions() {
     assert_eq!(
         error(&format!("{HEADER}1,2,0,1,5\n1,2,0,0,5\n1,2,0,1,5\n1,2,0,-1,5\n")),
-        "d.csv:5: column 4 (s): found \"-1\" but line 3 has \"0\": a sign column uses either -1/1 or 0/1"
+        "d.csv:5: column index 3 (\"s\"): found \"-1\" but line 3 has \"0\": a sign column uses either -1/1 or 0/1"
     );
 }
 
@@ -334,7 +337,7 @@ fn line_numbers_count_crlf_and_quoted_line_breaks() {
     d.path = "d.csv".into();
     assert_eq!(
         error_with(text.as_bytes(), &d),
-        "d.csv:5: column 5 (r): expected a number, found \"x\""
+        "d.csv:5: column index 4 (\"r\"): expected a number, found \"x\""
     );
 }
 
@@ -344,7 +347,7 @@ fn a_bad_cell_after_a_byte_order_mark_and_invalid_utf8() {
     bytes.extend_from_slice(b"1,\xff\xfe,0,1,5\n");
     assert_eq!(
         error_with(&bytes, &standard()),
-        "d.csv:3: column 2 (b): expected a number, found \"\u{fffd}\u{fffd}\""
+        "d.csv:3: column index 1 (\"b\"): expected a number, found \"\u{fffd}\u{fffd}\""
     );
 }
 
@@ -389,8 +392,62 @@ fn a_cell_is_cut_in_the_message_when_long() {
     assert_eq!(
         error(&format!("{HEADER}1,2,0,1,{long}\n")),
         format!(
-            "d.csv:2: column 5 (r): expected a number, found \"{}\"…",
+            "d.csv:2: column index 4 (\"r\"): expected a number, found \"{}\"…",
             "y".repeat(40)
         )
+    );
+}
+
+#[test]
+fn every_malformed_cell_and_row_is_reported_in_file_order() {
+    let text = format!(
+        "{HEADER}1,2,0,1,5\n1,x,0,1,5\n1,2,0,1\n1,2,7,0,nan\n1,2,0,-1,5\n1,2,0,1,5,6\n\n1,2,0,1,5\n"
+    );
+    assert_eq!(
+        error(&text),
+        "d.csv: 7 malformed cells or rows:
+d.csv:3: column index 1 (\"b\"): expected a number, found \"x\"
+d.csv:4: expected 5 cells as in the header, found 4
+d.csv:5: column index 2 (\"label\"): expected a class label for y : class[3] (an integer from 0 to 2), found \"7\"
+d.csv:5: column index 4 (\"r\"): expected a finite number, found \"nan\"
+d.csv:6: column index 3 (\"s\"): found \"-1\" but line 5 has \"0\": a sign column uses either -1/1 or 0/1
+d.csv:7: expected 5 cells as in the header, found 6
+d.csv:8: empty line: expected 5 cells as in the header"
+    );
+}
+
+#[test]
+fn a_long_list_of_malformed_cells_is_cut_and_counted() {
+    let mut text = HEADER.to_string();
+    for i in 0..(data::SHOWN + 10) {
+        text.push_str(&format!("1,b{i},0,1,5\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.csv"), &text).unwrap();
+    let e = data::load(&standard(), &vars(), dir.path(), 0).unwrap_err();
+    let DataErrorKind::Malformed { first, total } = &*e.kind else {
+        panic!("{e:?}");
+    };
+    assert_eq!(*total, data::SHOWN + 10);
+    let lines: Vec<usize> = first.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, (2..2 + data::SHOWN).collect::<Vec<_>>());
+    let message = e.to_string();
+    let shown: Vec<&str> = message.lines().collect();
+    assert_eq!(shown.len(), data::SHOWN + 2, "{message}");
+    assert_eq!(shown[0], "d.csv: 30 malformed cells or rows; the first 20:");
+    assert_eq!(
+        shown[20],
+        "d.csv:21: column index 1 (\"b\"): expected a number, found \"b19\""
+    );
+    assert_eq!(shown[21], "d.csv: and 10 more malformed cells or rows");
+}
+
+#[test]
+fn a_cell_is_named_by_the_index_its_binding_writes() {
+    // `r = 4`: the error names column index 4, the number in the binding, and its header name.
+    let d = rebind(3, bind(3, Column::Index(4), None));
+    assert_eq!(
+        error_with(format!("{HEADER}1,2,0,1,five\n").as_bytes(), &d),
+        "d.csv:2: column index 4 (\"r\"): expected a number, found \"five\""
     );
 }

@@ -95,7 +95,7 @@ fn values_per_variable_row_major() {
     assert_eq!(x.row(2), [2.0, 20.0]);
     assert_eq!(
         x.columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-        ["column 1 (a)", "column 2 (b)"]
+        ["column index 0 (\"a\")", "column index 1 (\"b\")"]
     );
     assert_eq!(t.var(VarId(1)).unwrap().values, [0.0, 1.0, 2.0, 0.0]);
     // 0/1 signs read as −1/+1.

@@ -2,7 +2,7 @@
 //! to a scratch directory.
 //!
 //! * a missing or malformed data file: exit 1 and one line naming the file (as reachable from
-//!   the working directory), the line and the column;
+//!   the working directory), the line and the column; several malformed cells, one line each;
 //! * the NaN guard: a rate that makes the loss overflow stops training with exit 1, naming the
 //!   epoch and step; `--save` still writes the weights of the last whole epoch: the bytes a
 //!   run of exactly that many epochs saves;
@@ -113,7 +113,7 @@ fn a_malformed_cell_is_reported_with_file_line_and_column() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "error: data/d.csv:3: column 2 (b): expected a number, found \"x\"\n"
+        "error: data/d.csv:3: column index 1 (\"b\"): expected a number, found \"x\"\n"
     );
 }
 
@@ -131,7 +131,7 @@ fn a_short_row_and_a_bad_label_are_reported_with_their_line() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "error: data/d.csv:3: column 3 (c): expected a class label for y : class[2] (an integer from 0 to 1), found \"5\"\n"
+        "error: data/d.csv:3: column index 2 (\"c\"): expected a class label for y : class[2] (an integer from 0 to 1), found \"5\"\n"
     );
 }
 
@@ -366,5 +366,20 @@ fn diverging_inference_is_an_error_not_a_nan_answer() {
         err.starts_with("error: descent on `y` diverged at step ")
             && err.ends_with(" of 1000: the values became infinite or NaN; lower its rate (10) or start closer (init)\n"),
         "{err}"
+    );
+}
+
+#[test]
+fn every_malformed_cell_is_reported_one_per_line() {
+    let dir = scratch(CLASSIFIER, Some("a,b,c\n1,2,0\n3,x,1\n1,1\n1,1,7\n"));
+    let o = ebmc(dir.path(), &["m.ebm"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: data/d.csv: 3 malformed cells or rows:
+data/d.csv:3: column index 1 (\"b\"): expected a number, found \"x\"
+data/d.csv:4: expected 3 cells as in the header, found 2
+data/d.csv:5: column index 2 (\"c\"): expected a class label for y : class[2] (an integer from 0 to 1), found \"7\"
+"
     );
 }

@@ -11,11 +11,10 @@ use super::{PlotError, PlotOptions};
 use crate::check::{Model, Role, VarId};
 use crate::compile::Backend;
 use crate::runtime::data::Loaded;
+use crate::runtime::eval;
 use crate::runtime::run::{self, Setup};
 use crate::runtime::session::Session;
 use crate::runtime::train;
-use crate::types::Ty;
-use serde_json::Value;
 use std::path::Path;
 
 pub(crate) struct Prepared<'m> {
@@ -95,67 +94,18 @@ pub(crate) fn prepare<'m>(
     })
 }
 
-/// `NAME=VALUE` → the variable and its flat values (model units are applied by the caller).
+/// `--at NAME=VALUE` → the variable and its flat values, read as `run` and `eval` read them
+/// ([`eval::parse_at`]); model units are applied by the caller. A landscape is drawn at given
+/// inputs and outputs; params come from the weights.
 pub(crate) fn parse_at(model: &Model, s: &str) -> Result<(VarId, Vec<f64>), PlotError> {
-    let (name, value) = s.split_once('=').ok_or_else(|| {
-        PlotError(format!(
-            "--at {s}: expected NAME=VALUE, such as x=1.5 or x=[0.1, 0.2]"
-        ))
-    })?;
-    let name = name.trim();
-    let id = model.var_named(name).ok_or_else(|| {
-        PlotError(format!(
-            "--at {s}: `{}` has no variable `{name}`",
-            model.name
-        ))
-    })?;
-    let var = model.var(id);
-    if var.role == Role::Param {
-        return Err(PlotError(format!(
-            "--at {s}: `{name}` is a param; params come from --weights"
-        )));
-    }
-    let json: Value = serde_json::from_str(value.trim()).map_err(|_| {
-        PlotError(format!(
-            "--at {s}: expected a number or an array of numbers after `=`"
-        ))
-    })?;
-    let mut flat = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<f64>) -> bool {
-        match v {
-            Value::Number(n) => n.as_f64().map(|x| out.push(x)).is_some(),
-            Value::Array(items) => items.iter().all(|i| walk(i, out)),
-            _ => false,
-        }
-    }
-    if !walk(&json, &mut flat) {
-        return Err(PlotError(format!(
-            "--at {s}: expected a number or an array of numbers after `=`"
-        )));
-    }
-    let n = var.ty.elements();
-    if flat.len() != n {
-        return Err(PlotError(format!(
-            "--at {s}: `{name}` is {} ({n} value{}), found {}",
-            var.ty,
-            if n == 1 { "" } else { "s" },
-            flat.len()
-        )));
-    }
-    let ok = match var.ty {
-        Ty::Class(k) => flat
-            .iter()
-            .all(|x| x.fract() == 0.0 && *x >= 0.0 && *x < k as f64),
-        Ty::Sign => flat.iter().all(|x| *x == 1.0 || *x == -1.0),
-        Ty::Real(_) => flat.iter().all(|x| x.is_finite()),
+    let admit = |id: VarId| match model.var(id).role {
+        Role::Param => Err(format!(
+            "`{}` is a param; params come from --weights",
+            model.var(id).name
+        )),
+        _ => Ok(()),
     };
-    if !ok {
-        return Err(PlotError(format!(
-            "--at {s}: not a value of `{name}`'s type {}",
-            var.ty
-        )));
-    }
-    Ok((id, flat))
+    eval::parse_at(model, s, &admit).map_err(PlotError)
 }
 
 /// `LO:HI` with `LO < HI`.

@@ -6,9 +6,14 @@
 //! bound variable, one contiguous row-major matrix (rows × elements), so that a minibatch is a
 //! gather of row slices ([`Dataset::select`]) and a whole-set evaluation is one slice.
 //!
-//! What a file must be, and what is reported otherwise (every error names the file, the
-//! 1-based line as an editor shows it, and for a cell the column by 1-based position and header
-//! name — nothing is skipped or repaired):
+//! What a file must be, and what is reported otherwise (nothing is skipped or repaired). Every
+//! error names the file and the 1-based line as an editor shows it; a cell's column is named
+//! by its 0-based index — the number a binding writes (`x = 2`, `x = 0..3`) — and its header
+//! name, as `column index 2 ("petal_len")`: lines count as editors count them, columns as
+//! bindings do, and the word "index" says which. Every malformed cell and row of the file is
+//! reported, not only the first: one is an error of its own; several are listed one per line
+//! in the order of the file, the first [`SHOWN`] of them, with a count of the rest. Errors about
+//! the file as a whole (missing, empty, a binding the header cannot satisfy) stop at once.
 //! * a header line naming the columns, then at least one row; a UTF-8 byte-order mark is
 //!   allowed, cells are trimmed, quoting is CSV's; empty lines at the very end are allowed,
 //!   anywhere else they are errors (a blank line in the middle usually means a broken export);
@@ -51,7 +56,7 @@ pub struct ColumnRef {
 
 impl fmt::Display for ColumnRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {} ({})", self.index + 1, self.name)
+        write!(f, "column index {} ({})", self.index, quote(&self.name))
     }
 }
 
@@ -166,7 +171,18 @@ pub enum DataErrorKind {
         split: f64,
         rows: usize,
     },
+    /// More than one malformed cell or row: the first [`SHOWN`] in the order of the file, each
+    /// with its line and as it would be reported alone, and how many there are in all.
+    Malformed {
+        first: Vec<(usize, DataErrorKind)>,
+        total: usize,
+    },
 }
+
+/// How many malformed cells and rows an error lists; the rest are counted. A file exported
+/// with the wrong separator has a bad cell on every line, and a screenful says as much as a
+/// million lines would.
+pub const SHOWN: usize = 20;
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,9 +209,7 @@ impl fmt::Display for DataError {
             }
             AmbiguousColumn { var, name, first, second } => write!(
                 f,
-                "column name \"{name}\" (bound to {var}) is ambiguous: columns {} and {} are both called that; use an index",
-                first + 1,
-                second + 1
+                "column name \"{name}\" (bound to {var}) is ambiguous: column indices {first} and {second} are both called that; use an index"
             ),
             ColumnOutOfRange { var, index, columns } => write!(
                 f,
@@ -237,6 +251,27 @@ impl fmt::Display for DataError {
                 "{column}: found {found} but line {other_line} has {other}: a sign column uses either -1/1 or 0/1"
             ),
             NoTrainingRows { split, rows } => write!(f, "split {split} keeps no training rows out of {rows}"),
+            Malformed { first, total } => {
+                // One line per cell, each starting `FILE:LINE:` as a compiler's would, so that
+                // editors and `grep` find them.
+                write!(f, "{total} malformed cells or rows")?;
+                if first.len() < *total {
+                    write!(f, "; the first {}", first.len())?;
+                }
+                f.write_str(":")?;
+                for (line, kind) in first {
+                    let one = DataError {
+                        file: self.file.clone(),
+                        line: Some(*line),
+                        kind: Box::new(kind.clone()),
+                    };
+                    write!(f, "\n{one}")?;
+                }
+                if first.len() < *total {
+                    write!(f, "\n{}: and {} more malformed cells or rows", self.file, total - first.len())?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -472,6 +507,49 @@ struct Binding {
     sign_seen: Vec<Option<(bool, usize, String)>>,
 }
 
+/// The malformed cells and rows of a file, as the rows are read: the first [`SHOWN`] kept,
+/// every one counted.
+#[derive(Default)]
+struct Malformed {
+    first: Vec<(usize, DataErrorKind)>,
+    total: usize,
+}
+
+impl Malformed {
+    /// Out of line and cold: the per-cell loop only pays for a branch.
+    #[cold]
+    #[inline(never)]
+    fn push(&mut self, line: usize, kind: DataErrorKind) {
+        self.total += 1;
+        if self.first.len() < SHOWN {
+            self.first.push((line, kind));
+        }
+    }
+
+    /// One malformed cell or row is reported as itself; several as a list.
+    fn into_error(mut self, file: &str) -> Option<DataError> {
+        let (line, kind) = match self.total {
+            0 => return None,
+            1 => {
+                let (line, kind) = self.first.pop()?;
+                (Some(line), kind)
+            }
+            total => (
+                None,
+                DataErrorKind::Malformed {
+                    first: self.first,
+                    total,
+                },
+            ),
+        };
+        Some(DataError {
+            file: file.to_string(),
+            line,
+            kind: Box::new(kind),
+        })
+    }
+}
+
 /// Every row of the file, unsplit and unscaled.
 fn parse(bytes: &[u8], data: &Data, vars: &[Var]) -> Result<Dataset, DataError> {
     let file = data.path.as_str();
@@ -595,14 +673,18 @@ fn parse(bytes: &[u8], data: &Data, vars: &[Var]) -> Result<Dataset, DataError> 
         });
     }
 
-    // The rows. An empty line is only an error when a row follows it.
+    // The rows. An empty line is only an error when a row follows it. A malformed cell or
+    // row is noted and reading goes on, so that one run reports all of them; a row of the
+    // wrong length is not read further, as its cells cannot be told apart.
+    let mut malformed = Malformed::default();
     let mut pending_empty: Option<usize> = None;
     while read(&mut record)? {
         let pos = record.position().expect("the reader records positions");
         let (line, skipped) = lines.locate(pos.byte() as usize);
         if let Some(l) = pending_empty.or((skipped > 0).then(|| line - skipped)) {
             if !is_blank(&record) || width == 1 {
-                return Err(err(Some(l), DataErrorKind::EmptyLine { expected: width }));
+                malformed.push(l, DataErrorKind::EmptyLine { expected: width });
+                pending_empty = None;
             }
         }
         // A line of spaces reads as one empty cell; with one column that is an empty cell.
@@ -617,16 +699,25 @@ fn parse(bytes: &[u8], data: &Data, vars: &[Var]) -> Result<Dataset, DataError> 
             } else {
                 DataErrorKind::LongRow { expected, found }
             };
-            return Err(err(Some(line), kind));
+            malformed.push(line, kind);
+            continue;
         }
         for (b, v) in bindings.iter_mut().zip(&mut out.vars) {
             for (j, c) in b.columns.iter().enumerate() {
-                let x = cell(&record[c.index], c, v, line, &mut b.sign_seen[j])
-                    .map_err(|k| err(Some(line), k))?;
-                v.values.push(x);
+                match cell(&record[c.index], c, v, line, &mut b.sign_seen[j]) {
+                    Ok(x) => v.values.push(x),
+                    // The value is never used: the file is refused at the end.
+                    Err(k) => {
+                        malformed.push(line, k);
+                        v.values.push(f64::NAN);
+                    }
+                }
             }
         }
         out.lines.push(line);
+    }
+    if let Some(e) = malformed.into_error(file) {
+        return Err(e);
     }
     if out.lines.is_empty() {
         return Err(err(Some(1), DataErrorKind::HeaderOnly));

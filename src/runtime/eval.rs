@@ -5,7 +5,13 @@
 //! The point is either a JSON file naming every variable (inputs, outputs, latents, params;
 //! a missing, extra, mis-shaped or non-finite entry is an error naming it) or random: params
 //! from their declared initialisation, real variables standard normal, discrete ones uniform,
-//! all from one seed.
+//! all from one seed. `--at NAME=VALUE` then replaces any variable of it ([`eval`]'s `at`):
+//! the point file must still name every variable, so that a typo in it is not hidden by a flag.
+//!
+//! [`parse_at`] reads one `--at NAME=VALUE` of the command line for `eval`, `run` and `plot`:
+//! VALUE is JSON, a number or an array of numbers — nested as the variable's shape, or flat in
+//! row-major order — and must be a value of the variable's type. Which variables a command
+//! takes is the command's to check.
 //!
 //! JSON has no NaN or infinity: a non-finite energy, term or gradient entry is written as the
 //! string `"nan"`, `"inf"` or `"-inf"` in its place, so every array keeps its shape, and
@@ -64,6 +70,112 @@ pub fn point(model: &Model, source: &PointSource) -> Result<Vec<Vec<f64>>, RunEr
     }
 }
 
+/// Which variables a command takes with `--at`: `Err` says why not this one (the text after
+/// `--at NAME=VALUE: `).
+pub type Admit<'a> = &'a dyn Fn(VarId) -> Result<(), String>;
+
+/// One `--at NAME=VALUE`: the variable and its values, flat and row-major, checked against its
+/// type. `admit` judges the variable before its value is read, so that a misplaced name is
+/// heard about before its value's shape. Errors quote the flag as given and say what was
+/// expected.
+pub fn parse_at(model: &Model, s: &str, admit: Admit) -> Result<(VarId, Vec<f64>), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--at {s}: expected NAME=VALUE, such as x=1.5 or x=[0.1, 0.2]"))?;
+    let name = name.trim();
+    let id = model.var_named(name).ok_or_else(|| {
+        let inputs: Vec<&str> = model
+            .vars_of(Role::Input)
+            .map(|(_, v)| v.name.as_str())
+            .collect();
+        let has = match inputs.as_slice() {
+            [] => String::new(),
+            names => format!("; its inputs are {}", names.join(", ")),
+        };
+        format!("--at {s}: `{}` has no variable `{name}`{has}", model.name)
+    })?;
+    admit(id).map_err(|e| format!("--at {s}: {e}"))?;
+    let var = model.var(id);
+    let expected = weights::describe(&var.ty);
+    let json: Value = serde_json::from_str(value.trim()).map_err(|_| {
+        format!("--at {s}: expected {expected} after `=`, as a number or a JSON array")
+    })?;
+    let mut flat = Vec::new();
+    fn walk(v: &Value, out: &mut Vec<f64>) -> bool {
+        match v {
+            Value::Number(n) => n.as_f64().map(|x| out.push(x)).is_some(),
+            Value::Array(items) => items.iter().all(|i| walk(i, out)),
+            _ => false,
+        }
+    }
+    if !walk(&json, &mut flat) {
+        return Err(format!(
+            "--at {s}: expected {expected} after `=`, as a number or a JSON array"
+        ));
+    }
+    let n = var.ty.elements();
+    let dims: &[usize] = var.ty.shape().map(|sh| sh.0.as_slice()).unwrap_or(&[]);
+    // Flat (a list of every element, row-major), or nested exactly as the shape: a nesting
+    // that only adds up to the right count is a mistake worth hearing about.
+    fn nested_as(v: &Value, dims: &[usize]) -> bool {
+        match (v, dims.split_first()) {
+            (Value::Number(_), None) => true,
+            (Value::Array(items), Some((&d, rest))) => {
+                items.len() == d && items.iter().all(|i| nested_as(i, rest))
+            }
+            _ => false,
+        }
+    }
+    let is_flat = match &json {
+        Value::Array(items) => items.iter().all(Value::is_number),
+        _ => true,
+    };
+    if flat.len() != n || !(is_flat || nested_as(&json, dims)) {
+        let found = match flat.len() {
+            1 => "1 number".to_string(),
+            k => format!("{k} numbers"),
+        };
+        let nesting = if is_flat { "" } else { " nested otherwise" };
+        return Err(format!(
+            "--at {s}: `{name}` is {expected}, found {found}{nesting}"
+        ));
+    }
+    let ok = match var.ty {
+        Ty::Class(k) => flat
+            .iter()
+            .all(|x| x.fract() == 0.0 && *x >= 0.0 && *x < k as f64),
+        Ty::Sign => flat.iter().all(|x| *x == 1.0 || *x == -1.0),
+        Ty::Real(_) => flat.iter().all(|x| x.is_finite()),
+    };
+    if !ok {
+        return Err(format!(
+            "--at {s}: not a value of `{name}`'s type: expected {expected}"
+        ));
+    }
+    Ok((id, flat))
+}
+
+/// Every `--at` of a command, in order; a variable given twice is an error (which one was
+/// meant?).
+pub fn parse_ats(
+    model: &Model,
+    given: &[String],
+    admit: Admit,
+) -> Result<Vec<(VarId, Vec<f64>)>, String> {
+    let mut out: Vec<(VarId, Vec<f64>)> = Vec::with_capacity(given.len());
+    for s in given {
+        let (id, values) = parse_at(model, s, admit)?;
+        if out.iter().any(|(v, _)| *v == id) {
+            return Err(format!(
+                "--at {s}: `{}` is given twice; give each variable once",
+                model.var(id).name
+            ));
+        }
+        out.push((id, values));
+    }
+    Ok(out)
+}
+
 /// What `ebmc eval` prints, and the entries of it that were not finite.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
@@ -108,13 +220,21 @@ fn nested(name: &str, dims: &[usize], values: &[f64], non_finite: &mut Vec<Strin
 }
 
 /// Evaluates the energy, its terms and its gradient at the point, as the JSON `eval` prints,
-/// with the compiled model's [`Entry::Grad`].
-pub fn eval(code: &Arc<Compiled>, source: &PointSource) -> Result<Evaluation, RunError> {
+/// with the compiled model's [`Entry::Grad`]; `at` replaces variables of the point
+/// ([`parse_ats`]).
+pub fn eval(
+    code: &Arc<Compiled>,
+    source: &PointSource,
+    at: &[(VarId, Vec<f64>)],
+) -> Result<Evaluation, RunError> {
     let model = &code.model;
     let mut kernel = code
         .kernel(Entry::Grad)
         .ok_or_else(|| RunError::Compile("the model has no gradient kernel".into()))?;
-    let values = point(model, source)?;
+    let mut values = point(model, source)?;
+    for (id, given) in at {
+        values[id.0 as usize].clone_from(given);
+    }
     for k in 0..kernel.entry().inputs.len() {
         let v = match kernel.entry().inputs[k].what {
             Input::Value(v) | Input::Negative(v) => v,

@@ -4,7 +4,15 @@
 //! weights instead of training when asked; load and split the data; train; evaluate on the
 //! training and test rows (loss, and accuracy or RMSE and R² of the inferred outputs, in the
 //! data's own units); write what was asked for. A model without data performs its `infer`
-//! once.
+//! once, at the inputs `--at NAME=VALUE` gives (none for a model without inputs).
+//!
+//! `--at` on a model with data asks one question instead of measuring the test set: training
+//! (or `--weights`) as usual, then one inference at the given inputs, reported as a model
+//! without data reports it — the inferred variables and the energy, `--out` one CSV row,
+//! `--metrics` `{"infer": …}`. Values are in the data's units: a standardized input is
+//! z-scored with the training statistics and a standardized output mapped back, as
+//! predictions are. `--at` names inputs only, every one of them ([`inputs_at`]): outputs and
+//! latents are what inference answers.
 //!
 //! Before any of that, every output path is checked ([`check_outputs`]): its directory exists
 //! and takes a file, and no two outputs, nor an output and `--weights`, name one file, so
@@ -55,6 +63,58 @@ pub struct RunOptions {
     pub track_test: bool,
     /// Compile without staging inference (tests compare staged with unstaged runs).
     pub unstaged: bool,
+    /// `--at`: every input's value, in the data's units ([`inputs_at`]). When given, a model
+    /// with data infers at them instead of measuring its training and test sets.
+    pub at: Vec<(VarId, Vec<f64>)>,
+}
+
+/// The `--at NAME=VALUE` flags of `ebmc run` read against the model: inputs only, each once,
+/// and all of them when any is given. Errors are the command line's (the caller's exit code
+/// for usage). No flag at all is not one: a model with data reads its inputs from there, and
+/// one without data and with inputs is refused by [`run`] (after `--weights` is read, whose
+/// errors come first).
+pub fn inputs_at(model: &Model, at: &[String]) -> Result<Vec<(VarId, Vec<f64>)>, String> {
+    let inputs: Vec<(VarId, &str)> = model
+        .vars_of(Role::Input)
+        .map(|(id, v)| (id, v.name.as_str()))
+        .collect();
+    let names = || {
+        let n: Vec<&str> = inputs.iter().map(|(_, n)| *n).collect();
+        n.join(", ")
+    };
+    let admit = |id: VarId| {
+        let v = model.var(id);
+        let role = match v.role {
+            Role::Input => return Ok(()),
+            Role::Output => "an output, which `run` infers",
+            Role::Latent => "a latent, which inference eliminates",
+            Role::Param => "a param, which comes from training or --weights",
+        };
+        let takes = match inputs.len() {
+            0 => format!("`{}` has no inputs to give", model.name),
+            _ => format!("--at gives inputs ({})", names()),
+        };
+        Err(format!("`{}` is {role}; {takes}", v.name))
+    };
+    let values = super::eval::parse_ats(model, at, &admit)?;
+    if values.is_empty() {
+        return Ok(values);
+    }
+    if let Some((_, missing)) = inputs
+        .iter()
+        .find(|(id, _)| !values.iter().any(|(v, _)| v == id))
+    {
+        let why = if model.data.is_some() {
+            "to infer at one point, give every input"
+        } else {
+            "the model has no `data` to read inputs from; give every input"
+        };
+        return Err(format!(
+            "--at: no value for the input `{missing}`: {why} ({}), as --at {missing}=VALUE",
+            names()
+        ));
+    }
+    Ok(values)
 }
 
 /// What a run produced.
@@ -180,7 +240,10 @@ pub fn run(
         },
     )?;
     let Some(loaded) = data else {
-        return infer_only(&mut s, opts, seed);
+        if let Some(path) = &opts.save {
+            save_weights(&s, path)?;
+        }
+        return infer_once(&mut s, opts, seed, None);
     };
     let mut history = Vec::new();
     let mut trained = false;
@@ -261,6 +324,14 @@ pub fn run(
     }
     if let Some(path) = &opts.save {
         save_weights(&s, path)?;
+    }
+    if !opts.at.is_empty() {
+        return infer_once(&mut s, opts, seed, Some(&loaded)).map(|o| RunOutcome {
+            history,
+            trained,
+            epochs,
+            ..o
+        });
     }
     let (train_eval, train_predictions) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
     let test_eval = if loaded.test.is_empty() {
@@ -387,16 +458,34 @@ fn not_finite_answer(model: &Model, p: &Point, energy: f64, what: &str) -> Resul
     Ok(())
 }
 
-fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcome, RunError> {
+/// One inference at the inputs of `--at` (none, for a model without inputs), from the
+/// declared starting points; `loaded` gives the units of standardized variables. Writes
+/// `--out` and `--metrics` in the form of a model without data.
+fn infer_once(
+    s: &mut Session,
+    opts: &RunOptions,
+    seed: u64,
+    loaded: Option<&Loaded>,
+) -> Result<RunOutcome, RunError> {
     let code = Arc::clone(&s.code);
     let model = &code.model;
-    if let Some((_, x)) = model.vars_of(Role::Input).next() {
+    let mut p = Point::zeros(model);
+    for (id, values) in &opts.at {
+        let mut values = values.clone();
+        if let Some(st) = loaded.and_then(|l| l.standardization(*id)) {
+            st.apply(&mut values);
+        }
+        p.values[id.0 as usize] = values;
+    }
+    if let Some((_, x)) = model
+        .vars_of(Role::Input)
+        .find(|(id, _)| !opts.at.iter().any(|(v, _)| v == id))
+    {
         return Err(RunError::User(format!(
-            "the model has the input `{}` but no `data` clause to read it from; add `data \"file.csv\" {{ {} = … }}`",
-            x.name, x.name
+            "the model has the input `{}` but no `data` clause to read it from; give it with --at {}=VALUE, or add `data \"file.csv\" {{ {} = … }}`",
+            x.name, x.name, x.name
         )));
     }
-    let mut p = Point::zeros(model);
     let mut rng = Rng::new(seed);
     let energy = s.infer(&mut p, &mut rng)?;
     not_finite_answer(model, &p, energy, "")?;
@@ -404,16 +493,13 @@ fn infer_only(s: &mut Session, opts: &RunOptions, seed: u64) -> Result<RunOutcom
         .into_iter()
         .map(|id| {
             let v = model.var(id);
-            (
-                v.name.clone(),
-                v.ty.clone(),
-                p.values[id.0 as usize].clone(),
-            )
+            let mut values = p.values[id.0 as usize].clone();
+            if let Some(st) = loaded.and_then(|l| l.standardization(id)) {
+                st.restore(&mut values);
+            }
+            (v.name.clone(), v.ty.clone(), values)
         })
         .collect();
-    if let Some(path) = &opts.save {
-        save_weights(s, path)?;
-    }
     if let Some(path) = &opts.out {
         let header: Vec<String> = values
             .iter()
