@@ -7,6 +7,23 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `eprintln!` that cannot panic: when standard error is closed or full there is nowhere left
+/// to report anything, so the message is lost and the exit code still tells what happened.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the newline (`eprint!`).
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "ebmc", version, about = "A compiler for energy-based models")]
 struct Cli {
@@ -185,9 +202,9 @@ const EXIT_IO: u8 = 2;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: ebmc crashed — this is a bug in ebmc, not in your model.");
-        eprintln!("{info}");
-        eprintln!("Please report it with the input that caused it.");
+        say!("error: ebmc crashed — this is a bug in ebmc, not in your model.");
+        say!("{info}");
+        say!("Please report it with the input that caused it.");
     }));
     let cli = Cli::parse();
     let color = match cli.color {
@@ -279,7 +296,7 @@ fn main() -> ExitCode {
             match text {
                 Ok(t) => write_stdout(&t),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    say!("error: {e}");
                     ExitCode::from(EXIT_USER)
                 }
             }
@@ -300,7 +317,7 @@ fn main() -> ExitCode {
             let at = match driver::eval_values_at(&model, &at) {
                 Ok(values) => values,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    say!("error: {e}");
                     return ExitCode::from(EXIT_IO);
                 }
             };
@@ -321,11 +338,11 @@ fn main() -> ExitCode {
                     if e.non_finite.len() > SHOWN {
                         list += &format!(" and {} more", e.non_finite.len() - SHOWN);
                     }
-                    eprintln!("error: not finite at this point: {list}");
+                    say!("error: not finite at this point: {list}");
                     ExitCode::from(EXIT_USER)
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    say!("error: {e}");
                     ExitCode::from(EXIT_USER)
                 }
             }
@@ -340,7 +357,7 @@ fn main() -> ExitCode {
             match driver::bench(&bytes, model.as_deref()) {
                 Ok(v) => write_stdout(&json_text(&v)),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    say!("error: {e}");
                     ExitCode::from(EXIT_USER)
                 }
             }
@@ -375,7 +392,7 @@ fn write_stdout(text: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot write to standard output: {e}");
+            say!("error: cannot write to standard output: {e}");
             ExitCode::from(EXIT_IO)
         }
     }
@@ -402,7 +419,7 @@ fn read(path: &Path) -> Option<Vec<u8>> {
             Some(bytes)
         }
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
+            say!("error: cannot read {}: {e}", path.display());
             None
         }
     }
@@ -417,10 +434,10 @@ fn report(path: &Path, bytes: &[u8], diags: &[Diagnostic], color: Color) {
         Err(_) => None,
     };
     match text {
-        Some(source) => eprint!("{}", diag::render(diags, &name, source, color)),
+        Some(source) => say_raw!("{}", diag::render(diags, &name, source, color)),
         None => diags
             .iter()
-            .for_each(|d| eprint!("{}", diag::render_plain(d, &name))),
+            .for_each(|d| say_raw!("{}", diag::render_plain(d, &name))),
     }
 }
 
@@ -460,7 +477,7 @@ fn load_model(
         Some(n) => checked.models.iter().position(|m| m.name == n),
         None if checked.models.len() == 1 => Some(0),
         None => {
-            eprintln!(
+            say!(
                 "error: {} holds several models ({}); choose one with --model NAME",
                 file.display(),
                 names.join(", ")
@@ -483,7 +500,7 @@ fn load_model(
             Ok(model)
         }
         None => {
-            eprintln!(
+            say!(
                 "error: {} has no model `{}`; it has {}",
                 file.display(),
                 name.unwrap_or(""),
@@ -510,7 +527,7 @@ fn run(
     let opts = &match driver::run_inputs_at(&model, at) {
         Ok(at) => RunOptions { at, ..opts.clone() },
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::from(EXIT_IO);
         }
     };
@@ -545,7 +562,7 @@ fn run(
     match result {
         Ok(outcome) => {
             if opts.history.is_some() && !outcome.trained {
-                eprintln!("note: nothing was trained, so no history was written");
+                say!("note: nothing was trained, so no history was written");
             }
             if quiet {
                 return ExitCode::SUCCESS;
@@ -553,7 +570,7 @@ fn run(
             write_stdout(&outcome.report.table())
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             ExitCode::from(EXIT_USER)
         }
     }
@@ -572,19 +589,17 @@ fn plot(
         Err(code) => return code,
     };
     let base = file.parent().unwrap_or(Path::new("."));
-    match driver::plot(kind, &model, base, opts, out, &mut |note| {
-        eprintln!("{note}")
-    }) {
+    match driver::plot(kind, &model, base, opts, out, &mut |note| say!("{note}")) {
         Ok(out) => {
-            eprintln!("wrote {}", out.display());
+            say!("wrote {}", out.display());
             ExitCode::SUCCESS
         }
         Err(PlotFailure::Plot(e)) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             ExitCode::from(EXIT_USER)
         }
         Err(PlotFailure::Write(e)) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             ExitCode::from(EXIT_IO)
         }
     }

@@ -1,6 +1,7 @@
 //! Standard output that cannot be written: a reader that closed the pipe early (`| head -1`)
 //! ends the output quietly with success, as command-line tools do; a full disk (`> /dev/full`)
 //! is an I/O error (exit 2) with one message. Every command that prints is tried both ways.
+//! Standard error that cannot be written loses its messages but keeps the exit code.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -71,5 +72,42 @@ fn a_full_disk_is_an_io_error_with_one_message() {
             "error: cannot write to standard output: No space left on device (os error 28)\n",
             "{args:?}"
         );
+    }
+}
+
+/// Standard error that cannot be written (closed, or `2> /dev/full`) loses the messages but
+/// not the outcome: each command exits as it would with a terminal (1 for an error in the
+/// model, 0 for a run that only prints progress notes), never 101 from a panic.
+#[test]
+fn a_closed_or_full_standard_error_keeps_the_exit_code() {
+    let bad = root("tests/ebm/err/e0101_unknown_name.ebm");
+    let rosenbrock = root("examples/rosenbrock.ebm");
+    let cases: [(&[&str], i32); 4] = [
+        (&["check", &bad], 1),
+        (&["emit", "ir", &bad], 1),
+        (&["run", &bad], 1),
+        (&["run", &rosenbrock, "--weights", "/nonexistent/w.json"], 1),
+    ];
+    for (args, code) in cases {
+        for full in [false, true] {
+            let stderr: Stdio = if full {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("/dev/full opens")
+                    .into()
+            } else {
+                let (reader, writer) = std::io::pipe().expect("a pipe");
+                drop(reader);
+                writer.into()
+            };
+            let out = Command::new(env!("CARGO_BIN_EXE_ebmc"))
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .output()
+                .expect("ebmc runs");
+            assert_eq!(out.status.code(), Some(code), "{args:?} (full: {full})");
+        }
     }
 }
