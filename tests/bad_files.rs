@@ -126,12 +126,13 @@ const POINTS: &[(&str, &str)] = &[
 
 fn expect(line: &str, path: &Path, message: &str) {
     let want = format!("error: {}{message}", path.display());
+    // EBMC_PRINT_BAD_FILES=1 prints each message as the table holds it (to update the table
+    // after a deliberate change of wording); the comparison still runs.
     if std::env::var_os("EBMC_PRINT_BAD_FILES").is_some() {
         println!(
             "{:?}",
             line.strip_prefix(&format!("error: {}", path.display()))
         );
-        return;
     }
     assert_eq!(line, want);
 }
