@@ -128,9 +128,14 @@ pub fn compile(model: &Model, options: &compile::Options) -> Result<Arc<Compiled
 
 /// The text of `ebmc emit clif`: the Cranelift IR of every entry point of the compiled model.
 pub fn emit_clif(model: &Model) -> Result<String, String> {
+    emit_clif_with(model, compile::Options::new(Backend::Jit))
+}
+
+/// [`emit_clif`] compiled with `options` (tests: the code of a host without FMA).
+pub fn emit_clif_with(model: &Model, options: compile::Options) -> Result<String, String> {
     let options = compile::Options {
         keep_clif: true,
-        ..compile::Options::new(Backend::Jit)
+        ..options
     };
     let code = compile(model, &options)?;
     let mut s = String::new();

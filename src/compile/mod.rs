@@ -69,6 +69,9 @@ pub struct Options {
     /// Stage inference ([`Entry::InferPrepare`], [`Entry::InferStep`]) where it pays; off only
     /// for tests that compare staged with unstaged code.
     pub stage: bool,
+    /// Fused multiply-add where the host has it ([`jit::JitOptions::fma`]); off only for
+    /// tests of the code a host without FMA gets.
+    pub fma: bool,
 }
 
 impl Options {
@@ -77,6 +80,7 @@ impl Options {
             backend,
             keep_clif: false,
             stage: true,
+            fma: true,
         }
     }
 }
@@ -342,6 +346,7 @@ pub fn compile(model: &Model, options: &Options) -> Result<Compiled, CompileErro
             let jit_options = jit::JitOptions {
                 strict: options.backend == Backend::JitStrict,
                 keep_clif: options.keep_clif,
+                fma: options.fma,
                 ..jit::JitOptions::default()
             };
             let entries: Vec<jit::Entry> = graphs

@@ -81,6 +81,9 @@ pub struct JitOptions {
     /// Use AVX-512 when the host has it. Off by default: the kernels are 128-bit, gain nothing
     /// from it, and valgrind cannot run AVX-512 code.
     pub avx512: bool,
+    /// Use fused multiply-add when the host has it (the default). Off, the code is what a
+    /// host without FMA gets (`fmul` + `fadd`), so tests can check that path on any host.
+    pub fma: bool,
     /// Compute exactly what the reference interpreter computes, bit for bit: transcendentals
     /// through libm (as with `inline_math` off), no fused multiply-add, and every sum in the
     /// interpreter's left-to-right order. Slower; used by `ebmc eval`, whose JSON must not
@@ -96,6 +99,7 @@ impl Default for JitOptions {
             keep_clif: false,
             keep_asm: false,
             avx512: false,
+            fma: true,
             strict: false,
         }
     }
@@ -323,13 +327,16 @@ impl Jit {
                 isa_builder.set(flag, "false").map_err(|e| host(&e))?;
             }
         }
+        if !options.fma && cfg!(target_arch = "x86_64") {
+            isa_builder.set("has_fma", "false").map_err(|e| host(&e))?;
+        }
         let isa = isa_builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| host(&e))?;
         // Fused multiply-add is one instruction with FMA3 (x86-64) and always on aarch64;
         // without it Cranelift would call libm's `fma` per element, so the emitter falls
         // back to a multiply and an add instead.
-        let has_fma = cfg!(target_arch = "aarch64")
+        let has_fma = options.fma && cfg!(target_arch = "aarch64")
             || isa
                 .isa_flags()
                 .iter()
