@@ -279,6 +279,53 @@ fn a_constant_column_is_centred_but_not_scaled() {
     assert!((x[5] - 1.5f64.sqrt()).abs() < 1e-12, "{x:?}");
 }
 
+/// Values near the largest f64 standardize to their z-scores instead of overflowing in the
+/// sum, the squares or the difference (found by the `files` fuzz target: −1e308 − 1e308).
+#[test]
+fn huge_values_standardize_without_overflow() {
+    let d = data(vec![bind(0, name("a"), Some(name("b")))], None, vec![0]);
+    let l = load(
+        b"a,b\n1e308,1e200\n-1e308,-1e200\n1e308,1e200\n-1e308,-1e200\n",
+        &d,
+        0,
+    );
+    let x = &l.train.var(VarId(0)).unwrap().values;
+    assert_eq!(x, &[1.0, 1.0, -1.0, -1.0, 1.0, 1.0, -1.0, -1.0]);
+}
+
+/// A test value whose z-score no f64 holds is an error naming the variable, not an infinity
+/// handed to the model: nine training rows a hair apart, and 1e308 among the rows — the seeds
+/// that put it in the test set fail, the others standardize it as an outlier.
+#[test]
+fn a_z_score_that_overflows_is_an_error() {
+    let d = data(
+        vec![bind(0, name("a"), Some(name("b")))],
+        Some(0.9),
+        vec![0],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("a,b\n");
+    for i in 0..9 {
+        csv += &format!("1,1.{i}\n");
+    }
+    csv += "1,1e308\n";
+    std::fs::write(dir.path().join("d.csv"), csv).unwrap();
+    let mut failed = 0;
+    for seed in 0..20 {
+        match data::load(&d, &vars(), dir.path(), seed) {
+            Ok(l) => assert!(l.test.lines != [11], "seed {seed}"),
+            Err(err) => {
+                failed += 1;
+                assert_eq!(
+                    err.to_string(),
+                    "d.csv: standardize x: element 1 has a value too far from the training mean, in training deviations, for a number to hold (its z-score overflows); rescale that column or leave x unstandardized"
+                );
+            }
+        }
+    }
+    assert!(failed > 0, "no seed put the huge row in the test set");
+}
+
 #[test]
 fn select_makes_a_minibatch() {
     let l = load(rows(6).as_bytes(), &data(all_bindings(), None, vec![]), 0);

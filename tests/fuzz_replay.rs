@@ -68,3 +68,8 @@ fn pipeline_corpus() {
         Ok(())
     });
 }
+
+#[test]
+fn files_corpus() {
+    replay("files", 20, fuzzing::files);
+}

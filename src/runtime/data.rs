@@ -135,6 +135,12 @@ pub enum DataErrorKind {
         var: String,
         ty: Ty,
     },
+    /// A z-score that no `f64` holds: a value astronomically far from the training mean,
+    /// in units of the training deviation (element `element` of `var`).
+    StandardizeOverflow {
+        var: String,
+        element: usize,
+    },
     NotANumber {
         column: ColumnRef,
         found: String,
@@ -236,6 +242,10 @@ impl fmt::Display for DataError {
             StandardizeDiscrete { var, ty } => {
                 write!(f, "standardize names {var} : {ty}; only real variables can be standardized")
             }
+            StandardizeOverflow { var, element } => write!(
+                f,
+                "standardize {var}: element {element} has a value too far from the training mean, in training deviations, for a number to hold (its z-score overflows); rescale that column or leave {var} unstandardized"
+            ),
             NotANumber { column, found } => write!(f, "{column}: expected a number, found {found}"),
             NotFinite { column, found } => write!(f, "{column}: expected a finite number, found {found}"),
             NotAnInteger { column, var, k, found } | ClassOutOfRange { column, var, k, found } => write!(
@@ -365,12 +375,23 @@ pub struct Standardization {
 }
 
 impl Standardization {
-    /// Maps data units to z-scores, in place; `values` is rows × width.
-    pub fn apply(&self, values: &mut [f64]) {
+    /// Maps data units to z-scores, in place; `values` is rows × width. `Err` names the
+    /// element (within a row) of a value whose z-score no `f64` holds; a difference that
+    /// only overflows on the way (`1e308 − (−1e308)`) is taken in two parts instead.
+    pub fn apply(&self, values: &mut [f64]) -> Result<(), usize> {
         let w = self.mean.len();
         for (i, x) in values.iter_mut().enumerate() {
-            *x = (*x - self.mean[i % w]) / self.scale[i % w];
+            let (m, s) = (self.mean[i % w], self.scale[i % w]);
+            let mut z = (*x - m) / s;
+            if !z.is_finite() {
+                z = *x / s - m / s;
+            }
+            if !z.is_finite() {
+                return Err(i % w);
+            }
+            *x = z;
         }
+        Ok(())
     }
     /// Maps z-scores back to data units, in place; `values` is rows × width.
     pub fn restore(&self, values: &mut [f64]) {
@@ -475,12 +496,24 @@ fn standardize(
         let mut scale = vec![1.0; v.width];
         for j in 0..v.width {
             let col = || (0..train.rows()).map(|i| v.values[i * v.width + j]);
+            // Values near the largest f64 overflow a plain sum or square: then the same
+            // statistics are taken in units of the column's largest magnitude (the plain
+            // form first, so ordinary data keeps its exact bits).
+            let big = col().fold(0.0, |a: f64, x| a.max(x.abs()));
             mean[j] = col().sum::<f64>() / rows;
+            if !mean[j].is_finite() {
+                mean[j] = col().map(|x| x / big).sum::<f64>() / rows * big;
+            }
             let (lo, hi) = col().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
                 (a.min(x), b.max(x))
             });
             if lo < hi {
                 scale[j] = (col().map(|x| (x - mean[j]).powi(2)).sum::<f64>() / rows).sqrt();
+                if !scale[j].is_finite() {
+                    let m = mean[j] / big;
+                    let var = col().map(|x| (x / big - m).powi(2)).sum::<f64>() / rows;
+                    scale[j] = var.sqrt() * big;
+                }
             }
         }
         let s = Standardization {
@@ -488,8 +521,14 @@ fn standardize(
             mean,
             scale,
         };
-        s.apply(&mut train.vars[pos].values);
-        s.apply(&mut test.vars[pos].values);
+        for set in [&mut train, &mut test] {
+            s.apply(&mut set.vars[pos].values).map_err(|element| {
+                err(DataErrorKind::StandardizeOverflow {
+                    var: var.name.clone(),
+                    element,
+                })
+            })?;
+        }
         standardized.push(s);
     }
     Ok(Loaded {

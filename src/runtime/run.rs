@@ -473,7 +473,12 @@ fn infer_once(
     for (id, values) in &opts.at {
         let mut values = values.clone();
         if let Some(st) = loaded.and_then(|l| l.standardization(*id)) {
-            st.apply(&mut values);
+            st.apply(&mut values).map_err(|element| {
+                RunError::User(format!(
+                    "--at {}: element {element} is too far from the training mean to standardize (its z-score overflows)",
+                    model.var(*id).name
+                ))
+            })?;
         }
         p.values[id.0 as usize] = values;
     }

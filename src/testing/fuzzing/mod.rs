@@ -14,8 +14,13 @@
 //! * [`pipeline`]: a random well-typed model *source* ([`source::model`]) through check,
 //!   lowering, differentiation, compilation, evaluation, inference and one training step, each
 //!   returning a value or an error.
+//! * [`files()`]: the command line's other inputs — data, weights and point files, `--at`
+//!   values, `--memory` sizes, output names through the atomic writer ([`files`]).
 
+pub mod files;
 pub mod source;
+
+pub use files::files;
 
 use crate::check::{Optimizer, Role};
 use crate::compile::Backend;
