@@ -33,7 +33,8 @@ pub(super) trait Domain: Copy + Eq + Hash {
 /// Walks checked expressions of one model in a [`Domain`].
 pub(super) struct Walker<'c, 'a, D> {
     c: &'c Checker<'a>,
-    lets: HashMap<u32, D>,
+    /// The values of lets `0..lets.len()` (always a prefix, see `ExprKind::Let`).
+    lets: Vec<D>,
     calls: HashMap<(FnId, Vec<D>), D>,
 }
 
@@ -41,7 +42,7 @@ impl<'c, 'a, D: Domain> Walker<'c, 'a, D> {
     pub(super) fn new(c: &'c Checker<'a>) -> Self {
         Walker {
             c,
-            lets: HashMap::new(),
+            lets: Vec::new(),
             calls: HashMap::new(),
         }
     }
@@ -52,12 +53,15 @@ impl<'c, 'a, D: Domain> Walker<'c, 'a, D> {
             ExprKind::Number(v) => D::number(*v),
             ExprKind::Var(VarId(i)) => D::var(self.c.vars[*i as usize].as_ref().map(|v| v.role)),
             ExprKind::Let(id) => {
-                if let Some(d) = self.lets.get(&id.0) {
-                    return *d;
+                // Lets are numbered in dependency order: evaluating every let up to this one,
+                // in order, finds each one's own lets done, so a chain of 100,000 lets
+                // recurses one level rather than 100,000.
+                while self.lets.len() <= id.0 as usize {
+                    let next = &self.c.lets[self.lets.len()].value;
+                    let d = self.expr(next, &[]);
+                    self.lets.push(d);
                 }
-                let d = self.expr(&self.c.lets[id.0 as usize].value, &[]);
-                self.lets.insert(id.0, d);
-                d
+                self.lets[id.0 as usize]
             }
             ExprKind::Param(i) => params.get(*i).copied().unwrap_or_else(D::unknown),
             ExprKind::Vector(items) => {
