@@ -8,8 +8,8 @@
 //! * weights and points: accepted values have each variable's number of elements, all finite;
 //! * `--at`: an accepted value has the variable's number of elements, all finite;
 //! * `--memory`: an accepted size is at least one byte;
-//! * the atomic writer: a name it accepts reads back exactly what was written, and no
-//!   temporary file is left beside it.
+//! * the atomic writer: a name it accepts reads back exactly what was written, and nothing
+//!   but the target is left in the directory (no temporary file), written or not.
 
 use crate::check::{Model, Role, VarId};
 use crate::driver;
@@ -160,18 +160,19 @@ fn atomic_write(bytes: &[u8]) -> Result<(), String> {
     }
     let path = dir.join(std::ffi::OsStr::from_bytes(name));
     let result = crate::atomic::write(&path, contents);
+    // Nothing but the target itself: the directory starts empty for every input.
     let leftovers: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().as_bytes() != name)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp"))
         .collect();
     if !leftovers.is_empty() {
         return Err(format!("temporary files left: {leftovers:?}"));
     }
     if result.is_ok() {
         let back = std::fs::read(&path).map_err(|e| format!("written but unreadable: {e}"))?;
-        let _ = std::fs::remove_file(&path);
+        std::fs::remove_file(&path).map_err(|e| format!("written but not removable: {e}"))?;
         if back != contents {
             return Err(format!(
                 "read back {} bytes of {}",
