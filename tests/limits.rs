@@ -218,3 +218,28 @@ fn too_many_answers_to_enumerate() {
     };
     assert_eq!(e, "the outputs have more than 65536 answers to enumerate");
 }
+
+#[test]
+fn a_source_under_the_size_limit_is_within_the_parser_budget() {
+    // A chain of 100,000 functions is 4.5 MB; it took 52 million parser calls, past the old
+    // fixed budget of 50 million, which turned it into "expected something else, found `0`".
+    let mut s =
+        String::from("model m {\n  input x : real\n  output y : real\n  fn f0(a : real) = a\n");
+    for i in 1..=100_000 {
+        s.push_str(&format!(
+            "  fn f{i}(a : real) = f{}(a) * 0.9 + 0.1\n",
+            i - 1
+        ));
+    }
+    s.push_str("  energy (f100000(x) - y)^2\n}\n");
+    assert!(s.len() < MAX_SOURCE_BYTES);
+    let checked = driver::check(s.as_bytes());
+    let errors: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{} {}", d.code.as_str(), d.message))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(checked.models.len(), 1);
+}
