@@ -52,6 +52,18 @@ use crate::types::{Shape, Ty};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+/// Runs `f` on a stack with room left: the current one, or a new segment of 1 MiB allocated
+/// on the heap when less than 64 KiB remain (rustc's remedy, the `stacker` crate).
+///
+/// For the few recursions whose depth only the source's size bounds — inlining a chain of
+/// function calls, pushing an index down a chain of elementwise ops — so that a 100,000-deep
+/// program needs memory, not a larger thread stack. Walks over graphs are otherwise iterative
+/// (nodes are in topological order), and walks over expressions are bounded by the parser's
+/// [`MAX_EXPR_DEPTH`](crate::syntax::MAX_EXPR_DEPTH).
+pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 << 10, 1 << 20, f)
+}
+
 /// A fast hasher for hash-consing keys (FxHash): the keys are small and trusted.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
