@@ -6,7 +6,17 @@
 //! elementwise ops, building one fused loop of a chain).
 //!
 //! The binary runs in a child process, so its main thread has the stack it has for users.
+//!
+//! A long program is also compiled as several native functions, which the entry point calls in
+//! turn (one function of thousands of kernels took Cranelift's register allocator time
+//! quadratic in its length): the parts must compute what one function computes, and a bad
+//! index in any part must still stop the call.
 
+use ebmc::driver;
+use ebmc::grad::with_gradients;
+use ebmc::interp;
+use ebmc::ir::{self, Graph, InputKind};
+use ebmc::jit::{self, Entry, JitOptions};
 use std::path::Path;
 use std::process::Command;
 
@@ -98,4 +108,87 @@ fn a_deep_chain_of_lets_through_every_command() {
 #[test]
 fn a_deep_chain_of_calls_through_every_command() {
     every_command("calls", &call_chain(DEPTH));
+}
+
+/// `layers` layers of `h = tanh(W h + b)` on 4 features; the energy reads class `y` of the end.
+fn layers(n: usize) -> String {
+    let mut s =
+        String::from("model layers {\n  input x : real[4]\n  output y : class[4]\n  let h0 = x\n");
+    for i in 1..=n {
+        s.push_str(&format!(
+            "  param W{i} : real[4, 4]\n  param b{i} : real[4]\n  let h{i} = tanh(W{i} @ h{} + b{i})\n",
+            i - 1
+        ));
+    }
+    s.push_str(&format!("  energy h{n}[y]\n}}\n"));
+    s
+}
+
+/// The energy and every gradient of a 200-layer network (far more kernels than one native
+/// function holds), with each input a seeded ramp.
+fn deep_graph() -> (Graph, Vec<Vec<f64>>) {
+    let checked = driver::check(layers(200).as_bytes());
+    assert!(checked.diagnostics.iter().all(|d| !d.is_error()));
+    let model = &checked.models[0];
+    let g = with_gradients(&ir::energy(model), "energy", &[InputKind::Param]);
+    let point: Vec<Vec<f64>> = g
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(k, i)| {
+            let len = i.shape().len();
+            (0..len)
+                .map(|j| ((k * 7 + j * 3) % 11) as f64 / 11.0 - 0.4)
+                .collect()
+        })
+        .collect();
+    let y = g.inputs.iter().position(|i| i.name == "y").unwrap();
+    let mut point = point;
+    point[y] = vec![2.0];
+    (g, point)
+}
+
+fn native(g: &Graph, point: &[Vec<f64>]) -> Result<Vec<f64>, jit::JitError> {
+    let opts = JitOptions {
+        strict: true,
+        verify: true,
+        ..JitOptions::default()
+    };
+    let code = jit::compile_entries(&[Entry::new("f", g)], opts)?;
+    let f = &code.functions()[0];
+    let slices: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
+    let mut inputs = Vec::new();
+    f.pack(&slices, &mut inputs).unwrap();
+    let mut out = vec![f64::NAN; f.layout().outputs];
+    let mut scratch = vec![f64::NAN; f.layout().scratch];
+    f.call(&inputs, &mut out, &mut scratch)?;
+    Ok(out)
+}
+
+#[test]
+fn a_program_split_into_functions_computes_what_the_interpreter_does() {
+    let (g, point) = deep_graph();
+    let slices: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
+    let v = interp::eval_slots(&g, &slices).unwrap();
+    let expected: Vec<f64> = g
+        .outputs
+        .iter()
+        .flat_map(|(_, n)| v.node(*n).to_vec())
+        .collect();
+    let got = native(&g, &point).unwrap();
+    assert_eq!(got.len(), expected.len());
+    for (k, (a, b)) in got.iter().zip(&expected).enumerate() {
+        assert!(
+            a.to_bits() == b.to_bits(),
+            "output {k}: native {a}, interpreter {b}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_index_in_a_split_program_is_an_error() {
+    let (g, mut point) = deep_graph();
+    let y = g.inputs.iter().position(|i| i.name == "y").unwrap();
+    point[y] = vec![7.0];
+    assert!(native(&g, &point).is_err());
 }

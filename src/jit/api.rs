@@ -189,7 +189,7 @@ pub fn compile_entries(entries: &[Entry], options: JitOptions) -> Result<Compile
     let mut made = Vec::new();
     for e in entries {
         let (sig, layout, body) = prepare(e, strict)?;
-        let id = jit.define(&e.name, layout, |t| body.emit(t))?;
+        let id = define(&mut jit, &e.name, layout, &body)?;
         made.push((sig, id));
     }
     let library = jit.finish()?;
@@ -202,6 +202,29 @@ pub fn compile_entries(entries: &[Entry], options: JitOptions) -> Result<Compile
         })
         .collect();
     Ok(Compiled { functions, library })
+}
+
+/// Most kernels one generated function holds. Cranelift's register allocator takes time
+/// that grows faster than the size of the function it allocates (a 1,000-layer network as one
+/// function: 20 s and 1.7 GB), so a longer body is split into functions of this many kernels,
+/// called in turn by the entry point; each then costs the same, and the whole grows linearly.
+const KERNELS_PER_FUNCTION: usize = 64;
+
+/// Defines the function of one entry: its body as one function, or, past
+/// [`KERNELS_PER_FUNCTION`] kernels, as parts `NAME.0`, `NAME.1`, … and an entry point
+/// calling them.
+fn define(jit: &mut Jit, name: &str, layout: Layout, body: &Body) -> Result<FnId, JitError> {
+    let kernels = body.kernels();
+    if kernels.len() <= KERNELS_PER_FUNCTION {
+        return jit.define(name, layout, |t| body.emit(t));
+    }
+    let mut parts = Vec::new();
+    for start in (0..kernels.len()).step_by(KERNELS_PER_FUNCTION) {
+        let range = start..(start + KERNELS_PER_FUNCTION).min(kernels.len());
+        let part = format!("{name}.{}", parts.len());
+        parts.push(jit.define(&part, layout, |t| body.emit_part(t, &kernels, range))?);
+    }
+    jit.define_calls(name, layout, &parts)
 }
 
 /// The signature, buffer lengths and body of one entry's function.

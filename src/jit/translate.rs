@@ -33,23 +33,48 @@ pub(super) struct Body<'g> {
 }
 
 impl Body<'_> {
+    /// The nodes computed by a kernel, in order.
+    pub(super) fn kernels(&self) -> Vec<NodeId> {
+        self.g
+            .ids()
+            .filter(|n| self.plan.computed[n.index()])
+            .collect()
+    }
+
+    /// Emits the whole body into one function.
     pub(super) fn emit(&self, t: &mut FunctionTranslator) {
-        for &(r, v) in &self.plan.consts {
-            t.fill(r, v);
+        let kernels = self.kernels();
+        self.emit_part(t, &kernels, 0..kernels.len());
+    }
+
+    /// Emits the kernels `range` of `kernels` (from [`Body::kernels`]): the constants before
+    /// the first kernel, the copies into the outputs after the last. Every kernel reads and
+    /// writes only the buffers, so consecutive ranges may go in functions called in turn.
+    pub(super) fn emit_part(
+        &self,
+        t: &mut FunctionTranslator,
+        kernels: &[NodeId],
+        range: std::ops::Range<usize>,
+    ) {
+        if range.start == 0 {
+            for &(r, v) in &self.plan.consts {
+                t.fill(r, v);
+            }
         }
+        let last = range.end == kernels.len();
         let mut tr = Translator {
             g: self.g,
             plan: &self.plan,
             strict: self.strict,
             t,
         };
-        for n in self.g.ids() {
-            if self.plan.computed[n.index()] {
-                tr.translate(n);
-            }
+        for &n in &kernels[range] {
+            tr.translate(n);
         }
-        for &(dst, n) in &self.plan.copies {
-            tr.place(dst, n);
+        if last {
+            for &(dst, n) in &self.plan.copies {
+                tr.place(dst, n);
+            }
         }
     }
 }
