@@ -453,6 +453,11 @@ impl Jit {
         Ok(f)
     }
 
+    /// Gives a defined function the name its [`CompiledFn`] reports (the module's symbol stays).
+    pub fn rename(&mut self, f: FnId, name: &str) {
+        self.defined[f.0].name = name.to_string();
+    }
+
     /// Machine-code bytes of a defined function.
     pub fn code_size(&self, f: FnId) -> usize {
         self.defined[f.0].code_size

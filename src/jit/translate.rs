@@ -41,41 +41,40 @@ impl Body<'_> {
             .collect()
     }
 
-    /// Emits the whole body into one function.
-    pub(super) fn emit(&self, t: &mut FunctionTranslator) {
-        let kernels = self.kernels();
-        self.emit_part(t, &kernels, 0..kernels.len());
-    }
-
-    /// Emits the kernels `range` of `kernels` (from [`Body::kernels`]): the constants before
-    /// the first kernel, the copies into the outputs after the last. Every kernel reads and
-    /// writes only the buffers, so consecutive ranges may go in functions called in turn.
-    pub(super) fn emit_part(
+    /// Emits kernels `start..` of `kernels` (from [`Body::kernels`]) until the function holds
+    /// `budget` instructions (at least one kernel), and returns where it stopped: the constants
+    /// go before the first kernel, the copies into the outputs after the last. Every kernel
+    /// reads and writes only the buffers, so consecutive ranges may go in functions called in
+    /// turn.
+    pub(super) fn emit_until(
         &self,
         t: &mut FunctionTranslator,
         kernels: &[NodeId],
-        range: std::ops::Range<usize>,
-    ) {
-        if range.start == 0 {
+        start: usize,
+        budget: usize,
+    ) -> usize {
+        if start == 0 {
             for &(r, v) in &self.plan.consts {
                 t.fill(r, v);
             }
         }
-        let last = range.end == kernels.len();
         let mut tr = Translator {
             g: self.g,
             plan: &self.plan,
             strict: self.strict,
             t,
         };
-        for &n in &kernels[range] {
-            tr.translate(n);
+        let mut end = start;
+        while end < kernels.len() && (end == start || tr.t.b.func.dfg.num_insts() < budget) {
+            tr.translate(kernels[end]);
+            end += 1;
         }
-        if last {
+        if end == kernels.len() {
             for &(dst, n) in &self.plan.copies {
                 tr.place(dst, n);
             }
         }
+        end
     }
 }
 
