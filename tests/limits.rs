@@ -243,3 +243,27 @@ fn a_source_under_the_size_limit_is_within_the_parser_budget() {
     assert_eq!(errors, Vec::<String>::new());
     assert_eq!(checked.models.len(), 1);
 }
+
+#[test]
+fn too_many_latent_combinations_to_eliminate() {
+    // 2^30 copies of the energy: the command used to run until memory ran out.
+    let mut src = String::from("model m {\n  input x : real\n  output y : real\n");
+    for i in 0..30 {
+        src.push_str(&format!("  latent c{i} : class[2] min by enumerate\n"));
+    }
+    let terms: Vec<String> = (0..30).map(|i| format!("[0, 1][c{i}]")).collect();
+    src.push_str(&format!(
+        "  energy (y - x)^2 + {}\n  infer y by descent(steps = 3, rate = 0.1)\n}}\n",
+        terms.join(" + ")
+    ));
+    let checked = driver::check(src.as_bytes());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let e = match Session::compile(&checked.models[0], Backend::Interp, 0) {
+        Ok(_) => panic!("2^30 combinations eliminated"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        e,
+        "the class and sign latents have more than 65536 combinations of values to eliminate"
+    );
+}

@@ -30,7 +30,8 @@ use crate::span::Span;
 use crate::types::Ty;
 use std::fmt;
 
-/// The largest number of answers enumerated for one loss or free energy.
+/// The largest number of answers enumerated for one loss, and of combinations of discrete
+/// latents' values eliminated in one free energy.
 pub const MAX_ANSWERS: usize = 1 << 16;
 
 /// Why a model could not be lowered (a limit, or a combination the IR does not express).
@@ -378,6 +379,19 @@ impl<'m> Lower<'m> {
             .map(VarId)
             .filter(|&v| eliminated(m, v))
             .collect();
+        // Every combination of the latents' values is a copy of the energy: 30 `class[2]`
+        // latents made 2^30 of them (the command ran until memory ran out).
+        let count = latents.iter().try_fold(1usize, |acc, &z| {
+            acc.checked_mul(values(&m.var(z).ty).len())
+        });
+        if count.is_none_or(|c| c > MAX_ANSWERS) {
+            return Err(LowerError {
+                message: format!(
+                    "the class and sign latents have more than {MAX_ANSWERS} combinations of values to eliminate"
+                ),
+                span: m.var(latents[0]).span,
+            });
+        }
         self.eliminate(vars.to_vec(), &latents)
     }
 
