@@ -218,3 +218,52 @@ fn too_many_answers_to_enumerate() {
     };
     assert_eq!(e, "the outputs have more than 65536 answers to enumerate");
 }
+
+#[test]
+fn a_source_under_the_size_limit_is_within_the_parser_budget() {
+    // A chain of 100,000 functions is 4.5 MB; it took 52 million parser calls, past the old
+    // fixed budget of 50 million, which turned it into "expected something else, found `0`".
+    let mut s =
+        String::from("model m {\n  input x : real\n  output y : real\n  fn f0(a : real) = a\n");
+    for i in 1..=100_000 {
+        s.push_str(&format!(
+            "  fn f{i}(a : real) = f{}(a) * 0.9 + 0.1\n",
+            i - 1
+        ));
+    }
+    s.push_str("  energy (f100000(x) - y)^2\n}\n");
+    assert!(s.len() < MAX_SOURCE_BYTES);
+    let checked = driver::check(s.as_bytes());
+    let errors: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("{} {}", d.code.as_str(), d.message))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(checked.models.len(), 1);
+}
+
+#[test]
+fn too_many_latent_combinations_to_eliminate() {
+    // 2^30 copies of the energy: the command used to run until memory ran out.
+    let mut src = String::from("model m {\n  input x : real\n  output y : real\n");
+    for i in 0..30 {
+        src.push_str(&format!("  latent c{i} : class[2] min by enumerate\n"));
+    }
+    let terms: Vec<String> = (0..30).map(|i| format!("[0, 1][c{i}]")).collect();
+    src.push_str(&format!(
+        "  energy (y - x)^2 + {}\n  infer y by descent(steps = 3, rate = 0.1)\n}}\n",
+        terms.join(" + ")
+    ));
+    let checked = driver::check(src.as_bytes());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let e = match Session::compile(&checked.models[0], Backend::Interp, 0) {
+        Ok(_) => panic!("2^30 combinations eliminated"),
+        Err(e) => e.to_string(),
+    };
+    assert_eq!(
+        e,
+        "the class and sign latents have more than 65536 combinations of values to eliminate"
+    );
+}

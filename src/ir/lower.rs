@@ -4,7 +4,10 @@
 //! Expressions are lowered by substitution: a scope maps each variable to a node, a `let` is
 //! lowered once per scope and shared, and a function call lowers the body with its parameters
 //! bound to the argument nodes (inlining; calls with equal arguments are lowered once). The
-//! checker guarantees functions are not recursive, so this terminates.
+//! checker guarantees functions are not recursive, so this terminates. Depth: an expression is
+//! at most `MAX_EXPR_DEPTH` deep (the parser's limit); lets are lowered in index order (their
+//! dependency order), so a let chain recurses one level; only a chain of calls recurses as
+//! deep as it is long, on a stack that grows on the heap ([`super::with_stack`]).
 //!
 //! Discrete answers are *enumerated symbolically*: `E(x, k)` for each value `k` of a class or
 //! sign output is the energy lowered with the output bound to the constant `k`. Because the
@@ -27,7 +30,8 @@ use crate::span::Span;
 use crate::types::Ty;
 use std::fmt;
 
-/// The largest number of answers enumerated for one loss or free energy.
+/// The largest number of answers enumerated for one loss, and of combinations of discrete
+/// latents' values eliminated in one free energy.
 pub const MAX_ANSWERS: usize = 1 << 16;
 
 /// Why a model could not be lowered (a limit, or a combination the IR does not express).
@@ -290,7 +294,9 @@ const NONE: NodeId = NodeId(u32::MAX);
 /// What variables, lets and calls stand for in one substitution.
 struct Scope {
     vars: Vec<NodeId>,
+    /// Lets `0..next_let` are lowered (always a prefix: see `ExprKind::Let` in `expr`).
     lets: Vec<Option<NodeId>>,
+    next_let: usize,
     calls: super::FxMap<(FnId, Vec<NodeId>), NodeId>,
 }
 
@@ -299,6 +305,7 @@ impl Scope {
         Scope {
             vars,
             lets: vec![None; model.lets.len()],
+            next_let: 0,
             calls: Default::default(),
         }
     }
@@ -372,6 +379,19 @@ impl<'m> Lower<'m> {
             .map(VarId)
             .filter(|&v| eliminated(m, v))
             .collect();
+        // Every combination of the latents' values is a copy of the energy: 30 `class[2]`
+        // latents made 2^30 of them (the command ran until memory ran out).
+        let count = latents.iter().try_fold(1usize, |acc, &z| {
+            acc.checked_mul(values(&m.var(z).ty).len())
+        });
+        if count.is_none_or(|c| c > MAX_ANSWERS) {
+            return Err(LowerError {
+                message: format!(
+                    "the class and sign latents have more than {MAX_ANSWERS} combinations of values to eliminate"
+                ),
+                span: m.var(latents[0]).span,
+            });
+        }
         self.eliminate(vars.to_vec(), &latents)
     }
 
@@ -475,15 +495,20 @@ impl<'m> Lower<'m> {
                 );
                 n
             }
-            ExprKind::Let(l) => match scope.lets[l.0 as usize] {
-                Some(n) => n,
-                None => {
-                    let m = self.m;
-                    let n = self.expr(scope, &m.lets[l.0 as usize].value, &[]);
-                    scope.lets[l.0 as usize] = Some(n);
-                    n
+            ExprKind::Let(l) => {
+                let l = l.0 as usize;
+                // Lets are numbered in dependency order, so lowering every let up to `l` in
+                // index order finds each one's own lets already lowered: a chain of lets
+                // 100,000 long recurses one level, not 100,000.
+                let m = self.m;
+                while scope.next_let <= l {
+                    let j = scope.next_let;
+                    let n = self.expr(scope, &m.lets[j].value, &[]);
+                    scope.lets[j] = Some(n);
+                    scope.next_let += 1;
                 }
-            },
+                scope.lets[l].expect("lowered above")
+            }
             ExprKind::Param(i) => args[*i],
             ExprKind::Vector(xs) => {
                 let xs: Vec<NodeId> = xs.iter().map(|x| self.expr(scope, x, args)).collect();
@@ -497,7 +522,10 @@ impl<'m> Lower<'m> {
                     return n;
                 }
                 let m = self.m;
-                let n = self.expr(scope, &m.fns[f.0 as usize].body, &key.1);
+                // Functions are inlined, so a chain of calls (`f2(a) = f1(a) * 0.9`, …) is
+                // as deep here as in the source; its depth is only bounded by the source's
+                // size: the body is lowered on a stack that grows on the heap.
+                let n = super::with_stack(|| self.expr(scope, &m.fns[f.0 as usize].body, &key.1));
                 scope.calls.insert(key, n);
                 n
             }

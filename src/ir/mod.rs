@@ -52,6 +52,18 @@ use crate::types::{Shape, Ty};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+/// Runs `f` on a stack with room left: the current one, or a new segment of 1 MiB allocated
+/// on the heap when less than 64 KiB remain (rustc's remedy, the `stacker` crate).
+///
+/// For the few recursions whose depth only the source's size bounds — inlining a chain of
+/// function calls, pushing an index down a chain of elementwise ops — so that a 100,000-deep
+/// program needs memory, not a larger thread stack. Walks over graphs are otherwise iterative
+/// (nodes are in topological order), and walks over expressions are bounded by the parser's
+/// [`MAX_EXPR_DEPTH`](crate::syntax::MAX_EXPR_DEPTH).
+pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 << 10, 1 << 20, f)
+}
+
 /// A fast hasher for hash-consing keys (FxHash): the keys are small and trusted.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
@@ -74,8 +86,15 @@ impl Hasher for FxHasher {
     fn write_u8(&mut self, i: u8) {
         self.write_u64(i as u64)
     }
+    /// The state mixed down (murmur3's finalizer). Multiplication only carries entropy upward,
+    /// and the hash table indexes by the low bits: the constants of an enumeration (`0.0`,
+    /// `1.0`, … 65,535.0, whose bits differ only above bit 35) all fell in one bucket, and
+    /// hash-consing them took time quadratic in the number of classes.
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^ (h >> 33)
     }
 }
 
@@ -334,5 +353,24 @@ impl Graph {
             .collect();
         g.span = self.span;
         g
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FxHasher, Op};
+    use crate::ir::Bits;
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    #[test]
+    fn constants_spread_over_the_low_bits_of_the_hash() {
+        // The table picks a bucket by the low bits; before the finalizer, the constants
+        // 0.0 … 4095.0 all had the same low 12 bits.
+        let h = BuildHasherDefault::<FxHasher>::default();
+        let buckets: HashSet<u64> = (0..4096)
+            .map(|k| h.hash_one(Op::Const(Bits::new(k as f64))) & 4095)
+            .collect();
+        assert!(buckets.len() > 2000, "{} buckets of 4096", buckets.len());
     }
 }

@@ -267,8 +267,10 @@ impl Rewriter<'_> {
         }
         self.g.add(op)
     }
+    /// A node a rule makes, itself rewritten. A rule that pushes an op down a chain
+    /// (`take-of-elementwise`) recurses as deep as the chain is long, so on a growing stack.
     fn mk(&mut self, op: Op) -> NodeId {
-        self.rewrite(op)
+        super::with_stack(|| self.rewrite(op))
     }
     fn constant(&mut self, v: f64) -> NodeId {
         self.g.constant(v)

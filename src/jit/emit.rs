@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, Block, FuncRef, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
-use cranelift_module::Module;
+use cranelift_module::{FuncId, Module};
 
 use super::module::{Host, Layout, Libm, STATUS_INDEX_OUT_OF_RANGE};
 
@@ -534,6 +534,17 @@ impl<'a> FunctionTranslator<'a> {
         let r = self.host.module.declare_func_in_func(id, self.b.func);
         self.imported.insert(f, r);
         r
+    }
+
+    /// Calls `f`, a function of this module with the same ABI and layout, on this function's
+    /// buffers; a non-zero status it returns is returned at once.
+    pub(super) fn call_part(&mut self, f: FuncId) {
+        let callee = self.host.module.declare_func_in_func(f, self.b.func);
+        let args = self.bases;
+        let call = self.b.ins().call(callee, &args);
+        let status = self.b.inst_results(call)[0];
+        let bad = self.b.ins().icmp_imm_s(IntCC::NotEqual, status, 0);
+        self.fail_if(bad);
     }
 
     /// Calls a libm function lane by lane.

@@ -15,7 +15,10 @@
 //!   SIMD body plus scalar tail.
 //! * [`kernels`] holds the linear algebra, reductions and data movement.
 //! * [`api`] is the interface to the tensor IR: [`compile`] and [`compile_entries`] turn
-//!   [`crate::ir::Graph`]s into the functions of one module, each with its [`Signature`].
+//!   [`crate::ir::Graph`]s into the functions of one module, each with its [`Signature`]. A
+//!   body past 10,000 instructions is emitted as several functions of that size, which the
+//!   entry point calls in turn: Cranelift's register allocator is superlinear in a function's
+//!   size, so this keeps compile time linear in the program's.
 //! * [`plan`] decides where every node lives (views, fusion, the scratch arena);
 //!   [`translate`] emits each node as one of the kernels below, one `translate_<op>` per op.
 //! * [`math`] emits exp, log, log1p, tanh, sigmoid and softplus inline as branch-free

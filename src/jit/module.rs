@@ -425,6 +425,46 @@ impl Jit {
         Ok(FnId(self.defined.len() - 1))
     }
 
+    /// Defines a function that calls `parts` — functions of the same layout defined before —
+    /// in order, returning the first non-zero status. Its CLIF and assembly text are the parts'
+    /// followed by its own, and its code size counts theirs, so `emit clif` and `bench` show
+    /// all the code an entry point runs.
+    pub fn define_calls(
+        &mut self,
+        name: &str,
+        layout: Layout,
+        parts: &[FnId],
+    ) -> Result<FnId, JitError> {
+        let ids: Vec<FuncId> = parts.iter().map(|p| self.defined[p.0].id).collect();
+        let f = self.define(name, layout, |t| {
+            for &id in &ids {
+                t.call_part(id);
+            }
+        })?;
+        let join = |texts: Vec<Option<&String>>| -> Option<String> {
+            texts
+                .into_iter()
+                .collect::<Option<Vec<&String>>>()
+                .map(|t| t.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"))
+        };
+        let all: Vec<&Defined> = parts
+            .iter()
+            .chain(std::iter::once(&f))
+            .map(|p| &self.defined[p.0])
+            .collect();
+        let clif = join(all.iter().map(|d| d.clif.as_ref()).collect());
+        let asm = join(all.iter().map(|d| d.asm.as_ref()).collect());
+        let code_size = all.iter().map(|d| d.code_size).sum();
+        let d = &mut self.defined[f.0];
+        (d.clif, d.asm, d.code_size) = (clif, asm, code_size);
+        Ok(f)
+    }
+
+    /// Gives a defined function the name its [`CompiledFn`] reports (the module's symbol stays).
+    pub fn rename(&mut self, f: FnId, name: &str) {
+        self.defined[f.0].name = name.to_string();
+    }
+
     /// Machine-code bytes of a defined function.
     pub fn code_size(&self, f: FnId) -> usize {
         self.defined[f.0].code_size

@@ -3,7 +3,8 @@
 //! Inputs stay in the input buffer; contiguous slices and constant-index takes are *views* of
 //! their argument; a node that is an output is computed straight into its output slot; an
 //! elementwise node (or broadcast) whose only consumer is one elementwise node of the same
-//! length is *fused* — computed inside its consumer's loop, never stored; scalar constants
+//! length is *fused* — computed inside its consumer's loop, never stored (up to [`MAX_FUSED`]
+//! ops a loop); scalar constants
 //! are immediates. Everything else gets a scratch slot, allocated first-fit when the node is
 //! computed and released after the last node reading it (liveness over the topological order,
 //! a view keeping its base alive), so the arena holds what is live at once, not the whole
@@ -134,6 +135,12 @@ pub(super) fn const_index(g: &Graph, n: NodeId, len: usize) -> Option<usize> {
 
 /// Decides where every node lives; see the module documentation. `inputs` and `outputs`
 /// give the regions of the graph's inputs and outputs; scratch starts at `base`.
+/// Most ops one fused loop computes. A chain of elementwise ops is as long as the program
+/// makes it (`let h2 = tanh(h1)`, 3,000 times), and one loop body of thousands of ops took
+/// Cranelift's register allocator seconds (time superlinear in the body's size); cut every
+/// this many ops, a chain costs one store and one load per cut and compiles in linear time.
+const MAX_FUSED: usize = 64;
+
 pub(super) fn plan(g: &Graph, inputs: &[Region], outputs: &[Region], base: usize) -> Plan {
     let n = g.len();
     let roots: Vec<NodeId> = g.outputs.iter().map(|o| o.1).collect();
@@ -156,6 +163,10 @@ pub(super) fn plan(g: &Graph, inputs: &[Region], outputs: &[Region], base: usize
     // Fusion, decided from the consumers: in reverse order, so a node knows whether its
     // consumer is itself fused (the tree then keeps growing) or a chain root.
     let mut fused = vec![false; n];
+    // The root of the tree each node is fused into (itself when not fused), and how many ops
+    // each root's loop computes: past [`MAX_FUSED`], the tree is cut and a new one starts.
+    let mut tree: Vec<usize> = (0..n).collect();
+    let mut size = vec![1usize; n];
     for x in g.ids().rev() {
         let i = x.index();
         if !live[i] || first_output[i].is_some() || len(x) <= 1 {
@@ -168,7 +179,17 @@ pub(super) fn plan(g: &Graph, inputs: &[Region], outputs: &[Region], base: usize
                 .iter()
                 .all(|&u| is_elementwise(g.op(u)) && len(u) == len(x));
         let single = users[i].len() == 1 || matches!(op, Op::Broadcast(..));
-        fused[i] = candidate && consumers_ok && single;
+        let mut fuse = candidate && consumers_ok && single;
+        if fuse && users[i].len() == 1 {
+            let root = tree[users[i][0].index()];
+            if size[root] < MAX_FUSED {
+                size[root] += 1;
+                tree[i] = root;
+            } else {
+                fuse = false;
+            }
+        }
+        fused[i] = fuse;
     }
 
     // Where each node's value is computed: its own position, or its chain root's.

@@ -33,9 +33,30 @@ pub(super) struct Body<'g> {
 }
 
 impl Body<'_> {
-    pub(super) fn emit(&self, t: &mut FunctionTranslator) {
-        for &(r, v) in &self.plan.consts {
-            t.fill(r, v);
+    /// The nodes computed by a kernel, in order.
+    pub(super) fn kernels(&self) -> Vec<NodeId> {
+        self.g
+            .ids()
+            .filter(|n| self.plan.computed[n.index()])
+            .collect()
+    }
+
+    /// Emits kernels `start..` of `kernels` (from [`Body::kernels`]) until the function holds
+    /// `budget` instructions (at least one kernel), and returns where it stopped: the constants
+    /// go before the first kernel, the copies into the outputs after the last. Every kernel
+    /// reads and writes only the buffers, so consecutive ranges may go in functions called in
+    /// turn.
+    pub(super) fn emit_until(
+        &self,
+        t: &mut FunctionTranslator,
+        kernels: &[NodeId],
+        start: usize,
+        budget: usize,
+    ) -> usize {
+        if start == 0 {
+            for &(r, v) in &self.plan.consts {
+                t.fill(r, v);
+            }
         }
         let mut tr = Translator {
             g: self.g,
@@ -43,14 +64,17 @@ impl Body<'_> {
             strict: self.strict,
             t,
         };
-        for n in self.g.ids() {
-            if self.plan.computed[n.index()] {
-                tr.translate(n);
+        let mut end = start;
+        while end < kernels.len() && (end == start || tr.t.b.func.dfg.num_insts() < budget) {
+            tr.translate(kernels[end]);
+            end += 1;
+        }
+        if end == kernels.len() {
+            for &(dst, n) in &self.plan.copies {
+                tr.place(dst, n);
             }
         }
-        for &(dst, n) in &self.plan.copies {
-            tr.place(dst, n);
-        }
+        end
     }
 }
 
@@ -148,60 +172,74 @@ impl Translator<'_, '_, '_> {
         self.t.elementwise(dst.len, &c, &[(dst, v)]);
     }
 
-    /// The chain value of `n` as an operand of a loop over `len` elements.
-    fn chain_val(
-        &self,
-        n: NodeId,
-        len: usize,
-        c: &mut Chain,
-        memo: &mut HashMap<NodeId, Val>,
-    ) -> Val {
-        if let Some(v) = memo.get(&n) {
-            return *v;
-        }
-        let v = match self.plan.loc[n.index()] {
-            Loc::Const(x) => c.constant(x),
-            Loc::Fused => self.chain_op(n, len, c, memo),
-            Loc::Mem(r) if r.len == len => c.load(r),
-            Loc::Mem(r) => c.broadcast(r),
-            Loc::Dead => unreachable!("operands are live"),
-        };
-        memo.insert(n, v);
-        v
-    }
-
-    /// The chain computing `n`'s op from its operands.
+    /// The chain computing `n`'s op from its operands, with the fused operands computed in
+    /// the loop too.
+    ///
+    /// A fused tree is as deep as the chain of single-use elementwise ops it covers, which
+    /// only the source's size bounds (`let h2 = h1 * 0.9 + 0.1`, 100,000 times), so it is
+    /// walked with an explicit stack, in the order a recursive walk takes (operands left to
+    /// right, each value made once): the same chain, instruction for instruction.
     fn chain_op(
         &self,
-        n: NodeId,
+        root: NodeId,
         len: usize,
         c: &mut Chain,
         memo: &mut HashMap<NodeId, Val>,
     ) -> Val {
-        let mut arg = |a: NodeId, c: &mut Chain| self.chain_val(a, len, c, memo);
+        // (node, how many of its operands are done); `vals` holds the values of the operands
+        // done, the innermost node's last.
+        let mut stack: Vec<(NodeId, usize)> = vec![(root, 0)];
+        let mut vals: Vec<Val> = Vec::new();
+        while let Some(&mut (n, ref mut done)) = stack.last_mut() {
+            let (args, arity) = elementwise_args(self.g.op(n));
+            if *done < arity {
+                let a = args[*done];
+                *done += 1;
+                if let Some(v) = memo.get(&a) {
+                    vals.push(*v);
+                    continue;
+                }
+                let v = match self.plan.loc[a.index()] {
+                    Loc::Const(x) => c.constant(x),
+                    Loc::Fused => {
+                        stack.push((a, 0));
+                        continue;
+                    }
+                    Loc::Mem(r) if r.len == len => c.load(r),
+                    Loc::Mem(r) => c.broadcast(r),
+                    Loc::Dead => unreachable!("operands are live"),
+                };
+                memo.insert(a, v);
+                vals.push(v);
+            } else {
+                stack.pop();
+                let xs = vals.split_off(vals.len() - arity);
+                let v = self.chain_apply(n, &xs, c);
+                if stack.is_empty() {
+                    return v;
+                }
+                memo.insert(n, v);
+                vals.push(v);
+            }
+        }
+        unreachable!("the root returns from the loop")
+    }
+
+    /// `n`'s elementwise op applied to the chain values of its operands.
+    fn chain_apply(&self, n: NodeId, xs: &[Val], c: &mut Chain) -> Val {
         match self.g.op(n) {
-            Op::Unary(u, a) => {
-                let x = arg(*a, c);
-                translate_unary(c, *u, x)
-            }
-            Op::Binary(b, a, d) => {
-                let (x, y) = (arg(*a, c), arg(*d, c));
-                translate_binary(c, *b, x, y)
-            }
-            Op::Cmp(cmp, a, d) => {
-                let (x, y) = (arg(*a, c), arg(*d, c));
+            Op::Unary(u, _) => translate_unary(c, *u, xs[0]),
+            Op::Binary(b, ..) => translate_binary(c, *b, xs[0], xs[1]),
+            Op::Cmp(cmp, ..) => {
                 let op = match cmp {
                     ir::Cmp::Lt => Binary::Lt,
                     ir::Cmp::Le => Binary::Le,
                     ir::Cmp::Eq => Binary::Eq,
                 };
-                c.binary(op, x, y)
+                c.binary(op, xs[0], xs[1])
             }
-            Op::Select(k, a, d) => {
-                let (kv, x, y) = (arg(*k, c), arg(*a, c), arg(*d, c));
-                c.select(kv, x, y)
-            }
-            Op::Broadcast(a, _) => arg(*a, c),
+            Op::Select(..) => c.select(xs[0], xs[1], xs[2]),
+            Op::Broadcast(..) => xs[0],
             other => unreachable!("{} is not elementwise", other.name()),
         }
     }
@@ -450,4 +488,15 @@ fn translate_binary(c: &mut Chain, b: ir::Binary, x: Val, y: Val) -> Val {
             c.select(nan, x, pick)
         }
     }
+}
+
+/// The operands of an elementwise op, in the order its chain reads them (the first `.1`).
+fn elementwise_args(op: &Op) -> ([NodeId; 3], usize) {
+    let mut args = [NodeId(0); 3];
+    let mut k = 0;
+    op.for_each_arg(|a| {
+        args[k] = a;
+        k += 1;
+    });
+    (args, k)
 }

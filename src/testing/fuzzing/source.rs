@@ -5,7 +5,9 @@
 //! descent, or `class[2]` by enumeration or marginalisation), lets, and one to three energy
 //! terms built by a typed expression generator over every builtin, `@`, `'`, indexing,
 //! slicing and vector literals; then a loss the output admits and short inference. Params are
-//! declared on demand when an expression needs a tensor of a shape nothing else has.
+//! declared on demand when an expression needs a tensor of a shape nothing else has. One model
+//! in [`DEEP_ONE_IN`] also has a deep term: a chain of thousands of lets or function calls, or
+//! an expression at the parser's depth limits.
 //!
 //! The invariant is the checker's: every generated source checks without an error (warnings,
 //! such as unused declarations or the collapse lint, are allowed). Values are not tamed —
@@ -59,7 +61,68 @@ const REDUCE: &[&str] = &[
     "l1",
 ];
 
+/// One model in this many gets a deep term ([`Gen::deep`]).
+const DEEP_ONE_IN: usize = 32;
+
 impl Gen<'_> {
+    /// A scalar term at the end of something deep, with its declarations: a chain of lets or of
+    /// function calls 1,000 to 2,000 long, an expression with a chain of 100 to 240 operators, or
+    /// calls nested 40 to 60 brackets deep (the parser's limits are 256 and 64). Each step keeps
+    /// values bounded (`0.999 v + 0.001`, `0.5 v`, now and then `tanh`: its inline code is long,
+    /// and a chain of it would spend the fuzzer's time in Cranelift), so the depth, not the
+    /// numbers, is what is tested.
+    fn deep(&mut self) -> String {
+        let s = self.shape();
+        let start = self.expr(&s, 2);
+        let kind = self.rng.below(4);
+        let n = 1_000 + self.rng.below(1_000);
+        match kind {
+            0 => {
+                self.decls.push(format!("let dl0 = {start}"));
+                for i in 1..=n {
+                    let step = match self.rng.below(8) {
+                        0 => format!("tanh(dl{})", i - 1),
+                        1..=3 => format!("0.5 * dl{}", i - 1),
+                        _ => format!("dl{} * 0.999 + 0.001", i - 1),
+                    };
+                    self.decls.push(format!("let dl{i} = {step}"));
+                }
+                format!("sum(dl{n})")
+            }
+            1 => {
+                let t = ty(&s);
+                self.decls.push(format!("fn df0(a : {t}) = a"));
+                for i in 1..=n {
+                    let step = if self.rng.below(8) == 0 {
+                        format!("tanh(df{}(a))", i - 1)
+                    } else {
+                        format!("df{}(a) * 0.9 + 0.1", i - 1)
+                    };
+                    self.decls.push(format!("fn df{i}(a : {t}) = {step}"));
+                }
+                format!("sum(df{n}({start}))")
+            }
+            2 => {
+                self.decls.push(format!("let dn0 = {start}"));
+                let ops = 100 + self.rng.below(141);
+                let mut e = String::from("dn0");
+                for k in 0..ops {
+                    e.push_str(if k % 2 == 0 {
+                        " * 0.999 + 0.001"
+                    } else {
+                        " - dn0 * 0.001"
+                    });
+                }
+                self.decls.push(format!("let dn1 = {e}"));
+                "sum(dn1)".into()
+            }
+            _ => {
+                let depth = 40 + self.rng.below(21);
+                format!("sum({}{start}{})", "tanh(".repeat(depth), ")".repeat(depth))
+            }
+        }
+    }
+
     fn dim(&mut self) -> usize {
         1 + self.rng.below(3)
     }
@@ -304,6 +367,12 @@ pub fn model(rng: &mut Rng) -> String {
     }
     if g.rng.below(2) == 0 {
         terms.push(g.expr(&[], 3));
+    }
+    // Chosen last, so that the choices before it — and the committed corpus they steer —
+    // make the same model as before it existed.
+    if g.rng.below(DEEP_ONE_IN) == 0 {
+        let t = g.deep();
+        terms.push(t);
     }
     let discrete = !matches!(output, Output::Real(_));
     let loss = if discrete {
