@@ -110,6 +110,49 @@ fn a_deep_chain_of_calls_through_every_command() {
     every_command("calls", &call_chain(DEPTH));
 }
 
+/// The checker's lints walk lets and calls too (`loss energy` runs the collapse lint through
+/// the whole chain): `check` of 100,000-deep chains exits 0 (the let chain overflowed the
+/// stack there, exit 134, before the lints took lets in index order).
+#[test]
+fn the_lints_walk_100000_deep_chains() {
+    let n = 100_000;
+    let mut lets = String::from(
+        "model m {\n  input x : real  output y : real  param w : real\n  let h0 = w * x\n",
+    );
+    let mut calls = String::from(
+        "model m {\n  input x : real  output y : real  param w : real\n  fn f0(a : real) = a * w\n",
+    );
+    for i in 1..n {
+        lets.push_str(&format!("  let h{i} = h{} * 0.9999 + 0.0001\n", i - 1));
+        calls.push_str(&format!(
+            "  fn f{i}(a : real) = f{}(a) * 0.9999 + 0.0001\n",
+            i - 1
+        ));
+    }
+    lets.push_str(&format!("  energy (h{} - y)^2\n  loss energy\n}}\n", n - 1));
+    calls.push_str(&format!(
+        "  energy (f{}(x) - y)^2\n  loss energy\n}}\n",
+        n - 1
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    for (name, source) in [("lets", lets), ("calls", calls)] {
+        let file = dir.path().join(format!("{name}.ebm"));
+        std::fs::write(&file, source).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_ebmc"))
+            .arg("check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// `layers` layers of `h = tanh(W h + b)` on 4 features; the energy reads class `y` of the end.
 fn layers(n: usize) -> String {
     let mut s =

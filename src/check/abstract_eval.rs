@@ -73,7 +73,10 @@ impl<'c, 'a, D: Domain> Walker<'c, 'a, D> {
                 if let Some(d) = self.calls.get(&(*id, values.clone())) {
                     return *d;
                 }
-                let d = self.expr(&self.c.checked_fns[id.0 as usize].body, &values);
+                // A chain of calls is as deep here as in the source (only its size bounds
+                // it): the body is walked on a stack that grows on the heap when it runs low.
+                let body = &self.c.checked_fns[id.0 as usize].body;
+                let d = stacker::maybe_grow(64 << 10, 1 << 20, || self.expr(body, &values));
                 self.calls.insert((*id, values), d);
                 d
             }
