@@ -66,6 +66,7 @@ codes! {
     InitShape = "E0208", "initial value of the wrong shape";
     ArgShape = "E0209", "argument of the wrong shape";
     VectorLiteral = "E0210", "vector literal elements of different shapes";
+    TooManyAnswers = "E0211", "more answers or latent values than can be enumerated";
     // Types.
     ClassArithmetic = "E0301", "class value used in arithmetic";
     RealIndex = "E0302", "index is not an integer";

@@ -36,6 +36,11 @@ pub const MAX_ELEMENTS: usize = 1 << 27;
 /// refused here, before anything is allocated.
 pub const MAX_MODEL_ELEMENTS: usize = 1 << 28;
 
+/// The largest number of answers enumerated (every combination of values of the outputs, when
+/// all are discrete), and of combinations of discrete latents' values eliminated in one free
+/// energy: lowering builds one term per combination.
+pub const MAX_ANSWERS: usize = 1 << 16;
+
 /// Checks every model of a file. A model comes back only when it has no error and its name is
 /// the first of its kind in the file.
 pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
@@ -502,6 +507,9 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
+        if !self.enumerable(&vars) {
+            return None;
+        }
         let consts = self
             .const_decls
             .iter()
@@ -521,6 +529,53 @@ impl<'a> Checker<'a> {
             train: clauses.train,
             data: clauses.data,
         })
+    }
+
+    /// Whether lowering can enumerate what it must: every answer when all outputs are
+    /// discrete, and every combination of the class and sign latents it eliminates. Each is at
+    /// most [`MAX_ANSWERS`]; otherwise `E0211` at the first variable, the others beside it.
+    fn enumerable(&mut self, vars: &[Var]) -> bool {
+        let outputs: Vec<&Var> = vars.iter().filter(|v| v.role == Role::Output).collect();
+        let latents: Vec<&Var> = vars
+            .iter()
+            .filter(|v| v.role == Role::Latent && v.ty.is_discrete())
+            .collect();
+        let enumerated = if outputs.iter().all(|v| v.ty.is_discrete()) {
+            outputs
+        } else {
+            Vec::new()
+        };
+        let mut ok = true;
+        for (group, what, help) in [
+            (enumerated, "answers to enumerate", "every combination of the outputs' values is an answer; a loss or `infer … by enumerate` over them is one term each: use fewer or smaller class outputs, or a real output with `descent`"),
+            (latents, "combinations of class and sign latent values to eliminate", "eliminating discrete latents sums (or minimises) over every combination of their values: use fewer or smaller class latents, or a real latent eliminated by `descent`"),
+        ] {
+            let Some(first) = group.first() else {
+                continue;
+            };
+            let count = group.iter().try_fold(1usize, |acc, v| {
+                acc.checked_mul(match v.ty {
+                    Ty::Class(k) => k,
+                    _ => 2,
+                })
+            });
+            if count.is_some_and(|c| c <= MAX_ANSWERS) {
+                continue;
+            }
+            let found = count.map_or("more than 2^64".to_string(), |c| c.to_string());
+            let mut d = Diagnostic::new(
+                Code::TooManyAnswers,
+                first.span,
+                format!("expected at most {MAX_ANSWERS} {what}, found {found}"),
+            )
+            .label(format!("`{}` : {}", first.name, first.ty));
+            for v in &group[1..] {
+                d = d.secondary(v.span, format!("`{}` : {}", v.name, v.ty));
+            }
+            self.error(d.help(help));
+            ok = false;
+        }
+        ok
     }
 
     /// Suggestion for an unknown name among the names in scope.

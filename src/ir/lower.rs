@@ -30,9 +30,9 @@ use crate::span::Span;
 use crate::types::Ty;
 use std::fmt;
 
-/// The largest number of answers enumerated for one loss, and of combinations of discrete
-/// latents' values eliminated in one free energy.
-pub const MAX_ANSWERS: usize = 1 << 16;
+/// The checker refuses a model over it (`E0211`); lowering checks again, for graphs built
+/// from models that did not come through the checker.
+pub use crate::check::MAX_ANSWERS;
 
 /// Why a model could not be lowered (a limit, or a combination the IR does not express).
 #[derive(Clone, Debug, PartialEq)]
