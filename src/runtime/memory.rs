@@ -2,16 +2,20 @@
 //!
 //! A model inside the element limits can still need more memory than the machine (or its
 //! `ulimit -v`, or its container) grants, and Rust answers a failed allocation by aborting the
-//! process. So `run` adds up its large buffers first ([`estimate`]) — the session's params and
-//! the buffers of its kernels (each holds a copy of the params it reads, and the gradients it
-//! writes), the same for each training thread's copy (only the kernels training calls), the
-//! gradient and the per-chunk gradients of a step, the optimizer's state, the copy kept for
-//! `--save` — and refuses with the figures when the sum exceeds the [`Budget`]. The code, the
-//! data set and small bookkeeping are not counted: they do not grow with the params.
+//! process. So `run` adds up its large buffers first ([`estimate`]) and refuses with the
+//! figures when they exceed the [`Budget`]. It counts the run at its peak, training or
+//! inference (the training threads and the optimizer are gone by the time it measures):
+//! * training: the params, each training thread's copy of them and of the kernels a step
+//!   calls (a kernel holds a copy of the params it reads, and the gradient it writes), the
+//!   step's gradient and, with several threads, one per chunk, the optimizer's state, and the
+//!   copy kept for `--save`;
+//! * inference: the params, every kernel of the session, and the copy kept for `--save`.
 //!
-//! Kernel buffers are allocated when first used and may stay partly untouched, so the
-//! resident size can be lower than the estimate; the address space (what `ulimit -v`
-//! limits) is not.
+//! The code, the data set and small bookkeeping are not counted: they do not grow with the
+//! params. Kernel buffers are allocated when first used and may stay partly untouched, so the
+//! resident size is often lower than the estimate; the address space (what `ulimit -v`
+//! limits) is not. The large buffers are allocated fallibly ([`zeros`],
+//! [`crate::compile::Kernel::ready`]), so a budget set too high still ends in an error.
 //!
 //! The default budget is the smallest of: the machine's memory (`MemTotal`), what is left of
 //! the address-space limit (`ulimit -v`, `prlimit --as`) beyond what the process already
