@@ -12,11 +12,13 @@
 //! quadratic in its length): the parts must compute what one function computes, and a bad
 //! index in any part must still stop the call.
 
+mod common;
+
 use ebmc::driver;
 use ebmc::grad::with_gradients;
 use ebmc::interp;
 use ebmc::ir::{self, Graph, InputKind};
-use ebmc::jit::{self, Entry, JitOptions};
+use ebmc::jit::{self, JitOptions};
 use std::path::Path;
 use std::process::Command;
 
@@ -197,15 +199,7 @@ fn native(g: &Graph, point: &[Vec<f64>]) -> Result<Vec<f64>, jit::JitError> {
         verify: true,
         ..JitOptions::default()
     };
-    let code = jit::compile_entries(&[Entry::new("f", g)], opts)?;
-    let f = &code.functions()[0];
-    let slices: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
-    let mut inputs = Vec::new();
-    f.pack(&slices, &mut inputs).unwrap();
-    let mut out = vec![f64::NAN; f.layout().outputs];
-    let mut scratch = vec![f64::NAN; f.layout().scratch];
-    f.call(&inputs, &mut out, &mut scratch)?;
-    Ok(out)
+    common::run_native(g, opts, point)
 }
 
 #[test]

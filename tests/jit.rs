@@ -9,13 +9,15 @@
 //! * batched entries equal the sum of per-example calls; bad indices and wrong buffer lengths
 //!   are errors; the scratch limit is enforced.
 
+mod common;
+
 use ebmc::check::{LossKind, Model};
 use ebmc::compile::{self, Backend};
 use ebmc::driver;
 use ebmc::grad::with_gradients;
 use ebmc::interp;
 use ebmc::ir::{self, Graph, InputKind};
-use ebmc::jit::{self, Entry, JitError, JitOptions};
+use ebmc::jit::{self, JitError, JitOptions};
 use ebmc::testing::{random_ir, rounding};
 use std::path::Path;
 
@@ -36,15 +38,7 @@ fn fast() -> JitOptions {
 
 /// Runs `g` natively at `point`; the outputs, packed.
 fn run(g: &Graph, opts: JitOptions, point: &[Vec<f64>]) -> Result<Vec<f64>, JitError> {
-    let code = jit::compile_entries(&[Entry::new("f", g)], opts)?;
-    let f = &code.functions()[0];
-    let slices: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
-    let mut inputs = Vec::new();
-    f.pack(&slices, &mut inputs).unwrap();
-    let mut out = vec![f64::NAN; f.layout().outputs];
-    let mut scratch = vec![f64::NAN; f.layout().scratch];
-    f.call(&inputs, &mut out, &mut scratch)?;
-    Ok(out)
+    common::run_native(g, opts, point)
 }
 
 /// The interpreter's outputs, packed in the same order.

@@ -1,5 +1,6 @@
 //! Helpers shared by the `run_*` tests: load a checked model from a file or from source, run
-//! it through the library as `ebmc run` does, and read figures out of its report.
+//! it through the library as `ebmc run` does, and read figures out of its report; and one IR
+//! graph run natively ([`run_native`]) for the JIT tests.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -95,4 +96,22 @@ pub fn loss(report: &Report, set: Set) -> f64 {
         Set::Test => test.as_ref().expect("a test set"),
     };
     e.loss.expect("a model with a loss")
+}
+
+/// Runs `g` natively at `point` (one input slice per graph input); the outputs, packed.
+pub fn run_native(
+    g: &ebmc::ir::Graph,
+    opts: ebmc::jit::JitOptions,
+    point: &[Vec<f64>],
+) -> Result<Vec<f64>, ebmc::jit::JitError> {
+    use ebmc::jit::{self, Entry};
+    let code = jit::compile_entries(&[Entry::new("f", g)], opts)?;
+    let f = &code.functions()[0];
+    let slices: Vec<&[f64]> = point.iter().map(|v| v.as_slice()).collect();
+    let mut inputs = Vec::new();
+    f.pack(&slices, &mut inputs).unwrap();
+    let mut out = vec![f64::NAN; f.layout().outputs];
+    let mut scratch = vec![f64::NAN; f.layout().scratch];
+    f.call(&inputs, &mut out, &mut scratch)?;
+    Ok(out)
 }
