@@ -22,7 +22,7 @@
 //! maps, and what is left of a cgroup v2 `memory.max`. `--memory SIZE` replaces it.
 
 use super::session::{RunError, Session};
-use crate::check::{Model, Optimizer, Role, Train};
+use crate::check::{Model, Role, Train};
 use crate::compile::Compiled;
 
 /// One part of an estimate: what it is and its bytes.
@@ -116,11 +116,7 @@ pub fn estimate(
         },
         bytes: (1 + chunks) * params,
     });
-    let state = match t.optimizer {
-        Optimizer::Adam { .. } => 2,
-        Optimizer::Sgd { momentum } if momentum != 0.0 => 1,
-        Optimizer::Sgd { .. } => 0,
-    };
+    let state = super::optim::Optim::state_vectors(t.optimizer) as u64;
     if state > 0 {
         training.push(part("the optimizer's state", state * params));
     }

@@ -51,7 +51,17 @@ impl Optim {
         Optim::with_state(train.optimizer, train.rate, train.l2, len, state)
     }
 
-    /// State only where the update reads it: plain SGD has none.
+    /// The parameter-length vectors of state `optimizer` keeps: Adam two moments, SGD with
+    /// momentum a velocity, plain SGD none (the memory estimate counts them too).
+    pub fn state_vectors(optimizer: Optimizer) -> usize {
+        match optimizer {
+            Optimizer::Adam { .. } => 2,
+            Optimizer::Sgd { momentum } if momentum != 0.0 => 1,
+            Optimizer::Sgd { .. } => 0,
+        }
+    }
+
+    /// State only where the update reads it ([`Optim::state_vectors`]).
     fn with_state(
         optimizer: Optimizer,
         rate: f64,
@@ -59,11 +69,9 @@ impl Optim {
         len: usize,
         zeros: impl Fn(usize) -> Result<Vec<f64>, RunError>,
     ) -> Result<Optim, RunError> {
-        let (m, v) = match optimizer {
-            Optimizer::Adam { .. } => (zeros(len)?, zeros(len)?),
-            Optimizer::Sgd { momentum } if momentum != 0.0 => (zeros(len)?, Vec::new()),
-            Optimizer::Sgd { .. } => (Vec::new(), Vec::new()),
-        };
+        let n = Optim::state_vectors(optimizer);
+        let m = if n >= 1 { zeros(len)? } else { Vec::new() };
+        let v = if n >= 2 { zeros(len)? } else { Vec::new() };
         Ok(Optim {
             optimizer,
             rate,
