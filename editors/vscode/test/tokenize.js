@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Tokenises every `.ebm` file under `examples/` and `tests/ebm/` (relative to the repository
-// root, found from this script's location) with the TextMate grammar
+// root, found from this script's location), and this folder's `fixtures/`, with the TextMate grammar
 // `syntaxes/ebm.tmLanguage.json`, using `vscode-textmate` and `vscode-oniguruma`, the
 // tokenizer and regex engine VS Code itself uses. It checks three things and exits 1 with a
 // list of every failure:
@@ -16,8 +16,8 @@
 //    invalid text; the few characters the grammar rightly marks invalid there are listed,
 //    file by file, in ALLOWED_INVALID below, and any other invalid token is a failure.
 //
-// 2. The grammar is back in its initial state at the end of every file under `examples/` and
-//    `tests/ebm/ok/` (no block comment, bracket or declaration region left open): a rule that
+// 2. The grammar is back in its initial state at the end of every file under `examples/`,
+//    `tests/ebm/ok/` and `fixtures/` (no block comment, bracket or declaration region left open): a rule that
 //    never ends would otherwise swallow the rest of a file and still look "tokenised".
 //    Error fixtures may leave a bracket open on purpose, so they are not held to this.
 //
@@ -43,7 +43,9 @@ const EXT_DIR = path.resolve(__dirname, '..');
 const REPO_ROOT = path.resolve(EXT_DIR, '..', '..');
 const GRAMMAR_PATH = path.join(EXT_DIR, 'syntaxes', 'ebm.tmLanguage.json');
 const SNAPSHOT_DIR = path.join(__dirname, 'snapshots');
-const SOURCE_DIRS = ['examples', path.join('tests', 'ebm')];
+// The fixtures of the grammar itself (odd layouts the formatter would never write) are
+// tokenised with the repository's examples and test fixtures.
+const SOURCE_DIRS = ['examples', path.join('tests', 'ebm'), path.join('editors', 'vscode', 'test', 'fixtures')];
 const ROOT_SCOPE = 'source.ebm';
 const UPDATE = process.env.UPDATE_SNAPSHOTS === '1';
 
@@ -138,7 +140,7 @@ function tokenizeFile(grammar, rel) {
     }
     stack = result.ruleStack;
   });
-  const mustClose = rel.startsWith('examples/') || rel.startsWith('tests/ebm/ok/');
+  const mustClose = !rel.startsWith('tests/ebm/err/');
   for (const text of allowed) {
     if (!usedAllowed.has(text)) {
       failures.push(`${rel}: ALLOWED_INVALID lists ${JSON.stringify(text)} but no such invalid token is left: remove it from test/tokenize.js`);
