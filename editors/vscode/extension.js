@@ -31,8 +31,8 @@ async function start() {
       { scheme: 'untitled', language: 'ebm' },
     ],
   };
-  client = new LanguageClient('ebmc', 'ebmc', serverOptions, clientOptions);
   try {
+    client = new LanguageClient('ebmc', 'ebmc', serverOptions, clientOptions);
     await client.start();
   } catch (err) {
     const message = err && err.message ? err.message : String(err);
