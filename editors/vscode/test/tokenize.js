@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Tokenises every `.ebm` file under `examples/` and `tests/ebm/` (relative to the repository
-// root, found from this script's location), and this folder's `fixtures/`, with the TextMate grammar
+// Tokenises every `.ebm` file under `examples/`, `tests/` (so `tests/ebm/ok/`, `tests/ebm/err/`
+// and the other fixtures), `benches/` and `docs/` of the repository (its root found from this
+// script's location), and this folder's `fixtures/`, with the TextMate grammar
 // `syntaxes/ebm.tmLanguage.json`, using `vscode-textmate` and `vscode-oniguruma`, the
 // tokenizer and regex engine VS Code itself uses. It checks three things and exits 1 with a
 // list of every failure:
@@ -16,10 +17,10 @@
 //    invalid text; the few characters the grammar rightly marks invalid there are listed,
 //    file by file, in ALLOWED_INVALID below, and any other invalid token is a failure.
 //
-// 2. The grammar is back in its initial state at the end of every file under `examples/`,
-//    `tests/ebm/ok/` and `fixtures/` (no block comment, bracket or declaration region left open): a rule that
-//    never ends would otherwise swallow the rest of a file and still look "tokenised".
-//    Error fixtures may leave a bracket open on purpose, so they are not held to this.
+// 2. The grammar is back in its initial state at the end of every file (no block comment,
+//    bracket or declaration region left open): a rule that never ends would otherwise swallow
+//    the rest of a file and still look "tokenised". The error fixtures of `tests/ebm/err/` may
+//    leave a bracket open on purpose, so they are not held to this.
 //
 // 3. The scopes of every token equal the snapshot in `test/snapshots/<path>.snap`, where
 //    `<path>` is the file's path from the repository root with `/` replaced by `__`. A snapshot
@@ -43,9 +44,12 @@ const EXT_DIR = path.resolve(__dirname, '..');
 const REPO_ROOT = path.resolve(EXT_DIR, '..', '..');
 const GRAMMAR_PATH = path.join(EXT_DIR, 'syntaxes', 'ebm.tmLanguage.json');
 const SNAPSHOT_DIR = path.join(__dirname, 'snapshots');
-// The fixtures of the grammar itself (odd layouts the formatter would never write) are
-// tokenised with the repository's examples and test fixtures.
-const SOURCE_DIRS = ['examples', path.join('tests', 'ebm'), path.join('editors', 'vscode', 'test', 'fixtures')];
+// Where `.ebm` files are looked for, from the repository root: the examples, every test
+// fixture (tests/ebm/ok, tests/ebm/err, tests/plot, …), the benchmark models, the documentation's
+// models, and this test's own fixtures (odd layouts the formatter would never write).
+const SOURCE_DIRS = ['examples', 'tests', 'benches', 'docs', path.join('editors', 'vscode', 'test', 'fixtures')];
+// Directories never searched: build output, installed packages, hidden ones (.git, .venv).
+const SKIP_DIR = (name) => name.startsWith('.') || name === 'node_modules' || name.startsWith('target');
 const ROOT_SCOPE = 'source.ebm';
 const UPDATE = process.env.UPDATE_SNAPSHOTS === '1';
 
@@ -68,7 +72,9 @@ function listEbmFiles() {
     }
     for (const entry of entries) {
       const rel = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(rel);
+      if (entry.isDirectory()) {
+        if (!SKIP_DIR(entry.name)) walk(rel);
+      }
       else if (entry.isFile() && entry.name.endsWith('.ebm')) out.push(rel.split(path.sep).join('/'));
     }
   };
