@@ -213,6 +213,10 @@ async function main() {
   if (failures.length > 0) {
     console.error(`FAIL: ${failures.length} failure(s) in ${files.length} .ebm files:`);
     for (const f of failures) console.error('  ' + f);
+    if (!UPDATE && failures.some((f) => f.includes('snapshot'))) {
+      console.error('If the .ebm files or the grammar changed on purpose, rewrite the snapshots and review their diff:');
+      console.error('  UPDATE_SNAPSHOTS=1 editors/vscode/test/run.sh && git diff editors/vscode/test/snapshots');
+    }
     process.exit(1);
   }
   console.log(`ok: ${files.length} .ebm files tokenised, no untokenised or invalid text, snapshots ${UPDATE ? 'updated' : 'match'}`);
