@@ -124,10 +124,12 @@ impl<'s> Formatter<'s> {
         start < end && self.src[start..end].matches('\n').count() >= 2
     }
 
+    /// Whether a comment starts in `start..end`. Every comment before `start` has been
+    /// emitted, so only the next one can (a scan of all of them would be quadratic).
     fn contains_comment(&self, start: usize, end: usize) -> bool {
-        self.comments[self.next..]
-            .iter()
-            .any(|&(s, _)| s >= start && s < end)
+        self.comments
+            .get(self.next)
+            .is_some_and(|&(s, _)| s >= start && s < end)
     }
 
     /// Takes every comment that starts before `limit` and on the same line as `pos` (the chain
