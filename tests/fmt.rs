@@ -91,6 +91,47 @@ fn properties_hold_on_generated_sources() {
     properties("generated from seeds 0..500", seeded, 500);
 }
 
+/// Comments and line breaks put anywhere between the tokens of every repository source that
+/// parses: the formatter must neither lose nor reorder one, wherever it lands.
+#[test]
+fn properties_hold_with_comments_and_breaks_anywhere() {
+    const INSERTS: &[&str] = &[
+        "/* c */",
+        " /* c */ ",
+        "// c\n",
+        "\n// c\n",
+        "\n\n",
+        "\n",
+        "/* a\n  b */",
+        "\r\n",
+    ];
+    let sources: Vec<String> = ebm_files()
+        .into_iter()
+        .filter_map(|p| String::from_utf8(std::fs::read(p).unwrap()).ok())
+        .filter(|s| ebmc::syntax::parse(s).is_ok())
+        .collect();
+    let mut rng = Rng::new(16);
+    let mut mutated = Vec::new();
+    for s in &sources {
+        for _ in 0..20 {
+            let mut t = s.clone();
+            for _ in 0..1 + rng.below(4) {
+                // Between tokens: at a space or a bracket, so no token is split.
+                let spots: Vec<usize> = t
+                    .char_indices()
+                    .filter(|&(_, c)| " \n([{,}])".contains(c))
+                    .map(|(i, _)| i)
+                    .collect();
+                let at = *rng.pick(&spots);
+                let insert = *rng.pick(INSERTS);
+                t.insert_str(at, insert);
+            }
+            mutated.push(t);
+        }
+    }
+    properties("repository sources with comments inserted", mutated, 500);
+}
+
 /// Formats `source`, checks the properties, and returns the text for a snapshot.
 fn formatted(source: &str) -> String {
     fmt_properties(source).unwrap();
@@ -239,6 +280,20 @@ fn cli_parse_error_is_reported_and_the_file_left_alone() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An empty source is `E0004`, not a crash (rendering it once underflowed a line count).
+#[test]
+fn cli_empty_source_is_a_diagnostic() {
+    for args in [
+        &["fmt", "--color", "never", "-"][..],
+        &["check", "--color", "never", "/dev/stdin"],
+    ] {
+        let out = ebmc(args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("E0004"), "{args:?}: {stderr}");
+    }
 }
 
 /// Fixtures whose layout is their point, with the reason; every other `.ebm` file of the
