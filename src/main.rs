@@ -489,11 +489,7 @@ fn fmt(files: &[PathBuf], check: bool, color: Color) -> ExitCode {
             say!("error: cannot read {}: {e}", file.display());
             return ExitCode::from(EXIT_IO);
         }
-        let formatted = match std::str::from_utf8(&bytes) {
-            Ok(source) => ebmc::syntax::format(source),
-            Err(_) => ebmc::syntax::parse_bytes(&bytes).map(|_| String::new()),
-        };
-        let text = match formatted {
+        let text = match driver::fmt(&bytes) {
             Ok(text) => text,
             Err(diags) => {
                 report(file, ebmc::syntax::without_bom(&bytes), &diags, color);
