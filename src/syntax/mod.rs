@@ -7,8 +7,10 @@
 pub mod ast;
 mod build;
 mod errors;
+mod format;
 mod parser;
 mod print;
 
+pub use format::{comments, format};
 pub use parser::{parse, parse_bytes, without_bom, MAX_EXPR_DEPTH, MAX_NESTING, MAX_SOURCE_BYTES};
 pub use print::print_file;
