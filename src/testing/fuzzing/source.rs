@@ -66,7 +66,7 @@ const DEEP_ONE_IN: usize = 32;
 
 impl Gen<'_> {
     /// A scalar term at the end of something deep, with its declarations: a chain of lets or of
-    /// function calls 400 to 1,200 long, an expression with a chain of 100 to 240 operators, or
+    /// function calls 200 to 600 long, an expression with a chain of 100 to 240 operators, or
     /// calls nested 40 to 60 brackets deep (the parser's limits are 256 and 64). Longer chains
     /// are `tests/deep.rs`'s: here a deep input must run, JIT and interpreter both, well under
     /// the campaigns' one-second hang limit. Each step keeps values bounded (`0.999 v + 0.001`,
@@ -76,12 +76,12 @@ impl Gen<'_> {
         let s = self.shape();
         let start = self.expr(&s, 2);
         let kind = self.rng.below(4);
-        let n = 400 + self.rng.below(800);
+        let n = 200 + self.rng.below(400);
         match kind {
             0 => {
                 self.decls.push(format!("let dl0 = {start}"));
                 for i in 1..=n {
-                    let step = match self.rng.below(8) {
+                    let step = match self.rng.below(16) {
                         0 => format!("tanh(dl{})", i - 1),
                         1..=3 => format!("0.5 * dl{}", i - 1),
                         _ => format!("dl{} * 0.999 + 0.001", i - 1),
@@ -94,7 +94,7 @@ impl Gen<'_> {
                 let t = ty(&s);
                 self.decls.push(format!("fn df0(a : {t}) = a"));
                 for i in 1..=n {
-                    let step = if self.rng.below(8) == 0 {
+                    let step = if self.rng.below(16) == 0 {
                         format!("tanh(df{}(a))", i - 1)
                     } else {
                         format!("df{}(a) * 0.9 + 0.1", i - 1)
