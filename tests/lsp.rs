@@ -838,3 +838,138 @@ fn exit_without_shutdown_is_code_one_and_requests_after_shutdown_fail() {
     let c = Client::ready(json!({}));
     c.stop_without_waiting();
 }
+
+/// Seeded random edits and requests, in process on [`ebmc::lsp::Server`]: edits anywhere (out
+/// of range, reversed, multi-byte text, half a surrogate pair away), requests at any position,
+/// in both encodings. Nothing may panic, and every request gets a response.
+#[test]
+fn never_panics_on_random_edits_and_requests() {
+    use ebmc::lsp::Server;
+    use lsp_server::{Message, Notification, Request, RequestId};
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n.max(1)
+    };
+    let pieces = [
+        "",
+        "x",
+        "é",
+        "𝔼",
+        "\n",
+        "\r\n",
+        "(",
+        ")",
+        "[",
+        "]",
+        "@",
+        " + ",
+        "model",
+        "energy ",
+        "let q = W @ x\n",
+        "fn g(a : real[3]) = a\n",
+        "}",
+        "{",
+        "\u{feff}",
+        "// é 𝔼\n",
+        "0.5",
+        "loss ",
+        "by ",
+        "y",
+        "W",
+        "scores",
+        "twice(",
+        "/*",
+        "*/",
+    ];
+    let requests = [
+        "textDocument/hover",
+        "textDocument/definition",
+        "textDocument/references",
+        "textDocument/prepareRename",
+        "textDocument/rename",
+        "textDocument/completion",
+        "textDocument/documentSymbol",
+        "textDocument/formatting",
+    ];
+    for encodings in [json!(["utf-16"]), json!(["utf-8"])] {
+        let mut server = Server::default();
+        let mut id = 0;
+        let mut request = |server: &mut Server, method: &str, params: Value| {
+            id += 1;
+            let replies = server.handle(Message::Request(Request::new(
+                RequestId::from(id),
+                method.into(),
+                params.clone(),
+            )));
+            match replies.as_slice() {
+                [Message::Response(r)] if r.id == RequestId::from(id) => {
+                    r.result.as_ref().is_some_and(|v| !v.is_null())
+                }
+                _ => panic!("{method}: {replies:?}"),
+            }
+        };
+        let mut answered: std::collections::HashMap<&str, usize> = Default::default();
+        request(
+            &mut server,
+            "initialize",
+            json!({"capabilities": {"general": {"positionEncodings": encodings}}}),
+        );
+        let open =
+            json!({"textDocument": {"uri": OK_URI, "languageId": "ebm", "version": 0, "text": OK}});
+        for step in 0..3000 {
+            // Back to the fixture now and then, so that most requests meet text that parses.
+            if step % 30 == 0 {
+                server.handle(Message::Notification(Notification::new(
+                    "textDocument/didOpen".into(),
+                    open.clone(),
+                )));
+            }
+            let p =
+                |next: &mut dyn FnMut(u64) -> u64| json!({"line": next(16), "character": next(48)});
+            // Edits in the second half of each stretch only: requests meet the fixture as
+            // well as what random edits made of it.
+            if step % 30 >= 15 && next(4) == 0 {
+                let text: String = (0..next(4))
+                    .map(|_| pieces[next(pieces.len() as u64) as usize])
+                    .collect();
+                let change = if next(20) == 0 {
+                    json!({"text": text})
+                } else {
+                    json!({"range": {"start": p(&mut next), "end": p(&mut next)}, "text": text})
+                };
+                server.handle(Message::Notification(Notification::new(
+                    "textDocument/didChange".into(),
+                    json!({"textDocument": {"uri": OK_URI, "version": step}, "contentChanges": [change]}),
+                )));
+            } else {
+                let method = requests[next(requests.len() as u64) as usize];
+                let new_name = ["h", "W", "loss", "2x", "z_1"][next(5) as usize];
+                let mut params = json!({
+                    "textDocument": {"uri": OK_URI},
+                    "position": p(&mut next),
+                    "newName": new_name,
+                    "options": {"tabSize": 2, "insertSpaces": true},
+                });
+                if method.ends_with("references") {
+                    params["context"] = json!({"includeDeclaration": next(2) == 0});
+                }
+                if next(10) == 0 {
+                    params["textDocument"]["uri"] = json!("file:///other.ebm");
+                }
+                if request(&mut server, method, params) {
+                    *answered.entry(method).or_default() += 1;
+                }
+            }
+            if next(5) == 0 {
+                server.publish();
+            }
+        }
+        // Not only empty answers: the edits leave text worth answering about.
+        for method in requests.iter().filter(|m| !m.ends_with("formatting")) {
+            assert!(answered.get(method).is_some_and(|&n| n > 5), "{answered:?}");
+        }
+    }
+}
