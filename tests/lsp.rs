@@ -973,3 +973,31 @@ fn never_panics_on_random_edits_and_requests() {
         }
     }
 }
+
+#[test]
+fn names_are_scoped_per_model() {
+    let src = "model a {\n  input x : real\n  output y : real\n  param W : real\n  energy (W * x - y)^2\n}\nmodel b {\n  input x : real\n  output y : real\n  param W : real\n  energy (W * x - y)^2 + W^2\n}\n";
+    let uri = "file:///work/two.ebm";
+    let mut c = Client::ready(json!({}));
+    c.open(uri, src);
+    let mut v = at(uri, pos(src, "W", 3, 0));
+    v["context"] = json!({"includeDeclaration": true});
+    let refs = c.result("textDocument/references", v);
+    let loc = |r: Value| json!({"uri": uri, "range": r});
+    assert_eq!(
+        refs,
+        json!([
+            loc(range(9, 8, 9, 9)),
+            loc(range(10, 10, 10, 11)),
+            loc(range(10, 25, 10, 26))
+        ])
+    );
+    let d = c.result("textDocument/definition", at(uri, pos(src, "W *", 0, 0)));
+    assert_eq!(d, loc(range(3, 8, 3, 9)));
+    let s = c.result(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert_eq!((&s[0]["name"], &s[1]["name"]), (&json!("a"), &json!("b")));
+    assert_eq!(c.stop(), 0);
+}

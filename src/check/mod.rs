@@ -641,3 +641,78 @@ impl<'a> Checker<'a> {
         did_you_mean(name, candidates).map(|s| format!("did you mean `{s}`?"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse;
+
+    #[test]
+    fn check_typed_records_what_checked_even_beside_an_error() {
+        let src = "model m {\n  input x : real[4]\n  output y : real\n  param W : real[3, 4]\n  let h = W @ x\n  energy (sum(h) - y)^2 + q\n}\n";
+        let file = parse(src).expect("parses");
+        let (models, diags, typings) = check_typed(&file);
+        assert_eq!((models, diags.clone()), check(&file));
+        assert!(diags.iter().any(|d| d.code == Code::UnknownName));
+        let t = &typings[0];
+        let at = |s: &str| {
+            let start = src.find(s).expect("in the source");
+            Span::new(start, start + s.len())
+        };
+        assert_eq!(
+            t.exprs[&at("W @ x")],
+            Ty::Real(crate::types::Shape(vec![3]))
+        );
+        assert_eq!(t.exprs[&at("sum(h)")], Ty::scalar());
+        assert_eq!(t.names[&at("h")], Ty::Real(crate::types::Shape(vec![3])));
+        assert_eq!(t.names[&at("W")], Ty::Real(crate::types::Shape(vec![3, 4])));
+        assert!(!t.exprs.contains_key(&at("q")));
+    }
+
+    /// Every method `methods()` lists, written with every argument it lists, is one the checker
+    /// accepts in its clause.
+    #[test]
+    fn every_listed_method_and_argument_is_accepted() {
+        let refused = [
+            Code::UnknownLoss,
+            Code::UnknownMethod,
+            Code::UnknownArgument,
+            Code::MissingArgument,
+            Code::ArgumentRange,
+        ];
+        for m in methods() {
+            let mut args: Vec<String> = m
+                .args
+                .iter()
+                .map(|(n, d)| format!("{n} = {}", d.unwrap_or(1.0)))
+                .collect();
+            if m.init {
+                args.push("init = 0".into());
+            }
+            let call = format!("{}({})", m.name, args.join(", "));
+            let (class, real) = (
+                "input x : real[2] output y : class[2] param W : real[2, 2] energy (W @ x)[y]",
+                "input x : real output y : real param w : real energy (w * x - y)^2",
+            );
+            let body = match (m.clause, m.name) {
+                (Clause::Loss, _) => format!("{class} loss {call}"),
+                (Clause::Negatives, _) => format!("{real} loss hinge negatives {call}"),
+                (Clause::Infer, "enumerate") => format!("{class} infer y by {call}"),
+                (Clause::Infer, _) => format!("{real} infer y by {call}"),
+                (Clause::Train, _) => format!("{class} loss nll train by {call}"),
+                (Clause::Min, "enumerate") => {
+                    format!("{class} latent z : class[2] min by {call} energy W[z, 0]")
+                }
+                (Clause::Min, _) => format!("{real} latent z : real min by {call} energy z^2"),
+                (Clause::Marginal, _) => {
+                    format!("{class} latent z : class[2] {call} energy W[z, 0]")
+                }
+            };
+            let src = format!("model m {{ {body} }}");
+            let file = parse(&src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+            let (_, diags) = check(&file);
+            let bad: Vec<_> = diags.iter().filter(|d| refused.contains(&d.code)).collect();
+            assert!(bad.is_empty(), "{src}: {bad:?}");
+        }
+    }
+}
