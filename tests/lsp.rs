@@ -390,6 +390,12 @@ fn hover_on_names_expressions_losses_methods_and_builtins() {
         t,
         "```ebm\ntrain by adam(rate, epochs, batch = 32, seed = 0, l2 = 0, beta1 = 0.9, beta2 = 0.999, eps = 0.00000001)\n```\n\narguments without a default are required"
     );
+    // An argument of a method: its default.
+    let (t, r) = hover_text(&mut c, OK_URI, pos(OK, "margin", 0, 0));
+    assert_eq!(t, "`margin` of `hinge`: default `1`");
+    assert_eq!(r, range(8, 13, 8, 19));
+    let (t, _) = hover_text(&mut c, OK_URI, pos(OK, "epochs", 0, 0));
+    assert_eq!(t, "`epochs` of `adam`: required");
     // A builtin and a distribution.
     let (t, _) = hover_text(&mut c, OK_URI, pos(OK, "normal", 0, 1));
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Hover: what the thing under the cursor is.
 //!
 //! In order of precedence: a loss, method or optimizer name (its formula or its arguments with
-//! their defaults); a declared name or a use of one (its kind, type and shape, as the checker
+//! their defaults) or the name of one of its arguments (its default); a declared name or a use of one (its kind, type and shape, as the checker
 //! inferred them); a model's name; a builtin function or distribution (its signature); else
 //! the smallest expression holding the cursor that type-checked (its type and shape).
 
@@ -158,6 +158,26 @@ pub fn hover(a: &Analysis, text: &str, offset: usize) -> Option<(String, Span)> 
             _ => {}
         }
         for (clause, m) in methods {
+            for a in &m.args {
+                let Some(name) = a.name.as_ref().filter(|n| hit(n.span)) else {
+                    continue;
+                };
+                let all = check::methods();
+                let info = all
+                    .iter()
+                    .find(|i| i.clause == clause && i.name == m.name.name);
+                let arg = info.and_then(|i| i.args.iter().find(|(n, _)| *n == name.name));
+                let text = match arg {
+                    Some((n, Some(d))) => format!("`{n}` of `{}`: default `{}`", m.name.name, fmt_num(*d)),
+                    Some((n, None)) => format!("`{n}` of `{}`: required", m.name.name),
+                    None if info.is_some_and(|i| i.init) && name.name == "init" => format!(
+                        "`init` of `{}`: the starting point, a number or a distribution; default `0`",
+                        m.name.name
+                    ),
+                    None => continue,
+                };
+                return Some((text, name.span));
+            }
             if hit(m.name.span) {
                 let text = method_hover(clause, &m.name.name).unwrap_or_else(|| {
                     format!("unknown {} method `{}`", clause.keyword(), m.name.name)
