@@ -308,7 +308,9 @@ impl<'s> LineStarts<'s> {
     fn new(source: &'s str) -> LineStarts<'s> {
         let starts = std::iter::once(0)
             .chain(source.match_indices('\n').map(|(i, _)| i + 1))
-            .filter(|&start| start < source.len())
+            // A line starts after each newline but one at the very end; line 0 always exists,
+            // even in an empty source (`line_of` subtracts one from a count of starts).
+            .filter(|&start| start == 0 || start < source.len())
             .collect();
         LineStarts { source, starts }
     }

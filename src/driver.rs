@@ -51,6 +51,16 @@ pub fn check(bytes: &[u8]) -> Checked {
     }
 }
 
+/// The text of `ebmc fmt`: the source in the canonical layout ([`syntax::format`]); bytes that
+/// are not UTF-8 get the parser's diagnostic.
+pub fn fmt(bytes: &[u8]) -> Result<String, Vec<Diagnostic>> {
+    match std::str::from_utf8(bytes) {
+        Ok(source) => syntax::format(source),
+        // Always a diagnostic: the parser refuses bytes that are not UTF-8.
+        Err(_) => Err(parse(bytes).err().unwrap_or_default()),
+    }
+}
+
 /// The text of `ebmc emit ast`.
 pub fn emit_ast(bytes: &[u8]) -> Result<String, Vec<Diagnostic>> {
     parse(bytes).map(|f| syntax::print_file(&f))

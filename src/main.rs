@@ -48,6 +48,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Format sources in place, or with --check list those not formatted; `-` formats
+    /// standard input to standard output.
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing: list the files that are not formatted and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Compile, train (with `train` and `data`), infer and report metrics.
     Run {
         file: PathBuf,
@@ -218,6 +227,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Lsp => ExitCode::from(ebmc::lsp::run()),
         Command::Check { files } => check(&files, color),
+        Command::Fmt { files, check } => fmt(&files, check, color),
         Command::Run {
             file,
             model,
@@ -455,6 +465,59 @@ fn check(files: &[PathBuf], color: Color) -> ExitCode {
         errors |= checked.has_errors();
     }
     if errors {
+        ExitCode::from(EXIT_USER)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `ebmc fmt`: each file that is not formatted is rewritten (atomically), or with `check`
+/// listed on standard output; `-` is standard input, formatted to standard output. A file
+/// that does not parse is reported and left alone. Exit 1 for such a file or, with `check`,
+/// for an unformatted one; 2 on an I/O error.
+fn fmt(files: &[PathBuf], check: bool, color: Color) -> ExitCode {
+    use std::io::{Read, Write};
+    let limit = ebmc::syntax::MAX_SOURCE_BYTES as u64 + 1;
+    let mut failed = false;
+    for file in files {
+        let stdin = file.as_os_str() == "-";
+        // Read as is (no byte-order mark dropped): a mark makes a file unformatted.
+        let mut bytes = Vec::new();
+        let read = if stdin {
+            std::io::stdin().take(limit).read_to_end(&mut bytes)
+        } else {
+            std::fs::File::open(file).and_then(|f| f.take(limit).read_to_end(&mut bytes))
+        };
+        if let Err(e) = read {
+            say!("error: cannot read {}: {e}", file.display());
+            return ExitCode::from(EXIT_IO);
+        }
+        let text = match driver::fmt(&bytes) {
+            Ok(text) => text,
+            Err(diags) => {
+                report(file, ebmc::syntax::without_bom(&bytes), &diags, color);
+                failed = true;
+                continue;
+            }
+        };
+        if check {
+            if text.as_bytes() != bytes {
+                let _ = writeln!(std::io::stdout(), "{}", file.display());
+                failed = true;
+            }
+        } else if stdin {
+            let code = write_stdout(&text);
+            if code != ExitCode::SUCCESS {
+                return code;
+            }
+        } else if text.as_bytes() != bytes {
+            if let Err(e) = ebmc::atomic::write(file, text.as_bytes()) {
+                say!("error: cannot write {}: {e}", file.display());
+                return ExitCode::from(EXIT_IO);
+            }
+        }
+    }
+    if failed {
         ExitCode::from(EXIT_USER)
     } else {
         ExitCode::SUCCESS

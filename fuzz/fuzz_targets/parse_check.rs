@@ -1,4 +1,5 @@
-//! Any bytes through parse and check (and lowering, for clean models): never a panic.
+//! Any bytes through parse and check (and lowering, for clean models; formatting, for sources
+//! that parse: idempotent, the same AST and comments): never a panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

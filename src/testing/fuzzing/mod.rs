@@ -5,7 +5,8 @@
 //! compiler is violated (the targets turn that into a crash); inputs the compiler rightly
 //! rejects are `Ok`. A panic anywhere is a crash too.
 //!
-//! * [`parse_check`]: any bytes through parse and check — a checked model or diagnostics.
+//! * [`parse_check`]: any bytes through parse and check — a checked model or diagnostics; a
+//!   source that parses is formatted too, and must keep the properties of [`fmt_properties`].
 //! * [`ir_program`]: a random well-typed IR program ([`random_ir`], its choices read from the
 //!   bytes) through verify, differentiation and simplification, evaluated by the interpreter:
 //!   simplification keeps values, the gradient agrees with finite differences
@@ -32,6 +33,7 @@ use crate::jit;
 use crate::rng;
 use crate::runtime::optim::Optim;
 use crate::runtime::session::{Point, Session};
+use crate::syntax;
 use crate::testing::gradcheck::{self, Outcome};
 use crate::testing::random_ir;
 use crate::testing::rounding;
@@ -39,6 +41,9 @@ use crate::types::Ty;
 
 /// Parses and checks `bytes`; a clean model is lowered too, and its graphs must verify.
 pub fn parse_check(bytes: &[u8]) -> Result<(), String> {
+    if let Ok(source) = std::str::from_utf8(bytes) {
+        fmt_properties(source)?;
+    }
     let checked = driver::check(bytes);
     if checked.has_errors() {
         return Ok(());
@@ -49,6 +54,77 @@ pub fn parse_check(bytes: &[u8]) -> Result<(), String> {
         };
         ir::verify(&program.energy)
             .map_err(|e| format!("the energy of `{}` does not verify: {e}", model.name))?;
+    }
+    Ok(())
+}
+
+/// The formatter's promises on a source that parses (any other source is `Ok`): the formatted
+/// text parses to the same AST up to spans, formatting it again changes nothing, and its
+/// comments are the source's, in the same order ([`same_comments`]).
+pub fn fmt_properties(source: &str) -> Result<(), String> {
+    let Ok(ast) = syntax::parse(source) else {
+        return Ok(());
+    };
+    let once = syntax::format(source)
+        .map_err(|d| format!("a source that parses does not format: {d:?}"))?;
+    let again = syntax::parse(&once)
+        .map_err(|d| format!("the formatted source does not parse: {d:?}\n{once}"))?;
+    if without_spans(&ast) != without_spans(&again) {
+        return Err(format!(
+            "formatting changed the AST:\n{source}\n--- formatted:\n{once}"
+        ));
+    }
+    let twice = syntax::format(&once)
+        .map_err(|d| format!("the formatted source does not format: {d:?}\n{once}"))?;
+    if twice != once {
+        return Err(format!(
+            "formatting is not idempotent:\n{once}\n--- formatted again:\n{twice}"
+        ));
+    }
+    same_comments(source, &once)
+}
+
+/// The AST's debug text with every span (`span: 3..5`, `op_span`, `path_span`) replaced by
+/// `_`: two sources that differ only in layout give the same text.
+pub fn without_spans(file: &syntax::ast::File) -> String {
+    let text = format!("{file:?}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("span: ") {
+        let (head, tail) = rest.split_at(at + "span: ".len());
+        out.push_str(head);
+        let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let a = digits(tail);
+        match tail[a..].strip_prefix("..") {
+            Some(after) if a > 0 && digits(after) > 0 => {
+                out.push('_');
+                rest = &after[digits(after)..];
+            }
+            _ => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `formatted` holds the comments of `source` in the same order, each the same text
+/// up to line ends (`\r\n` becomes `\n`) and spaces at the end of its lines.
+pub fn same_comments(source: &str, formatted: &str) -> Result<(), String> {
+    let texts = |s: &str| -> Vec<String> {
+        let s = s.strip_prefix('\u{feff}').unwrap_or(s);
+        syntax::comments(s)
+            .into_iter()
+            .map(|(a, b)| {
+                let lines: Vec<&str> = s[a..b].split('\n').map(str::trim_end).collect();
+                lines.join("\n")
+            })
+            .collect()
+    };
+    let (before, after) = (texts(source), texts(formatted));
+    if before != after {
+        return Err(format!(
+            "formatting changed the comments: {before:?} became {after:?}\n{source}\n--- formatted:\n{formatted}"
+        ));
     }
     Ok(())
 }
