@@ -235,6 +235,7 @@ fn initialize_announces_capabilities_and_utf16_by_default() {
         "definitionProvider",
         "referencesProvider",
         "documentSymbolProvider",
+        "documentFormattingProvider",
     ] {
         assert_eq!(caps[p], true, "{p}");
     }
@@ -1005,5 +1006,52 @@ fn names_are_scoped_per_model() {
         json!({"textDocument": {"uri": uri}}),
     );
     assert_eq!((&s[0]["name"], &s[1]["name"]), (&json!("a"), &json!("b")));
+    assert_eq!(c.stop(), 0);
+}
+
+#[test]
+fn formatting_is_ebmc_fmt() {
+    let messy = "model f {\n    input x : real[3]   output y : real\n  param w:real[3]\n  energy (dot(w,x)-y)^2\n}";
+    let uri = "file:///work/f.ebm";
+    let mut c = Client::ready(json!({}));
+    c.open(uri, messy);
+    let want = ebmc::syntax::format(messy).expect("formats");
+    assert_ne!(want, messy);
+    let fmt = |c: &mut Client, uri: &str| {
+        c.request(
+            "textDocument/formatting",
+            json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+        )
+    };
+    let r = fmt(&mut c, uri);
+    assert_eq!(
+        r["result"],
+        json!([{"range": range(0, 0, 4, 1), "newText": want}]),
+        "{r}"
+    );
+    // Formatted already: no edit.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": want}]}),
+    );
+    assert_eq!(fmt(&mut c, uri)["result"], json!([]));
+    // A check error does not stop formatting: err.ebm parses.
+    let r = fmt(&mut c, ERR_URI);
+    assert_eq!(
+        r["result"][0]["newText"],
+        ebmc::syntax::format(ERR).expect("formats"),
+        "{r}"
+    );
+    // Does not parse: an error that says where and why.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": "model f {\n  energy (\n}\n"}]}),
+    );
+    let r = fmt(&mut c, uri);
+    assert_eq!(r["error"]["code"], -32803, "{r}");
+    assert_eq!(
+        r["error"]["message"],
+        "cannot format a source that does not parse: 2:11: expected an expression, found `}` [E0001]"
+    );
     assert_eq!(c.stop(), 0);
 }

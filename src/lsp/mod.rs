@@ -1,7 +1,8 @@
 //! `ebmc lsp`: a language server for `.ebm` files over stdio.
 //!
 //! The server answers diagnostics (the checker's, with codes, related spans and help), hover,
-//! go to definition, find references, rename, completion, document symbols and formatting.
+//! go to definition, find references, rename, completion, document symbols and formatting
+//! (exactly `ebmc fmt`'s, [`crate::syntax::format`]).
 //! Each concern has its own file: [`documents`] (open texts, edits, positions),
 //! [`analysis`] (parse, check and the index of names), [`diagnostics`], [`hover`],
 //! [`navigation`] (definition, references, rename), [`completion`] and [`symbols`].
@@ -214,6 +215,7 @@ impl Server {
                 ..Default::default()
             }),
             document_symbol_provider: Some(lt::OneOf::Left(true)),
+            document_formatting_provider: Some(lt::OneOf::Left(true)),
             ..Default::default()
         };
         to_value(lt::InitializeResult {
@@ -417,13 +419,41 @@ impl Server {
         ))))
     }
 
+    /// The whole document formatted as `ebmc fmt` formats it: one edit replacing the text,
+    /// none when it is already formatted; an error when it does not parse.
     fn formatting(
         &mut self,
-        _p: lt::DocumentFormattingParams,
+        p: lt::DocumentFormattingParams,
     ) -> Result<Option<Vec<lt::TextEdit>>, Failure> {
-        Err((
-            ErrorCode::RequestFailed,
-            "formatting is not available yet".into(),
-        ))
+        let enc = self.encoding;
+        let Some(doc) = self.docs.get_mut(&p.text_document.uri) else {
+            return Ok(None);
+        };
+        match crate::syntax::format(&doc.text) {
+            Ok(formatted) if formatted == doc.text => Ok(Some(Vec::new())),
+            Ok(formatted) => Ok(Some(vec![lt::TextEdit::new(
+                doc.range(crate::span::Span::new(0, doc.text.len()), enc),
+                formatted,
+            )])),
+            Err(diags) => {
+                let first = diags.first().map(|d| {
+                    let at = doc.range(d.primary.span, enc).start;
+                    format!(
+                        "{}:{}: {} [{}]",
+                        at.line + 1,
+                        at.character + 1,
+                        d.message,
+                        d.code
+                    )
+                });
+                Err((
+                    ErrorCode::RequestFailed,
+                    format!(
+                        "cannot format a source that does not parse: {}",
+                        first.unwrap_or_default()
+                    ),
+                ))
+            }
+        }
     }
 }
