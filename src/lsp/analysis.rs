@@ -1,9 +1,10 @@
 //! What the server knows about one version of a document: its parse, its check (diagnostics
 //! and the [`Typing`] of every model) and an index of every declared name and every use of it.
 //!
-//! The whole document is parsed and checked again after every change: the front end takes a
-//! few milliseconds on a 1,000-declaration file (see `benches/lsp.rs`), well under what a
+//! The whole document is parsed and checked again after every change: the front end takes
+//! about 17 ms on a 1,000-declaration file (median, `benches/lsp.rs`), inside the 50 ms a
 //! keystroke may take, and a whole check is what `ebmc check` would say, with nothing stale.
+//! Checking only the model that changed would be the next step if files grow further.
 //!
 //! Names are scoped per model; a function's parameters are in scope in its body only, where
 //! they hide the model's names (as in the checker). Where a name is declared twice, uses go to
