@@ -25,7 +25,9 @@
 //! (a tensor [`types::Shape`] and a value's [`types::Ty`]), [`atomic`] (every file written)
 //! and [`rng`].
 //!
-//! [`driver`] chains the stages; only `main.rs` knows about the terminal. [`testing`] holds
+//! [`driver`] chains the stages; only `main.rs` knows about the terminal. [`lsp`] is the
+//! language server of `ebmc lsp`: it reads the front end's answers (parse, check and the
+//! checker's [`check::Typing`]) and no stage uses it. [`testing`] holds
 //! what the tests, benches and fuzz targets of `fuzz/` share (random IR programs, gradient
 //! checking, the entry points of the fuzz targets, so that `cargo test` replays their corpora);
 //! no stage uses it.
@@ -39,6 +41,7 @@ pub mod grad;
 pub mod interp;
 pub mod ir;
 pub mod jit;
+pub mod lsp;
 pub mod plot;
 pub mod rng;
 pub mod runtime;

@@ -184,6 +184,8 @@ enum Command {
         #[arg(long, value_name = "NAME=VALUE")]
         at: Vec<String>,
     },
+    /// A language server over stdio, for editors (diagnostics, hover, definition, …).
+    Lsp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -223,6 +225,7 @@ fn main() -> ExitCode {
         ColorChoice::Auto => Color::Never,
     };
     match cli.command {
+        Command::Lsp => ExitCode::from(ebmc::lsp::run()),
         Command::Check { files } => check(&files, color),
         Command::Fmt { files, check } => fmt(&files, check, color),
         Command::Run {

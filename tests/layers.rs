@@ -1,6 +1,6 @@
 //! The module map of the README holds: the stages form one chain, syntax → check → ir → grad
-//! → interp → jit → compile → runtime → plot → driver → CLI, above the leaves (span, diag,
-//! types, rng), and no module imports one above it. Read from the source text: every
+//! → interp → jit → compile → runtime → plot → driver (and lsp beside it) → CLI, above the
+//! leaves (span, diag, types, rng), and no module imports one above it. Read from the source text: every
 //! `crate::NAME` (or, in `main.rs`, `ebmc::NAME`) outside comments names a module the file
 //! depends on.
 
@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["compile"],
     &["runtime"],
     &["plot"],
-    &["driver"],
+    &["driver", "lsp"],
     &["testing"],
     &["main"],
 ];

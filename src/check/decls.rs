@@ -234,6 +234,7 @@ impl<'a> Checker<'a> {
             unreachable!()
         };
         let t = self.ty(ty)?;
+        self.record(name.span, &t, false);
         if *role == Role::Param && t.is_discrete() {
             self.error(
                 Diagnostic::new(

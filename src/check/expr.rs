@@ -18,8 +18,8 @@ pub(super) struct Env<'e> {
     pub params: Option<&'e [(String, Ty)]>,
 }
 
-/// Built-in function names, for "did you mean".
-pub(super) const BUILTINS: &[&str] = &[
+/// Built-in function names, for "did you mean" and for editors' completion.
+pub const BUILTINS: &[&str] = &[
     "exp",
     "log",
     "tanh",
@@ -49,6 +49,12 @@ pub(super) const BUILTINS: &[&str] = &[
 
 impl<'a> Checker<'a> {
     pub(super) fn expr(&mut self, e: &ast::Expr, env: &Env) -> Option<Expr> {
+        let x = self.expr_untracked(e, env)?;
+        self.record(x.span, &x.ty, true);
+        Some(x)
+    }
+
+    fn expr_untracked(&mut self, e: &ast::Expr, env: &Env) -> Option<Expr> {
         use ast::ExprKind as A;
         let span = e.span;
         let typed = |kind, ty| Some(Expr { kind, ty, span });

@@ -19,6 +19,8 @@ mod lint;
 mod model;
 mod positive;
 
+pub use clauses::{methods, Clause, MethodInfo};
+pub use expr::BUILTINS;
 pub use model::*;
 
 use crate::diag::{did_you_mean, Code, Diagnostic};
@@ -44,6 +46,33 @@ pub const MAX_ANSWERS: usize = 1 << 16;
 /// Checks every model of a file. A model comes back only when it has no error and its name is
 /// the first of its kind in the file.
 pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
+    let (models, diags, _) = check_models(file, false);
+    (models, diags)
+}
+
+/// What the checker learned about the names and expressions of one model of the source, even
+/// when the model has errors: everything that type-checked. Tools read it (the language
+/// server's hover); no stage does. Spans are the source's byte spans.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Typing {
+    /// The type of every expression that type-checked, by its span.
+    pub exprs: HashMap<Span, Ty>,
+    /// The type of every declared name that type-checked, by the span of the identifier that
+    /// declares it: a variable's declared type, a let's value, a function's result, a function
+    /// parameter's declared type.
+    pub names: HashMap<Span, Ty>,
+    /// The value of every const that evaluated, by the span of its name.
+    pub consts: HashMap<Span, f64>,
+}
+
+/// [`check`], and the [`Typing`] of every model of the file, in the file's order. Recording
+/// costs a map entry per expression, so [`check`] does not.
+pub fn check_typed(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>, Vec<Typing>) {
+    check_models(file, true)
+}
+
+fn check_models(file: &ast::File, record: bool) -> (Vec<Model>, Vec<Diagnostic>, Vec<Typing>) {
+    let mut typings = Vec::new();
     let mut diags = Vec::new();
     let mut models = Vec::new();
     let mut seen: HashMap<&str, Span> = HashMap::new();
@@ -63,7 +92,12 @@ pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
         } else {
             seen.insert(&m.name.name, m.name.span);
         }
-        let (model, d) = Checker::new(m).run();
+        let mut checker = Checker::new(m);
+        if record {
+            checker.typing = Some(Typing::default());
+        }
+        let (model, d, typing) = checker.run();
+        typings.extend(typing);
         // A model whose name is taken is still checked (its own errors are worth reporting)
         // but never returned: `--model NAME` must pick one model, not the first of two.
         if !duplicate && !d.iter().any(|d| d.is_error()) {
@@ -71,7 +105,7 @@ pub fn check(file: &ast::File) -> (Vec<Model>, Vec<Diagnostic>) {
         }
         diags.extend(d);
     }
-    (models, diags)
+    (models, diags, typings)
 }
 
 /// What a name refers to.
@@ -113,6 +147,8 @@ struct Checker<'a> {
     /// `LetId` of each declared let, once checked.
     let_ids: Vec<Option<LetId>>,
     checked_fns: Vec<Function>,
+    /// What type-checked, when asked for ([`check_typed`]).
+    typing: Option<Typing>,
 }
 
 impl<'a> Checker<'a> {
@@ -133,6 +169,7 @@ impl<'a> Checker<'a> {
             lets: Vec::new(),
             let_ids: Vec::new(),
             checked_fns: Vec::new(),
+            typing: None,
         }
     }
 
@@ -140,7 +177,15 @@ impl<'a> Checker<'a> {
         self.diags.push(d);
     }
 
-    fn run(mut self) -> (Option<Model>, Vec<Diagnostic>) {
+    /// Notes the type of a declared name or (with `expr`) of an expression, when recording.
+    fn record(&mut self, span: Span, ty: &Ty, expr: bool) {
+        if let Some(t) = &mut self.typing {
+            let map = if expr { &mut t.exprs } else { &mut t.names };
+            map.insert(span, ty.clone());
+        }
+    }
+
+    fn run(mut self) -> (Option<Model>, Vec<Diagnostic>, Option<Typing>) {
         self.collect();
         let order = self.order();
         // Consts first: types depend on them and they depend on nothing else.
@@ -164,7 +209,14 @@ impl<'a> Checker<'a> {
         let clauses = self.check_clauses();
         self.lint(&energy, clauses.as_ref());
         let model = self.finish(energy, clauses);
-        (model, self.diags)
+        if let Some(t) = &mut self.typing {
+            for ((name, _), v) in self.const_decls.iter().zip(&self.const_vals) {
+                if let Some(v) = v {
+                    t.consts.insert(name.span, *v);
+                }
+            }
+        }
+        (model, self.diags, self.typing)
     }
 
     /// Step 1: every declared name, once.
@@ -350,6 +402,7 @@ impl<'a> Checker<'a> {
     fn check_let(&mut self, i: usize) {
         let (name, value) = self.let_decls[i];
         if let Some(e) = self.expr(value, &expr::Env::default()) {
+            self.record(name.span, &e.ty, false);
             let id = LetId(self.lets.len() as u32);
             self.lets.push(Let {
                 name: name.name.clone(),
@@ -383,7 +436,10 @@ impl<'a> Checker<'a> {
                 ok = false;
             }
             match self.ty(&p.ty) {
-                Some(Ty::Real(s)) => typed.push((p.name.name.clone(), Ty::Real(s))),
+                Some(Ty::Real(s)) => {
+                    self.record(p.name.span, &Ty::Real(s.clone()), false);
+                    typed.push((p.name.name.clone(), Ty::Real(s)))
+                }
                 Some(other) => {
                     self.error(
                         Diagnostic::new(Code::ParamType, p.ty.span, format!("expected a real type for a function parameter, found `{other}`"))
@@ -401,6 +457,7 @@ impl<'a> Checker<'a> {
             params: Some(&typed),
         };
         if let Some(e) = self.expr(body, &env) {
+            self.record(name.span, &e.ty, false);
             let id = FnId(self.checked_fns.len() as u32);
             self.fn_tys[i] = Some(e.ty.clone());
             self.fn_ids[i] = Some(id);
@@ -582,5 +639,80 @@ impl<'a> Checker<'a> {
     fn suggest(&self, name: &str, extra: &[&str]) -> Option<String> {
         let candidates = self.names.keys().copied().chain(extra.iter().copied());
         did_you_mean(name, candidates).map(|s| format!("did you mean `{s}`?"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse;
+
+    #[test]
+    fn check_typed_records_what_checked_even_beside_an_error() {
+        let src = "model m {\n  input x : real[4]\n  output y : real\n  param W : real[3, 4]\n  let h = W @ x\n  energy (sum(h) - y)^2 + q\n}\n";
+        let file = parse(src).expect("parses");
+        let (models, diags, typings) = check_typed(&file);
+        assert_eq!((models, diags.clone()), check(&file));
+        assert!(diags.iter().any(|d| d.code == Code::UnknownName));
+        let t = &typings[0];
+        let at = |s: &str| {
+            let start = src.find(s).expect("in the source");
+            Span::new(start, start + s.len())
+        };
+        assert_eq!(
+            t.exprs[&at("W @ x")],
+            Ty::Real(crate::types::Shape(vec![3]))
+        );
+        assert_eq!(t.exprs[&at("sum(h)")], Ty::scalar());
+        assert_eq!(t.names[&at("h")], Ty::Real(crate::types::Shape(vec![3])));
+        assert_eq!(t.names[&at("W")], Ty::Real(crate::types::Shape(vec![3, 4])));
+        assert!(!t.exprs.contains_key(&at("q")));
+    }
+
+    /// Every method `methods()` lists, written with every argument it lists, is one the checker
+    /// accepts in its clause.
+    #[test]
+    fn every_listed_method_and_argument_is_accepted() {
+        let refused = [
+            Code::UnknownLoss,
+            Code::UnknownMethod,
+            Code::UnknownArgument,
+            Code::MissingArgument,
+            Code::ArgumentRange,
+        ];
+        for m in methods() {
+            let mut args: Vec<String> = m
+                .args
+                .iter()
+                .map(|(n, d)| format!("{n} = {}", d.unwrap_or(1.0)))
+                .collect();
+            if m.init {
+                args.push("init = 0".into());
+            }
+            let call = format!("{}({})", m.name, args.join(", "));
+            let (class, real) = (
+                "input x : real[2] output y : class[2] param W : real[2, 2] energy (W @ x)[y]",
+                "input x : real output y : real param w : real energy (w * x - y)^2",
+            );
+            let body = match (m.clause, m.name) {
+                (Clause::Loss, _) => format!("{class} loss {call}"),
+                (Clause::Negatives, _) => format!("{real} loss hinge negatives {call}"),
+                (Clause::Infer, "enumerate") => format!("{class} infer y by {call}"),
+                (Clause::Infer, _) => format!("{real} infer y by {call}"),
+                (Clause::Train, _) => format!("{class} loss nll train by {call}"),
+                (Clause::Min, "enumerate") => {
+                    format!("{class} latent z : class[2] min by {call} energy W[z, 0]")
+                }
+                (Clause::Min, _) => format!("{real} latent z : real min by {call} energy z^2"),
+                (Clause::Marginal, _) => {
+                    format!("{class} latent z : class[2] {call} energy W[z, 0]")
+                }
+            };
+            let src = format!("model m {{ {body} }}");
+            let file = parse(&src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+            let (_, diags) = check(&file);
+            let bad: Vec<_> = diags.iter().filter(|d| refused.contains(&d.code)).collect();
+            assert!(bad.is_empty(), "{src}: {bad:?}");
+        }
     }
 }

@@ -83,7 +83,7 @@ fn is_keyword(r: Rule) -> bool {
 }
 
 /// Words that cannot name a declared thing (models, losses and methods may use them).
-const RESERVED: &[&str] = &[
+pub const RESERVED: &[&str] = &[
     "model", "const", "input", "output", "latent", "param", "fn", "let", "energy", "loss", "infer",
     "train", "data", "inf",
 ];

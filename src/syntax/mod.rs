@@ -11,6 +11,7 @@ mod format;
 mod parser;
 mod print;
 
+pub use build::RESERVED;
 pub use format::{comments, format};
 pub use parser::{parse, parse_bytes, without_bom, MAX_EXPR_DEPTH, MAX_NESTING, MAX_SOURCE_BYTES};
 pub use print::print_file;

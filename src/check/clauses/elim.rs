@@ -3,12 +3,12 @@
 
 use super::*;
 
-const DESCENT_ELIM: &[ArgSpec] = &[
+pub(super) const DESCENT_ELIM: &[ArgSpec] = &[
     arg("steps", Range::Int(1), Some(30.0)),
     arg("rate", Range::Positive, Some(0.1)),
     arg("tol", Range::NonNegative, Some(1e-8)),
 ];
-const MARGINAL: &[ArgSpec] = &[arg("beta", Range::PositiveOrInf, Some(1.0))];
+pub(super) const MARGINAL: &[ArgSpec] = &[arg("beta", Range::PositiveOrInf, Some(1.0))];
 
 impl<'a> Checker<'a> {
     /// A latent's elimination, defaults filled in.

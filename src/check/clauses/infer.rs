@@ -3,7 +3,7 @@
 
 use super::*;
 
-const DESCENT_INFER: &[ArgSpec] = &[
+pub(super) const DESCENT_INFER: &[ArgSpec] = &[
     arg("steps", Range::Int(1), Some(100.0)),
     arg("rate", Range::Positive, Some(0.1)),
     arg("tol", Range::NonNegative, Some(1e-8)),

@@ -3,12 +3,17 @@
 
 use super::*;
 
-const NEGATIVES_DESCENT: &[ArgSpec] = &[
+pub(super) const HINGE: &[ArgSpec] = &[arg("margin", Range::NonNegative, Some(1.0))];
+pub(super) const LVQ2: &[ArgSpec] = &[arg("delta", Range::Positive, Some(0.1))];
+pub(super) const SQUARE_SQUARE: &[ArgSpec] = &[arg("margin", Range::NonNegative, Some(1.0))];
+pub(super) const SQUARE_EXP: &[ArgSpec] = &[arg("gamma", Range::Positive, Some(1.0))];
+pub(super) const BETA: &[ArgSpec] = &[arg("beta", Range::Positive, Some(1.0))];
+pub(super) const NEGATIVES_DESCENT: &[ArgSpec] = &[
     arg("steps", Range::Int(1), Some(20.0)),
     arg("rate", Range::Positive, Some(0.1)),
     arg("radius", Range::NonNegative, Some(0.5)),
 ];
-const LOSSES: &[&str] = &[
+pub(super) const LOSSES: &[&str] = &[
     "energy",
     "perceptron",
     "hinge",
@@ -35,27 +40,25 @@ impl<'a> Checker<'a> {
             "perceptron" => self.no_args(m).map(|_| LossKind::Perceptron),
             "log" => self.no_args(m).map(|_| LossKind::Log),
             "mce" => self.no_args(m).map(|_| LossKind::Mce),
-            "hinge" => self
-                .args(m, &[arg("margin", Range::NonNegative, Some(1.0))], false)
-                .map(|a| LossKind::Hinge {
-                    margin: a.values[0],
-                }),
+            "hinge" => self.args(m, HINGE, false).map(|a| LossKind::Hinge {
+                margin: a.values[0],
+            }),
             "lvq2" => self
-                .args(m, &[arg("delta", Range::Positive, Some(0.1))], false)
+                .args(m, LVQ2, false)
                 .map(|a| LossKind::Lvq2 { delta: a.values[0] }),
             "square_square" => self
-                .args(m, &[arg("margin", Range::NonNegative, Some(1.0))], false)
+                .args(m, SQUARE_SQUARE, false)
                 .map(|a| LossKind::SquareSquare {
                     margin: a.values[0],
                 }),
             "square_exp" => self
-                .args(m, &[arg("gamma", Range::Positive, Some(1.0))], false)
+                .args(m, SQUARE_EXP, false)
                 .map(|a| LossKind::SquareExp { gamma: a.values[0] }),
             "nll" => self
-                .args(m, &[arg("beta", Range::Positive, Some(1.0))], false)
+                .args(m, BETA, false)
                 .map(|a| LossKind::Nll { beta: a.values[0] }),
             "mee" => self
-                .args(m, &[arg("beta", Range::Positive, Some(1.0))], false)
+                .args(m, BETA, false)
                 .map(|a| LossKind::Mee { beta: a.values[0] }),
             other => {
                 let help = match did_you_mean(other, LOSSES.iter().copied()) {

@@ -28,6 +28,84 @@ pub(super) struct Clauses {
     pub data: Option<Data>,
 }
 
+/// Where a method is named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Clause {
+    /// `loss NAME(…)`
+    Loss,
+    /// `negatives NAME(…)` after a loss
+    Negatives,
+    /// `infer v by NAME(…)`
+    Infer,
+    /// `train by NAME(…)`
+    Train,
+    /// A latent's `min by NAME(…)`
+    Min,
+    /// A latent's `marginal(…)`
+    Marginal,
+}
+
+impl Clause {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Clause::Loss => "loss",
+            Clause::Negatives => "negatives",
+            Clause::Infer => "infer",
+            Clause::Train => "train",
+            Clause::Min => "min",
+            Clause::Marginal => "marginal",
+        }
+    }
+}
+
+/// A method a clause may name, and its arguments: what editors offer and show. Read from the
+/// very tables the checker checks arguments against, so the two cannot disagree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MethodInfo {
+    pub clause: Clause,
+    pub name: &'static str,
+    /// Each argument with its default; `None` is a required argument.
+    pub args: Vec<(&'static str, Option<f64>)>,
+    /// Whether it also takes `init = value | distribution`.
+    pub init: bool,
+}
+
+/// Every method of every clause, losses first, in the spec's order.
+pub fn methods() -> Vec<MethodInfo> {
+    let m = |clause, name, specs: &[ArgSpec], init| MethodInfo {
+        clause,
+        name,
+        args: specs.iter().map(|s| (s.name, s.default)).collect(),
+        init,
+    };
+    let mut all: Vec<MethodInfo> = loss::LOSSES
+        .iter()
+        .map(|&name| {
+            let specs = match name {
+                "hinge" => loss::HINGE,
+                "lvq2" => loss::LVQ2,
+                "square_square" => loss::SQUARE_SQUARE,
+                "square_exp" => loss::SQUARE_EXP,
+                "nll" | "mee" => loss::BETA,
+                _ => &[],
+            };
+            m(Clause::Loss, name, specs, false)
+        })
+        .collect();
+    all.extend([
+        m(Clause::Negatives, "descent", loss::NEGATIVES_DESCENT, false),
+        m(Clause::Negatives, "shuffle", &[], false),
+        m(Clause::Infer, "descent", infer::DESCENT_INFER, true),
+        m(Clause::Infer, "enumerate", &[], false),
+        m(Clause::Train, "sgd", train::SGD, false),
+        m(Clause::Train, "adam", train::ADAM, false),
+        m(Clause::Min, "descent", elim::DESCENT_ELIM, true),
+        m(Clause::Min, "enumerate", &[], false),
+        m(Clause::Marginal, "marginal", elim::MARGINAL, false),
+    ]);
+    all
+}
+
 /// The largest integer a computed (not literal) integer argument may be: every integer up to
 /// 2^53 is exact in an `f64`.
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-const SGD: &[ArgSpec] = &[
+pub(super) const SGD: &[ArgSpec] = &[
     arg("rate", Range::Positive, None),
     arg("epochs", Range::Int(1), None),
     arg("batch", Range::Int(1), Some(32.0)),
@@ -11,7 +11,7 @@ const SGD: &[ArgSpec] = &[
     arg("l2", Range::NonNegative, Some(0.0)),
     arg("momentum", Range::Unit, Some(0.0)),
 ];
-const ADAM: &[ArgSpec] = &[
+pub(super) const ADAM: &[ArgSpec] = &[
     arg("rate", Range::Positive, None),
     arg("epochs", Range::Int(1), None),
     arg("batch", Range::Int(1), Some(32.0)),
