@@ -224,6 +224,12 @@ pub fn eval(
     runtime::eval::eval(&code, source, at).map_err(|e| e.to_string())
 }
 
+/// `ebmc build --lib`: the C shared library, header and example of `model` in `dir`
+/// ([`crate::clib::build`]).
+pub fn build_lib(model: &Model, dir: &Path) -> Result<crate::clib::Built, crate::clib::BuildError> {
+    crate::clib::build(model, dir)
+}
+
 /// The JSON keys of `ebmc bench` for the entry points it times; the loss is timed on the
 /// entry training runs ([`Compiled::training_entry`]) with the rows training gives it.
 fn bench_key(e: Entry) -> Option<&'static str> {
