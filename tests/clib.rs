@@ -182,7 +182,7 @@ fn every_bundled_model_matches_eval_bit_for_bit() {
     let tmp = tempfile::tempdir().unwrap();
     let models = bundled();
     assert!(models.len() >= 15, "{} models", models.len());
-    let mut compared = 0;
+    let (mut compared, mut inferred) = (0, 0);
     for (k, (file, model)) in models.iter().enumerate() {
         let dir = tmp.path().join(format!("{k}-{}", model.name));
         build(file, &model.name, &dir);
@@ -251,9 +251,90 @@ fn every_bundled_model_matches_eval_bit_for_bit() {
                 }
                 compared += want.len();
             }
+            if trial == 0 {
+                inferred += check_infer(file, model, &point, &got) as usize;
+            }
         }
     }
     assert!(compared > 10_000, "{compared} gradient entries compared");
+    assert!(
+        inferred >= 8,
+        "inference compared on {inferred} models only"
+    );
+}
+
+/// When the library has `infer` and the model has one output and no latent (so its free
+/// energy is its energy), the answer and energy example.c printed are the lowest of `ebmc
+/// eval`'s energies at every answer: the first lowest, a NaN never. Returns whether it checked.
+fn check_infer(file: &Path, model: &Model, point: &Path, got: &[(String, Vec<f64>)]) -> bool {
+    let outputs: Vec<&ebmc::check::Var> = model
+        .vars
+        .iter()
+        .filter(|v| v.role == ebmc::syntax::ast::Role::Output)
+        .collect();
+    let latents = model
+        .vars
+        .iter()
+        .any(|v| v.role == ebmc::syntax::ast::Role::Latent);
+    let Some((_, energy)) = got.iter().find(|(l, _)| l == "infer_energy") else {
+        return false;
+    };
+    let [out] = outputs[..] else { return false };
+    if latents {
+        return false;
+    }
+    let answers: Vec<f64> = match out.ty {
+        Ty::Class(k) => (0..k).map(|i| i as f64).collect(),
+        Ty::Sign => vec![-1.0, 1.0],
+        Ty::Real(_) => return false,
+    };
+    let energies: Vec<f64> = answers
+        .iter()
+        .map(|a| {
+            let at = format!("{}={a}", out.name);
+            let o = ebmc(&[
+                "eval",
+                file.to_str().unwrap(),
+                "--model",
+                &model.name,
+                "--point",
+                point.to_str().unwrap(),
+                "--at",
+                &at,
+            ]);
+            let json: Value = serde_json::from_slice(&o.stdout)
+                .unwrap_or_else(|_| panic!("{}: eval JSON: {}", model.name, text(&o)));
+            json_number(&json["energy"])
+        })
+        .collect();
+    let mut best = (0, f64::INFINITY);
+    for (i, &e) in energies.iter().enumerate() {
+        if e < best.1 {
+            best = (i, e);
+        }
+    }
+    if best.1 == f64::INFINITY {
+        best = (0, energies[0]);
+    }
+    let y = &got
+        .iter()
+        .find(|(l, _)| *l == format!("infer {}", out.name))
+        .unwrap()
+        .1;
+    assert_eq!(
+        y,
+        &vec![answers[best.0]],
+        "{}: energies {energies:?}",
+        model.name
+    );
+    assert!(
+        same(energy[0], best.1),
+        "{}: infer energy {} vs {}",
+        model.name,
+        energy[0],
+        best.1
+    );
+    true
 }
 
 /// Undefined symbols of a shared library that the C library and libm provide (and the weak
