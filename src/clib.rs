@@ -13,6 +13,9 @@
 //! * `example.c`: a program calling the energy and the gradient, compiled with one `cc` line
 //!   printed in the header; given a file of numbers it evaluates there (the tests' C side).
 //!
+//! With a weights file (`--weights W.json`, as `ebmc run --save` writes it), the library also
+//! holds those params as read-only arrays, `<model>_default_<param>`, to pass to its functions.
+//!
 //! Invariants of the library:
 //! * no global state and no allocation: every function works in a `work` array the caller
 //!   owns (`<MODEL>_WORK_LEN` doubles), so calls on distinct `work` arrays may run in parallel;
@@ -29,6 +32,7 @@ use crate::atomic;
 use crate::check::{Elim, InferMethod, Model, Role, VarId};
 use crate::compile::{self, Entry, EntryPoint, Input, Output};
 use crate::jit::ObjectFunction;
+use crate::runtime::weights;
 use crate::types::Ty;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -149,8 +153,9 @@ fn infer_support(model: &Model) -> Result<(), String> {
 }
 
 /// Builds the library of `model` into `dir` (created if missing), with the C compiler `cc`
-/// (the `CC` environment variable's, or `cc`).
-pub fn build(model: &Model, dir: &Path) -> Result<Built, BuildError> {
+/// (the `CC` environment variable's, or `cc`); with `weights`, a weights file whose params
+/// the library holds.
+pub fn build(model: &Model, dir: &Path, weights: Option<&Path>) -> Result<Built, BuildError> {
     let user = BuildError::User;
     let io = BuildError::Io;
     if !is_c_identifier(&model.name) {
@@ -159,6 +164,16 @@ pub fn build(model: &Model, dir: &Path) -> Result<Built, BuildError> {
             model.name
         )));
     }
+    let defaults = match weights {
+        Some(path) => {
+            let params: Vec<(&str, &Ty)> = model
+                .vars_of(Role::Param)
+                .map(|(_, v)| (v.name.as_str(), &v.ty))
+                .collect();
+            Some(weights::read(path, &params).map_err(|e| user(e.to_string()))?)
+        }
+        None => None,
+    };
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     std::fs::create_dir_all(dir)
         .map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
@@ -177,7 +192,8 @@ pub fn build(model: &Model, dir: &Path) -> Result<Built, BuildError> {
     let prefix = format!("ebmc_{}_", model.name);
     let code = compile::compile_object(model, &wanted, &prefix)
         .map_err(|e| user(format!("cannot compile `{}`: {e}", model.name)))?;
-    let api = Api::new(model, &code)?;
+    let mut api = Api::new(model, &code)?;
+    api.defaults = defaults;
     let header = api.header();
     let wrappers = api.wrappers();
     let example = api.example();
@@ -273,6 +289,8 @@ struct Api<'m> {
     answers: Option<Wrapped<'m>>,
     /// Doubles of the `work` array: the largest of the functions' three buffers together.
     work: usize,
+    /// The values of every param, in declaration order, to hold in the library.
+    defaults: Option<Vec<Vec<f64>>>,
 }
 
 impl<'m> Api<'m> {
@@ -316,6 +334,7 @@ impl<'m> Api<'m> {
             grad,
             answers,
             work,
+            defaults: None,
         })
     }
 
@@ -473,6 +492,21 @@ impl<'m> Api<'m> {
             "/* {up}_WORK_LEN, for callers that link without this header's macros. */\n\
              size_t {name}_work_len(void);\n"
         );
+        if self.defaults.is_some() {
+            let _ = writeln!(
+                h,
+                "/* The params of the weights file the library was built with (read-only). */\n\
+                 #define {up}_HAS_DEFAULTS 1"
+            );
+            for (_, v) in self.model.vars_of(Role::Param) {
+                let _ = writeln!(
+                    h,
+                    "extern const double {name}_default_{}[{up}_{}_LEN];",
+                    v.name, v.name
+                );
+            }
+            h.push('\n');
+        }
         let _ = writeln!(h, "#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */");
         h
     }
@@ -598,6 +632,20 @@ impl<'m> Api<'m> {
             "\nsize_t {name}_work_len(void) {{\n    return {};\n}}",
             self.work
         );
+        if let Some(values) = &self.defaults {
+            let up = &self.upper;
+            for ((_, v), xs) in self.model.vars_of(Role::Param).zip(values) {
+                // Rust's shortest round-trip form, which a C compiler reads back exactly.
+                let items: Vec<String> = xs.iter().map(|x| format!("{x:e}")).collect();
+                let _ = writeln!(
+                    s,
+                    "\nconst double {name}_default_{}[{up}_{}_LEN] = {{\n    {}\n}};",
+                    v.name,
+                    v.name,
+                    items.join(",\n    ")
+                );
+            }
+        }
         s
     }
 

@@ -167,6 +167,9 @@ enum Command {
         /// The directory to write into (created if missing).
         #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
         out_dir: PathBuf,
+        /// Hold these params (`ebmc run --save`) in the library as `<model>_default_<param>`.
+        #[arg(long)]
+        weights: Option<PathBuf>,
     },
     /// Energy, named terms and gradients at one point, as JSON.
     Eval {
@@ -366,7 +369,8 @@ fn main() -> ExitCode {
             lib: _,
             model,
             out_dir,
-        } => build_lib(&file, model.as_deref(), &out_dir, color),
+            weights,
+        } => build_lib(&file, model.as_deref(), &out_dir, weights.as_deref(), color),
         Command::Bench { file, model } => {
             let Some(bytes) = read(&file) else {
                 return ExitCode::from(EXIT_IO);
@@ -597,12 +601,18 @@ fn run(
 }
 
 /// `ebmc build --lib`: says what it wrote (and what it left out) on standard error.
-fn build_lib(file: &Path, name: Option<&str>, dir: &Path, color: Color) -> ExitCode {
+fn build_lib(
+    file: &Path,
+    name: Option<&str>,
+    dir: &Path,
+    weights: Option<&Path>,
+    color: Color,
+) -> ExitCode {
     let model = match load_model(file, name, color) {
         Ok(m) => m,
         Err(code) => return code,
     };
-    match driver::build_lib(&model, dir) {
+    match driver::build_lib(&model, dir, weights) {
         Ok(built) => {
             for note in &built.notes {
                 say!("note: {note}");

@@ -510,6 +510,95 @@ fn a_c_program_uses_the_documented_api() {
     assert!(same(get("infer_energy")[0], energies[best]));
 }
 
+/// With `--weights`, the params of the file are in the library, exactly, and evaluate as
+/// `ebmc eval` does with them.
+#[test]
+fn weights_are_held_in_the_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let iris = root().join("examples/iris.ebm");
+    // Values whose shortest decimal form is long, and a negative zero.
+    let w: Vec<Vec<f64>> = (0..3)
+        .map(|i| (0..4).map(|j| (i * 4 + j) as f64 / 7.0 - 0.9).collect())
+        .collect();
+    let b = [0.1 + 0.2, -0.0, 1e-300];
+    let weights = dir.join("w.json");
+    std::fs::write(&weights, serde_json::json!({ "W": w, "b": b }).to_string()).unwrap();
+    let out = dir.join("lib");
+    let o = ebmc(&[
+        "build",
+        "--lib",
+        iris.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let src = dir.join("defaults.c");
+    std::fs::write(
+        &src,
+        r#"
+#include <stdio.h>
+#include "iris.h"
+int main(void) {
+    double work[IRIS_WORK_LEN], x[IRIS_x_LEN] = {1, 2, 3, 4}, y = 1, e;
+    if (!IRIS_HAS_DEFAULTS) return 1;
+    for (int i = 0; i < IRIS_W_LEN; i++) printf("W %.17g\n", iris_default_W[i]);
+    for (int i = 0; i < IRIS_b_LEN; i++) printf("b %.17g\n", iris_default_b[i]);
+    if (iris_energy(x, &y, iris_default_W, iris_default_b, &e, work) != IRIS_OK) return 2;
+    printf("energy %.17g\n", e);
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let exe = dir.join("defaults");
+    cc(&out, &src, &exe, "iris", &[]);
+    let run = Command::new(&exe).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let got = lines(&run.stdout);
+    let held: Vec<f64> = got
+        .iter()
+        .filter(|(l, _)| l == "W" || l == "b")
+        .map(|(_, v)| v[0])
+        .collect();
+    let want: Vec<f64> = w.iter().flatten().chain(&b).copied().collect();
+    assert_eq!(held.len(), want.len());
+    for (h, w) in held.iter().zip(&want) {
+        assert_eq!(h.to_bits(), w.to_bits(), "held {h:e}, file {w:e}");
+    }
+    let point = dir.join("point.json");
+    std::fs::write(
+        &point,
+        serde_json::json!({ "W": w, "b": b, "x": [1, 2, 3, 4], "y": 1 }).to_string(),
+    )
+    .unwrap();
+    let o = ebmc(&[
+        "eval",
+        iris.to_str().unwrap(),
+        "--point",
+        point.to_str().unwrap(),
+    ]);
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let energy = got.iter().find(|(l, _)| l == "energy").unwrap().1[0];
+    assert!(same(energy, json_number(&json["energy"])));
+
+    // A weights file that does not fit the model is refused, naming what is wrong.
+    std::fs::write(&weights, r#"{"W": [1, 2]}"#).unwrap();
+    let o = ebmc(&[
+        "build",
+        "--lib",
+        iris.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("w.json"), "{}", text(&o));
+}
+
 #[test]
 fn infer_is_left_out_with_a_note_when_the_model_descends() {
     let tmp = tempfile::tempdir().unwrap();
