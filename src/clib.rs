@@ -112,6 +112,15 @@ const RESERVED: &[&str] = &[
     "bool",
     "true",
     "false",
+    "es",
+    "best",
+    "best_e",
+    "i",
+    "NULL",
+    "size_t",
+    "memcpy",
+    "memset",
+    "INFINITY",
 ];
 
 /// The C name of a variable's parameter.
@@ -301,6 +310,21 @@ impl<'m> Api<'m> {
                     "variable `{}` has no C name",
                     v.name
                 )));
+            }
+        }
+        // `grad_NAME` of one variable must not be the name of another.
+        for v in &model.vars {
+            if let Some(other) = v.name.strip_prefix("grad_") {
+                let graded = |id| {
+                    let o = model.var(id);
+                    o.role != Role::Input && !o.ty.is_discrete()
+                };
+                if model.var_named(other).is_some_and(graded) {
+                    return Err(BuildError::User(format!(
+                        "variables `{other}` and `{}` would both be the C parameter `{}` of `{}_grad`; rename one",
+                        v.name, v.name, model.name
+                    )));
+                }
             }
         }
         let find = |e: Entry| {

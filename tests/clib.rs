@@ -599,6 +599,48 @@ int main(void) {
     assert!(text(&o).contains("w.json"), "{}", text(&o));
 }
 
+/// Variables named like C keywords or like the wrappers' own names get a `_` in C; the
+/// library, its example and a caller still compile and agree with `ebmc eval`.
+#[test]
+fn c_keywords_and_wrapper_names_are_renamed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = dir.join("names.ebm");
+    std::fs::write(
+        &file,
+        "model names {\n  input int : real[2]\n  output work : class[3]\n  param best : real[3, 2]\n  \
+         param i : real[3] = 0\n  energy (best @ int + i)[work]\n  loss nll\n}\n",
+    )
+    .unwrap();
+    let out = dir.join("lib");
+    build(&file, "names", &out);
+    let header = std::fs::read_to_string(out.join("names.h")).unwrap();
+    assert!(
+        header.contains("int names_energy(const double *int_, const double *work_, const double *best_, const double *i_,"),
+        "{header}"
+    );
+    let exe = out.join("example");
+    cc(&out, &out.join("example.c"), &exe, "names", &[]);
+    let run = Command::new(&exe).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let point = dir.join("p.json");
+    std::fs::write(
+        &point,
+        r#"{"int": [0.5, 0.5], "work": 0, "best": [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]], "i": [0.5, 0.5, 0.5]}"#,
+    )
+    .unwrap();
+    let o = ebmc(&[
+        "eval",
+        file.to_str().unwrap(),
+        "--point",
+        point.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got = lines(&run.stdout);
+    assert!(same(got[0].1[0], json_number(&json["energy"])), "{got:?}");
+}
+
 #[test]
 fn infer_is_left_out_with_a_note_when_the_model_descends() {
     let tmp = tempfile::tempdir().unwrap();
@@ -657,6 +699,28 @@ fn errors_say_what_went_wrong() {
     );
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+
+    // Two variables that would be one C parameter.
+    let clash = tmp.path().join("clash.ebm");
+    std::fs::write(
+        &clash,
+        "model clash {\n  input grad_x : real[2]\n  output y : real\n  param x : real[2]\n  \
+         energy square(dot(x, grad_x) - y)\n}\n",
+    )
+    .unwrap();
+    let o = ebmc(&[
+        "build",
+        "--lib",
+        clash.to_str().unwrap(),
+        "-o",
+        tmp.path().join("clash").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("variables `x` and `grad_x` would both be the C parameter `grad_x`"),
+        "{}",
+        text(&o)
+    );
 
     // --lib is required (the only kind of build so far).
     let o = ebmc(&["build", iris, "-o", tmp.path().to_str().unwrap()]);
