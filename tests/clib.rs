@@ -337,6 +337,63 @@ fn check_infer(file: &Path, model: &Model, point: &Path, got: &[(String, Vec<f64
     true
 }
 
+/// A body past the JIT's instructions per function is split into parts that the entry point
+/// calls in turn; in the library too, and it still computes what `eval` computes.
+#[test]
+fn a_body_split_into_parts_matches_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut src = String::from(
+        "model deep {\n  input x : real[4]\n  output y : real\n  param W : real[4, 4]\n  let h0 = tanh(W @ x)\n",
+    );
+    for i in 1..400 {
+        src += &format!("  let h{i} = tanh(W @ h{} + h{})\n", i - 1, i - 1);
+    }
+    src += "  energy square(sum(h399) - y)\n}\n";
+    let file = dir.join("deep.ebm");
+    std::fs::write(&file, src).unwrap();
+    let model = ebmc::driver::check(std::fs::read(&file).unwrap().as_slice())
+        .models
+        .remove(0);
+    let out = dir.join("lib");
+    build(&file, "deep", &out);
+    let nm = Command::new("nm")
+        .arg(out.join("libdeep.so"))
+        .output()
+        .unwrap();
+    let parts = String::from_utf8_lossy(&nm.stdout)
+        .matches(".part.")
+        .count();
+    assert!(parts >= 4, "{parts} parts");
+    let exe = out.join("example");
+    cc(&out, &out.join("example.c"), &exe, "deep", &[]);
+    let values = random_point(&model, &mut Rng::new(7));
+    let point = dir.join("p.json");
+    std::fs::write(&point, point_json(&model, &values)).unwrap();
+    let numbers = dir.join("p.txt");
+    let flat: Vec<String> = values.iter().flatten().map(|x| format!("{x:e}")).collect();
+    std::fs::write(&numbers, flat.join(" ")).unwrap();
+    let run = Command::new(&exe).arg(&numbers).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let got = lines(&run.stdout);
+    let o = ebmc(&[
+        "eval",
+        file.to_str().unwrap(),
+        "--point",
+        point.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(same(got[0].1[0], json_number(&json["energy"])), "{got:?}");
+    let mut want = Vec::new();
+    flatten(&json["grad"]["W"], &mut want);
+    let c = &got.iter().find(|(l, _)| l == "grad W").unwrap().1;
+    assert_eq!(c.len(), want.len());
+    for (a, b) in c.iter().zip(&want) {
+        assert!(same(*a, *b), "grad W: C {a:e}, eval {b:e}");
+    }
+}
+
 /// Undefined symbols of a shared library that the C library and libm provide (and the weak
 /// references every `cc -shared` output carries).
 const ALLOWED: &[&str] = &[

@@ -275,8 +275,10 @@ pub fn compile_object(
     let mut functions = Vec::new();
     for e in entries {
         let (signature, layout, body) = prepare(e, strict)?;
-        // The parts under `NAME.part`, then the symbol seen outside calling them in turn (one
-        // call more than the JIT makes for a body of one part: nothing next to the body).
+        // The body as the JIT has it, under `NAME.part` (or as parts `NAME.part.0`, … and
+        // their caller), then `NAME`, the symbol seen outside, which calls it: whether or not
+        // the body was split, the symbol is defined with the linkage the library needs. One
+        // call more than the JIT makes, nothing beside the body's work.
         let part = format!("{}.part", e.name);
         let whole = define(&mut jit, &part, layout, &body)?;
         jit.define_calls_linked(&e.name, Linkage::Hidden, layout, &[whole])?;
