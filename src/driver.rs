@@ -234,6 +234,16 @@ pub fn eval(
     runtime::eval::eval(&code, source, at).map_err(|e| e.to_string())
 }
 
+/// `ebmc build --lib`: the C shared library, header and example of `model` in `dir`, holding
+/// the params of `weights` when given ([`crate::clib::build`]).
+pub fn build_lib(
+    model: &Model,
+    dir: &Path,
+    weights: Option<&Path>,
+) -> Result<crate::clib::Built, crate::clib::BuildError> {
+    crate::clib::build(model, dir, weights)
+}
+
 /// The JSON keys of `ebmc bench` for the entry points it times; the loss is timed on the
 /// entry training runs ([`Compiled::training_entry`]) with the rows training gives it.
 fn bench_key(e: Entry) -> Option<&'static str> {

@@ -19,7 +19,9 @@
 //!    point the model needs with typed ports, that everything after it runs;
 //! 8. [`runtime`]: inference, losses, training, data, weights and metrics, reaching native
 //!    code only through [`compile::Kernel`]s;
-//! 9. [`plot`]: a model's energy and training drawn as SVG.
+//! 9. [`plot`]: a model's energy and training drawn as SVG;
+//! 10. [`clib`]: one model's energy, gradient and inference as a C shared library
+//!     (`ebmc build --lib`), through the same code generator.
 //!
 //! Each stage imports only the stages before it and the leaves: [`span`], [`diag`], [`types`]
 //! (a tensor [`types::Shape`] and a value's [`types::Ty`]), [`atomic`] (every file written)
@@ -34,6 +36,7 @@
 
 pub mod atomic;
 pub mod check;
+pub mod clib;
 pub mod compile;
 pub mod diag;
 pub mod driver;

@@ -163,6 +163,23 @@ enum Command {
         #[arg(long)]
         model: Option<String>,
     },
+    /// Compile one model ahead of time: with --lib, a C shared library, its header and an
+    /// example program in the output directory.
+    Build {
+        file: PathBuf,
+        /// Build the C library (lib<model>.so, <model>.h, example.c); the only kind so far.
+        #[arg(long, required = true)]
+        lib: bool,
+        /// The model to build when the file holds several.
+        #[arg(long)]
+        model: Option<String>,
+        /// The directory to write into (created if missing).
+        #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+        out_dir: PathBuf,
+        /// Hold these params (`ebmc run --save`) in the library as `<model>_default_<param>`.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+    },
     /// Energy, named terms and gradients at one point, as JSON.
     Eval {
         file: PathBuf,
@@ -360,6 +377,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Build {
+            file,
+            lib: _,
+            model,
+            out_dir,
+            weights,
+        } => build_lib(&file, model.as_deref(), &out_dir, weights.as_deref(), color),
         Command::Bench { file, model } => {
             let Some(bytes) = read(&file) else {
                 return ExitCode::from(EXIT_IO);
@@ -638,6 +662,39 @@ fn run(
         Err(e) => {
             say!("error: {e}");
             ExitCode::from(EXIT_USER)
+        }
+    }
+}
+
+/// `ebmc build --lib`: says what it wrote (and what it left out) on standard error.
+fn build_lib(
+    file: &Path,
+    name: Option<&str>,
+    dir: &Path,
+    weights: Option<&Path>,
+    color: Color,
+) -> ExitCode {
+    let model = match load_model(file, name, color) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    match driver::build_lib(&model, dir, weights) {
+        Ok(built) => {
+            for note in &built.notes {
+                say!("note: {note}");
+            }
+            for p in [&built.library, &built.header, &built.example] {
+                say!("wrote {}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(ebmc::clib::BuildError::User(e)) => {
+            say!("error: {e}");
+            ExitCode::from(EXIT_USER)
+        }
+        Err(ebmc::clib::BuildError::Io(e)) => {
+            say!("error: {e}");
+            ExitCode::from(EXIT_IO)
         }
     }
 }

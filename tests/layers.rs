@@ -1,8 +1,8 @@
 //! The module map of the README holds: the stages form one chain, syntax → check → ir → grad
-//! → interp → jit → compile → runtime → plot → driver (and lsp beside it) → CLI, above the
-//! leaves (span, diag, types, rng), and no module imports one above it. Read from the source text: every
-//! `crate::NAME` (or, in `main.rs`, `ebmc::NAME`) outside comments names a module the file
-//! depends on.
+//! → interp → jit → compile → runtime → plot → clib → driver (and lsp beside it) → CLI, above
+//! the leaves (span, diag, types, rng), and no module imports one above it. Read from the
+//! source text: every `crate::NAME` (or, in `main.rs`, `ebmc::NAME`) outside comments names a
+//! module the file depends on.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["compile"],
     &["runtime"],
     &["plot"],
+    &["clib"],
     &["driver", "lsp"],
     &["testing"],
     &["main"],

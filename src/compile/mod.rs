@@ -371,6 +371,53 @@ pub fn compile(model: &Model, options: &Options) -> Result<Compiled, CompileErro
     })
 }
 
+/// Entry points of a model compiled into an object file rather than into memory
+/// (`ebmc build --lib`): their typed ports, and the object whose functions implement them.
+pub struct ObjectCode {
+    /// In the order asked for; no native code (see [`ObjectCode::object`]).
+    pub entries: Vec<EntryPoint>,
+    /// One function per entry point, in the same order, under `PREFIX` + [`Entry::name`].
+    pub object: jit::Object,
+}
+
+/// Compiles the entry points `wanted` of `model` (those it has) into one object file for the
+/// host machine, with strict code ([`Backend::JitStrict`]: bit for bit what `ebmc eval`
+/// computes), each function's symbol `prefix` followed by the entry's name.
+pub fn compile_object(
+    model: &Model,
+    wanted: &[Entry],
+    prefix: &str,
+) -> Result<ObjectCode, CompileError> {
+    // Unstaged: a library's caller calls each entry point on its own.
+    let graphs: Vec<(Entry, Graph)> = entry_graphs(model, false)?
+        .into_iter()
+        .filter(|(e, _)| wanted.contains(e))
+        .collect();
+    let names: Vec<String> = graphs
+        .iter()
+        .map(|(e, _)| format!("{prefix}{}", e.name()))
+        .collect();
+    let entries: Vec<jit::Entry> = graphs
+        .iter()
+        .zip(&names)
+        .map(|((_, g), n)| jit::Entry::new(n.clone(), g))
+        .collect();
+    let options = jit::JitOptions {
+        strict: true,
+        ..jit::JitOptions::default()
+    };
+    let object = jit::compile_object(&entries, options, &model.name)
+        .map_err(|e| CompileError(e.to_string()))?;
+    let mut points = Vec::with_capacity(graphs.len());
+    for (entry, g) in graphs {
+        points.push(entry_point(model, entry, g, None)?);
+    }
+    Ok(ObjectCode {
+        entries: points,
+        object,
+    })
+}
+
 /// The typed ports of one graph, at the offsets of its function's signature.
 fn entry_point(
     model: &Model,

@@ -13,8 +13,12 @@
 //!
 //! A function needing more than [`MAX_SCRATCH`] `f64`s of scratch is refused at compile time
 //! ([`JitError::TooLarge`]).
+//!
+//! [`compile_object`] defines the same functions, through the same [`define`], into an object
+//! file instead ([`Jit::object`]), each entry under its own symbol, for `ebmc build --lib`.
 
 use crate::ir::Graph;
+use cranelift_module::{Linkage, Module};
 
 use super::emit::{Buf, Region};
 use super::module::{CompiledFn, FnId, Jit, JitError, JitOptions, Layout, Library, MAX_SCRATCH};
@@ -214,7 +218,12 @@ const INSTS_PER_FUNCTION: usize = 10_000;
 /// Defines the function of one entry: its body as one function, or, past
 /// [`INSTS_PER_FUNCTION`], as parts (symbols `NAME.0`, `NAME.1`, …) and an entry point calling
 /// them in turn.
-fn define(jit: &mut Jit, name: &str, layout: Layout, body: &Body) -> Result<FnId, JitError> {
+fn define<M: Module>(
+    jit: &mut Jit<M>,
+    name: &str,
+    layout: Layout,
+    body: &Body,
+) -> Result<FnId, JitError> {
     let kernels = body.kernels();
     let mut parts = Vec::new();
     let mut next = 0;
@@ -233,6 +242,54 @@ fn define(jit: &mut Jit, name: &str, layout: Layout, body: &Body) -> Result<FnId
         return Ok(whole);
     }
     jit.define_calls(name, layout, &parts)
+}
+
+/// One function of an [`Object`]: its symbol, where its buffers hold what, and their lengths.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectFunction {
+    pub symbol: String,
+    pub signature: Signature,
+    pub layout: Layout,
+}
+
+/// A relocatable object file holding one function per entry.
+pub struct Object {
+    /// The file's bytes (ELF on Linux).
+    pub bytes: Vec<u8>,
+    /// In the order of the entries.
+    pub functions: Vec<ObjectFunction>,
+}
+
+/// Compiles every entry into one object file, for the host machine: each entry's function
+/// under the symbol `ENTRY.name` with hidden visibility (seen by whatever is linked with the
+/// object into one library, not outside it), its parts local. The code is what
+/// [`compile_entries`] gives the JIT for the same options, but position-independent and
+/// calling the C library's libm.
+pub fn compile_object(
+    entries: &[Entry],
+    options: JitOptions,
+    name: &str,
+) -> Result<Object, JitError> {
+    let strict = options.strict;
+    let mut jit = Jit::object(options, name)?;
+    let mut functions = Vec::new();
+    for e in entries {
+        let (signature, layout, body) = prepare(e, strict)?;
+        // The body as the JIT has it, under `NAME.part` (or as parts `NAME.part.0`, … and
+        // their caller), then `NAME`, the symbol seen outside, which calls it: whether or not
+        // the body was split, the symbol is defined with the linkage the library needs. One
+        // call more than the JIT makes, nothing beside the body's work.
+        let part = format!("{}.part", e.name);
+        let whole = define(&mut jit, &part, layout, &body)?;
+        jit.define_calls_linked(&e.name, Linkage::Hidden, layout, &[whole])?;
+        functions.push(ObjectFunction {
+            symbol: e.name.clone(),
+            signature,
+            layout,
+        });
+    }
+    let bytes = jit.finish_object()?;
+    Ok(Object { bytes, functions })
 }
 
 /// The signature, buffer lengths and body of one entry's function.

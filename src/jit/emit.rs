@@ -34,7 +34,7 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, Block, FuncRef, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::{FunctionBuilder, Variable};
-use cranelift_module::{FuncId, Module};
+use cranelift_module::FuncId;
 
 use super::module::{Host, Layout, Libm, STATUS_INDEX_OUT_OF_RANGE};
 

@@ -8,7 +8,9 @@
 //! * [`module`] owns the Cranelift [`JITModule`](cranelift_jit::JITModule): host ISA, flags,
 //!   the libm symbols, defining and finalizing functions, freeing the code, and the one safe
 //!   typed wrapper [`CompiledFn`] around the call into generated code. **All `unsafe` of the
-//!   crate lives there.**
+//!   crate lives there.** The same definitions can go to an
+//!   [`ObjectModule`](cranelift_object::ObjectModule) instead ([`compile_object`]): an object
+//!   file for `ebmc build --lib`, never loaded by ebmc itself.
 //! * [`emit`] is the [`FunctionTranslator`]: buffers, regions, loads and stores, counted loops
 //!   and lane-generic helpers (`f64` or `f64x2`).
 //! * [`elementwise`] compiles fused elementwise [`Chain`]s: one loop, many ops per element,
@@ -56,7 +58,10 @@ pub mod module;
 mod plan;
 mod translate;
 
-pub use api::{compile, compile_entries, Compiled, Entry, Function, Signature};
+pub use api::{
+    compile, compile_entries, compile_object, Compiled, Entry, Function, Object, ObjectFunction,
+    Signature,
+};
 pub use elementwise::{Binary, Chain, Unary, Val};
 pub use emit::{Buf, FunctionTranslator, Region, Strided, Width};
 pub use kernels::Accumulate;

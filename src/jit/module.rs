@@ -6,6 +6,11 @@
 //! defines. [`Jit::finish`] links everything and turns it into a [`Library`]; the library frees
 //! the executable memory when the last [`CompiledFn`] handle to it is dropped.
 //!
+//! The same [`Jit`] over an [`ObjectModule`] ([`Jit::object`]) defines the same functions,
+//! through the same code, into a relocatable object file for `ebmc build --lib`
+//! ([`Jit::finish_object`]): position-independent, and calling the C library's `sin`, `exp`, …
+//! where the JIT calls its own shims of them (which are those functions, see [`Libm`]).
+//!
 //! This file holds **all the `unsafe` of the crate**, in three places, each with its argument:
 //! turning a finalized code address into a typed function pointer, calling it, and freeing the
 //! code. The safe surface is [`CompiledFn::call`], whose contract is:
@@ -24,11 +29,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use cranelift_codegen::ir::{self, AbiParam, UserFuncName};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use cranelift_object::{ObjectBuilder, ObjectModule};
 
 use super::emit::{Buf, FunctionTranslator};
 
@@ -193,7 +200,20 @@ impl Libm {
         Libm::Pow,
     ];
 
-    fn symbol(self) -> &'static str {
+    /// The symbol generated code imports: in the JIT, a shim of this module; in an object
+    /// file ([`Jit::object`]), the C library's function itself.
+    fn symbol(self, c: bool) -> &'static str {
+        if c {
+            return match self {
+                Libm::Sin => "sin",
+                Libm::Cos => "cos",
+                Libm::Exp => "exp",
+                Libm::Log => "log",
+                Libm::Log1p => "log1p",
+                Libm::Tanh => "tanh",
+                Libm::Pow => "pow",
+            };
+        }
         match self {
             Libm::Sin => "ebmc_sin",
             Libm::Cos => "ebmc_cos",
@@ -214,7 +234,8 @@ impl Libm {
     }
 
     /// The address registered with the JIT. Rust's `f64` methods are the host libm (or
-    /// compiler intrinsics for it), so these shims are what `f64::sin` etc. compute.
+    /// compiler intrinsics for it), so these shims are what `f64::sin` etc. compute — and what
+    /// the C library's `sin` etc. compute, which an object file calls instead.
     fn address(self) -> *const u8 {
         extern "C" fn sin(x: f64) -> f64 {
             x.sin()
@@ -264,10 +285,12 @@ struct Defined {
 
 /// What the translator needs from the module while a function body is being built.
 pub(super) struct Host<'m> {
-    pub module: &'m mut JITModule,
+    pub module: &'m mut dyn Module,
     pub imports: &'m mut HashMap<Libm, FuncId>,
     pub options: &'m JitOptions,
     pub has_fma: bool,
+    /// Import libm under its C names ([`Libm::symbol`]).
+    pub c_libm: bool,
 }
 
 impl Host<'_> {
@@ -283,78 +306,149 @@ impl Host<'_> {
         sig.returns.push(AbiParam::new(ir::types::F64));
         let id = self
             .module
-            .declare_function(f.symbol(), Linkage::Import, &sig)
+            .declare_function(f.symbol(self.c_libm), Linkage::Import, &sig)
             .expect("libm shims have fixed, distinct signatures");
         self.imports.insert(f, id);
         id
     }
 }
 
-/// A JIT module being filled with functions.
-pub struct Jit {
-    module: JITModule,
+/// A module being filled with functions: a [`JITModule`] (the default) or an
+/// [`ObjectModule`]. Defining a function is the same code for both.
+pub struct Jit<M: Module = JITModule> {
+    module: M,
     ctx: Context,
     fctx: FunctionBuilderContext,
     options: JitOptions,
     has_fma: bool,
+    /// Import libm under its C names (an object file) rather than the JIT's shims.
+    c_libm: bool,
     imports: HashMap<Libm, FuncId>,
     defined: Vec<Defined>,
 }
 
-impl Jit {
+/// The host's ISA with the flags of `options`, position-independent or not, and whether it
+/// has fused multiply-add.
+fn host_isa(options: &JitOptions, pic: bool) -> Result<(OwnedTargetIsa, bool), JitError> {
+    let host = |e: &dyn fmt::Display| JitError::Host(e.to_string());
+    let mut flags = settings::builder();
+    flags.set("opt_level", "speed").map_err(|e| host(&e))?;
+    let verify = if options.verify { "true" } else { "false" };
+    flags.set("enable_verifier", verify).map_err(|e| host(&e))?;
+    // cranelift-jit requires absolute relocations, no PIC; a shared library requires PIC.
+    flags
+        .set("use_colocated_libcalls", "false")
+        .map_err(|e| host(&e))?;
+    flags
+        .set("is_pic", if pic { "true" } else { "false" })
+        .map_err(|e| host(&e))?;
+    let mut isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
+    if !options.avx512 && cfg!(target_arch = "x86_64") {
+        for flag in [
+            "has_avx512bitalg",
+            "has_avx512dq",
+            "has_avx512vl",
+            "has_avx512vbmi",
+            "has_avx512f",
+            "has_avx512vnni",
+        ] {
+            isa_builder.set(flag, "false").map_err(|e| host(&e))?;
+        }
+    }
+    if !options.fma && cfg!(target_arch = "x86_64") {
+        isa_builder.set("has_fma", "false").map_err(|e| host(&e))?;
+    }
+    let isa = isa_builder
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| host(&e))?;
+    // Fused multiply-add is one instruction with FMA3 (x86-64) and always on aarch64;
+    // without it Cranelift would call libm's `fma` per element, so the emitter falls
+    // back to a multiply and an add instead.
+    let has_fma = options.fma && cfg!(target_arch = "aarch64")
+        || isa
+            .isa_flags()
+            .iter()
+            .any(|v| v.name == "has_fma" && v.as_bool() == Some(true));
+    Ok((isa, has_fma))
+}
+
+impl Jit<JITModule> {
     /// A module for the host machine.
     pub fn new(options: JitOptions) -> Result<Jit, JitError> {
-        let host = |e: &dyn fmt::Display| JitError::Host(e.to_string());
-        let mut flags = settings::builder();
-        flags.set("opt_level", "speed").map_err(|e| host(&e))?;
-        let verify = if options.verify { "true" } else { "false" };
-        flags.set("enable_verifier", verify).map_err(|e| host(&e))?;
-        // cranelift-jit requires these two: absolute relocations, no PIC.
-        flags
-            .set("use_colocated_libcalls", "false")
-            .map_err(|e| host(&e))?;
-        flags.set("is_pic", "false").map_err(|e| host(&e))?;
-        let mut isa_builder = cranelift_native::builder().map_err(|e| host(&e))?;
-        if !options.avx512 && cfg!(target_arch = "x86_64") {
-            for flag in [
-                "has_avx512bitalg",
-                "has_avx512dq",
-                "has_avx512vl",
-                "has_avx512vbmi",
-                "has_avx512f",
-                "has_avx512vnni",
-            ] {
-                isa_builder.set(flag, "false").map_err(|e| host(&e))?;
-            }
-        }
-        if !options.fma && cfg!(target_arch = "x86_64") {
-            isa_builder.set("has_fma", "false").map_err(|e| host(&e))?;
-        }
-        let isa = isa_builder
-            .finish(settings::Flags::new(flags))
-            .map_err(|e| host(&e))?;
-        // Fused multiply-add is one instruction with FMA3 (x86-64) and always on aarch64;
-        // without it Cranelift would call libm's `fma` per element, so the emitter falls
-        // back to a multiply and an add instead.
-        let has_fma = options.fma && cfg!(target_arch = "aarch64")
-            || isa
-                .isa_flags()
-                .iter()
-                .any(|v| v.name == "has_fma" && v.as_bool() == Some(true));
+        let (isa, has_fma) = host_isa(&options, false)?;
         let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
         for f in Libm::ALL {
-            builder.symbol(f.symbol(), f.address());
+            builder.symbol(f.symbol(false), f.address());
         }
-        let module = JITModule::new(builder);
-        Ok(Jit {
+        Ok(Jit::with_module(
+            JITModule::new(builder),
+            options,
+            has_fma,
+            false,
+        ))
+    }
+
+    /// Links every defined function and makes the code executable.
+    pub fn finish(mut self) -> Result<Library, JitError> {
+        self.module
+            .finalize_definitions()
+            .map_err(|e| JitError::Codegen {
+                function: "<module>".to_string(),
+                message: e.to_string(),
+            })?;
+        let functions = self
+            .defined
+            .into_iter()
+            .map(|d| {
+                let address = self.module.get_finalized_function(d.id);
+                (d, address)
+            })
+            .collect();
+        Ok(Library {
+            inner: Arc::new(Code {
+                module: Some(self.module),
+                functions,
+            }),
+        })
+    }
+}
+
+impl Jit<ObjectModule> {
+    /// A module for the host machine whose functions go to a position-independent object
+    /// file named `name`, importing libm by its C names.
+    pub fn object(options: JitOptions, name: &str) -> Result<Jit<ObjectModule>, JitError> {
+        let (isa, has_fma) = host_isa(&options, true)?;
+        let builder = ObjectBuilder::new(isa, name, default_libcall_names())
+            .map_err(|e| JitError::Host(e.to_string()))?;
+        Ok(Jit::with_module(
+            ObjectModule::new(builder),
+            options,
+            has_fma,
+            true,
+        ))
+    }
+
+    /// The bytes of the object file holding every defined function.
+    pub fn finish_object(self) -> Result<Vec<u8>, JitError> {
+        self.module.finish().emit().map_err(|e| JitError::Codegen {
+            function: "<object>".to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+impl<M: Module> Jit<M> {
+    fn with_module(module: M, options: JitOptions, has_fma: bool, c_libm: bool) -> Jit<M> {
+        Jit {
             ctx: module.make_context(),
             module,
             fctx: FunctionBuilderContext::new(),
             options,
             has_fma,
+            c_libm,
             imports: HashMap::new(),
             defined: Vec::new(),
-        })
+        }
     }
 
     /// Whether the emitter uses one fused multiply-add instruction for `a * b + c`.
@@ -366,6 +460,18 @@ impl Jit {
     pub fn define(
         &mut self,
         name: &str,
+        layout: Layout,
+        body: impl FnOnce(&mut FunctionTranslator),
+    ) -> Result<FnId, JitError> {
+        self.define_linked(name, Linkage::Local, layout, body)
+    }
+
+    /// [`Jit::define`] with the symbol's linkage (an object file's entry points are seen by
+    /// the code linked with it).
+    pub fn define_linked(
+        &mut self,
+        name: &str,
+        linkage: Linkage,
         layout: Layout,
         body: impl FnOnce(&mut FunctionTranslator),
     ) -> Result<FnId, JitError> {
@@ -381,7 +487,7 @@ impl Jit {
         sig.returns.push(AbiParam::new(ir::types::I32));
         let id = self
             .module
-            .declare_function(name, Linkage::Local, &sig)
+            .declare_function(name, linkage, &sig)
             .map_err(|e| codegen(e.to_string()))?;
 
         self.module.clear_context(&mut self.ctx);
@@ -395,6 +501,7 @@ impl Jit {
                 imports: &mut self.imports,
                 options: &self.options,
                 has_fma: self.has_fma,
+                c_libm: self.c_libm,
             };
             let mut t = FunctionTranslator::new(builder, host, layout);
             body(&mut t);
@@ -435,8 +542,19 @@ impl Jit {
         layout: Layout,
         parts: &[FnId],
     ) -> Result<FnId, JitError> {
+        self.define_calls_linked(name, Linkage::Local, layout, parts)
+    }
+
+    /// [`Jit::define_calls`] with the symbol's linkage.
+    pub fn define_calls_linked(
+        &mut self,
+        name: &str,
+        linkage: Linkage,
+        layout: Layout,
+        parts: &[FnId],
+    ) -> Result<FnId, JitError> {
         let ids: Vec<FuncId> = parts.iter().map(|p| self.defined[p.0].id).collect();
-        let f = self.define(name, layout, |t| {
+        let f = self.define_linked(name, linkage, layout, |t| {
             for &id in &ids {
                 t.call_part(id);
             }
@@ -468,30 +586,6 @@ impl Jit {
     /// Machine-code bytes of a defined function.
     pub fn code_size(&self, f: FnId) -> usize {
         self.defined[f.0].code_size
-    }
-
-    /// Links every defined function and makes the code executable.
-    pub fn finish(mut self) -> Result<Library, JitError> {
-        self.module
-            .finalize_definitions()
-            .map_err(|e| JitError::Codegen {
-                function: "<module>".to_string(),
-                message: e.to_string(),
-            })?;
-        let functions = self
-            .defined
-            .into_iter()
-            .map(|d| {
-                let address = self.module.get_finalized_function(d.id);
-                (d, address)
-            })
-            .collect();
-        Ok(Library {
-            inner: Arc::new(Code {
-                module: Some(self.module),
-                functions,
-            }),
-        })
     }
 }
 
