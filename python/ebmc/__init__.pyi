@@ -60,7 +60,10 @@ class Model:
         """Reads params written by `save` or `ebmc run --save`."""
 
 def compile(
-    source_or_path: Union[str, os.PathLike[str]], model: Optional[str] = None
+    source_or_path: Union[str, os.PathLike[str]],
+    model: Optional[str] = None,
+    **consts: int,
 ) -> Model:
     """Compiles source text, or a `.ebm` file (a path-like object, or a string naming an
-    existing file or ending in `.ebm`). Diagnostics raise `EbmcError`."""
+    existing file or ending in `.ebm`). Keyword arguments bind consts of the source to whole
+    numbers (`D=64` for `const D = 1`). Diagnostics raise `EbmcError`."""

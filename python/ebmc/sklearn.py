@@ -7,10 +7,12 @@ Without a source they use the seed's architectures, written for the data's width
 * `EnergyRegressor()`: E(x, y) = ½‖W @ x + b − y‖², trained with `loss energy`; `predict` is
   inference by descent (one step of rate 1 reaches the minimum of this quadratic).
 
-With a source, the model's input `x` and output `y` take the columns of `X` and the targets;
-the source fixes their widths (a source bound to the data's width is not supported yet).
-`epochs` and `seed` override the source's `train` clause; `rate` and `batch` apply to the
-default architectures only.
+With a source, the model's input `x` and output `y` take the columns of `X` and the targets.
+`consts` binds consts of the source to the data, so one source serves data of any width:
+`consts={"D": "features", "C": "classes"}` (or `"targets"`, or a whole number) gives
+`const D = …` the number of columns of `X`, whatever the source says
+(`ebmc.compile(source, D=64)` underneath). `epochs` and `seed` override the source's `train`
+clause; `rate` and `batch` apply to the default architectures only.
 
 The fitted estimator keeps the generated source and the weights, so it pickles and clones
 as scikit-learn expects; the compiled model is rebuilt from them when needed.
@@ -18,7 +20,7 @@ as scikit-learn expects; the compiled model is rebuilt from them when needed.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -30,8 +32,8 @@ from . import Model, compile as _compile
 __all__ = ["EnergyClassifier", "EnergyRegressor"]
 
 _CLASSIFIER = """model classifier {{
-  const D = {features}
-  const C = {classes}
+  const D = 1  // bound to the number of features at fit
+  const C = 2  // bound to the number of classes
   input  x : real[D]
   output y : class[C]
   param  W : real[C, D] ~ normal(0, 0.01)
@@ -44,7 +46,7 @@ _CLASSIFIER = """model classifier {{
 """
 
 _REGRESSOR = """model regressor {{
-  const D = {features}
+  const D = 1  // bound to the number of features at fit
   input  x : real[D]
   output y : real
   param  w : real[D] = 0
@@ -57,8 +59,8 @@ _REGRESSOR = """model regressor {{
 """
 
 _REGRESSOR_MULTI = """model regressor {{
-  const D = {features}
-  const K = {targets}
+  const D = 1  // bound to the number of features at fit
+  const K = 1  // bound to the number of targets
   input  x : real[D]
   output y : real[K]
   param  W : real[K, D] = 0
@@ -82,12 +84,14 @@ class _EnergyEstimator(BaseEstimator):
         self,
         source: Optional[str] = None,
         *,
+        consts: Optional[Dict[str, Union[int, str]]] = None,
         epochs: Optional[int] = None,
         seed: Optional[int] = None,
         rate: Optional[float] = None,
         batch: Optional[int] = None,
     ):
         self.source = source
+        self.consts = consts
         self.epochs = epochs
         self.seed = seed
         self.rate = rate
@@ -103,31 +107,47 @@ class _EnergyEstimator(BaseEstimator):
     def _model_for(self) -> Model:
         model = self.__dict__.get("_model")
         if model is None:
-            model = _compile(self.source_)
+            model = _compile(self.source_, **self.consts_)
             model.weights = self.weights_
             self._model = model
         return model
 
-    def _source_for(self, template: str, **widths: int) -> str:
+    def _source_for(self, template: str, **widths: int):
+        """The source and the values of its consts for data of these widths."""
         if self.source is not None:
             if self.rate is not None or self.batch is not None:
                 raise ValueError(
                     "rate and batch apply to the default architecture; "
                     "a source states them in its `train` clause"
                 )
-            return self.source
+            consts = {}
+            for name, value in (self.consts or {}).items():
+                if isinstance(value, str):
+                    if value not in widths:
+                        raise ValueError(
+                            f"consts: {name}={value!r}: expected a whole number or one of "
+                            f"{', '.join(repr(w) for w in widths)}"
+                        )
+                    value = widths[value]
+                consts[name] = value
+            return self.source, consts
+        if self.consts is not None:
+            raise ValueError("consts bind a source's consts; the default architecture binds its own")
+        names = {"features": "D", "classes": "C", "targets": "K"}
+        consts = {names[k]: v for k, v in widths.items()}
         return template.format(
             rate=_number(0.01 if self.rate is None else self.rate),
             epochs=30 if self.epochs is None else int(self.epochs),
             batch=32 if self.batch is None else int(self.batch),
             seed=0 if self.seed is None else int(self.seed),
-            **widths,
-        )
+        ), consts
 
-    def _fit_model(self, source: str, X: np.ndarray, y: np.ndarray) -> Model:
-        model = _compile(source)
+    def _fit_model(self, source, X: np.ndarray, y: np.ndarray) -> Model:
+        source, consts = source
+        model = _compile(source, **consts)
         model.fit(x=X, y=y, epochs=self.epochs, seed=self.seed)
         self.source_ = source
+        self.consts_ = consts
         self.weights_ = model.weights
         self._model = model
         return model

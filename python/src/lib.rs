@@ -766,14 +766,17 @@ impl PyModel {
 }
 
 /// Compiles a model from source text or from a `.ebm` file (`path`, given instead of
-/// `source`). `model` chooses one model of a file that has several.
+/// `source`). `model` chooses one model of a file that has several;
+/// `consts` are values of consts in place of their expressions in the source
+/// ([`driver::check_with_consts`]).
 #[pyfunction]
-#[pyo3(signature = (source=None, path=None, model=None))]
+#[pyo3(signature = (source=None, path=None, model=None, consts=None))]
 fn compile_model(
     py: Python<'_>,
     source: Option<String>,
     path: Option<PathBuf>,
     model: Option<String>,
+    consts: Option<Vec<(String, u64)>>,
 ) -> PyResult<PyModel> {
     let (bytes, name, base_dir) = match (source, path) {
         (Some(s), None) => (s.into_bytes(), "<source>".to_string(), PathBuf::from(".")),
@@ -790,7 +793,8 @@ fn compile_model(
         }
         _ => return Err(value_error("give exactly one of source and path")),
     };
-    let checked = driver::check(&bytes);
+    let checked = driver::check_with_consts(&bytes, &consts.unwrap_or_default())
+        .map_err(|e| value_error(format!("{name}: {e}")))?;
     if checked.has_errors() {
         let text = String::from_utf8_lossy(&bytes);
         let rendered = diag::render(&checked.diagnostics, &name, &text, Color::Never);

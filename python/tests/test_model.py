@@ -288,3 +288,23 @@ def test_load_refuses_a_file_of_another_model(tmp_path):
         ebmc.compile(EXAMPLES / "digits.ebm").load(tmp_path / "w.json")
     assert caught.value.code is None
     assert "w.json" in str(caught.value)
+
+
+def test_consts_bound_from_outside_the_source():
+    source = """model m {
+      const D = 1
+      input x : real[D]   output y : real
+      param w : real[D] = 0
+      energy 0.5 * (dot(w, x) - y)^2
+      infer y by descent(steps = 1, rate = 1)
+    }"""
+    assert ebmc.compile(source).variables["x"] == ("input", "real[1]")
+    m = ebmc.compile(source, D=5)
+    assert m.variables["x"] == ("input", "real[5]")
+    assert m.weights["w"].shape == (5,)
+    m.weights = {"w": np.arange(5.0)}
+    assert float(m.infer(x=np.ones(5))["y"]) == 10.0
+    with pytest.raises(ValueError, match="no `const K`.*its consts are D"):
+        ebmc.compile(source, K=3)
+    with pytest.raises(ValueError, match="whole number"):
+        ebmc.compile(source, D=2.5)

@@ -57,20 +57,27 @@ def test_regressor_recovers_a_linear_map():
     assert reg.score(X, y) > 0.99
 
 
-def test_a_source_serves_as_the_model():
+def test_a_source_serves_as_the_model_at_any_width():
     source = """model m {
-      input x : real[2]   output y : class[2]
-      param W : real[2, 2] ~ normal(0, 0.1)
+      const D = 1
+      const C = 2
+      input x : real[D]   output y : class[C]
+      param W : real[C, D] ~ normal(0, 0.1)
       energy -(W @ x)[y]
       loss nll
       infer y by enumerate
       train by sgd(rate = 0.1, epochs = 20, batch = 4, seed = 3)
     }"""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(100, 2))
-    y = np.where(X[:, 0] > 0, "pos", "neg")
-    clf = EnergyClassifier(source).fit(X, y)
-    assert set(clf.predict(X)) <= {"pos", "neg"}
-    assert clf.score(X, y) > 0.9
+    bind = {"D": "features", "C": "classes"}
+    for width, labels in [(2, ["neg", "pos"]), (5, ["a", "b", "c"])]:
+        X = rng.normal(size=(150, width))
+        y = np.array(labels)[np.argmax(X[:, : len(labels)], axis=1)]
+        clf = EnergyClassifier(source, consts=bind).fit(X, y)
+        assert clf._model_for().variables["W"] == ("param", f"real[{len(labels)}, {width}]")
+        assert set(clf.predict(X)) <= set(labels)
+        assert clf.score(X, y) > 0.8
     with pytest.raises(ValueError, match="rate and batch"):
         EnergyClassifier(source, rate=0.1).fit(X, y)
+    with pytest.raises(ValueError, match="one of 'features', 'classes'"):
+        EnergyClassifier(source, consts={"D": "rows"}).fit(X, y)
