@@ -38,6 +38,19 @@ class Model:
     def infer(self, **inputs: ArrayLike) -> Dict[str, np.ndarray]:
         """The model's inference at every input: each output and each latent of an `infer`
         group, in the data's units (`class`/`sign` values as integers)."""
+    def sample(
+        self,
+        n: int,
+        *,
+        steps: int = 1000,
+        step: float = 0.01,
+        seed: Optional[int] = None,
+        **inputs: ArrayLike,
+    ) -> Dict[str, np.ndarray]:
+        """`n` samples of the outputs and latents from p ∝ exp(−E) at the inputs (model
+        units, as `energy`): shape (n, …), or (rows, n, …) for a batch. Discrete variables
+        exactly over every answer; real ones by `steps` steps of Langevin dynamics of size
+        `step`. A model with both is not supported yet."""
     def fit(
         self,
         data: Optional[Union[str, os.PathLike[str]]] = None,

@@ -303,6 +303,177 @@ fn eval_rows(
     Ok((energies, grads))
 }
 
+/// Draws `n` samples of the outputs and latents from the Gibbs distribution
+/// p(v | x) ∝ exp(−E(x, v)) at each row of inputs, on the strict gradient kernel. Every
+/// sampled variable discrete: exactly, from the energies of every answer. Every one real:
+/// `n` independent chains of unadjusted Langevin dynamics from standard normal starts,
+/// v ← v − step·∇E + √(2·step)·ξ for `steps` steps. Returns per sampled variable (in
+/// `sampled` order) rows × n × elements values.
+#[allow(clippy::too_many_arguments)]
+fn sample_rows(
+    code: &Arc<Compiled>,
+    session: &Session,
+    given: &[Given],
+    sampled: &[VarId],
+    rows: usize,
+    n: usize,
+    steps: usize,
+    step: f64,
+    rng: &mut Rng,
+) -> Result<Vec<Vec<f64>>, RunError> {
+    let model = &code.model;
+    let discrete = sampled
+        .iter()
+        .filter(|id| model.var(**id).ty.is_discrete())
+        .count();
+    if discrete != 0 && discrete != sampled.len() {
+        return Err(RunError::User(
+            "sample: a model with both discrete and real outputs or latents is not supported yet"
+                .into(),
+        ));
+    }
+    let mut kernel = code
+        .kernel(Entry::Grad)
+        .ok_or_else(|| RunError::Compile("the model has no gradient kernel".into()))?;
+    let ports = kernel.entry().outputs.clone();
+    let energy_port = ports
+        .iter()
+        .position(|p| p.what == Output::Energy)
+        .ok_or_else(|| RunError::Compile("the gradient kernel has no energy".into()))?;
+    let grad_ports: Vec<Option<usize>> = sampled
+        .iter()
+        .map(|id| ports.iter().position(|p| p.what == Output::Grad(*id)))
+        .collect();
+    // One evaluation at row `r` with the sampled variables at `current`: the energy, and the
+    // gradient of each sampled variable into `grads` (when asked for).
+    let mut call = |r: usize,
+                    current: &[Vec<f64>],
+                    grads: Option<&mut Vec<Vec<f64>>>|
+     -> Result<f64, RunError> {
+        for k in 0..kernel.entry().inputs.len() {
+            let v = match kernel.entry().inputs[k].what {
+                Input::Value(v) | Input::Negative(v) => v,
+                Input::Stage(_) => {
+                    return Err(RunError::Compile(
+                        "the gradient kernel takes no stage values".into(),
+                    ))
+                }
+            };
+            let width = model.var(v).ty.elements();
+            let values = match sampled.iter().position(|s| *s == v) {
+                Some(j) => &current[j][..],
+                None => match given.iter().find(|g| g.id == v) {
+                    Some(g) => g.row(r, width),
+                    None => session.param(v),
+                },
+            };
+            kernel.input_mut(k).copy_from_slice(values);
+        }
+        kernel.call()?;
+        if let Some(grads) = grads {
+            for (j, port) in grad_ports.iter().enumerate() {
+                match port {
+                    Some(k) => grads[j].copy_from_slice(kernel.output(*k)),
+                    None => grads[j].iter_mut().for_each(|g| *g = 0.0),
+                }
+            }
+        }
+        Ok(kernel.output(energy_port)[0])
+    };
+    let widths: Vec<usize> = sampled
+        .iter()
+        .map(|id| model.var(*id).ty.elements())
+        .collect();
+    let mut current: Vec<Vec<f64>> = widths.iter().map(|w| vec![0.0; *w]).collect();
+    let mut out: Vec<Vec<f64>> = widths
+        .iter()
+        .map(|w| Vec::with_capacity(rows * n * w))
+        .collect();
+    if discrete > 0 {
+        // Every answer, in mixed radix over the sampled variables.
+        let sizes: Vec<usize> = sampled
+            .iter()
+            .map(|id| match model.var(*id).ty {
+                Ty::Class(k) => k,
+                _ => 2,
+            })
+            .collect();
+        let total = sizes
+            .iter()
+            .try_fold(1usize, |a, s| a.checked_mul(*s))
+            .filter(|t| *t <= 1 << 20)
+            .ok_or_else(|| RunError::User("sample: more than 2^20 answers to enumerate".into()))?;
+        let set = |mut a: usize, current: &mut [Vec<f64>]| {
+            for (j, id) in sampled.iter().enumerate() {
+                let i = a % sizes[j];
+                a /= sizes[j];
+                current[j][0] = match model.var(*id).ty {
+                    Ty::Sign => [-1.0, 1.0][i],
+                    _ => i as f64,
+                };
+            }
+        };
+        let mut weights = vec![0.0; total];
+        for r in 0..rows {
+            for (a, w) in weights.iter_mut().enumerate() {
+                set(a, &mut current);
+                *w = call(r, &current, None)?;
+            }
+            let least = weights.iter().copied().fold(f64::INFINITY, f64::min);
+            if !least.is_finite() {
+                return Err(RunError::User(format!(
+                    "sample: the energy is {least} at row {r}: no distribution to draw from"
+                )));
+            }
+            let mut sum = 0.0;
+            for w in weights.iter_mut() {
+                *w = (-(*w - least)).exp();
+                sum += *w;
+            }
+            for _ in 0..n {
+                let mut u = rng.uniform() * sum;
+                let mut a = 0;
+                while a + 1 < total && u >= weights[a] {
+                    u -= weights[a];
+                    a += 1;
+                }
+                set(a, &mut current);
+                for (j, c) in current.iter().enumerate() {
+                    out[j].extend_from_slice(c);
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let mut grads: Vec<Vec<f64>> = widths.iter().map(|w| vec![0.0; *w]).collect();
+    let noise = (2.0 * step).sqrt();
+    for r in 0..rows {
+        for _ in 0..n {
+            for c in current.iter_mut() {
+                c.iter_mut().for_each(|x| *x = rng.normal());
+            }
+            for s in 0..steps {
+                call(r, &current, Some(&mut grads))?;
+                for (c, g) in current.iter_mut().zip(&grads) {
+                    for (x, d) in c.iter_mut().zip(g) {
+                        *x += -step * d + noise * rng.normal();
+                    }
+                }
+                if current.iter().flatten().any(|x| !x.is_finite()) {
+                    return Err(RunError::User(format!(
+                        "sample: Langevin dynamics diverged at step {} of {steps} (row {r}); take a smaller step",
+                        s + 1
+                    )));
+                }
+            }
+            for (j, c) in current.iter().enumerate() {
+                out[j].extend_from_slice(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Outputs, then the latents named in an `infer` group: what inference answers.
 fn inferred(model: &Model) -> Vec<VarId> {
     let mut ids: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
@@ -578,6 +749,100 @@ impl PyModel {
         for (id, values) in answer.iter().zip(out) {
             let v = model.var(*id);
             d.set_item(&v.name, to_array(py, &v.ty, batch, values)?)?;
+        }
+        Ok(d)
+    }
+
+    /// Samples of the outputs and latents from the Gibbs distribution p ∝ exp(−E) at the
+    /// given inputs (every input; a batch when they have a leading axis): name → array of
+    /// shape (n, …), or (rows, n, …) for a batch. Discrete variables are drawn exactly over
+    /// every answer; real ones by `steps` steps of Langevin dynamics of size `step` from
+    /// standard normal starts (a model with both is not supported yet). `seed` defaults to
+    /// the training seed.
+    #[pyo3(signature = (n, *, steps=1000, step=0.01, seed=None, **inputs))]
+    fn sample<'py>(
+        &self,
+        py: Python<'py>,
+        n: usize,
+        steps: usize,
+        step: f64,
+        seed: Option<u64>,
+        inputs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let model = Arc::clone(&self.model);
+        if !(step.is_finite() && step > 0.0) {
+            return Err(value_error(format!(
+                "sample: step must be positive, found {step}"
+            )));
+        }
+        let (given, batch) = read_vars(&model, inputs, &|v| match v.role {
+            Role::Input => Ok(()),
+            r => Err(format!("sample takes inputs; this is a {}", role_name(r))),
+        })?;
+        if let Some((_, v)) = model
+            .vars_of(Role::Input)
+            .find(|(id, _)| !given.iter().any(|g| g.id == *id))
+        {
+            return Err(value_error(format!(
+                "sample: no value for the input `{}` ({})",
+                v.name,
+                weights::describe(&v.ty)
+            )));
+        }
+        let sampled: Vec<VarId> = model
+            .vars
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| matches!(v.role, Role::Output | Role::Latent))
+            .map(|(i, _)| VarId(i as u32))
+            .collect();
+        let rows = batch.unwrap_or(1);
+        let result = py.detach(|| {
+            let mut inner = self.lock();
+            let code = match &inner.strict {
+                Some(c) => Arc::clone(c),
+                None => {
+                    let c = Arc::new(compile::compile(
+                        &inner.model,
+                        &compile::Options::new(Backend::JitStrict),
+                    )?);
+                    inner.strict = Some(Arc::clone(&c));
+                    c
+                }
+            };
+            let mut rng = Rng::new(seed.unwrap_or(inner.seed) ^ 0x5a3b_1e00);
+            sample_rows(
+                &code,
+                &inner.session,
+                &given,
+                &sampled,
+                rows,
+                n,
+                steps,
+                step,
+                &mut rng,
+            )
+        });
+        let out = result.map_err(|e| run_error(py, e))?;
+        let d = PyDict::new(py);
+        for (id, values) in sampled.iter().zip(out) {
+            let v = model.var(*id);
+            let mut shape: Vec<usize> = batch.into_iter().collect();
+            shape.push(n);
+            shape.extend_from_slice(dims(&v.ty));
+            let array = if v.ty.is_discrete() {
+                let ints: Vec<i64> = values.iter().map(|x| *x as i64).collect();
+                ArrayD::from_shape_vec(IxDyn(&shape), ints)
+                    .map_err(|e| value_error(e.to_string()))?
+                    .into_pyarray(py)
+                    .into_any()
+            } else {
+                ArrayD::from_shape_vec(IxDyn(&shape), values)
+                    .map_err(|e| value_error(e.to_string()))?
+                    .into_pyarray(py)
+                    .into_any()
+            };
+            d.set_item(&v.name, array)?;
         }
         Ok(d)
     }

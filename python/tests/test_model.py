@@ -308,3 +308,30 @@ def test_consts_bound_from_outside_the_source():
         ebmc.compile(source, K=3)
     with pytest.raises(ValueError, match="whole number"):
         ebmc.compile(source, D=2.5)
+
+
+def test_sample_discrete_follows_the_gibbs_distribution():
+    model = ebmc.compile(EXAMPLES / "digits.ebm")
+    model.fit(epochs=2)
+    header, rows = read_rows(EXAMPLES / "data" / "digits.csv")
+    x = np.array(rows[0][:64], dtype=float) / 16.0
+    e = np.array([model.energy(x=x, y=c) for c in range(10)])
+    p = np.exp(-(e - e.min()))
+    p /= p.sum()
+    draws = model.sample(20000, x=x, seed=1)["y"]
+    assert draws.shape == (20000,) and draws.dtype == np.int64
+    freq = np.bincount(draws, minlength=10) / len(draws)
+    np.testing.assert_allclose(freq, p, atol=0.015)
+    # Seeded: the same draws again; a batch is rows × n.
+    assert np.array_equal(model.sample(50, x=x, seed=1)["y"], draws[:50])
+    assert model.sample(7, x=np.stack([x, x, x])).get("y").shape == (3, 7)
+
+
+def test_sample_real_by_langevin():
+    m = ebmc.compile("model m { output y : real[2]  energy 0.5 * sqnorm(y - [3, -1])  infer y by descent }")
+    y = m.sample(4000, steps=200, step=0.05, seed=2)["y"]
+    assert y.shape == (4000, 2)
+    np.testing.assert_allclose(y.mean(axis=0), [3, -1], atol=0.08)
+    np.testing.assert_allclose(y.var(axis=0), [1, 1], atol=0.12)
+    with pytest.raises(ValueError, match="step must be positive"):
+        m.sample(3, step=0.0)
