@@ -51,6 +51,53 @@ pub fn check(bytes: &[u8]) -> Checked {
     }
 }
 
+/// [`check`] with consts given values from outside the source, as whole numbers: each
+/// `const NAME = …` named in `consts` takes the value in place of its expression (in every
+/// model that declares it), keeping the declaration's span, so diagnostics still point at it.
+/// The Python package binds a model's widths to its data this way (`const D = 1` in the
+/// source, `D = 64` from the data). `Err` names a const no model of the source declares; a
+/// source that does not parse is checked as it is (its diagnostics say why).
+pub fn check_with_consts(bytes: &[u8], consts: &[(String, u64)]) -> Result<Checked, String> {
+    let mut file = match parse(bytes) {
+        Ok(file) => file,
+        Err(_) => return Ok(check(bytes)),
+    };
+    for (name, value) in consts {
+        let mut found = false;
+        for model in &mut file.models {
+            for decl in &mut model.decls {
+                if let ast::DeclKind::Const { name: n, value: v } = &mut decl.kind {
+                    if &n.name == name {
+                        v.kind = ast::ExprKind::Number(*value as f64, Some(*value));
+                        found = true;
+                    }
+                }
+            }
+        }
+        if !found {
+            let declared: Vec<&str> = file
+                .models
+                .iter()
+                .flat_map(|m| &m.decls)
+                .filter_map(|d| match &d.kind {
+                    ast::DeclKind::Const { name, .. } => Some(name.name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let has = match declared.as_slice() {
+                [] => "it declares no consts".to_string(),
+                names => format!("its consts are {}", names.join(", ")),
+            };
+            return Err(format!("no `const {name}` in the source to bind; {has}"));
+        }
+    }
+    let (models, diagnostics) = check::check(&file);
+    Ok(Checked {
+        models,
+        diagnostics,
+    })
+}
+
 /// The text of `ebmc fmt`: the source in the canonical layout ([`syntax::format`]); bytes that
 /// are not UTF-8 get the parser's diagnostic.
 pub fn fmt(bytes: &[u8]) -> Result<String, Vec<Diagnostic>> {

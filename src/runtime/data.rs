@@ -438,6 +438,13 @@ pub fn load(data: &Data, vars: &[Var], base_dir: &Path, seed: u64) -> Result<Loa
 /// [`load`] on the bytes of the file; errors name `data.path`.
 pub fn from_bytes(bytes: &[u8], data: &Data, vars: &[Var], seed: u64) -> Result<Loaded, DataError> {
     let all = parse(bytes, data, vars)?;
+    from_rows(all, data, vars, seed)
+}
+
+/// [`from_bytes`] after the file is read: rows already bound to their variables (the Python
+/// package's `fit(x=…, y=…)` makes them from arrays) are split with `seed` and standardized
+/// as `data` declares. Errors name `data.path`.
+pub fn from_rows(all: Dataset, data: &Data, vars: &[Var], seed: u64) -> Result<Loaded, DataError> {
     let n = all.rows();
     let (train, test) = match data.split {
         None => (all.clone(), all),
