@@ -6,35 +6,13 @@
 
 use std::time::Instant;
 
-/// A model with `n` declarations: params, lets chained through them, energy terms.
-fn generate(n: usize) -> String {
-    let mut s =
-        String::from("model big {\n  const D = 16\n  input x : real[D]\n  output y : real[D]\n");
-    let per = n / 3;
-    for i in 0..per {
-        s.push_str(&format!("  param W{i} : real[D, D] ~ normal(0, 0.1)\n"));
-    }
-    s.push_str("  let h0 = x\n");
-    for i in 1..per {
-        s.push_str(&format!("  let h{i} = tanh(W{i} @ h{} + x) * 0.5\n", i - 1));
-    }
-    for i in 0..n - 2 * per - 4 {
-        s.push_str(&format!(
-            "  energy e{i} = 0.001 * sqnorm(h{} - y)\n",
-            i % per
-        ));
-    }
-    s.push_str("  energy 0.5 * sqnorm(W0 @ x - y)\n  loss energy\n}\n");
-    s
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
 
 fn main() {
-    let src = generate(1000);
+    let src = ebmc::testing::sources::many_declarations(1000);
     let decls = src.lines().count() - 2;
     let runs = 50;
     let mut check = Vec::new();

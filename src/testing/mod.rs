@@ -8,6 +8,7 @@
 //! * [`gradcheck`]: a gradient against finite differences in a random direction;
 //! * [`rounding`]: where default native code may decide a comparison differently from the
 //!   interpreter, so that tests compare the two only where rounding cannot flip a decision;
+//! * [`sources`]: large generated model sources for the front-end and language-server benches;
 //! * [`fuzzing`]: what each fuzz target of `fuzz/` runs, so that `cargo test` replays their
 //!   corpora.
 
@@ -15,3 +16,4 @@ pub mod fuzzing;
 pub mod gradcheck;
 pub mod random_ir;
 pub mod rounding;
+pub mod sources;

@@ -63,12 +63,7 @@ fn data_file(bytes: &[u8]) -> Result<(), String> {
                     };
                     for r in 0..set.rows() {
                         for &x in d.row(r) {
-                            let ok = match v.ty {
-                                Ty::Real(_) => x.is_finite(),
-                                Ty::Class(k) => x >= 0.0 && x < k as f64 && x.fract() == 0.0,
-                                Ty::Sign => x == 1.0 || x == -1.0,
-                            };
-                            if !ok {
+                            if !v.ty.admits(x) {
                                 return Err(format!("loaded {x} for `{}`", v.name));
                             }
                         }
