@@ -70,6 +70,15 @@ impl Ty {
     pub fn scalar() -> Ty {
         Ty::Real(Shape::scalar())
     }
+    /// Whether `x` is a value of this type (one entry of it): a finite real, a class index
+    /// `0..k` written as an integral number, or ±1 for a sign.
+    pub fn admits(&self, x: f64) -> bool {
+        match self {
+            Ty::Real(_) => x.is_finite(),
+            Ty::Class(k) => x.fract() == 0.0 && x >= 0.0 && x < *k as f64,
+            Ty::Sign => x == 1.0 || x == -1.0,
+        }
+    }
     /// The shape this value has in arithmetic (`sign` is a scalar; `class` has none).
     pub fn shape(&self) -> Option<&Shape> {
         static SCALAR: Shape = Shape(Vec::new());

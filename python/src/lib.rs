@@ -164,14 +164,7 @@ fn read_vars(
             }
         }
         let values: Vec<f64> = view.iter().copied().collect();
-        let ok = match var.ty {
-            Ty::Class(k) => values
-                .iter()
-                .all(|x| x.fract() == 0.0 && *x >= 0.0 && *x < k as f64),
-            Ty::Sign => values.iter().all(|x| *x == 1.0 || *x == -1.0),
-            Ty::Real(_) => values.iter().all(|x| x.is_finite()),
-        };
-        if !ok {
+        if !values.iter().all(|&x| var.ty.admits(x)) {
             return Err(value_error(format!(
                 "`{name}`: not a value of its type: expected {}",
                 weights::describe(&var.ty)

@@ -140,14 +140,7 @@ pub fn parse_at(model: &Model, s: &str, admit: Admit) -> Result<(VarId, Vec<f64>
             "--at {s}: `{name}` is {expected}, found {found}{nesting}"
         ));
     }
-    let ok = match var.ty {
-        Ty::Class(k) => flat
-            .iter()
-            .all(|x| x.fract() == 0.0 && *x >= 0.0 && *x < k as f64),
-        Ty::Sign => flat.iter().all(|x| *x == 1.0 || *x == -1.0),
-        Ty::Real(_) => flat.iter().all(|x| x.is_finite()),
-    };
-    if !ok {
+    if !flat.iter().all(|&x| var.ty.admits(x)) {
         return Err(format!(
             "--at {s}: not a value of `{name}`'s type: expected {expected}"
         ));

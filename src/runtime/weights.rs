@@ -395,14 +395,14 @@ pub fn to_json(ty: &Ty, values: &[f64]) -> Result<Value, usize> {
 }
 
 fn scalar(ty: &Ty, x: f64) -> Option<Value> {
-    match ty {
-        Ty::Real(_) => serde_json::Number::from_f64(x).map(Value::Number),
-        Ty::Class(k) if x.fract() == 0.0 && x >= 0.0 && x < *k as f64 => {
-            Some(Value::from(x as u64))
-        }
-        Ty::Sign if x == 1.0 || x == -1.0 => Some(Value::from(x as i64)),
-        _ => None,
+    if !ty.admits(x) {
+        return None;
     }
+    Some(match ty {
+        Ty::Real(_) => Value::Number(serde_json::Number::from_f64(x)?),
+        Ty::Class(_) => Value::from(x as u64),
+        Ty::Sign => Value::from(x as i64),
+    })
 }
 
 /// Pretty JSON for the entries `(name, type, values)`, in the given order: two-space indent,
