@@ -94,6 +94,30 @@ impl Given {
     }
 }
 
+/// The values of every input of `model` for `what` (`infer`, `sample`): only inputs are
+/// accepted and none may be missing; with the batch size when they have a leading axis.
+fn read_inputs(
+    model: &Model,
+    inputs: Option<&Bound<'_, PyDict>>,
+    what: &str,
+) -> PyResult<(Vec<Given>, Option<usize>)> {
+    let (given, batch) = read_vars(model, inputs, &|v| match v.role {
+        Role::Input => Ok(()),
+        r => Err(format!("{what} takes inputs; this is a {}", role_name(r))),
+    })?;
+    if let Some((_, v)) = model
+        .vars_of(Role::Input)
+        .find(|(id, _)| !given.iter().any(|g| g.id == *id))
+    {
+        return Err(value_error(format!(
+            "{what}: no value for the input `{}` ({})",
+            v.name,
+            weights::describe(&v.ty)
+        )));
+    }
+    Ok((given, batch))
+}
+
 /// Reads keyword arguments as variables of `model`: each named variable must exist and pass
 /// `admit`, have its declared shape with at most one leading batch axis, and hold values of
 /// its type. Returns them with the batch length (`None` when nothing is batched).
@@ -662,20 +686,7 @@ impl PyModel {
         inputs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let model = Arc::clone(&self.model);
-        let (given, batch) = read_vars(&model, inputs, &|v| match v.role {
-            Role::Input => Ok(()),
-            r => Err(format!("infer takes inputs; this is a {}", role_name(r))),
-        })?;
-        if let Some((_, v)) = model
-            .vars_of(Role::Input)
-            .find(|(id, _)| !given.iter().any(|g| g.id == *id))
-        {
-            return Err(value_error(format!(
-                "infer: no value for the input `{}` ({})",
-                v.name,
-                weights::describe(&v.ty)
-            )));
-        }
+        let (given, batch) = read_inputs(&model, inputs, "infer")?;
         let rows = batch.unwrap_or(1);
         let answer = inferred(&model);
         let result = py.detach(|| -> Result<Vec<Vec<f64>>, RunError> {
@@ -768,20 +779,7 @@ impl PyModel {
                 "sample: step must be positive, found {step}"
             )));
         }
-        let (given, batch) = read_vars(&model, inputs, &|v| match v.role {
-            Role::Input => Ok(()),
-            r => Err(format!("sample takes inputs; this is a {}", role_name(r))),
-        })?;
-        if let Some((_, v)) = model
-            .vars_of(Role::Input)
-            .find(|(id, _)| !given.iter().any(|g| g.id == *id))
-        {
-            return Err(value_error(format!(
-                "sample: no value for the input `{}` ({})",
-                v.name,
-                weights::describe(&v.ty)
-            )));
-        }
+        let (given, batch) = read_inputs(&model, inputs, "sample")?;
         let sampled: Vec<VarId> = model
             .vars
             .iter()
