@@ -24,12 +24,16 @@
 //! * the shared library, the header and the example are each replaced whole (written beside
 //!   their path, then renamed), so a failed build leaves the previous files.
 //!
-//! Inference is in the library only as `infer … by enumerate` over every output (one call of
-//! the answers' entry point and an argmin, as [`crate::runtime`] does); a model inferred by
-//! descent gets energy and gradient, and [`Built::notes`] says that inference was left out.
+//! `<model>_infer` is in the library for one `infer` group over every output: by enumeration
+//! (every output discrete: one call of the answers' entry point and an argmin, as
+//! [`crate::runtime`] does), or by descent from a constant `init` (every output real: the
+//! runtime's descent loop, generated in C around the free energy's gradient, the same
+//! operations in the same order). Other models (a random `init`, which would need the
+//! runtime's random state; a latent descended inside every evaluation; mixed groups) get
+//! energy and gradient, and [`Built::notes`] says why inference was left out.
 
 use crate::atomic;
-use crate::check::{Elim, InferMethod, Model, Role, VarId};
+use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
 use crate::compile::{self, Entry, EntryPoint, Input, Output};
 use crate::jit::ObjectFunction;
 use crate::runtime::weights;
@@ -65,6 +69,13 @@ pub struct Built {
     /// What the user should know (what was left out, and why).
     pub notes: Vec<String>,
 }
+
+/// `<model>_infer`'s status when its descent diverged (the values became infinite or NaN).
+const DIVERGED: u32 = 2;
+/// `<model>_infer`'s status when its descent made no progress (it oscillates).
+const NO_PROGRESS: u32 = 3;
+/// How often (in steps) the library's descent checks its progress: the runtime's period.
+const STALL_CHECK: usize = 1000;
 
 /// C keywords and the names the generated functions give their own parameters: a variable
 /// with one of these names gets a `_` after it in C.
@@ -132,32 +143,47 @@ fn c_name(name: &str) -> String {
     }
 }
 
-/// Whether `<model>_infer` can be generated: every output discrete and enumerated together,
-/// in one group, with no latent left for a descent.
-fn infer_support(model: &Model) -> Result<(), String> {
+/// How `<model>_infer` finds its answer.
+enum LibInfer {
+    /// Every output discrete, enumerated together: one call of the answers' entry point.
+    Enumerate,
+    /// Every output real, descended together from a constant start: the runtime's descent
+    /// loop, written in C around the free energy's gradient.
+    Descent(Descent),
+}
+
+/// Whether `<model>_infer` can be generated, and how: one inference group over every output,
+/// either enumerated (every output discrete) or descended from a constant `init` (every
+/// output real), with no latent left for an inner descent.
+fn infer_support(model: &Model) -> Result<LibInfer, String> {
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
-    if let Some((_, v)) = model
-        .vars_of(Role::Output)
-        .find(|(_, v)| !v.ty.is_discrete())
-    {
-        return Err(format!(
-            "`{}` is a real output, inferred by descent, which the library does not have yet",
-            v.name
-        ));
-    }
     if let Some(v) = model
         .vars
         .iter()
         .find(|v| matches!(v.elim, Some(Elim::MinDescent(_))))
     {
         return Err(format!(
-            "latent `{}` is eliminated by descent, which the library does not have yet",
+            "latent `{}` is eliminated by descent inside every evaluation, which the library does not have yet",
             v.name
         ));
     }
+    let discrete = outputs.iter().filter(|v| model.var(**v).ty.is_discrete());
+    let all_discrete = discrete.count() == outputs.len();
     match model.infer.as_slice() {
-        [g] if g.method == InferMethod::Enumerate && g.vars == outputs => Ok(()),
-        _ => Err("only one `infer … by enumerate` over every output is in the library".into()),
+        [g] if g.vars == outputs && g.method == InferMethod::Enumerate && all_discrete => {
+            Ok(LibInfer::Enumerate)
+        }
+        [Infer {
+            vars,
+            method: InferMethod::Descent(d),
+            ..
+        }] if *vars == outputs && !outputs.iter().any(|v| model.var(*v).ty.is_discrete()) => {
+            match &d.init {
+                Init::Values(_) => Ok(LibInfer::Descent(d.clone())),
+                _ => Err("its descent starts from a random `init`, and the library's starts from constants only (`init = 0`) so that it has no random state".into()),
+            }
+        }
+        _ => Err("the library infers by one `infer … by enumerate` over every output (all discrete) or one `infer … by descent` over every output (all real)".into()),
     }
 }
 
@@ -188,21 +214,28 @@ pub fn build(model: &Model, dir: &Path, weights: Option<&Path>) -> Result<Built,
         .map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
     let mut notes = Vec::new();
     let mut wanted = vec![Entry::Energy, Entry::Grad];
-    let infer = match infer_support(model) {
-        Ok(()) => {
-            wanted.push(Entry::Answers);
-            true
+    let how = match infer_support(model) {
+        Ok(how) => {
+            wanted.push(match how {
+                LibInfer::Enumerate => Entry::Answers,
+                LibInfer::Descent(_) => Entry::InferGrad,
+            });
+            Some(how)
         }
         Err(why) => {
             notes.push(format!("no `{}_infer` in the library: {why}", model.name));
-            false
+            None
         }
     };
+    let infer = how.is_some();
     let prefix = format!("ebmc_{}_", model.name);
     let code = compile::compile_object(model, &wanted, &prefix)
         .map_err(|e| user(format!("cannot compile `{}`: {e}", model.name)))?;
     let mut api = Api::new(model, &code)?;
     api.defaults = defaults;
+    if let Some(LibInfer::Descent(d)) = how {
+        api.descent = Some(d);
+    }
     let header = api.header();
     let wrappers = api.wrappers();
     let example = api.example();
@@ -296,6 +329,10 @@ struct Api<'m> {
     energy: Wrapped<'m>,
     grad: Wrapped<'m>,
     answers: Option<Wrapped<'m>>,
+    /// The free energy and its gradient with respect to the outputs, for a descent.
+    infer_grad: Option<Wrapped<'m>>,
+    /// The descent `<model>_infer` runs, when it descends.
+    descent: Option<Descent>,
     /// Doubles of the `work` array: the largest of the functions' three buffers together.
     work: usize,
     /// The values of every param, in declaration order, to hold in the library.
@@ -344,6 +381,7 @@ impl<'m> Api<'m> {
         let energy = find(Entry::Energy).ok_or_else(|| missing(Entry::Energy))?;
         let grad = find(Entry::Grad).ok_or_else(|| missing(Entry::Grad))?;
         let answers = find(Entry::Answers);
+        let infer_grad = find(Entry::InferGrad);
         let work = code
             .object
             .functions
@@ -357,6 +395,8 @@ impl<'m> Api<'m> {
             energy,
             grad,
             answers,
+            infer_grad,
+            descent: None,
             work,
             defaults: None,
         })
@@ -452,6 +492,17 @@ impl<'m> Api<'m> {
             "#define {up}_INDEX_OUT_OF_RANGE {}",
             crate::jit::STATUS_INDEX_OUT_OF_RANGE
         );
+        if self.descent.is_some() {
+            let _ = writeln!(
+                h,
+                "/* {name}_infer's descent: the values became infinite or NaN (lower the rate) */\n\
+                 #define {up}_DIVERGED {DIVERGED}\n\
+                 /* {name}_infer's descent: the energy is no lower than where it started after a\n\
+                 \x20* thousand steps or at the end, though its first step promised a decrease:\n\
+                 \x20* the steps overshoot and oscillate (lower the rate) */\n\
+                 #define {up}_NO_PROGRESS {NO_PROGRESS}"
+            );
+        }
         let _ = writeln!(
             h,
             "/* Doubles of the `work` array every function takes. */\n#define {up}_WORK_LEN {}\n",
@@ -508,6 +559,27 @@ impl<'m> Api<'m> {
              \x20* *energy_out (the first answer on ties; a NaN energy never wins). */\n\
              int {name}_infer({});\n",
                 outs.join(", "),
+                self.infer_params()
+            );
+        }
+        if let Some(d) = &self.descent {
+            let outs: Vec<&str> = self
+                .model
+                .vars_of(Role::Output)
+                .map(|(_, v)| v.name.as_str())
+                .collect();
+            let _ = writeln!(
+                h,
+                "/* Inference by gradient descent, as `ebmc run` infers: {} from their `init`,\n\
+             \x20* at most {} steps of rate {:e}, stopping early when the gradient's norm is below\n\
+             \x20* {:e}; the answer in the output arrays and its free energy in *energy_out.\n\
+             \x20* Returns {up}_DIVERGED or {up}_NO_PROGRESS when the descent fails as `ebmc run`'s\n\
+             \x20* would (the outputs then hold the last iterate). */\n\
+             int {name}_infer({});\n",
+                outs.join(", "),
+                d.steps,
+                d.rate,
+                d.tol,
                 self.infer_params()
             );
         }
@@ -581,6 +653,7 @@ impl<'m> Api<'m> {
         );
         let mut all = vec![&self.energy, &self.grad];
         all.extend(&self.answers);
+        all.extend(&self.infer_grad);
         for w in &all {
             let _ = writeln!(
                 s,
@@ -651,6 +724,9 @@ impl<'m> Api<'m> {
             }
             let _ = writeln!(s, "    return 0;\n}}");
         }
+        if let (Some(w), Some(d)) = (&self.infer_grad, &self.descent) {
+            self.descent_wrapper(w, d, &mut s);
+        }
         let _ = writeln!(
             s,
             "\nsize_t {name}_work_len(void) {{\n    return {};\n}}",
@@ -671,6 +747,102 @@ impl<'m> Api<'m> {
             }
         }
         s
+    }
+
+    /// `<model>_infer` by descent: [`crate::runtime`]'s descent loop step for step (the
+    /// same operations in the same order, so strict code gives the runtime's answer bit for
+    /// bit): start at `init`; each step, the free energy and its gradient at the current
+    /// point, a stall check every [`STALL_CHECK`] steps, `y -= rate * g` variable by variable
+    /// with the squared norm summed the same way, a non-finite value ends it, and a norm
+    /// below `tol` stops it early; at the end, the energy there and a last stall check.
+    fn descent_wrapper(&self, w: &Wrapped, d: &Descent, s: &mut String) {
+        let name = self.name();
+        let l = w.function.layout;
+        let outs: Vec<(VarId, &crate::check::Var)> = self.model.vars_of(Role::Output).collect();
+        let _ = writeln!(s, "\nint {name}_infer({}) {{", self.infer_params());
+        let _ = writeln!(
+            s,
+            "    double *in = work, *out = work + {}, *scratch = work + {};",
+            l.inputs,
+            l.inputs + l.outputs
+        );
+        let Init::Values(init) = &d.init else {
+            unreachable!("infer_support admits constant starts only")
+        };
+        for (_, v) in &outs {
+            let n = v.ty.elements();
+            let y = c_name(&v.name);
+            if init.len() == n {
+                let items: Vec<String> = init.iter().map(|x| format!("{x:e}")).collect();
+                let _ = writeln!(
+                    s,
+                    "    {{\n        static const double start[{n}] = {{ {} }};\n        memcpy({y}, start, {n} * sizeof(double));\n    }}",
+                    items.join(", ")
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "    for (size_t i = 0; i < {n}; i++) {y}[i] = {:e};",
+                    init[0]
+                );
+            }
+        }
+        let energy_at = Self::output_offset(w, Output::Energy).map_or(0, |(o, _)| o);
+        // One evaluation at the current point: the body of a step and of the final energy.
+        let mut eval = String::new();
+        self.pack(w, &mut eval);
+        let _ = writeln!(
+            eval,
+            "    {{\n        int status = (int){}(in, out, scratch);\n        if (status != 0) return status;\n    }}",
+            w.function.symbol
+        );
+        // The runtime's check_progress: no lower than the start, though the first step
+        // promised a noticeable decrease.
+        let stalled = "started && promised > 1e-9 * (fabs(first) + 1.0) && !(energy < first)";
+        let _ = writeln!(
+            s,
+            "    double first = 0.0, promised = 0.0, energy;\n    int started = 0, early = 0;\n    for (size_t step = 1; step <= {steps}; step++) {{",
+            steps = d.steps
+        );
+        for line in eval.lines() {
+            let _ = writeln!(s, "    {line}");
+        }
+        let _ = writeln!(
+            s,
+            "        energy = out[{energy_at}];\n        if (step > 1 && step % {STALL_CHECK} == 0 && {stalled}) return {NO_PROGRESS};\n        double norm = 0.0;\n        int finite = 1;"
+        );
+        for (id, v) in &outs {
+            let y = c_name(&v.name);
+            let n = v.ty.elements();
+            let _ = match Self::output_offset(w, Output::Grad(*id)) {
+                Some((o, _)) => writeln!(
+                    s,
+                    "        {{\n            const double *g = out + {o};\n            double sq = 0.0;\n            for (size_t i = 0; i < {n}; i++) sq += g[i] * g[i];\n            norm += sq;\n            for (size_t i = 0; i < {n}; i++) {y}[i] -= {rate:e} * g[i];\n        }}",
+                    rate = d.rate
+                ),
+                // The energy does not depend on it: a zero gradient moves nothing.
+                None => writeln!(s, "        norm += 0.0;"),
+            };
+        }
+        for (_, v) in &outs {
+            let _ = writeln!(
+                s,
+                "        for (size_t i = 0; i < {}; i++) finite = finite && isfinite({}[i]);",
+                v.ty.elements(),
+                c_name(&v.name)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "        if (!isfinite(norm) || !finite) return {DIVERGED};\n        if (!started) {{ first = energy; promised = {rate:e} * norm; started = 1; }}\n        if (sqrt(norm) < {tol:e}) {{ early = 1; break; }}\n    }}",
+            rate = d.rate,
+            tol = d.tol
+        );
+        s.push_str(&eval);
+        let _ = writeln!(
+            s,
+            "    energy = out[{energy_at}];\n    *energy_out = energy;\n    /* A descent stopped early by a small gradient is not judged, as in the runtime. */\n    if (!early && {stalled}) return {NO_PROGRESS};\n    return 0;\n}}"
+        );
     }
 
     fn example(&self) -> String {
@@ -756,7 +928,7 @@ impl<'m> Api<'m> {
                 v.name, v.name, v.name
             );
         }
-        if self.answers.is_some() {
+        if self.answers.is_some() || self.descent.is_some() {
             let mut iargs: Vec<String> =
                 self.given().map(|(_, v)| format!("v_{}", v.name)).collect();
             iargs.extend(
@@ -766,10 +938,17 @@ impl<'m> Api<'m> {
             );
             iargs.push("&e".into());
             iargs.push("work".into());
+            let _ = writeln!(s, "    status = {name}_infer({});", iargs.join(", "));
+            if self.descent.is_some() {
+                // A descent that fails is an answer of its own: say which failure.
+                let _ = writeln!(
+                    s,
+                    "    if (status == {up}_DIVERGED || status == {up}_NO_PROGRESS) {{ printf(\"infer_status %d\\n\", status); return 0; }}"
+                );
+            }
             let _ = writeln!(
                 s,
-                "    status = {name}_infer({});\n    if (status != {up}_OK) {{ fprintf(stderr, \"{name}_infer: status %d\\n\", status); return 1; }}\n    show(\"infer_energy\", &e, 1);",
-                iargs.join(", ")
+                "    if (status != {up}_OK) {{ fprintf(stderr, \"{name}_infer: status %d\\n\", status); return 1; }}\n    show(\"infer_energy\", &e, 1);"
             );
             for (_, v) in self.model.vars_of(Role::Output) {
                 let _ = writeln!(
