@@ -6,7 +6,8 @@
 //! Run `benches/peers/run.sh`: it runs the peers, which write `benches/peers/results.json`,
 //! then this bench, which prints ebmc's figures beside theirs and the ratios (ebmc / peer,
 //! higher is better). Alone (`cargo bench --bench versus`) it prints ebmc's figures and the
-//! ratios against whatever results file is there, saying how old it is.
+//! ratios against whatever results file is there, saying how old it is; names after `--`
+//! choose models (`cargo bench --bench versus -- m2 digits_mlp`).
 
 use ebmc::check::{Model, VarId};
 use ebmc::compile::{self, Backend};
@@ -204,12 +205,20 @@ fn main() {
         "infer rows/s",
         "ratio"
     );
+    // `cargo bench --bench versus -- m2 m4`: only those models.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     for (name, source) in [
         ("m1", M1),
         ("m2", M2),
         ("m4", M4),
         ("digits_mlp", DIGITS_MLP),
     ] {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
         let model = checked(source);
         let data = dataset(&model);
         let one = train_rate(&model, &data, 1);
