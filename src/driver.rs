@@ -249,6 +249,7 @@ pub fn plot(
         PlotKind::Landscape => "landscape",
         PlotKind::Surface => "surface",
         PlotKind::Training => "training",
+        PlotKind::Density => "density",
     };
     let out = out.unwrap_or_else(|| PathBuf::from(format!("{}-{kind_name}.svg", model.name)));
     atomic::write(&out, figure.svg.as_bytes())

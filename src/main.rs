@@ -138,6 +138,9 @@ enum Command {
         /// Overrides the model's seed (init, data split, training, inference).
         #[arg(long)]
         seed: Option<u64>,
+        /// Samples to draw on a density (a CSV file as `ebmc sample --out` writes it).
+        #[arg(long, value_name = "S.csv")]
+        samples: Option<PathBuf>,
         /// The SVG file to write (default: MODEL-KIND.svg).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -213,6 +216,8 @@ enum PlotKind {
     Surface,
     /// Training and test loss, and accuracy or R², per epoch.
     Training,
+    /// E over two output coordinates (P(y) ∝ exp(−E)), with the data and --samples on it.
+    Density,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -288,12 +293,14 @@ fn main() -> ExitCode {
             scale,
             history,
             seed,
+            samples,
             out,
         } => {
             let kind = match kind {
                 PlotKind::Landscape => Kind::Landscape,
                 PlotKind::Surface => Kind::Surface,
                 PlotKind::Training => Kind::Training,
+                PlotKind::Density => Kind::Density,
             };
             let opts = PlotOptions {
                 weights,
@@ -304,6 +311,7 @@ fn main() -> ExitCode {
                 scale,
                 history,
                 seed,
+                samples,
             };
             plot(kind, &file, model.as_deref(), &opts, out, color)
         }

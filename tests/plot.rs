@@ -423,3 +423,78 @@ fn the_command_writes_the_file_and_says_what_it_did() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(!dir.path().join("no.svg").exists());
 }
+
+/// A model without inputs: its density over `y[0], y[1]` with the data rows (training filled,
+/// test hollow) and the samples of a file on it, each energy the session's own.
+#[test]
+fn a_density_shows_the_data_and_the_samples_over_two_output_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..20)
+        .map(|i| format!("{},{}\n", (i as f64 * 0.7).sin(), (i as f64 * 0.3).cos()))
+        .collect();
+    std::fs::write(dir.path().join("d.csv"), format!("a,b\n{rows}")).unwrap();
+    let src = "model gauss {\n  output y : real[2]\n  param m : real[2] = 0.5\n  energy 0.5 * sqnorm(y - m)\n  loss energy\n  train by sgd(rate = 0.1, epochs = 2)\n  data \"d.csv\" { y = a..b } split 0.75\n}\n";
+    std::fs::write(dir.path().join("g.ebm"), src).unwrap();
+    let model = load(&dir.path().join("g.ebm"));
+    let samples = dir.path().join("s.csv");
+    std::fs::write(&samples, "y[0],y[1]\n0.5,0.5\n3,-2.5\n-1,1\n").unwrap();
+    let opts = PlotOptions {
+        grid: Some(25),
+        samples: Some(samples.clone()),
+        ..Default::default()
+    };
+    let (fig, _) = draw(Kind::Density, &model, dir.path(), &opts);
+    let (texts, counts) = parse(&fig.svg, &["image", "circle"]);
+    assert_eq!(counts[0], 1, "one heat map");
+    assert!(has_text(&texts, "density of gauss"));
+    assert!(has_text(&texts, "training data (15)") && has_text(&texts, "test data (5)"));
+    assert!(has_text(&texts, "samples (3)"));
+    assert!(counts[1] >= 23, "a marker per row and per sample");
+    let FigureData::Density(d) = &fig.data else {
+        panic!("a density")
+    };
+    assert_eq!((d.points.len(), d.test_from), (20, 15));
+    assert_eq!(d.samples[1], (3.0, -2.5));
+    // The axes reach the farthest sample.
+    let (x0, x1) = d.grid.axes[0].shown_range();
+    let (y0, _) = d.grid.axes[1].shown_range();
+    assert!(x1 > 3.0 && x0 < -1.0 && y0 < -2.5, "{x0}..{x1}, {y0}");
+    let mut s = session(&model, &fig);
+    for idx in [[0, 0], [24, 3], [12, 12]] {
+        let e = s.energy(&mut d.grid.point(&idx)).unwrap();
+        assert!(close(e, d.grid.energy(&idx)), "{idx:?}");
+    }
+    // Mistakes: a samples file without the coordinates, a cell that is no number, a model
+    // with fewer than two real output coordinates (said before training it).
+    std::fs::write(&samples, "z,w\n1,2\n").unwrap();
+    let err = |model: &Model, opts: &PlotOptions| {
+        plot::plot(Kind::Density, model, dir.path(), opts, &mut |_| {})
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        err(&model, &opts).contains("no column `y[0]`"),
+        "{}",
+        err(&model, &opts)
+    );
+    std::fs::write(&samples, "y[0],y[1]\n1,2\n1,oops\n").unwrap();
+    assert!(err(&model, &opts)
+        .contains("line 3, column 2 (`y[1]`): expected a finite number, found `oops`"));
+    let iris = load(&examples().join("iris.ebm"));
+    let mut notes = Vec::new();
+    let e = plot::plot(
+        Kind::Density,
+        &iris,
+        &examples(),
+        &PlotOptions::default(),
+        &mut |n| notes.push(n.to_string()),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("two real output coordinates; `iris` has 0"),
+        "{e}"
+    );
+    assert!(notes.is_empty(), "refused before training: {notes:?}");
+}

@@ -119,6 +119,10 @@ pub(crate) fn figure(
             map(&title, &s.grid, scale, &|chart| surface_marks(chart, s))
         }
         FigureData::Training(h) => training(h),
+        FigureData::Density(d) => {
+            let title = format!("density of {}: E (low is probable)", model.name);
+            map(&title, &d.grid, scale, &|chart| density_marks(chart, d))
+        }
     }
 }
 
@@ -433,10 +437,19 @@ fn landscape_marks(chart: &mut Chart, l: &Landscape) -> Result<bool, PlotError> 
 
 /// The data on a surface: training rows filled, test rows hollow.
 fn surface_marks(chart: &mut Chart, s: &Surface) -> Result<bool, PlotError> {
-    if s.points.is_empty() {
+    data_marks(chart, &s.points, s.test_from)
+}
+
+/// Data points: the rows before `test_from` (training) filled, the rest (test) hollow.
+fn data_marks(
+    chart: &mut Chart,
+    points: &[(f64, f64)],
+    test_from: usize,
+) -> Result<bool, PlotError> {
+    if points.is_empty() {
         return Ok(true);
     }
-    let (train, test) = s.points.split_at(s.test_from);
+    let (train, test) = points.split_at(test_from);
     if !train.is_empty() {
         chart
             .draw_series(train.iter().map(|&c| Circle::new(c, 2, WHITE.filled())))
@@ -453,6 +466,19 @@ fn surface_marks(chart: &mut Chart, s: &Surface) -> Result<bool, PlotError> {
             .map_err(failed)?
             .label(format!("test data ({})", test.len()))
             .legend(|(x, y)| Circle::new((x + 10, y), 4, INFERRED.stroke_width(1)));
+    }
+    Ok(true)
+}
+
+/// The data on a density as on a surface, and the samples as small orange dots.
+fn density_marks(chart: &mut Chart, d: &super::Density) -> Result<bool, PlotError> {
+    data_marks(chart, &d.points, d.test_from)?;
+    if !d.samples.is_empty() {
+        chart
+            .draw_series(d.samples.iter().map(|&c| Circle::new(c, 1, PATH.filled())))
+            .map_err(failed)?
+            .label(format!("samples ({})", d.samples.len()))
+            .legend(|(x, y)| Circle::new((x + 10, y), 3, PATH.filled()));
     }
     Ok(true)
 }

@@ -18,7 +18,8 @@ use crate::types::Ty;
 
 /// Samples per axis by default: a line is cheap, a heat map has n² points.
 const LINE_SAMPLES: usize = 400;
-const MAP_SAMPLES: usize = 200;
+/// Samples per axis of a heat map.
+pub(crate) const MAP_SAMPLES: usize = 200;
 
 pub(crate) fn landscape(pr: &mut Prepared, opts: &PlotOptions) -> Result<FigureData, PlotError> {
     let model = pr.model;
@@ -171,7 +172,7 @@ fn around(marks: &[f64]) -> (f64, f64) {
 }
 
 /// The `--range` for an axis labelled `label` (or named by its variable `name`), in model units.
-fn given_range(
+pub(crate) fn given_range(
     ranges: &[(String, (f64, f64))],
     label: &str,
     name: &str,
@@ -347,7 +348,7 @@ pub(crate) fn surface(pr: &mut Prepared, opts: &PlotOptions) -> Result<FigureDat
     }))
 }
 
-fn span(xs: &[f64]) -> Option<(f64, f64)> {
+pub(crate) fn span(xs: &[f64]) -> Option<(f64, f64)> {
     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (lo.is_finite() && hi.is_finite()).then_some((lo, hi))

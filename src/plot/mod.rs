@@ -1,6 +1,6 @@
 //! `ebmc plot`: pictures of a model's energy and of its training, as SVG.
 //!
-//! An energy-based model is a function to look at. Three kinds of figure:
+//! An energy-based model is a function to look at. Four kinds of figure:
 //!
 //! * **landscape** — `E(x, y)` for one fixed input `x`, over one or two coordinates of the
 //!   outputs (or of latents inferred with them): a line for one coordinate, a heat map with
@@ -12,6 +12,9 @@
 //! * **surface** — for one real input and one real output, `E` over the whole `(x, y)` plane
 //!   with the data on it: a trained energy is low along the data and high away from it; a
 //!   collapsed one (spec section 5's lint) is flat — one colour.
+//! * **density** — `E(y)` over two output coordinates, the landscape of `P(y) ∝ exp(−E(y))`,
+//!   with the data (of a model without inputs) and samples from `--samples` on it
+//!   ([`density`]);
 //! * **training** — training and test loss, and test accuracy or R², per epoch, from a history
 //!   file (`ebmc run --history`) or from training the model here.
 //!
@@ -30,10 +33,14 @@
 //! * nothing here touches the terminal: notes for the user go through the `say` callback.
 
 pub mod contour;
+mod density;
 mod draw;
 pub mod grid;
 mod landscape;
 mod setup;
+
+pub use density::Density;
+use landscape::MAP_SAMPLES;
 
 use crate::check::Model;
 use crate::runtime::history::History;
@@ -48,6 +55,7 @@ pub enum Kind {
     Landscape,
     Surface,
     Training,
+    Density,
 }
 
 /// What the command line says, as given; [`plot`] checks it against the model.
@@ -69,6 +77,8 @@ pub struct PlotOptions {
     pub history: Option<PathBuf>,
     /// Overrides the model's training seed (init, data split, shuffling, inference).
     pub seed: Option<u64>,
+    /// A CSV file of samples to draw on a density (`ebmc sample --out`).
+    pub samples: Option<PathBuf>,
 }
 
 /// Why a figure could not be made: one line for the user.
@@ -106,6 +116,8 @@ pub enum FigureData {
     Answers(Answers),
     Surface(Surface),
     Training(History),
+    /// Two output coordinates of `P(y) ∝ exp(−E(y))`: energies, data and samples.
+    Density(Density),
 }
 
 #[derive(Clone, Debug)]
@@ -168,10 +180,14 @@ pub fn plot(
         setup::parse_range(r)?;
     }
     let scale = opts.scale.as_deref().map(setup::parse_scale).transpose()?;
+    if kind == Kind::Density {
+        density::axes(model, opts)?;
+    }
     let mut prepared = setup::prepare(model, base_dir, opts, say)?;
     let data = match kind {
         Kind::Landscape => landscape::landscape(&mut prepared, opts)?,
         Kind::Surface => landscape::surface(&mut prepared, opts)?,
+        Kind::Density => density::density(&mut prepared, opts)?,
         Kind::Training => unreachable!("handled above"),
     };
     let svg = draw::figure(model, &data, &prepared, scale)?;
