@@ -55,6 +55,7 @@ codes! {
     Recursive = "E0105", "recursive function";
     NotConstant = "E0106", "not a compile-time constant";
     DuplicateModel = "E0107", "duplicate model name";
+    UnboundDataConst = "E0108", "const bound from the data with no data to bind it";
     // Shapes.
     ShapeMismatch = "E0201", "operand shapes do not match";
     MatmulShape = "E0202", "matrix product of incompatible shapes";

@@ -51,13 +51,53 @@ pub fn check(bytes: &[u8]) -> Checked {
     }
 }
 
+/// [`check`] of a source file in `base_dir`: consts written `const D = features` (or
+/// `targets`, `classes`) take their values from the model's `data` clause first
+/// ([`runtime::widths`]). What cannot be read is said on the checker's diagnostic for the
+/// const.
+pub fn check_at(bytes: &[u8], base_dir: &Path) -> Checked {
+    check_bound(bytes, &[], Some(base_dir)).unwrap_or_else(|_| check(bytes))
+}
+
+/// The consts of a source bound to the data (`const D = features`), as (name, what) pairs
+/// in source order, for the Python estimators, which bind them at `fit`. Empty when the
+/// source does not parse.
+pub fn data_consts(bytes: &[u8]) -> Vec<(String, String)> {
+    let Ok(file) = parse(bytes) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for model in &file.models {
+        for (name, _, what) in runtime::widths::data_bound(model) {
+            if !out.iter().any(|(n, _)| *n == name.name) {
+                out.push((name.name.clone(), what.to_string()));
+            }
+        }
+    }
+    out
+}
+
 /// [`check`] with consts given values from outside the source, as whole numbers: each
 /// `const NAME = …` named in `consts` takes the value in place of its expression (in every
 /// model that declares it), keeping the declaration's span, so diagnostics still point at it.
-/// The Python package binds a model's widths to its data this way (`const D = 1` in the
-/// source, `D = 64` from the data). `Err` names a const no model of the source declares; a
-/// source that does not parse is checked as it is (its diagnostics say why).
-pub fn check_with_consts(bytes: &[u8], consts: &[(String, u64)]) -> Result<Checked, String> {
+/// The Python package binds a model's widths to its data this way (`D = 64` from the data),
+/// and with a `base_dir` binds the data-bound consts left from the model's `data` clause, as
+/// [`check_at`]. `Err` names a const no model of the source declares; a source that does not
+/// parse is checked as it is (its diagnostics say why).
+pub fn check_with_consts(
+    bytes: &[u8],
+    consts: &[(String, u64)],
+    base_dir: Option<&Path>,
+) -> Result<Checked, String> {
+    check_bound(bytes, consts, base_dir)
+}
+
+/// Overrides first, then (with a `base_dir`) the data-bound consts left, then the checker.
+fn check_bound(
+    bytes: &[u8],
+    consts: &[(String, u64)],
+    base_dir: Option<&Path>,
+) -> Result<Checked, String> {
     let mut file = match parse(bytes) {
         Ok(file) => file,
         Err(_) => return Ok(check(bytes)),
@@ -65,13 +105,13 @@ pub fn check_with_consts(bytes: &[u8], consts: &[(String, u64)]) -> Result<Check
     for (name, value) in consts {
         let mut found = false;
         for model in &mut file.models {
-            for decl in &mut model.decls {
-                if let ast::DeclKind::Const { name: n, value: v } = &mut decl.kind {
-                    if &n.name == name {
-                        v.kind = ast::ExprKind::Number(*value as f64, Some(*value));
-                        found = true;
-                    }
-                }
+            if model
+                .decls
+                .iter()
+                .any(|d| matches!(&d.kind, ast::DeclKind::Const { name: n, .. } if &n.name == name))
+            {
+                runtime::widths::set_const(model, name, *value);
+                found = true;
             }
         }
         if !found {
@@ -91,7 +131,14 @@ pub fn check_with_consts(bytes: &[u8], consts: &[(String, u64)]) -> Result<Check
             return Err(format!("no `const {name}` in the source to bind; {has}"));
         }
     }
-    let (models, diagnostics) = check::check(&file);
+    let mut reasons = Vec::new();
+    if let Some(dir) = base_dir {
+        for model in &mut file.models {
+            reasons.extend(runtime::widths::bind_into(model, dir));
+        }
+    }
+    let (models, mut diagnostics) = check::check(&file);
+    runtime::widths::explain(&mut diagnostics, &reasons);
     Ok(Checked {
         models,
         diagnostics,

@@ -486,13 +486,21 @@ fn report(path: &Path, bytes: &[u8], diags: &[Diagnostic], color: Color) {
     }
 }
 
+/// Where a source's relative paths (its `data` file) start: its own directory.
+fn base_dir(file: &Path) -> &Path {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 fn check(files: &[PathBuf], color: Color) -> ExitCode {
     let mut errors = false;
     for file in files {
         let Some(bytes) = read(file) else {
             return ExitCode::from(EXIT_IO);
         };
-        let checked = driver::check(&bytes);
+        let checked = driver::check_at(&bytes, base_dir(file));
         report(file, &bytes, &checked.diagnostics, color);
         errors |= checked.has_errors();
     }
@@ -565,7 +573,7 @@ fn load_model(
     color: Color,
 ) -> Result<ebmc::check::Model, ExitCode> {
     let bytes = read(file).ok_or(ExitCode::from(EXIT_IO))?;
-    let checked = driver::check(&bytes);
+    let checked = driver::check_at(&bytes, base_dir(file));
     if checked.has_errors() {
         report(file, &bytes, &checked.diagnostics, color);
         return Err(ExitCode::from(EXIT_USER));
@@ -629,7 +637,7 @@ fn run(
             return ExitCode::from(EXIT_IO);
         }
     };
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = base_dir(file);
     let bar = (!quiet
         && std::io::stderr().is_terminal()
         && model.train.is_some()
@@ -719,7 +727,7 @@ fn plot(
         Ok(m) => m,
         Err(code) => return code,
     };
-    let base = file.parent().unwrap_or(Path::new("."));
+    let base = base_dir(file);
     match driver::plot(kind, &model, base, opts, out, &mut |note| say!("{note}")) {
         Ok(out) => {
             say!("wrote {}", out.display());

@@ -1055,3 +1055,30 @@ fn formatting_is_ebmc_fmt() {
     );
     assert_eq!(c.stop(), 0);
 }
+
+#[test]
+fn consts_bound_to_the_data_are_read_beside_the_file() {
+    let dir = std::env::temp_dir().join(format!("ebmc-lsp-data-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("my data")).unwrap();
+    std::fs::write(dir.join("my data/d.csv"), "a,b,c,t\n1,2,3,0\n2,3,4,1\n").unwrap();
+    let text = "model m {\n  const D = features\n  const C = classes\n  input x : real[D]\n  output y : class[C]\n  param W : real[C, D]\n  energy (W @ x)[y]\n  data \"d.csv\" { x = a..c, y = t }\n}\n";
+    let mut c = Client::ready(json!({}));
+    c.diagnostics(OK_URI);
+    c.diagnostics(ERR_URI);
+    // A space in the directory arrives percent-encoded.
+    let uri = format!("file://{}/my%20data/m.ebm", dir.display());
+    c.open(&uri, text);
+    assert_eq!(c.diagnostics(&uri)["diagnostics"], json!([]));
+    // Without a file to start from, nothing binds them.
+    let untitled = "untitled:Untitled-1";
+    c.open(untitled, text);
+    let d = c.diagnostics(untitled);
+    let codes: Vec<&str> = d["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["E0108", "E0108"], "{d}");
+    assert_eq!(c.stop(), 0);
+}

@@ -29,8 +29,10 @@ def compile(
     """Compiles a model from source text, or from a file when given a path-like object, or
     a string that names an existing file or ends in `.ebm`. `model` chooses one model of a
     source that holds several. Keyword arguments bind consts of the source to whole numbers
-    in place of their expressions (`compile(src, D=64)` for `const D = 1`): a model written
-    once serves data of any width. Diagnostics raise `EbmcError`; a file that cannot be
+    in place of their expressions (`compile(src, D=64)` for `const D = features` or
+    `const D = 1`): a model written once serves data of any width. A const written
+    `features`, `targets` or `classes` and not given here is read from the model's `data`
+    clause. Diagnostics raise `EbmcError`; a file that cannot be
     read raises `OSError`; a const the source does not declare raises `ValueError`."""
     bound = []
     for name, value in consts.items():

@@ -79,4 +79,6 @@ def compile(
 ) -> Model:
     """Compiles source text, or a `.ebm` file (a path-like object, or a string naming an
     existing file or ending in `.ebm`). Keyword arguments bind consts of the source to whole
-    numbers (`D=64` for `const D = 1`). Diagnostics raise `EbmcError`."""
+    numbers (`D=64` for `const D = features` or `const D = 1`); `features`, `targets` and
+    `classes` consts not given are read from the model's `data` clause. Diagnostics raise
+    `EbmcError`."""

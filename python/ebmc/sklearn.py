@@ -8,10 +8,11 @@ Without a source they use the seed's architectures, written for the data's width
   inference by descent (one step of rate 1 reaches the minimum of this quadratic).
 
 With a source, the model's input `x` and output `y` take the columns of `X` and the targets.
-`consts` binds consts of the source to the data, so one source serves data of any width:
-`consts={"D": "features", "C": "classes"}` (or `"targets"`, or a whole number) gives
-`const D = …` the number of columns of `X`, whatever the source says
-(`ebmc.compile(source, D=64)` underneath). `epochs` and `seed` override the source's `train`
+Consts the source binds to the data (`const D = features`, `const C = classes`,
+`const K = targets`) take the widths of the data at `fit`, so one source serves data of any
+width. `consts` binds others, or overrides: `consts={"D": "features"}` (or `"classes"`,
+`"targets"`, or a whole number) gives `const D = …` the number of columns of `X`, whatever
+the source says (`ebmc.compile(source, D=64)` underneath). `epochs` and `seed` override the source's `train`
 clause; `rate` and `batch` apply to the default architectures only.
 
 The fitted estimator keeps the generated source and the weights, so it pickles and clones
@@ -20,6 +21,7 @@ as scikit-learn expects; the compiled model is rebuilt from them when needed.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
@@ -28,12 +30,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import Model, compile as _compile
+from ._native import data_consts as _data_consts
 
 __all__ = ["EnergyClassifier", "EnergyRegressor"]
 
 _CLASSIFIER = """model classifier {{
-  const D = 1  // bound to the number of features at fit
-  const C = 2  // bound to the number of classes
+  const D = features
+  const C = classes
   input  x : real[D]
   output y : class[C]
   param  W : real[C, D] ~ normal(0, 0.01)
@@ -46,7 +49,7 @@ _CLASSIFIER = """model classifier {{
 """
 
 _REGRESSOR = """model regressor {{
-  const D = 1  // bound to the number of features at fit
+  const D = features
   input  x : real[D]
   output y : real
   param  w : real[D] = 0
@@ -59,8 +62,8 @@ _REGRESSOR = """model regressor {{
 """
 
 _REGRESSOR_MULTI = """model regressor {{
-  const D = 1  // bound to the number of features at fit
-  const K = 1  // bound to the number of targets
+  const D = features
+  const K = targets
   input  x : real[D]
   output y : real[K]
   param  W : real[K, D] = 0
@@ -71,6 +74,18 @@ _REGRESSOR_MULTI = """model regressor {{
   train by adam(rate = {rate}, epochs = {epochs}, batch = {batch}, seed = {seed})
 }}
 """
+
+
+def _text_of(source: Any) -> str:
+    """The text of a source given as text or as a path (as `ebmc.compile` takes it)."""
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str)
+        and "\n" not in source
+        and (source.endswith(".ebm") or os.path.isfile(source))
+    ):
+        with open(source, encoding="utf-8-sig") as f:
+            return f.read()
+    return source
 
 
 def _number(x: float) -> str:
@@ -120,8 +135,11 @@ class _EnergyEstimator(BaseEstimator):
                     "rate and batch apply to the default architecture; "
                     "a source states them in its `train` clause"
                 )
+            # `const D = features` in the source, then what `consts` says.
+            wanted: Dict[str, Union[int, str]] = dict(_data_consts(_text_of(self.source)))
+            wanted.update(self.consts or {})
             consts = {}
-            for name, value in (self.consts or {}).items():
+            for name, value in wanted.items():
                 if isinstance(value, str):
                     if value not in widths:
                         raise ValueError(
@@ -133,14 +151,15 @@ class _EnergyEstimator(BaseEstimator):
             return self.source, consts
         if self.consts is not None:
             raise ValueError("consts bind a source's consts; the default architecture binds its own")
-        names = {"features": "D", "classes": "C", "targets": "K"}
-        consts = {names[k]: v for k, v in widths.items()}
-        return template.format(
+        source = template.format(
             rate=_number(0.01 if self.rate is None else self.rate),
             epochs=30 if self.epochs is None else int(self.epochs),
             batch=32 if self.batch is None else int(self.batch),
             seed=0 if self.seed is None else int(self.seed),
-        ), consts
+        )
+        # The default architectures bind their widths in the language (`const D = features`).
+        consts = {name: widths[what] for name, what in _data_consts(source)}
+        return source, consts
 
     def _fit_model(self, source, X: np.ndarray, y: np.ndarray) -> Model:
         source, consts = source

@@ -1023,7 +1023,8 @@ impl PyModel {
 
 /// Compiles a model from source text or from a `.ebm` file (`path`, given instead of
 /// `source`). `model` chooses one model of a file that has several;
-/// `consts` are values of consts in place of their expressions in the source
+/// `consts` are values of consts in place of their expressions in the source, and consts
+/// bound to the data (`const D = features`) left are read from the model's `data` clause
 /// ([`driver::check_with_consts`]).
 #[pyfunction]
 #[pyo3(signature = (source=None, path=None, model=None, consts=None))]
@@ -1049,7 +1050,7 @@ fn compile_model(
         }
         _ => return Err(value_error("give exactly one of source and path")),
     };
-    let checked = driver::check_with_consts(&bytes, &consts.unwrap_or_default())
+    let checked = driver::check_with_consts(&bytes, &consts.unwrap_or_default(), Some(&base_dir))
         .map_err(|e| value_error(format!("{name}: {e}")))?;
     if checked.has_errors() {
         let text = String::from_utf8_lossy(&bytes);
@@ -1106,10 +1107,18 @@ fn compile_model(
     })
 }
 
+/// The consts of a source bound to the data (`const D = features`), as (name, what) pairs:
+/// what the estimators bind at `fit` ([`driver::data_consts`]).
+#[pyfunction]
+fn data_consts(source: &str) -> Vec<(String, String)> {
+    driver::data_consts(source.as_bytes())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
     m.add_function(wrap_pyfunction!(compile_model, m)?)?;
+    m.add_function(wrap_pyfunction!(data_consts, m)?)?;
     m.add("EbmcError", m.py().get_type::<EbmcError>())?;
     Ok(())
 }

@@ -310,6 +310,29 @@ def test_consts_bound_from_outside_the_source():
         ebmc.compile(source, D=2.5)
 
 
+def test_consts_bound_to_the_data_in_the_source(tmp_path):
+    source = """model m {
+      const D = features
+      input x : real[D]   output y : real
+      param w : real[D] = 0
+      energy 0.5 * (dot(w, x) - y)^2
+      infer y by descent(steps = 1, rate = 1)
+    }"""
+    # Nothing binds `features` in source text without data: E0108, pointing at it.
+    with pytest.raises(ebmc.EbmcError) as caught:
+        ebmc.compile(source)
+    assert caught.value.code == "E0108"
+    assert "nothing bound `features`" in caught.value.rendered
+    # Given from outside, as for any const.
+    assert ebmc.compile(source, D=3).variables["x"] == ("input", "real[3]")
+    # A file with a `data` clause: the width of the columns bound to the input.
+    (tmp_path / "d.csv").write_text("a,b,c,t\n1,2,3,4\n2,3,4,5\n")
+    with_data = source.replace("}", 'data "d.csv" { x = a..c, y = t } }', 1)
+    path = tmp_path / "m.ebm"
+    path.write_text(with_data)
+    assert ebmc.compile(path).variables["x"] == ("input", "real[3]")
+
+
 def test_sample_discrete_follows_the_gibbs_distribution():
     model = ebmc.compile(EXAMPLES / "digits.ebm")
     model.fit(epochs=2)

@@ -77,6 +77,16 @@ def test_a_source_serves_as_the_model_at_any_width():
         assert clf._model_for().variables["W"] == ("param", f"real[{len(labels)}, {width}]")
         assert set(clf.predict(X)) <= set(labels)
         assert clf.score(X, y) > 0.8
+    # The same source binding its widths in the language needs no `consts`.
+    in_language = source.replace("const D = 1", "const D = features").replace(
+        "const C = 2", "const C = classes"
+    )
+    for width, labels in [(3, ["neg", "pos"]), (4, ["a", "b", "c"])]:
+        X = rng.normal(size=(150, width))
+        y = np.array(labels)[np.argmax(X[:, : len(labels)], axis=1)]
+        clf = EnergyClassifier(in_language).fit(X, y)
+        assert clf._model_for().variables["W"] == ("param", f"real[{len(labels)}, {width}]")
+        assert clf.score(X, y) > 0.8
     with pytest.raises(ValueError, match="rate and batch"):
         EnergyClassifier(source, rate=0.1).fit(X, y)
     with pytest.raises(ValueError, match="one of 'features', 'classes'"):

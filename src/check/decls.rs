@@ -11,9 +11,50 @@ use crate::span::Span;
 use crate::syntax::ast::{self, BinOp, DeclKind, ExprKind, Role, TypeKind};
 use crate::types::{Shape, Ty};
 
+/// The names a const may be bound to from the data: `const D = features` is the width of the
+/// model's input, `targets` the width of its output, `classes` the number of classes of its
+/// output (one more than the largest label).
+pub const DATA_WIDTHS: [&str; 3] = ["features", "classes", "targets"];
+
+/// What a name of [`DATA_WIDTHS`] stands for, for messages.
+pub fn data_width_meaning(name: &str) -> &'static str {
+    match name {
+        "features" => "the width of the input",
+        "classes" => "the number of classes of the output",
+        _ => "the width of the output",
+    }
+}
+
 impl<'a> Checker<'a> {
     pub(super) fn check_const(&mut self, i: usize) {
-        let value = self.const_decls[i].1;
+        let (name, value) = self.const_decls[i];
+        // `const D = features`: a width of the data, which the driver writes in as a number
+        // before checking when it can (`driver::check_at`); still a name here means nothing
+        // could bind it.
+        if let ExprKind::Name(n) = &value.kind {
+            if DATA_WIDTHS.contains(&n.as_str()) && !self.names.contains_key(n.as_str()) {
+                self.error(
+                    Diagnostic::new(
+                        Code::UnboundDataConst,
+                        value.span,
+                        format!(
+                            "expected a value for `{}` from the data, but nothing bound `{n}`",
+                            name.name
+                        ),
+                    )
+                    .label(format!("{} of the data the model is given", data_width_meaning(n)))
+                    .help(format!(
+                        "give the model a `data` clause that binds its {} (`ebmc` reads the width from it), \
+                         or bind it from outside: `ebmc.compile(source, {}=…)` in Python, or an estimator, \
+                         which binds it at `fit`",
+                        if n == "features" { "input" } else { "output" },
+                        name.name
+                    )),
+                );
+                self.const_vals[i] = None;
+                return;
+            }
+        }
         self.const_vals[i] = self.const_eval(value);
     }
 

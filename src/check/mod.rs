@@ -20,6 +20,7 @@ mod model;
 mod positive;
 
 pub use clauses::{methods, Clause, MethodInfo};
+pub use decls::{data_width_meaning, DATA_WIDTHS};
 pub use expr::BUILTINS;
 pub use model::*;
 

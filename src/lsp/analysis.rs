@@ -121,7 +121,10 @@ pub struct Analysis {
 const BOM: &str = "\u{feff}";
 
 impl Analysis {
-    pub fn new(text: &str) -> Analysis {
+    /// The analysis of `text`; with the directory of its file, consts bound to the data
+    /// (`const D = features`) read their values from the model's `data` clause, as `ebmc
+    /// check` reads them.
+    pub fn new(text: &str, dir: Option<&std::path::Path>) -> Analysis {
         let owned;
         let source = match text.strip_prefix(BOM) {
             Some(rest) => {
@@ -137,8 +140,15 @@ impl Analysis {
                 typings: Vec::new(),
                 models: Vec::new(),
             },
-            Ok(file) => {
-                let (_, diags, typings) = check::check_typed(&file);
+            Ok(mut file) => {
+                let mut reasons = Vec::new();
+                if let Some(dir) = dir {
+                    for model in &mut file.models {
+                        reasons.extend(crate::runtime::widths::bind_into(model, dir));
+                    }
+                }
+                let (_, mut diags, typings) = check::check_typed(&file);
+                crate::runtime::widths::explain(&mut diags, &reasons);
                 let models = file.models.iter().map(index_model).collect();
                 Analysis {
                     file: Some(file),

@@ -117,6 +117,8 @@ pub struct Document {
     /// The last analysis whose text parsed: completion still knows the model's names while
     /// the line being typed does not parse.
     last_parsed: Option<Arc<Analysis>>,
+    /// The directory of the document's file (a `file:` URI), where its `data` path starts.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl Document {
@@ -127,6 +129,7 @@ impl Document {
             version,
             analysis: None,
             last_parsed: None,
+            dir: None,
         }
     }
 
@@ -158,7 +161,7 @@ impl Document {
         if let Some(a) = &self.analysis {
             return a.clone();
         }
-        let a = Arc::new(Analysis::new(&self.text));
+        let a = Arc::new(Analysis::new(&self.text, self.dir.as_deref()));
         if a.file.is_some() {
             self.last_parsed = Some(a.clone());
         }
@@ -226,4 +229,25 @@ mod tests {
         d.apply(vec![edit(1, 3, 0, 0, "")], 3, Encoding::Utf16);
         assert_eq!(d.text, "aX\nYcd!");
     }
+}
+
+/// The directory of the file a `file:` URI names (percent escapes decoded); `None` for other
+/// schemes and for URIs that do not decode.
+pub fn file_dir(uri: &str) -> Option<std::path::PathBuf> {
+    let path = uri.strip_prefix("file://")?;
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let path = std::path::PathBuf::from(String::from_utf8(out).ok()?);
+    path.parent().map(|p| p.to_path_buf())
 }

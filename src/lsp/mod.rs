@@ -241,8 +241,11 @@ impl Server {
             DidOpenTextDocument::METHOD => {
                 if let Ok(p) = serde_json::from_value::<lt::DidOpenTextDocumentParams>(n.params) {
                     let d = p.text_document;
-                    self.docs
-                        .insert(d.uri.clone(), Document::new(d.text, d.version));
+                    self.docs.insert(d.uri.clone(), {
+                        let mut doc = Document::new(d.text, d.version);
+                        doc.dir = documents::file_dir(d.uri.as_str());
+                        doc
+                    });
                     self.dirty.insert(d.uri);
                 }
             }

@@ -43,3 +43,4 @@ pub mod run;
 pub mod session;
 pub mod train;
 pub mod weights;
+pub mod widths;

@@ -124,9 +124,13 @@ impl<'a> Checker<'a> {
         for s in &data.standardize {
             let found = bound
                 .iter()
-                .find(|(j, _)| self.vars[*j].as_ref().is_some_and(|v| v.name == s.name))
+                .find(|(j, _)| {
+                    matches!(&self.var_decls[*j].kind, DeclKind::Var { name, .. } if name.name == s.name)
+                })
                 .map(|(j, _)| *j);
             match found {
+                // Its declaration has an error of its own already.
+                Some(i) if self.vars[i].is_none() => ok = false,
                 Some(i) if !self.var(i).ty.is_discrete() => {
                     if standardize.contains(&VarId(i as u32)) {
                         self.error(duplicate_arg(&s.name, s.span, s.span));
