@@ -15,7 +15,10 @@
 //! Invariants:
 //! * arrays are `float64`, row-major; a leading axis beyond a variable's declared shape is
 //!   a batch, and every batched argument of one call has the same length. A batch is one
-//!   native call: the loop over its rows runs in Rust with the GIL released;
+//!   native call: the loop over its rows runs in Rust with the GIL released, reading a
+//!   C-contiguous `float64` argument where it lies (no copy), so the caller must not write
+//!   to it from another thread during the call (as with any numpy function that releases
+//!   the GIL);
 //! * every variable given is checked (name, shape, and the values of `class[k]` and `sign`
 //!   variables) before any native code runs, with a `ValueError` naming it;
 //! * the source's diagnostics become `ebmc.EbmcError` carrying the code of the first error
@@ -35,6 +38,7 @@ use numpy::{AllowTypeChange, IntoPyArray, PyArrayLikeDyn};
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -78,13 +82,15 @@ fn role_name(role: Role) -> &'static str {
 }
 
 /// A variable's values as given in one call: flat, row-major, `rows` × elements when batched.
-struct Given {
+/// Borrowed from the caller's array when it is a C-contiguous `float64` array — no copy —
+/// and copied once otherwise (another dtype, which numpy converts, or a strided view).
+struct Given<'a> {
     id: VarId,
-    values: Vec<f64>,
+    values: Cow<'a, [f64]>,
     rows: Option<usize>,
 }
 
-impl Given {
+impl Given<'_> {
     /// The elements of row `r` (the whole value when not batched).
     fn row(&self, r: usize, width: usize) -> &[f64] {
         match self.rows {
@@ -94,20 +100,43 @@ impl Given {
     }
 }
 
+/// The arrays of one call, held (and borrowed read-only from Rust) while native code reads
+/// their values through [`Arrays::given`].
+struct Arrays<'py> {
+    list: Vec<(VarId, Option<usize>, PyArrayLikeDyn<'py, f64, AllowTypeChange>)>,
+}
+
+impl Arrays<'_> {
+    /// The values of each array, borrowed where they are contiguous.
+    fn given(&self) -> Vec<Given<'_>> {
+        self.list
+            .iter()
+            .map(|(id, rows, array)| Given {
+                id: *id,
+                values: match array.as_slice() {
+                    Ok(slice) => Cow::Borrowed(slice),
+                    Err(_) => Cow::Owned(array.as_array().iter().copied().collect()),
+                },
+                rows: *rows,
+            })
+            .collect()
+    }
+}
+
 /// The values of every input of `model` for `what` (`infer`, `sample`): only inputs are
 /// accepted and none may be missing; with the batch size when they have a leading axis.
-fn read_inputs(
+fn read_inputs<'py>(
     model: &Model,
-    inputs: Option<&Bound<'_, PyDict>>,
+    inputs: Option<&Bound<'py, PyDict>>,
     what: &str,
-) -> PyResult<(Vec<Given>, Option<usize>)> {
+) -> PyResult<(Arrays<'py>, Option<usize>)> {
     let (given, batch) = read_vars(model, inputs, &|v| match v.role {
         Role::Input => Ok(()),
         r => Err(format!("{what} takes inputs; this is a {}", role_name(r))),
     })?;
     if let Some((_, v)) = model
         .vars_of(Role::Input)
-        .find(|(id, _)| !given.iter().any(|g| g.id == *id))
+        .find(|(id, _)| !given.list.iter().any(|(g, _, _)| g == id))
     {
         return Err(value_error(format!(
             "{what}: no value for the input `{}` ({})",
@@ -121,12 +150,12 @@ fn read_inputs(
 /// Reads keyword arguments as variables of `model`: each named variable must exist and pass
 /// `admit`, have its declared shape with at most one leading batch axis, and hold values of
 /// its type. Returns them with the batch length (`None` when nothing is batched).
-fn read_vars(
+fn read_vars<'py>(
     model: &Model,
-    kwargs: Option<&Bound<'_, PyDict>>,
+    kwargs: Option<&Bound<'py, PyDict>>,
     admit: &dyn Fn(&Var) -> Result<(), String>,
-) -> PyResult<(Vec<Given>, Option<usize>)> {
-    let mut given: Vec<Given> = Vec::new();
+) -> PyResult<(Arrays<'py>, Option<usize>)> {
+    let mut given = Arrays { list: Vec::new() };
     let mut batch: Option<(usize, String)> = None;
     let Some(kwargs) = kwargs else {
         return Ok((given, None));
@@ -143,7 +172,7 @@ fn read_vars(
         })?;
         let var = model.var(id);
         admit(var).map_err(|e| value_error(format!("`{name}`: {e}")))?;
-        let array: PyArrayLikeDyn<'_, f64, AllowTypeChange> = value.extract().map_err(|_| {
+        let array: PyArrayLikeDyn<'py, f64, AllowTypeChange> = value.extract().map_err(|_| {
             value_error(format!(
                 "`{name}`: expected {} as a number or an array of numbers",
                 weights::describe(&var.ty)
@@ -187,14 +216,13 @@ fn read_vars(
                 None => batch = Some((n, name.clone())),
             }
         }
-        let values: Vec<f64> = view.iter().copied().collect();
-        if !values.iter().all(|&x| var.ty.admits(x)) {
+        if !view.iter().all(|&x| var.ty.admits(x)) {
             return Err(value_error(format!(
                 "`{name}`: not a value of its type: expected {}",
                 weights::describe(&var.ty)
             )));
         }
-        given.push(Given { id, values, rows });
+        given.list.push((id, rows, array));
     }
     Ok((given, batch.map(|(n, _)| n)))
 }
@@ -534,7 +562,8 @@ impl PyModel {
         vars: Option<&Bound<'_, PyDict>>,
         what: &str,
     ) -> PyResult<Evaluated> {
-        let (given, batch) = read_vars(&self.model, vars, &|_| Ok(()))?;
+        let (arrays, batch) = read_vars(&self.model, vars, &|_| Ok(()))?;
+        let given = arrays.given();
         self.require_point(&given, what)?;
         let result = py.detach(|| {
             let mut inner = self.lock();
@@ -599,7 +628,7 @@ impl PyModel {
                 name: v.name.clone(),
                 ty: v.ty.clone(),
                 width,
-                values: g.values,
+                values: g.values.into_owned(),
                 columns: (0..width)
                     .map(|i| ColumnRef {
                         index: i,
@@ -686,7 +715,8 @@ impl PyModel {
         inputs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let model = Arc::clone(&self.model);
-        let (given, batch) = read_inputs(&model, inputs, "infer")?;
+        let (arrays, batch) = read_inputs(&model, inputs, "infer")?;
+        let given = arrays.given();
         let rows = batch.unwrap_or(1);
         let answer = inferred(&model);
         let result = py.detach(|| -> Result<Vec<Vec<f64>>, RunError> {
@@ -704,7 +734,7 @@ impl PyModel {
                 let v = model.var(g.id);
                 let width = v.ty.elements();
                 let mut values = match g.rows {
-                    Some(_) => g.values.clone(),
+                    Some(_) => g.values.to_vec(),
                     None => g.values.repeat(rows),
                 };
                 if let Some(st) = inner.standardized.iter().find(|s| s.var == g.id) {
@@ -779,7 +809,8 @@ impl PyModel {
                 "sample: step must be positive, found {step}"
             )));
         }
-        let (given, batch) = read_inputs(&model, inputs, "sample")?;
+        let (arrays, batch) = read_inputs(&model, inputs, "sample")?;
+        let given = arrays.given();
         let sampled: Vec<VarId> = model
             .vars
             .iter()
@@ -858,10 +889,11 @@ impl PyModel {
                 model.name
             )));
         };
-        let (given, rows) = read_vars(&model, arrays, &|v| match v.role {
+        let (held, rows) = read_vars(&model, arrays, &|v| match v.role {
             Role::Param => Err("fit takes data, not params; set `weights` instead".into()),
             _ => Ok(()),
         })?;
+        let given = held.given();
         let from_arrays = !given.is_empty();
         if from_arrays && data.is_some() {
             return Err(value_error("fit: give a data file or arrays, not both"));
@@ -958,10 +990,11 @@ impl PyModel {
 
     #[setter]
     fn set_weights(&self, value: &Bound<'_, PyDict>) -> PyResult<()> {
-        let (given, batch) = read_vars(&self.model, Some(value), &|v| match v.role {
+        let (arrays, batch) = read_vars(&self.model, Some(value), &|v| match v.role {
             Role::Param => Ok(()),
             r => Err(format!("weights are params; this is a {}", role_name(r))),
         })?;
+        let given = arrays.given();
         if batch.is_some() {
             let g = given
                 .iter()
