@@ -34,7 +34,7 @@ use ebmc::runtime::session::{Point, RunError, Session};
 use ebmc::runtime::{train, weights};
 use ebmc::types::Ty;
 use numpy::ndarray::{ArrayD, IxDyn};
-use numpy::{AllowTypeChange, IntoPyArray, PyArrayLikeDyn};
+use numpy::{AllowTypeChange, IntoPyArray, PyArrayLikeDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -113,9 +113,11 @@ impl Arrays<'_> {
             .iter()
             .map(|(id, rows, array)| Given {
                 id: *id,
+                // `as_slice` also accepts a Fortran-ordered array, whose memory is not in
+                // the row-major order read here.
                 values: match array.as_slice() {
-                    Ok(slice) => Cow::Borrowed(slice),
-                    Err(_) => Cow::Owned(array.as_array().iter().copied().collect()),
+                    Ok(slice) if array.is_c_contiguous() => Cow::Borrowed(slice),
+                    _ => Cow::Owned(array.as_array().iter().copied().collect()),
                 },
                 rows: *rows,
             })
