@@ -42,7 +42,7 @@
 //! agree with a left-to-right loop to rounding (`k·ε·Σ|a||b|`). Strict mode never comes
 //! here: it uses [`FunctionTranslator::contract_seq`], the interpreter's order.
 
-use cranelift_codegen::ir::{types, Value};
+use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::Variable;
 
 use super::emit::{Addr, FunctionTranslator, Region, Width};
@@ -56,7 +56,7 @@ pub const NRV: usize = 2;
 /// 256 rows of `B` (16 KiB of cache lines) fits a 32 KiB L1.
 pub const KC: usize = 256;
 /// Unrolling of the `k` loop.
-pub const KU: usize = 2;
+pub const KU: usize = 1;
 
 /// The shape of one register tile: `rows` rows, `vcols` vectors and, if `scol`, one scalar
 /// column after them.
@@ -80,6 +80,13 @@ struct Pass {
     n: usize,
     p: usize,
     acc: Accumulate,
+}
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 impl FunctionTranslator<'_> {
@@ -150,8 +157,9 @@ impl FunctionTranslator<'_> {
     /// One pass over all of `C` with `k` in `k0 .. k0 + kc`; `ka`, `kb` are the dynamic
     /// byte offsets of `k0` in `A` and `B` when the pass is inside a loop.
     fn gemm_pass(&mut self, s: Pass, ka: Option<Value>, kb: Option<Value>) {
-        let panels = s.m / MR;
-        let rows_done = panels * MR;
+        let mr = knob("EBMC_MR", MR);
+        let panels = s.m / mr;
+        let rows_done = panels * mr;
         let a = Addr {
             dynamic: self.dyn_add(s.a.dynamic, ka),
             ..s.a
@@ -162,7 +170,7 @@ impl FunctionTranslator<'_> {
         };
         self.counted_loop(
             panels,
-            [(8 * MR * s.n) as i64, (8 * MR * s.p) as i64],
+            [(8 * mr * s.n) as i64, (8 * mr * s.p) as i64],
             |t, [ia, ic]| {
                 let a = Addr {
                     dynamic: t.dyn_add(a.dynamic, Some(ia)),
@@ -172,7 +180,7 @@ impl FunctionTranslator<'_> {
                     dynamic: t.dyn_add(s.c.dynamic, Some(ic)),
                     ..s.c
                 };
-                t.gemm_panel(MR, s, a, b, c);
+                t.gemm_panel(mr, s, a, b, c);
             },
         );
         if rows_done < s.m {
@@ -183,16 +191,17 @@ impl FunctionTranslator<'_> {
 
     /// Rows `a`, `c` (`rows ≤ MR` of them) of one pass, every column tile.
     fn gemm_panel(&mut self, rows: usize, s: Pass, a: Addr, b: Addr, c: Addr) {
-        const NR: usize = 2 * NRV;
-        let tiles = s.p / NR;
-        let cols_done = tiles * NR;
+        let nrv = knob("EBMC_NRV", NRV);
+        let nr = 2 * nrv;
+        let tiles = s.p / nr;
+        let cols_done = tiles * nr;
         let full = Tile {
             rows,
-            vcols: NRV,
+            vcols: nrv,
             scol: false,
         };
         // B and C advance by the same number of bytes per column tile: one induction variable.
-        self.counted_loop(tiles, [(8 * NR) as i64], |t, [j]| {
+        self.counted_loop(tiles, [(8 * nr) as i64], |t, [j]| {
             let b = Addr {
                 dynamic: t.dyn_add(b.dynamic, Some(j)),
                 ..b
@@ -222,10 +231,10 @@ impl FunctionTranslator<'_> {
         let zs = self.fconst(Width::Scalar, 0.0);
         let vaccs = self.vars(rows * vcols, zv, types::F64X2);
         let saccs = self.vars(if scol { rows } else { 0 }, zs, types::F64);
-        let unroll = KU.min(s.kc);
+        let unroll = knob("EBMC_KU", KU).min(s.kc);
         let trips = s.kc / unroll;
-        let step = |t: &mut Self, da: Option<Value>, db: Option<Value>, k: usize| {
-            t.gemm_step(tile, s, (&vaccs, &saccs), (a, da), (b, db), k);
+        let step = |t: &mut Self, da: Option<Value>, db: Option<Value>, k: usize, looped| {
+            t.gemm_step(tile, s, (&vaccs, &saccs), (a, da), (b, db), k, looped);
         };
         self.counted_loop(
             trips,
@@ -234,12 +243,12 @@ impl FunctionTranslator<'_> {
                 let da = t.dyn_add(a.dynamic, Some(ka));
                 let db = t.dyn_add(b.dynamic, Some(kb));
                 for u in 0..unroll {
-                    step(t, da, db, u);
+                    step(t, da, db, u, trips > 1);
                 }
             },
         );
         for k in trips * unroll..s.kc {
-            step(self, a.dynamic, b.dynamic, k);
+            step(self, a.dynamic, b.dynamic, k, false);
         }
         let acc = s.acc;
         for r in 0..rows {
@@ -263,16 +272,26 @@ impl FunctionTranslator<'_> {
         (a, da): (Addr, Option<Value>),
         (b, db): (Addr, Option<Value>),
         k: usize,
+        looped: bool,
     ) {
+        // Inside the `k` loop (more than one trip), every address moves with its induction
+        // variable: loads may be placed at their use (see `load_in_loop`).
+        let load = |t: &mut Self, w: Width, at: Addr| {
+            if looped {
+                t.load_in_loop(w, at)
+            } else {
+                t.load(w, at)
+            }
+        };
         let Tile { rows, vcols, scol } = tile;
         let brow = Addr {
             dynamic: db,
             ..b.plus(k * s.p)
         };
         let bv: Vec<Value> = (0..vcols)
-            .map(|cv| self.load(Width::X2, brow.plus(2 * cv)))
+            .map(|cv| load(self, Width::X2, brow.plus(2 * cv)))
             .collect();
-        let bs = scol.then(|| self.load(Width::Scalar, brow.plus(2 * vcols)));
+        let bs = scol.then(|| load(self, Width::Scalar, brow.plus(2 * vcols)));
         for r in 0..rows {
             let ar = Addr {
                 dynamic: da,
@@ -280,15 +299,20 @@ impl FunctionTranslator<'_> {
             };
             for (cv, &bvc) in bv.iter().enumerate() {
                 // A fresh broadcast per product: the FMA overwrites it (see the module doc).
-                let x = self.load(Width::Scalar, ar);
+                let x = load(self, Width::Scalar, ar);
                 let av = self.splat(Width::X2, x);
                 let v = vaccs[r * vcols + cv];
                 let cur = self.b.use_var(v);
-                let next = self.fma(av, bvc, cur);
+                let next = if knob("EBMC_SEP", 0) == 1 {
+                    let pr = self.b.ins().fmul(av, bvc);
+                    self.b.ins().fadd(cur, pr)
+                } else {
+                    self.fma(av, bvc, cur)
+                };
                 self.b.def_var(v, next);
             }
             if let Some(bs) = bs {
-                let x = self.load(Width::Scalar, ar);
+                let x = load(self, Width::Scalar, ar);
                 let cur = self.b.use_var(saccs[r]);
                 let next = self.fma(x, bs, cur);
                 self.b.def_var(saccs[r], next);

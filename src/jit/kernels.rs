@@ -437,7 +437,11 @@ impl FunctionTranslator<'_> {
         });
     }
 
-    /// `dst[j, i] = src[i, j]` for row-major `src[rows, cols]`.
+    /// `dst[j, i] = src[i, j]` for row-major `src[rows, cols]`: 2×2 blocks — two `f64x2`
+    /// loads from consecutive rows, their low and high halves interleaved
+    /// (`punpcklqdq`/`punpckhqdq`), two stores into consecutive rows of `dst` — then the odd
+    /// column and the odd row element by element. (Batched training transposes every
+    /// activation and gradient between its matrix products.)
     pub fn transpose(&mut self, dst: Region, src: Region, rows: usize, cols: usize) {
         assert_eq!(
             (dst.len, src.len),
@@ -447,14 +451,40 @@ impl FunctionTranslator<'_> {
         self.check_read(src);
         self.check_write(dst);
         disjoint(dst, &[src]);
-        self.counted_loop(rows, [(8 * cols) as i64, 8], |t, [is, id]| {
-            t.counted_loop(cols, [8, (8 * rows) as i64], |t, [js, jd]| {
+        let (r2, c2) = (rows / 2, cols / 2);
+        let scalar = |t: &mut Self, ds: Value, dd: Value| {
+            let v = t.load(Width::Scalar, Addr::new(src.buf, src.offset, Some(ds)));
+            t.store(v, Addr::new(dst.buf, dst.offset, Some(dd)));
+        };
+        self.counted_loop(r2, [(16 * cols) as i64, 16], |t, [is, id]| {
+            t.counted_loop(c2, [16, (16 * rows) as i64], |t, [js, jd]| {
                 let ds = t.b.ins().iadd(is, js);
                 let dd = t.b.ins().iadd(id, jd);
-                let v = t.load(Width::Scalar, Addr::new(src.buf, src.offset, Some(ds)));
-                t.store(v, Addr::new(dst.buf, dst.offset, Some(dd)));
+                let s0 = Addr::new(src.buf, src.offset, Some(ds));
+                let top = t.load(Width::X2, s0);
+                let bottom = t.load(Width::X2, s0.plus(cols));
+                let (lo, hi) = t.interleave(top, bottom);
+                let d0 = Addr::new(dst.buf, dst.offset, Some(dd));
+                t.store(lo, d0);
+                t.store(hi, d0.plus(rows));
             });
+            if cols % 2 == 1 {
+                let j = cols - 1;
+                for r in 0..2 {
+                    let ds = t.b.ins().iadd_imm_s(is, (8 * (r * cols + j)) as i64);
+                    let dd = t.b.ins().iadd_imm_s(id, (8 * (j * rows + r)) as i64);
+                    scalar(t, ds, dd);
+                }
+            }
         });
+        if rows % 2 == 1 {
+            let i = rows - 1;
+            self.counted_loop(cols, [8, (8 * rows) as i64], |t, [js, jd]| {
+                let ds = t.b.ins().iadd_imm_s(js, (8 * i * cols) as i64);
+                let dd = t.b.ins().iadd_imm_s(jd, (8 * i) as i64);
+                scalar(t, ds, dd);
+            });
+        }
     }
 
     /// `dst[idx] = src[idx]` (or `+=` with `Accumulate::Add`) over every index of two strided
