@@ -16,11 +16,17 @@
 //! A register tile is [`MR`] rows × `2·`[`NRV`] columns of `C` held in `MR·NRV` `f64x2`
 //! accumulators (twelve of the sixteen `xmm` registers) while `k` runs innermost. Each `k`
 //! step loads the tile's row of `B` once (`NRV` vectors, kept in registers) and, for every
-//! row, `A[i, k]` broadcast to both lanes by one `movddup` per product, which the FMA then
-//! consumes — the operand the instruction overwrites is that fresh broadcast, so no register
-//! copy is needed. Twelve independent accumulators cover the FMA latency (four cycles, two
-//! pipes). The `k` loop is unrolled [`KU`] times, which divides the loop's own cost (and the
-//! register moves the allocator puts on the back edge) by as much.
+//! row, `A[i, k]` broadcast to both lanes; the FMA overwrites the broadcast (a register copy
+//! for all but its last use, which the CPU renames away). Twelve independent accumulators
+//! cover the FMA latency (four cycles, two pipes).
+//!
+//! The loads of the `k` loop are marked as movable
+//! ([`FunctionTranslator::load_in_loop`]): Cranelift otherwise keeps every load where it was
+//! emitted and places the arithmetic after all of them, so the tile's loads and its twelve
+//! accumulators were live at once and the accumulators spilled to the stack. [`KU`] = 1 for
+//! the same reason: two `k` steps per iteration hold two rows of `B` and spill again. The
+//! measured alternatives (4 or 5 rows; a multiply and an add instead of the FMA, which keeps
+//! the accumulator in place) were within the noise of this one.
 //!
 //! Edge tiles are the same code with fewer rows, fewer vectors and one scalar column, so any
 //! shape — 1×n, n×1, k = 1, sizes that are no multiple of the tile — goes through it.
@@ -42,7 +48,7 @@
 //! agree with a left-to-right loop to rounding (`k·ε·Σ|a||b|`). Strict mode never comes
 //! here: it uses [`FunctionTranslator::contract_seq`], the interpreter's order.
 
-use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_codegen::ir::{types, Value};
 use cranelift_frontend::Variable;
 
 use super::emit::{Addr, FunctionTranslator, Region, Width};
@@ -55,7 +61,7 @@ pub const NRV: usize = 2;
 /// Most `k` per pass over `C`: a 6 × 256 panel of `A` is 12 KiB, which with a column strip of
 /// 256 rows of `B` (16 KiB of cache lines) fits a 32 KiB L1.
 pub const KC: usize = 256;
-/// Unrolling of the `k` loop.
+/// Unrolling of the `k` loop (see the module documentation for why it is 1).
 pub const KU: usize = 1;
 
 /// The shape of one register tile: `rows` rows, `vcols` vectors and, if `scol`, one scalar
@@ -80,13 +86,6 @@ struct Pass {
     n: usize,
     p: usize,
     acc: Accumulate,
-}
-
-fn knob(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 impl FunctionTranslator<'_> {
@@ -157,9 +156,8 @@ impl FunctionTranslator<'_> {
     /// One pass over all of `C` with `k` in `k0 .. k0 + kc`; `ka`, `kb` are the dynamic
     /// byte offsets of `k0` in `A` and `B` when the pass is inside a loop.
     fn gemm_pass(&mut self, s: Pass, ka: Option<Value>, kb: Option<Value>) {
-        let mr = knob("EBMC_MR", MR);
-        let panels = s.m / mr;
-        let rows_done = panels * mr;
+        let panels = s.m / MR;
+        let rows_done = panels * MR;
         let a = Addr {
             dynamic: self.dyn_add(s.a.dynamic, ka),
             ..s.a
@@ -170,7 +168,7 @@ impl FunctionTranslator<'_> {
         };
         self.counted_loop(
             panels,
-            [(8 * mr * s.n) as i64, (8 * mr * s.p) as i64],
+            [(8 * MR * s.n) as i64, (8 * MR * s.p) as i64],
             |t, [ia, ic]| {
                 let a = Addr {
                     dynamic: t.dyn_add(a.dynamic, Some(ia)),
@@ -180,7 +178,7 @@ impl FunctionTranslator<'_> {
                     dynamic: t.dyn_add(s.c.dynamic, Some(ic)),
                     ..s.c
                 };
-                t.gemm_panel(mr, s, a, b, c);
+                t.gemm_panel(MR, s, a, b, c);
             },
         );
         if rows_done < s.m {
@@ -191,17 +189,16 @@ impl FunctionTranslator<'_> {
 
     /// Rows `a`, `c` (`rows ≤ MR` of them) of one pass, every column tile.
     fn gemm_panel(&mut self, rows: usize, s: Pass, a: Addr, b: Addr, c: Addr) {
-        let nrv = knob("EBMC_NRV", NRV);
-        let nr = 2 * nrv;
-        let tiles = s.p / nr;
-        let cols_done = tiles * nr;
+        const NR: usize = 2 * NRV;
+        let tiles = s.p / NR;
+        let cols_done = tiles * NR;
         let full = Tile {
             rows,
-            vcols: nrv,
+            vcols: NRV,
             scol: false,
         };
         // B and C advance by the same number of bytes per column tile: one induction variable.
-        self.counted_loop(tiles, [(8 * nr) as i64], |t, [j]| {
+        self.counted_loop(tiles, [(8 * NR) as i64], |t, [j]| {
             let b = Addr {
                 dynamic: t.dyn_add(b.dynamic, Some(j)),
                 ..b
@@ -231,7 +228,7 @@ impl FunctionTranslator<'_> {
         let zs = self.fconst(Width::Scalar, 0.0);
         let vaccs = self.vars(rows * vcols, zv, types::F64X2);
         let saccs = self.vars(if scol { rows } else { 0 }, zs, types::F64);
-        let unroll = knob("EBMC_KU", KU).min(s.kc);
+        let unroll = KU.min(s.kc);
         let trips = s.kc / unroll;
         let step = |t: &mut Self, da: Option<Value>, db: Option<Value>, k: usize, looped| {
             t.gemm_step(tile, s, (&vaccs, &saccs), (a, da), (b, db), k, looped);
@@ -298,17 +295,11 @@ impl FunctionTranslator<'_> {
                 ..a.plus(r * s.n + k)
             };
             for (cv, &bvc) in bv.iter().enumerate() {
-                // A fresh broadcast per product: the FMA overwrites it (see the module doc).
                 let x = load(self, Width::Scalar, ar);
                 let av = self.splat(Width::X2, x);
                 let v = vaccs[r * vcols + cv];
                 let cur = self.b.use_var(v);
-                let next = if knob("EBMC_SEP", 0) == 1 {
-                    let pr = self.b.ins().fmul(av, bvc);
-                    self.b.ins().fadd(cur, pr)
-                } else {
-                    self.fma(av, bvc, cur)
-                };
+                let next = self.fma(av, bvc, cur);
                 self.b.def_var(v, next);
             }
             if let Some(bs) = bs {
