@@ -216,12 +216,23 @@ fn main() {
             black_box(&cr);
         });
         row(&format!("matmul {mm}x{nn}x{pp} (i-k-j)"), jit, rust);
-        let gflops = flops / jit;
-        println!(
-            "{:<34} {gflops:>6.1} GFLOP/s = {:>4.1} % of {PEAK_GFLOPS} GFLOP/s peak",
-            "",
-            100.0 * gflops / PEAK_GFLOPS
-        );
+        // On a shared machine the median includes time the thread was not running; the
+        // fastest of many single calls is the kernel's own speed.
+        let best = (0..200)
+            .map(|_| {
+                let t = Instant::now();
+                f.call(black_box(&ins), &mut c, &mut []).unwrap();
+                t.elapsed().as_nanos() as f64
+            })
+            .fold(f64::INFINITY, f64::min);
+        for (what, ns) in [("median", jit), ("fastest call", best)] {
+            let gflops = flops / ns;
+            println!(
+                "{:<34} {gflops:>6.1} GFLOP/s = {:>4.1} % of {PEAK_GFLOPS} GFLOP/s peak ({what})",
+                "",
+                100.0 * gflops / PEAK_GFLOPS
+            );
+        }
     }
 
     // tanh map, per element
