@@ -231,7 +231,7 @@ impl FunctionTranslator<'_> {
         let unroll = KU.min(s.kc);
         let trips = s.kc / unroll;
         let step = |t: &mut Self, da: Option<Value>, db: Option<Value>, k: usize, looped| {
-            t.gemm_step(tile, s, (&vaccs, &saccs), (a, da), (b, db), k, looped);
+            t.gemm_step(tile, s, (&vaccs, &saccs), (a, da), (b, db), (k, looped));
         };
         self.counted_loop(
             trips,
@@ -260,7 +260,8 @@ impl FunctionTranslator<'_> {
         }
     }
 
-    /// Step `k` (relative to the dynamic offsets `da`, `db`) of a tile.
+    /// Step `k` (relative to the dynamic offsets `da`, `db`) of a tile; `looped` when inside
+    /// the `k` loop.
     fn gemm_step(
         &mut self,
         tile: Tile,
@@ -268,8 +269,7 @@ impl FunctionTranslator<'_> {
         (vaccs, saccs): (&[Variable], &[Variable]),
         (a, da): (Addr, Option<Value>),
         (b, db): (Addr, Option<Value>),
-        k: usize,
-        looped: bool,
+        (k, looped): (usize, bool),
     ) {
         // Inside the `k` loop (more than one trip), every address moves with its induction
         // variable: loads may be placed at their use (see `load_in_loop`).
