@@ -32,7 +32,9 @@
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, Block, FuncRef, InstBuilder, MemFlagsData, Type, Value};
+use cranelift_codegen::ir::{
+    types, Block, Endianness, FuncRef, InstBuilder, MemFlagsData, Type, Value,
+};
 use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_module::FuncId;
 
@@ -304,6 +306,21 @@ impl<'a> FunctionTranslator<'a> {
         self.b.ins().load(w.float(), Self::flags(), p, imm)
     }
 
+    /// [`Self::load`] for a loop body that reads a region no instruction of the loop writes,
+    /// at an address that moves with the loop's own induction variable (`a.dynamic` includes
+    /// it). The load is marked `readonly` and `can_move`, which makes it a pure value to
+    /// Cranelift's optimizer: instead of staying where it was emitted — every load of an
+    /// unrolled body ahead of every use, so a register-blocked kernel holds them all at once
+    /// and spills — it is placed just before its first use. Sound here because the address
+    /// depends on the induction variable, so the load can neither be hoisted out of the loop
+    /// nor merged with a load outside it, and inside the loop the memory does not change.
+    pub(super) fn load_in_loop(&mut self, w: Width, a: Addr) -> Value {
+        assert!(a.dynamic.is_some(), "a loop-varying address");
+        let (p, imm) = self.pointer(a);
+        let flags = Self::flags().with_readonly().with_can_move();
+        self.b.ins().load(w.float(), flags, p, imm)
+    }
+
     /// Stores `w.lanes()` elements. Callers have checked the region containing them.
     pub(super) fn store(&mut self, v: Value, a: Addr) {
         debug_assert!(a.buf != Buf::Input);
@@ -511,6 +528,26 @@ impl<'a> FunctionTranslator<'a> {
 
     pub(super) fn float_of(&mut self, w: Width, x: Value) -> Value {
         self.b.ins().bitcast(w.float(), MemFlagsData::new(), x)
+    }
+
+    /// `([a0, b0], [a1, b1])` from `a = [a0, a1]`, `b = [b0, b1]`: the two columns of a 2×2
+    /// block whose rows are `a` and `b`.
+    pub(super) fn interleave(&mut self, a: Value, b: Value) -> (Value, Value) {
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        let bytes = |t: &mut Self, v: Value| t.b.ins().bitcast(types::I8X16, little, v);
+        let (x, y) = (bytes(self, a), bytes(self, b));
+        // Byte `i < 16` of the mask picks byte `i` of `x`, `16 + i` byte `i` of `y`.
+        let mask = |first: u8| -> Vec<u8> {
+            (first..first + 8)
+                .chain(16 + first..16 + first + 8)
+                .collect()
+        };
+        let mut half = |first: u8| {
+            let imm = self.b.func.dfg.immediates.push(mask(first).into());
+            let v = self.b.ins().shuffle(x, y, imm);
+            self.b.ins().bitcast(types::F64X2, little, v)
+        };
+        (half(0), half(8))
     }
 
     /// Sum of the two lanes of an `f64x2` (lane 0 first), as a scalar.

@@ -13,9 +13,7 @@
 //! * `matvec` computes four rows at a time against one load of `x`, eight accumulators;
 //! * `matvec_t` (`Aᵀ g`) and `outer` (`A += g xᵀ`) sweep rows of `A` contiguously, four rows
 //!   per pass over the destination for `matvec_t`;
-//! * `matmul` computes 4×4 tiles of `C` in eight vector registers, walking `k` down a 4-column
-//!   panel of `B` that stays in cache while every row tile of `A` passes over it; edge tiles
-//!   are the same code with fewer rows or columns.
+//! * `matmul` is register-blocked, in its own module ([`super::gemm`]).
 //!
 //! Summation order differs from a left-to-right loop, so results agree with one to rounding.
 
@@ -47,7 +45,7 @@ fn disjoint(dst: Region, srcs: &[Region]) {
 
 impl FunctionTranslator<'_> {
     /// Stores `v` at `a`, or adds it to what is there.
-    fn put(&mut self, w: Width, v: Value, a: Addr, acc: Accumulate) {
+    pub(super) fn put(&mut self, w: Width, v: Value, a: Addr, acc: Accumulate) {
         let v = match acc {
             Accumulate::Overwrite => v,
             Accumulate::Add => {
@@ -58,7 +56,7 @@ impl FunctionTranslator<'_> {
         self.store(v, a);
     }
 
-    fn vars(&mut self, count: usize, init: Value, ty: types::Type) -> Vec<Variable> {
+    pub(super) fn vars(&mut self, count: usize, init: Value, ty: types::Type) -> Vec<Variable> {
         (0..count)
             .map(|_| {
                 let v = self.b.declare_var(ty);
@@ -439,157 +437,11 @@ impl FunctionTranslator<'_> {
         });
     }
 
-    /// One tile of `C = A B`: `rows` rows of `C` starting at `c`, `vcols` vector columns
-    /// (pairs) and, if `scol`, one scalar column after them. `a` is `A[i, 0]`, `b` is
-    /// `B[0, j]`, `c` is `C[i, j]`.
-    #[allow(clippy::too_many_arguments)]
-    fn matmul_tile(
-        &mut self,
-        rows: usize,
-        vcols: usize,
-        scol: bool,
-        (n, p): (usize, usize),
-        a: Addr,
-        b: Addr,
-        c: Addr,
-        acc: Accumulate,
-    ) {
-        let zv = self.fconst(Width::X2, 0.0);
-        let zs = self.fconst(Width::Scalar, 0.0);
-        let vaccs = self.vars(rows * vcols, zv, types::F64X2);
-        let saccs = self.vars(if scol { rows } else { 0 }, zs, types::F64);
-        self.counted_loop(n, [8, (8 * p) as i64], |t, [ka, kb]| {
-            let da = t.dyn_add(a.dynamic, Some(ka));
-            let db = t.dyn_add(b.dynamic, Some(kb));
-            let bv: Vec<Value> = (0..vcols)
-                .map(|cv| {
-                    t.load(
-                        Width::X2,
-                        Addr {
-                            dynamic: db,
-                            ..b.plus(2 * cv)
-                        },
-                    )
-                })
-                .collect();
-            let bs = scol.then(|| {
-                t.load(
-                    Width::Scalar,
-                    Addr {
-                        dynamic: db,
-                        ..b.plus(2 * vcols)
-                    },
-                )
-            });
-            for r in 0..rows {
-                let ar = t.load(
-                    Width::Scalar,
-                    Addr {
-                        dynamic: da,
-                        ..a.plus(r * n)
-                    },
-                );
-                if vcols > 0 {
-                    let av = t.splat(Width::X2, ar);
-                    for (cv, &bvc) in bv.iter().enumerate() {
-                        let v = vaccs[r * vcols + cv];
-                        let cur = t.b.use_var(v);
-                        let next = t.fma(av, bvc, cur);
-                        t.b.def_var(v, next);
-                    }
-                }
-                if let Some(bs) = bs {
-                    let cur = t.b.use_var(saccs[r]);
-                    let next = t.fma(ar, bs, cur);
-                    t.b.def_var(saccs[r], next);
-                }
-            }
-        });
-        for r in 0..rows {
-            for cv in 0..vcols {
-                let v = self.b.use_var(vaccs[r * vcols + cv]);
-                self.put(Width::X2, v, c.plus(r * p + 2 * cv), acc);
-            }
-            if scol {
-                let v = self.b.use_var(saccs[r]);
-                self.put(Width::Scalar, v, c.plus(r * p + 2 * vcols), acc);
-            }
-        }
-    }
-
-    /// `C (+)= A B` for row-major `A[m, n]`, `B[n, p]`, `C[m, p]`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn matmul(
-        &mut self,
-        c: Region,
-        a: Region,
-        b: Region,
-        (m, n, p): (usize, usize, usize),
-        acc: Accumulate,
-    ) {
-        assert_eq!(
-            (c.len, a.len, b.len),
-            (m * p, m * n, n * p),
-            "matmul shapes"
-        );
-        self.check_read(a);
-        self.check_read(b);
-        self.check_write(c);
-        disjoint(c, &[a, b]);
-        if n == 0 {
-            if acc == Accumulate::Overwrite {
-                self.fill(c, 0.0);
-            }
-            return;
-        }
-        const MR: usize = 4;
-        const NR: usize = 4;
-        let row_tiles = m / MR;
-        let rows_done = row_tiles * MR;
-        let col_tiles = p / NR;
-        let cols_done = col_tiles * NR;
-        // One column strip: all row tiles, then the leftover rows, against B[:, j..j+cols].
-        let strip = |t: &mut Self, vcols: usize, scol: bool, j: usize, dj: Option<Value>| {
-            t.counted_loop(
-                row_tiles,
-                [(8 * MR * n) as i64, (8 * MR * p) as i64],
-                |t, [ia, ic]| {
-                    let dc = t.dyn_add(dj, Some(ic));
-                    t.matmul_tile(
-                        MR,
-                        vcols,
-                        scol,
-                        (n, p),
-                        Addr::new(a.buf, a.offset, Some(ia)),
-                        Addr::new(b.buf, b.offset + j, dj),
-                        Addr::new(c.buf, c.offset + j, dc),
-                        acc,
-                    );
-                },
-            );
-            if rows_done < m {
-                t.matmul_tile(
-                    m - rows_done,
-                    vcols,
-                    scol,
-                    (n, p),
-                    Addr::new(a.buf, a.offset + rows_done * n, None),
-                    Addr::new(b.buf, b.offset + j, dj),
-                    Addr::new(c.buf, c.offset + rows_done * p + j, dj),
-                    acc,
-                );
-            }
-        };
-        self.counted_loop(col_tiles, [(8 * NR) as i64], |t, [jb]| {
-            strip(t, NR / 2, false, 0, Some(jb));
-        });
-        let left = p - cols_done;
-        if left > 0 {
-            strip(self, left / 2, left % 2 == 1, cols_done, None);
-        }
-    }
-
-    /// `dst[j, i] = src[i, j]` for row-major `src[rows, cols]`.
+    /// `dst[j, i] = src[i, j]` for row-major `src[rows, cols]`: 2×2 blocks — two `f64x2`
+    /// loads from consecutive rows, their low and high halves interleaved
+    /// (`punpcklqdq`/`punpckhqdq`), two stores into consecutive rows of `dst` — then the odd
+    /// column and the odd row element by element. (Batched training transposes every
+    /// activation and gradient between its matrix products.)
     pub fn transpose(&mut self, dst: Region, src: Region, rows: usize, cols: usize) {
         assert_eq!(
             (dst.len, src.len),
@@ -599,14 +451,40 @@ impl FunctionTranslator<'_> {
         self.check_read(src);
         self.check_write(dst);
         disjoint(dst, &[src]);
-        self.counted_loop(rows, [(8 * cols) as i64, 8], |t, [is, id]| {
-            t.counted_loop(cols, [8, (8 * rows) as i64], |t, [js, jd]| {
+        let (r2, c2) = (rows / 2, cols / 2);
+        let scalar = |t: &mut Self, ds: Value, dd: Value| {
+            let v = t.load(Width::Scalar, Addr::new(src.buf, src.offset, Some(ds)));
+            t.store(v, Addr::new(dst.buf, dst.offset, Some(dd)));
+        };
+        self.counted_loop(r2, [(16 * cols) as i64, 16], |t, [is, id]| {
+            t.counted_loop(c2, [16, (16 * rows) as i64], |t, [js, jd]| {
                 let ds = t.b.ins().iadd(is, js);
                 let dd = t.b.ins().iadd(id, jd);
-                let v = t.load(Width::Scalar, Addr::new(src.buf, src.offset, Some(ds)));
-                t.store(v, Addr::new(dst.buf, dst.offset, Some(dd)));
+                let s0 = Addr::new(src.buf, src.offset, Some(ds));
+                let top = t.load(Width::X2, s0);
+                let bottom = t.load(Width::X2, s0.plus(cols));
+                let (lo, hi) = t.interleave(top, bottom);
+                let d0 = Addr::new(dst.buf, dst.offset, Some(dd));
+                t.store(lo, d0);
+                t.store(hi, d0.plus(rows));
             });
+            if cols % 2 == 1 {
+                let j = cols - 1;
+                for r in 0..2 {
+                    let ds = t.b.ins().iadd_imm_s(is, (8 * (r * cols + j)) as i64);
+                    let dd = t.b.ins().iadd_imm_s(id, (8 * (j * rows + r)) as i64);
+                    scalar(t, ds, dd);
+                }
+            }
         });
+        if rows % 2 == 1 {
+            let i = rows - 1;
+            self.counted_loop(cols, [8, (8 * rows) as i64], |t, [js, jd]| {
+                let ds = t.b.ins().iadd_imm_s(js, (8 * i * cols) as i64);
+                let dd = t.b.ins().iadd_imm_s(jd, (8 * i) as i64);
+                scalar(t, ds, dd);
+            });
+        }
     }
 
     /// `dst[idx] = src[idx]` (or `+=` with `Accumulate::Add`) over every index of two strided

@@ -15,7 +15,8 @@
 //!   and lane-generic helpers (`f64` or `f64x2`).
 //! * [`elementwise`] compiles fused elementwise [`Chain`]s: one loop, many ops per element,
 //!   SIMD body plus scalar tail.
-//! * [`kernels`] holds the linear algebra, reductions and data movement.
+//! * [`kernels`] holds the linear algebra, reductions and data movement; [`gemm`] the
+//!   register-blocked matrix–matrix product.
 //! * [`api`] is the interface to the tensor IR: [`compile`] and [`compile_entries`] turn
 //!   [`crate::ir::Graph`]s into the functions of one module, each with its [`Signature`]. A
 //!   body past 10,000 instructions is emitted as several functions of that size, which the
@@ -52,6 +53,7 @@
 pub mod api;
 pub mod elementwise;
 pub mod emit;
+pub mod gemm;
 pub mod kernels;
 pub mod math;
 pub mod module;

@@ -1,0 +1,211 @@
+//! The register-blocked matrix–matrix product (`src/jit/gemm.rs`) against a plain triple loop,
+//! over shapes chosen to hit every edge of the blocking: 1×n, n×1, k = 1, row counts around
+//! the tile height (6), column counts around the tile width (4) and odd ones (a scalar
+//! column), and `k` around the pass length (256): one pass, two equal passes, a loop of
+//! passes plus a shorter last one. Each with FMA (when the host has it) and without, storing
+//! and adding into the destination.
+//!
+//! Tolerance. The kernel and the loop each compute `c + Σ_k a_k b_k` with `n + 1` roundings
+//! in some order; each is within `γ(n+1) · (|c| + Σ|a_k||b_k|)` of the exact value, with
+//! `γ(j) = j·u / (1 − j·u)` and `u = 2⁻⁵³` (Higham, *Accuracy and Stability*, §3.1; an FMA
+//! only removes roundings). So they differ by at most twice that, per element. A wrong index
+//! or a dropped term is off by about `|a||b|`, far beyond it.
+
+use ebmc::jit::{Accumulate, Buf, CompiledFn, Jit, JitOptions, Layout, Region};
+
+/// splitmix64, seeded, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+fn gamma(j: usize) -> f64 {
+    let u = f64::EPSILON / 2.0;
+    j as f64 * u / (1.0 - j as f64 * u)
+}
+
+fn compile(opts: JitOptions, (m, n, p): (usize, usize, usize), acc: Accumulate) -> CompiledFn {
+    let mut jit = Jit::new(opts).expect("host supported");
+    let layout = Layout::new(m * n + n * p, m * p, 0);
+    let f = jit
+        .define("gemm", layout, |t| {
+            t.matmul(
+                Region::new(Buf::Output, 0, m * p),
+                Region::new(Buf::Input, 0, m * n),
+                Region::new(Buf::Input, m * n, n * p),
+                (m, n, p),
+                acc,
+            )
+        })
+        .expect("compiles");
+    jit.finish().expect("links").get(f)
+}
+
+/// Checks one shape under `opts`; returns the largest error as a fraction of its bound.
+fn check(opts: &JitOptions, rng: &mut Rng, (m, n, p): (usize, usize, usize)) -> f64 {
+    let a = rng.vec(m * n);
+    let b = rng.vec(n * p);
+    let ins: Vec<f64> = a.iter().chain(&b).copied().collect();
+    let mut worst: f64 = 0.0;
+    for acc in [Accumulate::Overwrite, Accumulate::Add] {
+        let f = compile(opts.clone(), (m, n, p), acc);
+        let init = rng.vec(m * p);
+        let mut got = init.clone();
+        f.call(&ins, &mut got, &mut []).expect("runs");
+        for i in 0..m {
+            for j in 0..p {
+                let c0 = if acc == Accumulate::Add {
+                    init[i * p + j]
+                } else {
+                    0.0
+                };
+                let mut want = c0;
+                let mut mag = c0.abs();
+                for k in 0..n {
+                    want += a[i * n + k] * b[k * p + j];
+                    mag += (a[i * n + k] * b[k * p + j]).abs();
+                }
+                let bound = 2.0 * gamma(n + 1) * mag;
+                let err = (got[i * p + j] - want).abs();
+                assert!(
+                    err <= bound,
+                    "matmul {m}x{n}x{p} {acc:?}: C[{i},{j}] = {}, loop gives {want}, \
+                     |diff| {err:e} > bound {bound:e}",
+                    got[i * p + j]
+                );
+                if bound > 0.0 {
+                    worst = worst.max(err / bound);
+                }
+            }
+        }
+    }
+    worst
+}
+
+const SHAPES: &[(usize, usize, usize)] = &[
+    // degenerate
+    (0, 3, 4),
+    (3, 0, 4),
+    (3, 4, 0),
+    (1, 1, 1),
+    // 1×n, n×1, k = 1
+    (1, 9, 13),
+    (1, 300, 1),
+    (13, 9, 1),
+    (7, 1, 9),
+    (6, 1, 4),
+    // around the tile: rows 5, 6, 7, 12, 13; columns 1 … 9
+    (5, 3, 2),
+    (6, 4, 4),
+    (7, 5, 3),
+    (12, 8, 8),
+    (13, 11, 9),
+    (6, 2, 5),
+    (11, 3, 7),
+    // around the pass length 256: one pass, one pass exactly, two equal passes,
+    // three equal passes, a loop of passes then a shorter one
+    (7, 255, 5),
+    (6, 256, 4),
+    (7, 257, 6),
+    (5, 512, 3),
+    (3, 768, 5),
+    (4, 520, 7),
+    // the shapes of a batched dense layer (16 examples, 784 → 256 → 10): W Xᵀ, Gᵀ X
+    (256, 784, 16),
+    (256, 16, 784),
+    (10, 256, 16),
+    (10, 16, 256),
+];
+
+#[test]
+fn matmul_agrees_with_a_plain_loop_with_fma() {
+    let opts = JitOptions {
+        verify: true,
+        ..JitOptions::default()
+    };
+    let mut rng = Rng(21);
+    for &s in SHAPES {
+        check(&opts, &mut rng, s);
+    }
+}
+
+#[test]
+fn matmul_agrees_with_a_plain_loop_without_fma() {
+    let opts = JitOptions {
+        verify: true,
+        fma: false,
+        ..JitOptions::default()
+    };
+    let mut rng = Rng(22);
+    for &s in SHAPES {
+        check(&opts, &mut rng, s);
+    }
+}
+
+/// The bound is not vacuous: with FMA off both sides round every product, and over long sums
+/// the observed error reaches a visible fraction of it.
+#[test]
+fn tolerance_is_within_sight_of_the_errors() {
+    let opts = JitOptions {
+        verify: true,
+        fma: false,
+        ..JitOptions::default()
+    };
+    let mut rng = Rng(23);
+    let worst = check(&opts, &mut rng, (6, 784, 8));
+    assert!(worst > 1e-4, "largest error only {worst} of its bound");
+}
+
+/// The 2×2-blocked transpose moves every element exactly once to its place, for even and odd
+/// row and column counts (the odd column and the odd row take the element-by-element path).
+#[test]
+fn transpose_moves_every_element() {
+    let mut rng = Rng(24);
+    for (rows, cols) in [
+        (1, 1),
+        (1, 5),
+        (5, 1),
+        (2, 2),
+        (2, 3),
+        (3, 2),
+        (5, 7),
+        (16, 784),
+        (7, 16),
+    ] {
+        let src = rng.vec(rows * cols);
+        let mut jit = Jit::new(JitOptions::default()).expect("host supported");
+        let f = jit
+            .define("t", Layout::new(rows * cols, rows * cols, 0), |t| {
+                t.transpose(
+                    Region::new(Buf::Output, 0, rows * cols),
+                    Region::new(Buf::Input, 0, rows * cols),
+                    rows,
+                    cols,
+                )
+            })
+            .expect("compiles");
+        let f = jit.finish().expect("links").get(f);
+        let mut got = vec![f64::NAN; rows * cols];
+        f.call(&src, &mut got, &mut []).expect("runs");
+        for i in 0..rows {
+            for j in 0..cols {
+                assert_eq!(
+                    got[j * rows + i].to_bits(),
+                    src[i * cols + j].to_bits(),
+                    "transpose {rows}x{cols} at ({i}, {j})"
+                );
+            }
+        }
+    }
+}
