@@ -501,6 +501,11 @@ fn point(model: &Model, rng: &mut Rng, scale: &HashMap<String, f64>) -> Vars {
                 }
             },
         );
+        if var.role == Role::Output && !var.ty.is_discrete() {
+            let s = scale.get(&var.name).copied().unwrap_or(1.0);
+            let neg = (0..var.ty.elements()).map(|_| s * rng.normal()).collect();
+            v.insert(format!("neg.{}", var.name), neg);
+        }
     }
     v
 }
@@ -508,17 +513,19 @@ fn point(model: &Model, rng: &mut Rng, scale: &HashMap<String, f64>) -> Vars {
 /// Writes one point per row of the kernel into its input ports (params from the first).
 fn fill(k: &mut Kernel, model: &Model, points: &[Vars]) {
     for i in 0..k.entry().inputs.len() {
-        let Input::Value(v) = k.entry().inputs[i].what else {
-            panic!("the benchmarked models take no negative answers")
+        // A negative answer ȳ is the point's `neg.NAME`, as the hand-written losses read it.
+        let (var, key) = match k.entry().inputs[i].what {
+            Input::Value(v) => (model.var(v), model.var(v).name.clone()),
+            Input::Negative(v) => (model.var(v), format!("neg.{}", model.var(v).name)),
+            Input::Stage(_) => panic!("the benchmarked entry points take no stage values"),
         };
-        let var = model.var(v);
         let dst = k.input_mut(i);
         if var.role == Role::Param {
-            dst.copy_from_slice(&points[0][&var.name]);
+            dst.copy_from_slice(&points[0][&key]);
         } else {
             let l = var.ty.elements();
             for (row, p) in dst.chunks_mut(l).zip(points) {
-                row.copy_from_slice(&p[&var.name]);
+                row.copy_from_slice(&p[&key]);
             }
         }
     }
