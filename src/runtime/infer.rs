@@ -299,28 +299,18 @@ impl Session {
 }
 
 fn answer_count(ty: &Ty) -> usize {
-    match ty {
-        Ty::Class(k) => *k,
-        Ty::Sign => 2,
-        Ty::Real(_) => 1,
-    }
+    ty.states().unwrap_or(1)
 }
 
-/// Writes answer number `k` (row-major over `vars` in order; a sign's −1 first) into `p`.
+/// Writes answer number `k` (row-major over `vars` in order; a sign's −1 first, a sign
+/// tensor's first element the most significant: [`Ty::answer`]) into `p`.
 fn decode(model: &Model, vars: &[VarId], mut k: usize, p: &mut Point) {
     for v in vars.iter().rev() {
         let ty = &model.var(*v).ty;
         let n = answer_count(ty);
         let i = k % n;
         k /= n;
-        let value = match ty {
-            Ty::Sign if i == 0 => -1.0,
-            Ty::Sign => 1.0,
-            _ => i as f64,
-        };
-        let slot = &mut p.values[v.0 as usize];
-        slot.clear();
-        slot.push(value);
+        p.values[v.0 as usize] = ty.answer(i);
     }
 }
 

@@ -119,7 +119,7 @@ impl OutputMetrics {
     /// empty set.
     pub fn of(ty: &Ty, predicted: &[f64], truth: &[f64]) -> Option<OutputMetrics> {
         match ty {
-            Ty::Class(_) | Ty::Sign => {
+            Ty::Class(_) | Ty::Sign(_) => {
                 accuracy(predicted, truth).map(|accuracy| OutputMetrics::Discrete { accuracy })
             }
             Ty::Real(_) => Some(OutputMetrics::Real {
@@ -329,6 +329,13 @@ impl Report {
                                 .join(", ")
                         ),
                         Ty::Real(_) => format!("{:.6}", v[0]),
+                        Ty::Sign(s) if !s.is_scalar() => format!(
+                            "[{}]",
+                            v.iter()
+                                .map(|x| format!("{x}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                         _ => format!("{}", v[0]),
                     };
                     out.push_str(&format!("{name:<width$} = {text}\n"));
@@ -365,10 +372,7 @@ fn number(x: f64) -> Value {
 /// refuses (NaN, a class index that is not one) become numbers or `null` instead.
 fn nested(ty: &Ty, values: &[f64]) -> Value {
     super::weights::to_json(ty, values).unwrap_or_else(|_| {
-        let dims: &[usize] = match ty {
-            Ty::Real(s) => &s.0,
-            _ => &[],
-        };
+        let dims: &[usize] = ty.shape().map_or(&[], |s| &s.0);
         nest(dims, values, &number)
     })
 }
@@ -490,7 +494,7 @@ mod tests {
                 r2: Some(-1.0)
             })
         );
-        assert_eq!(OutputMetrics::of(&Ty::Sign, &[], &[]), None);
+        assert_eq!(OutputMetrics::of(&Ty::sign(), &[], &[]), None);
     }
 
     #[test]

@@ -645,7 +645,9 @@ fn evaluate(
 
 fn column_names(name: &str, ty: &Ty) -> Vec<String> {
     match ty {
-        Ty::Real(s) if !s.is_scalar() => (0..s.len()).map(|i| format!("{name}[{i}]")).collect(),
+        Ty::Real(s) | Ty::Sign(s) if !s.is_scalar() => {
+            (0..s.len()).map(|i| format!("{name}[{i}]")).collect()
+        }
         _ => vec![name.to_string()],
     }
 }
