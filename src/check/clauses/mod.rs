@@ -96,7 +96,7 @@ pub fn methods() -> Vec<MethodInfo> {
         m(Clause::Negatives, "descent", loss::NEGATIVES_DESCENT, false),
         m(Clause::Negatives, "shuffle", &[], false),
         m(Clause::Infer, "descent", infer::DESCENT_INFER, true),
-        m(Clause::Infer, "enumerate", &[], false),
+        m(Clause::Infer, "enumerate", infer::ENUMERATE_INFER, false),
         m(Clause::Train, "sgd", train::SGD, false),
         m(Clause::Train, "adam", train::ADAM, false),
         m(Clause::Min, "descent", elim::DESCENT_ELIM, true),
