@@ -19,7 +19,7 @@ use crate::types::Ty;
 pub(super) fn uniform_value(ty: &Ty, rng: &mut Rng) -> f64 {
     match ty {
         Ty::Class(k) => rng.below(*k as u64) as f64,
-        Ty::Sign => {
+        Ty::Sign(_) => {
             if rng.below(2) == 0 {
                 -1.0
             } else {
@@ -34,7 +34,7 @@ pub(super) fn uniform_value(ty: &Ty, rng: &mut Rng) -> f64 {
 fn values(ty: &Ty) -> Vec<f64> {
     match ty {
         Ty::Class(k) => (0..*k).map(|i| i as f64).collect(),
-        Ty::Sign => vec![-1.0, 1.0],
+        Ty::Sign(_) => vec![-1.0, 1.0],
         Ty::Real(_) => Vec::new(),
     }
 }
