@@ -41,9 +41,10 @@ use std::sync::Arc;
 pub const BATCH: usize = 16;
 
 /// Chains per call of [`Entry::SampleStep`]: a sampler moves its chains by blocks of this
-/// many, so that the per-step gradient is matrix–matrix products whose activations (64 rows
-/// of a 128-wide layer: 64 KiB) stay in cache while a weight matrix streams through once.
-pub const CHAINS: usize = 64;
+/// many, so that the per-step gradient is matrix–matrix products that read a weight matrix
+/// once per block. On the density MLP (2 → 128 → 128 → 1) 16 beat 64 (whose 400 KB of scratch
+/// leaves the cache) and matched 8 (`cargo bench --bench sample`).
+pub const CHAINS: usize = 16;
 
 /// Largest number of `f64`s one call of the interpreter may hold in its intermediate values:
 /// 2^28 (2 GiB), the JIT's [`jit::MAX_SCRATCH`]. The interpreter keeps the value of every node
