@@ -201,3 +201,42 @@ fn sign_vector_probabilities_are_named_by_their_signs() {
         }
     }
 }
+
+/// A model without data, asked at one point (`--at`): the same columns after the answer.
+#[test]
+fn one_question_writes_the_probabilities_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_of(
+        "model m {
+           input s : sign[3]
+           output y : class[2]
+           param W : real[2, 3] = [[1, 0, 0], [0, 1, 1]]
+           energy (W @ s)[y]
+           infer y by enumerate(beta = 2)
+         }",
+        false,
+    );
+    let out = dir.path().join("out.csv");
+    let opts = RunOptions {
+        out: Some(out.clone()),
+        at: vec![(ebmc::check::VarId(0), vec![1.0, -1.0, 1.0])],
+        ..RunOptions::default()
+    };
+    run::run(&model, dir.path(), &opts, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("y,p_0,p_1"));
+    let row: Vec<f64> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    // Energies W @ s = [1, 0]: P = softmax(−2 · [1, 0]).
+    let want = softmax(&[1.0, 0.0], 2.0);
+    assert_eq!(row[0], 1.0);
+    assert!(
+        (row[1] - want[0]).abs() < 1e-12 && (row[2] - want[1]).abs() < 1e-12,
+        "{row:?}"
+    );
+}
