@@ -534,6 +534,90 @@ mod tests {
     use super::*;
     use crate::types::Shape;
 
+    /// The Gibbs probabilities against exp(−βE)/Σ computed directly on energies where that
+    /// does not overflow, and finite where it would (energies of ±1000 at β = 2).
+    #[test]
+    fn log_probabilities_are_a_stable_softmax_of_minus_beta_e() {
+        let e = [0.3, -1.2, 2.0, 0.0];
+        let beta = 0.7;
+        let z: f64 = e.iter().map(|x: &f64| (-beta * x).exp()).sum();
+        let lp = log_probabilities(&e, beta);
+        for (l, x) in lp.iter().zip(e) {
+            assert!((l.exp() - (-beta * x).exp() / z).abs() < 1e-15);
+        }
+        let total: f64 = lp.iter().map(|l| l.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-15);
+        let far = log_probabilities(&[1000.0, -1000.0, -999.0], 2.0);
+        assert!(far.iter().all(|l| !l.is_nan()), "{far:?}");
+        // exp(−2·(−1000)) and exp(−2·(−999)) overflow; their ratio is e², the first ~0.
+        let p1 = 1.0 / (1.0 + (-2.0f64).exp());
+        // Rounding of terms near 2000 (ulp 2.3e-13) bounds the error, not that of 1.
+        assert!((far[1].exp() - p1).abs() < 1e-12, "{far:?}");
+        assert_eq!(far[0].exp(), 0.0);
+        assert_eq!(
+            log_probabilities(&[f64::INFINITY, 0.0], 1.0),
+            [f64::NEG_INFINITY, 0.0]
+        );
+    }
+
+    #[test]
+    fn marginals_sum_the_other_outputs_out() {
+        // Two outputs of 2 and 3 answers; joint P(a, b) row-major over (a, b).
+        let p = [0.1, 0.2, 0.05, 0.3, 0.15, 0.2];
+        let joint: Vec<f64> = p.iter().map(|x: &f64| x.ln()).collect();
+        let a = marginal_log_probabilities(&joint, &[2, 3], 0);
+        let b = marginal_log_probabilities(&joint, &[2, 3], 1);
+        let close = |l: &[f64], want: &[f64]| {
+            for (x, w) in l.iter().zip(want) {
+                assert!((x.exp() - w).abs() < 1e-15, "{l:?} vs {want:?}");
+            }
+        };
+        close(&a, &[0.35, 0.65]);
+        close(&b, &[0.4, 0.35, 0.25]);
+    }
+
+    /// Log loss and ECE by hand on six examples of two answers.
+    #[test]
+    fn calibration_by_hand() {
+        // Probabilities of answer 0 and 1, and the truth.
+        let rows = [
+            ([0.9, 0.1], 0),   // top 0 (0.9, bin 13), right
+            ([0.8, 0.2], 1),   // top 0 (0.8, bin 12), wrong
+            ([0.3, 0.7], 1),   // top 1 (0.7, bin 10), right
+            ([0.55, 0.45], 0), // top 0 (0.55, bin 8), right
+            ([0.92, 0.08], 1), // top 0 (0.92, bin 13), wrong
+            ([0.62, 0.38], 1), // top 0 (0.62, bin 9), wrong
+        ];
+        let log_p: Vec<f64> = rows.iter().flat_map(|(p, _)| p.map(f64::ln)).collect();
+        let truth: Vec<usize> = rows.iter().map(|r| r.1).collect();
+        let c = Calibration::of(&log_p, 2, &truth).unwrap();
+        let log_loss =
+            -(0.9f64.ln() + 0.2f64.ln() + 0.7f64.ln() + 0.55f64.ln() + 0.08f64.ln() + 0.38f64.ln())
+                / 6.0;
+        assert!((c.log_loss - log_loss).abs() < 1e-15, "{c:?}");
+        // Bin 13 holds 0.9 (right) and 0.92 (wrong): |1 − 1.82|; bins 12, 10, 9, 8 one each:
+        // |0 − 0.8|, |1 − 0.7|, |0 − 0.62|, |1 − 0.55|. Divided by the 6 examples.
+        let ece = (0.82 + 0.8 + 0.3 + 0.62 + 0.45) / 6.0;
+        assert!((c.ece - ece).abs() < 1e-15, "{c:?} vs {ece}");
+        assert_eq!(Calibration::of(&[], 2, &[]), None);
+        // A confidence of exactly 1 falls in the last bin, not past it.
+        let sure = Calibration::of(&[0.0, f64::NEG_INFINITY], 2, &[0]).unwrap();
+        assert_eq!((sure.log_loss, sure.ece), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_sign_vector_is_right_only_when_all_of_it_is() {
+        let ty = Ty::Sign(Shape(vec![2]));
+        let m = OutputMetrics::of(&ty, &[1.0, 1.0, -1.0, 1.0], &[1.0, 1.0, -1.0, -1.0]);
+        assert_eq!(
+            m,
+            Some(OutputMetrics::Discrete {
+                accuracy: 0.5,
+                calibration: None
+            })
+        );
+    }
+
     #[test]
     fn mean_and_accuracy() {
         assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));

@@ -509,14 +509,26 @@ fn infer_once(
         })
         .collect();
     if let Some(path) = &opts.out {
-        let header: Vec<String> = values
+        let mut header: Vec<String> = values
             .iter()
             .flat_map(|(n, t, _)| column_names(n, t))
             .collect();
-        let row: Vec<String> = values
+        let mut row: Vec<String> = values
             .iter()
             .flat_map(|(_, _, v)| v.iter().map(|x| format!("{x}")))
             .collect();
+        // `enumerate(beta = β)`: the probability of every answer after the answer.
+        if let Some((beta, true)) = probability_beta(model) {
+            if let Some(es) = s.answer_energies(&mut p)? {
+                let outs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+                header.extend(probability_columns(model, &outs));
+                row.extend(
+                    m::log_probabilities(&es, beta)
+                        .iter()
+                        .map(|l| format!("{}", l.exp())),
+                );
+            }
+        }
         let text = format!("{}\n{}\n", header.join(","), row.join(","));
         crate::atomic::write(path, text.as_bytes())
             .map_err(|e| RunError::User(format!("{}: cannot write: {e}", path.display())))?;
