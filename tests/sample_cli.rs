@@ -183,3 +183,21 @@ fn discrete_outputs_are_drawn_exactly() {
         );
     }
 }
+
+#[test]
+fn run_answers_each_row_with_a_draw_and_reports_the_acceptance() {
+    // `run` of a model that infers by `hmc`: one chain per test row, its last state the row's
+    // prediction, and the acceptance rate under the metrics.
+    let dir = scratch(CONDITIONAL);
+    let o = Command::new(env!("CARGO_BIN_EXE_ebmc"))
+        .current_dir(dir.path())
+        .args(["run", "m.ebm", "--out", "p.csv"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("hmc acceptance"), "{table}");
+    let (header, rows) = read_csv(&dir.path().join("p.csv"));
+    assert_eq!(header, ["line", "y"]);
+    assert_eq!(rows.len(), 10);
+}
