@@ -654,7 +654,10 @@ fn completion_of_names_builtins_keywords_and_methods() {
         "textDocument/completion",
         at(OK_URI, json!({"line": 8, "character": 13})),
     );
-    assert_eq!(labels(&items), ["descent", "enumerate"]);
+    assert_eq!(
+        labels(&items),
+        ["descent", "enumerate", "langevin", "hmc", "gibbs"]
+    );
     assert_eq!(c.stop(), 0);
 }
 

@@ -264,7 +264,7 @@ fn metrics_json_has_the_keys_of_the_spec() {
     let m = json(dir.path().join("m.json"));
     assert_eq!(keys(&m), ["train", "test"]);
     for set in ["train", "test"] {
-        assert_eq!(keys(&m[set]), ["loss", "accuracy"]);
+        assert_eq!(keys(&m[set]), ["loss", "accuracy", "log_loss", "ece"]);
         let acc = m[set]["accuracy"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&acc));
     }

@@ -27,6 +27,106 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
+/// The Gibbs distribution over answers of free energies `energies` at inverse temperature
+/// `beta`, as log-probabilities: `log P_k = −β E_k − log Σ_j exp(−β E_j)`, the sum taken as
+/// a log-sum-exp from the largest term, so that no energy overflows or underflows it. An
+/// answer of infinite energy has probability 0 (log −inf); `NaN` when every energy is
+/// infinite or one is NaN.
+pub fn log_probabilities(energies: &[f64], beta: f64) -> Vec<f64> {
+    let scaled: Vec<f64> = energies.iter().map(|e| -beta * e).collect();
+    let lse = log_sum_exp(&scaled);
+    scaled.iter().map(|s| s - lse).collect()
+}
+
+/// `log Σ exp(x)` from the largest term; −inf for an empty or all −inf `xs`.
+fn log_sum_exp(xs: &[f64]) -> f64 {
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY || m.is_nan() {
+        return if xs.iter().any(|x| x.is_nan()) {
+            f64::NAN
+        } else {
+            m
+        };
+    }
+    m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// The log-probabilities of one output's values from those of the joint answers of several
+/// outputs, `joint` row-major over outputs of `radices` answers each: the others summed out
+/// (in log space). For one output, `joint` itself.
+pub fn marginal_log_probabilities(joint: &[f64], radices: &[usize], which: usize) -> Vec<f64> {
+    if radices.len() == 1 {
+        return joint.to_vec();
+    }
+    let inner: usize = radices[which + 1..].iter().product();
+    let n = radices[which];
+    (0..n)
+        .map(|v| {
+            let terms: Vec<f64> = joint
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| (k / inner) % n == v)
+                .map(|(_, &l)| l)
+                .collect();
+            log_sum_exp(&terms)
+        })
+        .collect()
+}
+
+/// Equal-width bins of the top answer's probability for [`Calibration::ece`].
+pub const ECE_BINS: usize = 15;
+
+/// How well a discrete output's probabilities match its outcomes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Calibration {
+    /// The mean of `−log P(y_i | x_i)` over the examples (natural log).
+    pub log_loss: f64,
+    /// Expected calibration error of the top answer: the examples put in [`ECE_BINS`]
+    /// equal-width bins of the top answer's probability `p̂`, and
+    /// `Σ_bins (n_b / N) · |accuracy_b − mean p̂_b|`.
+    pub ece: f64,
+}
+
+impl Calibration {
+    /// From rows × `k` log-probabilities and each row's true answer (`truth[r] < k`); `None`
+    /// for no rows. The top answer of a row is its most probable (the first on ties).
+    pub fn of(log_p: &[f64], k: usize, truth: &[usize]) -> Option<Calibration> {
+        assert_eq!(log_p.len(), truth.len() * k, "calibration: rows × answers");
+        let rows = truth.len();
+        if rows == 0 || k == 0 {
+            return None;
+        }
+        let mut loss = 0.0;
+        let mut count = [0usize; ECE_BINS];
+        let mut hits = [0.0f64; ECE_BINS];
+        let mut confidence = [0.0f64; ECE_BINS];
+        for (r, &t) in truth.iter().enumerate() {
+            let row = &log_p[r * k..(r + 1) * k];
+            loss -= row[t];
+            let (top, lp) = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |b, (i, &x)| if x > b.1 { (i, x) } else { b },
+                );
+            let p = lp.exp();
+            let bin = ((p * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
+            count[bin] += 1;
+            hits[bin] += f64::from(u8::from(top == t));
+            confidence[bin] += p;
+        }
+        let ece = (0..ECE_BINS)
+            .map(|b| (hits[b] - confidence[b]).abs())
+            .sum::<f64>()
+            / rows as f64;
+        Some(Calibration {
+            log_loss: loss / rows as f64,
+            ece,
+        })
+    }
+}
+
 /// The fraction of predictions equal to the truth (class indices or signs).
 pub fn accuracy(predicted: &[f64], truth: &[f64]) -> Option<f64> {
     assert_eq!(
@@ -105,8 +205,13 @@ pub fn r2(predicted: &[f64], truth: &[f64], width: usize) -> Option<f64> {
 /// The quality of one output's predictions.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OutputMetrics {
-    /// `class` and `sign` outputs.
-    Discrete { accuracy: f64 },
+    /// `class` and `sign` outputs. The accuracy counts an answer right when all of it is
+    /// (every element of a `sign[n]`); the calibration is there when the model's answers have
+    /// probabilities (every output discrete).
+    Discrete {
+        accuracy: f64,
+        calibration: Option<Calibration>,
+    },
     Real {
         rmse: f64,
         /// `None` when the truths do not vary ([`r2`]): `null` in JSON, `undefined` in the table.
@@ -119,8 +224,18 @@ impl OutputMetrics {
     /// empty set.
     pub fn of(ty: &Ty, predicted: &[f64], truth: &[f64]) -> Option<OutputMetrics> {
         match ty {
-            Ty::Class(_) | Ty::Sign => {
-                accuracy(predicted, truth).map(|accuracy| OutputMetrics::Discrete { accuracy })
+            Ty::Class(_) | Ty::Sign(_) => {
+                // A row is right when all of its elements are.
+                let w = ty.elements().max(1);
+                let right: Vec<f64> = predicted
+                    .chunks(w)
+                    .zip(truth.chunks(w))
+                    .map(|(p, t)| f64::from(u8::from(p == t)))
+                    .collect();
+                mean(&right).map(|accuracy| OutputMetrics::Discrete {
+                    accuracy,
+                    calibration: None,
+                })
             }
             Ty::Real(_) => Some(OutputMetrics::Real {
                 rmse: rmse(predicted, truth)?,
@@ -131,8 +246,15 @@ impl OutputMetrics {
 
     fn insert_into(&self, map: &mut Map<String, Value>) {
         match *self {
-            OutputMetrics::Discrete { accuracy } => {
+            OutputMetrics::Discrete {
+                accuracy,
+                calibration,
+            } => {
                 map.insert("accuracy".into(), number(accuracy));
+                if let Some(c) = calibration {
+                    map.insert("log_loss".into(), number(c.log_loss));
+                    map.insert("ece".into(), number(c.ece));
+                }
             }
             OutputMetrics::Real { rmse, r2 } => {
                 map.insert("rmse".into(), number(rmse));
@@ -251,7 +373,13 @@ impl Report {
                         String::new()
                     };
                     match m {
-                        OutputMetrics::Discrete { .. } => header.push(format!("{prefix}accuracy")),
+                        OutputMetrics::Discrete { calibration, .. } => {
+                            header.push(format!("{prefix}accuracy"));
+                            if calibration.is_some() {
+                                header.push(format!("{prefix}log_loss"));
+                                header.push(format!("{prefix}ece"));
+                            }
+                        }
                         OutputMetrics::Real { .. } => {
                             header.push(format!("{prefix}rmse"));
                             header.push(format!("{prefix}r2"));
@@ -262,7 +390,16 @@ impl Report {
                     let mut cells: Vec<String> = e.loss.map(fmt).into_iter().collect();
                     for (_, m) in &e.outputs {
                         match *m {
-                            OutputMetrics::Discrete { accuracy } => cells.push(fmt(accuracy)),
+                            OutputMetrics::Discrete {
+                                accuracy,
+                                calibration,
+                            } => {
+                                cells.push(fmt(accuracy));
+                                if let Some(c) = calibration {
+                                    cells.push(fmt(c.log_loss));
+                                    cells.push(fmt(c.ece));
+                                }
+                            }
                             OutputMetrics::Real { rmse, r2 } => {
                                 cells.push(fmt(rmse));
                                 cells.push(r2.map_or_else(|| "undefined".to_string(), fmt));
@@ -329,6 +466,13 @@ impl Report {
                                 .join(", ")
                         ),
                         Ty::Real(_) => format!("{:.6}", v[0]),
+                        Ty::Sign(s) if !s.is_scalar() => format!(
+                            "[{}]",
+                            v.iter()
+                                .map(|x| format!("{x}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                         _ => format!("{}", v[0]),
                     };
                     out.push_str(&format!("{name:<width$} = {text}\n"));
@@ -365,10 +509,7 @@ fn number(x: f64) -> Value {
 /// refuses (NaN, a class index that is not one) become numbers or `null` instead.
 fn nested(ty: &Ty, values: &[f64]) -> Value {
     super::weights::to_json(ty, values).unwrap_or_else(|_| {
-        let dims: &[usize] = match ty {
-            Ty::Real(s) => &s.0,
-            _ => &[],
-        };
+        let dims: &[usize] = ty.shape().map_or(&[], |s| &s.0);
         nest(dims, values, &number)
     })
 }
@@ -392,6 +533,90 @@ pub(super) fn nest(dims: &[usize], values: &[f64], leaf: &dyn Fn(f64) -> Value) 
 mod tests {
     use super::*;
     use crate::types::Shape;
+
+    /// The Gibbs probabilities against exp(−βE)/Σ computed directly on energies where that
+    /// does not overflow, and finite where it would (energies of ±1000 at β = 2).
+    #[test]
+    fn log_probabilities_are_a_stable_softmax_of_minus_beta_e() {
+        let e = [0.3, -1.2, 2.0, 0.0];
+        let beta = 0.7;
+        let z: f64 = e.iter().map(|x: &f64| (-beta * x).exp()).sum();
+        let lp = log_probabilities(&e, beta);
+        for (l, x) in lp.iter().zip(e) {
+            assert!((l.exp() - (-beta * x).exp() / z).abs() < 1e-15);
+        }
+        let total: f64 = lp.iter().map(|l| l.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-15);
+        let far = log_probabilities(&[1000.0, -1000.0, -999.0], 2.0);
+        assert!(far.iter().all(|l| !l.is_nan()), "{far:?}");
+        // exp(−2·(−1000)) and exp(−2·(−999)) overflow; their ratio is e², the first ~0.
+        let p1 = 1.0 / (1.0 + (-2.0f64).exp());
+        // Rounding of terms near 2000 (ulp 2.3e-13) bounds the error, not that of 1.
+        assert!((far[1].exp() - p1).abs() < 1e-12, "{far:?}");
+        assert_eq!(far[0].exp(), 0.0);
+        assert_eq!(
+            log_probabilities(&[f64::INFINITY, 0.0], 1.0),
+            [f64::NEG_INFINITY, 0.0]
+        );
+    }
+
+    #[test]
+    fn marginals_sum_the_other_outputs_out() {
+        // Two outputs of 2 and 3 answers; joint P(a, b) row-major over (a, b).
+        let p = [0.1, 0.2, 0.05, 0.3, 0.15, 0.2];
+        let joint: Vec<f64> = p.iter().map(|x: &f64| x.ln()).collect();
+        let a = marginal_log_probabilities(&joint, &[2, 3], 0);
+        let b = marginal_log_probabilities(&joint, &[2, 3], 1);
+        let close = |l: &[f64], want: &[f64]| {
+            for (x, w) in l.iter().zip(want) {
+                assert!((x.exp() - w).abs() < 1e-15, "{l:?} vs {want:?}");
+            }
+        };
+        close(&a, &[0.35, 0.65]);
+        close(&b, &[0.4, 0.35, 0.25]);
+    }
+
+    /// Log loss and ECE by hand on six examples of two answers.
+    #[test]
+    fn calibration_by_hand() {
+        // Probabilities of answer 0 and 1, and the truth.
+        let rows = [
+            ([0.9, 0.1], 0),   // top 0 (0.9, bin 13), right
+            ([0.8, 0.2], 1),   // top 0 (0.8, bin 12), wrong
+            ([0.3, 0.7], 1),   // top 1 (0.7, bin 10), right
+            ([0.55, 0.45], 0), // top 0 (0.55, bin 8), right
+            ([0.92, 0.08], 1), // top 0 (0.92, bin 13), wrong
+            ([0.62, 0.38], 1), // top 0 (0.62, bin 9), wrong
+        ];
+        let log_p: Vec<f64> = rows.iter().flat_map(|(p, _)| p.map(f64::ln)).collect();
+        let truth: Vec<usize> = rows.iter().map(|r| r.1).collect();
+        let c = Calibration::of(&log_p, 2, &truth).unwrap();
+        let log_loss =
+            -(0.9f64.ln() + 0.2f64.ln() + 0.7f64.ln() + 0.55f64.ln() + 0.08f64.ln() + 0.38f64.ln())
+                / 6.0;
+        assert!((c.log_loss - log_loss).abs() < 1e-15, "{c:?}");
+        // Bin 13 holds 0.9 (right) and 0.92 (wrong): |1 − 1.82|; bins 12, 10, 9, 8 one each:
+        // |0 − 0.8|, |1 − 0.7|, |0 − 0.62|, |1 − 0.55|. Divided by the 6 examples.
+        let ece = (0.82 + 0.8 + 0.3 + 0.62 + 0.45) / 6.0;
+        assert!((c.ece - ece).abs() < 1e-15, "{c:?} vs {ece}");
+        assert_eq!(Calibration::of(&[], 2, &[]), None);
+        // A confidence of exactly 1 falls in the last bin, not past it.
+        let sure = Calibration::of(&[0.0, f64::NEG_INFINITY], 2, &[0]).unwrap();
+        assert_eq!((sure.log_loss, sure.ece), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_sign_vector_is_right_only_when_all_of_it_is() {
+        let ty = Ty::Sign(Shape(vec![2]));
+        let m = OutputMetrics::of(&ty, &[1.0, 1.0, -1.0, 1.0], &[1.0, 1.0, -1.0, -1.0]);
+        assert_eq!(
+            m,
+            Some(OutputMetrics::Discrete {
+                accuracy: 0.5,
+                calibration: None
+            })
+        );
+    }
 
     #[test]
     fn mean_and_accuracy() {
@@ -481,7 +706,10 @@ mod tests {
     fn output_metrics_by_type() {
         assert_eq!(
             OutputMetrics::of(&Ty::Class(3), &[0.0, 2.0], &[0.0, 1.0]),
-            Some(OutputMetrics::Discrete { accuracy: 0.5 })
+            Some(OutputMetrics::Discrete {
+                accuracy: 0.5,
+                calibration: None
+            })
         );
         assert_eq!(
             OutputMetrics::of(&Ty::scalar(), &[1.0, 3.0], &[1.0, 2.0]),
@@ -490,18 +718,30 @@ mod tests {
                 r2: Some(-1.0)
             })
         );
-        assert_eq!(OutputMetrics::of(&Ty::Sign, &[], &[]), None);
+        assert_eq!(OutputMetrics::of(&Ty::sign(), &[], &[]), None);
     }
 
     #[test]
     fn data_report_json() {
         let train = Evaluation {
             loss: Some(0.25),
-            outputs: vec![("y".into(), OutputMetrics::Discrete { accuracy: 0.75 })],
+            outputs: vec![(
+                "y".into(),
+                OutputMetrics::Discrete {
+                    accuracy: 0.75,
+                    calibration: None,
+                },
+            )],
         };
         let test = Evaluation {
             loss: Some(0.5),
-            outputs: vec![("y".into(), OutputMetrics::Discrete { accuracy: 0.5 })],
+            outputs: vec![(
+                "y".into(),
+                OutputMetrics::Discrete {
+                    accuracy: 0.5,
+                    calibration: None,
+                },
+            )],
         };
         let r = Report::Data {
             train,
@@ -537,7 +777,13 @@ mod tests {
         let e = Evaluation {
             loss: None,
             outputs: vec![
-                ("y".into(), OutputMetrics::Discrete { accuracy: 1.0 }),
+                (
+                    "y".into(),
+                    OutputMetrics::Discrete {
+                        accuracy: 1.0,
+                        calibration: None,
+                    },
+                ),
                 (
                     "z".into(),
                     OutputMetrics::Real {

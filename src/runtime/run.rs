@@ -26,7 +26,7 @@
 use super::data::{self, Dataset, Loaded};
 use super::history::{self, History};
 use super::memory::{self, Budget};
-use super::metrics::{Evaluation, OutputMetrics, Report};
+use super::metrics::{self as m, Calibration, Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
 use super::train::{self, load_row, EpochStats};
 use super::weights;
@@ -121,6 +121,8 @@ pub fn inputs_at(model: &Model, at: &[String]) -> Result<Vec<(VarId, Vec<f64>)>,
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
     pub report: Report,
+    /// The acceptance rate of `hmc` inference, when the model infers by it.
+    pub acceptance: Option<f64>,
     pub history: Vec<EpochStats>,
     pub trained: bool,
     /// Per-epoch test figures, when `track_test` or `history` asked for them.
@@ -359,6 +361,7 @@ pub fn run(
     }
     Ok(RunOutcome {
         report,
+        acceptance: s.acceptance,
         history,
         trained,
         epochs,
@@ -506,14 +509,26 @@ fn infer_once(
         })
         .collect();
     if let Some(path) = &opts.out {
-        let header: Vec<String> = values
+        let mut header: Vec<String> = values
             .iter()
             .flat_map(|(n, t, _)| column_names(n, t))
             .collect();
-        let row: Vec<String> = values
+        let mut row: Vec<String> = values
             .iter()
             .flat_map(|(_, _, v)| v.iter().map(|x| format!("{x}")))
             .collect();
+        // `enumerate(beta = β)`: the probability of every answer after the answer.
+        if let Some((beta, true)) = probability_beta(model) {
+            if let Some(es) = s.answer_energies(&mut p)? {
+                let outs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+                header.extend(probability_columns(model, &outs));
+                row.extend(
+                    m::log_probabilities(&es, beta)
+                        .iter()
+                        .map(|l| format!("{}", l.exp())),
+                );
+            }
+        }
         let text = format!("{}\n{}\n", header.join(","), row.join(","));
         crate::atomic::write(path, text.as_bytes())
             .map_err(|e| RunError::User(format!("{}: cannot write: {e}", path.display())))?;
@@ -526,6 +541,7 @@ fn infer_once(
     }
     Ok(RunOutcome {
         report,
+        acceptance: s.acceptance,
         history: Vec::new(),
         trained: false,
         epochs: Vec::new(),
@@ -548,7 +564,54 @@ fn inferred(model: &Model) -> Vec<VarId> {
 /// Predictions of every row: per output, rows × elements, in the data's units.
 struct Predictions {
     outputs: Vec<(VarId, Vec<f64>)>,
+    /// With `infer … by enumerate(beta = β)`: the column names (`p_<answer>`) and rows ×
+    /// answers probabilities of the joint answers of the outputs.
+    probabilities: Option<(Vec<String>, Vec<f64>)>,
     lines: Vec<usize>,
+}
+
+/// The β of the probabilities of a model whose outputs are all discrete, and whether the
+/// `infer` line asked for them: `enumerate(beta = β)` on a group naming an output; else the
+/// β of an `nll` or `mee` loss (the distribution it trains); else 1. `None` when some output
+/// is real (its answers are not enumerated).
+pub fn probability_beta(model: &Model) -> Option<(f64, bool)> {
+    let outs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+    if outs.is_empty() || outs.iter().any(|o| !model.var(*o).ty.is_discrete()) {
+        return None;
+    }
+    if let Some(b) = model
+        .infer
+        .iter()
+        .filter(|g| g.vars.iter().any(|v| outs.contains(v)))
+        .find_map(|g| g.beta)
+    {
+        return Some((b, true));
+    }
+    let from_loss = match model.loss.as_ref().map(|l| l.kind) {
+        Some(crate::check::LossKind::Nll { beta } | crate::check::LossKind::Mee { beta }) => beta,
+        _ => 1.0,
+    };
+    Some((from_loss, false))
+}
+
+/// The probability column names of the joint answers of `outs`: `p_` and each output's
+/// answer name ([`Ty::answer_name`]), joined by `_` when there are several outputs.
+fn probability_columns(model: &Model, outs: &[VarId]) -> Vec<String> {
+    let mut names = vec![String::new()];
+    for (i, o) in outs.iter().enumerate() {
+        let ty = &model.var(*o).ty;
+        let n = ty.states().unwrap_or(0);
+        names = names
+            .iter()
+            .flat_map(|prefix| {
+                (0..n).map(move |k| {
+                    let sep = if i == 0 { "" } else { "_" };
+                    format!("{prefix}{sep}{}", ty.answer_name(k))
+                })
+            })
+            .collect();
+    }
+    names.into_iter().map(|n| format!("p_{n}")).collect()
 }
 
 /// Loss and output metrics of a dataset, and the predictions made.
@@ -565,6 +628,9 @@ fn evaluate(
     let mut p = Point::zeros(model);
     let mut loss_sum = 0.0;
     let mut predicted: Vec<Vec<f64>> = vec![Vec::new(); outputs.len()];
+    // Rows × joint answers log-probabilities, when every output is discrete.
+    let beta = probability_beta(model);
+    let mut log_p: Vec<f64> = Vec::new();
     let batch_outputs: Vec<Vec<Vec<f64>>> = if matches!(
         model.loss.as_ref().and_then(|l| l.negatives.as_ref()),
         Some(crate::check::Negatives::Shuffle)
@@ -579,6 +645,33 @@ fn evaluate(
             .collect()
     } else {
         Vec::new()
+    };
+    // A sampler draws every row's answer at once, one chain per row (its last state is the
+    // answer: a draw from P(y|x), spec section 7).
+    let sampled = match super::sample::Chains::of_model(s)? {
+        Some((mut chains, sampler)) => {
+            let points: Vec<Point> = (0..set.rows())
+                .map(|r| {
+                    let mut q = Point::zeros(model);
+                    load_row(set, r, &mut q);
+                    q
+                })
+                .collect();
+            let mut state = vec![0.0; set.rows() * chains.width()];
+            let stats = chains.run(
+                s,
+                &sampler,
+                super::sample::Given::Each(&points),
+                &mut state,
+                super::sample::Start::Init,
+                &mut rng,
+            )?;
+            if let Some(a) = stats.acceptance() {
+                s.acceptance = Some(a);
+            }
+            Some((chains, state))
+        }
+        None => None,
     };
     // Rows go by batches: the batched loss and inference's prepare (what does not depend on
     // the answer) run once per batch of rows; the rest, row by row.
@@ -607,9 +700,21 @@ fn evaluate(
                     p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
                 }
             }
-            let energy = s.infer(&mut p, &mut rng)?;
+            let energy = match &sampled {
+                Some((chains, state)) => {
+                    let w = chains.width();
+                    super::sample::write_values(chains, &state[row * w..(row + 1) * w], &mut p);
+                    s.energy(&mut p)?
+                }
+                None => s.infer(&mut p, &mut rng)?,
+            };
             let line = set.lines.get(row).copied().unwrap_or(row + 2);
             not_finite_answer(model, &p, energy, &format!(" for the row on line {line}"))?;
+            if let Some((b, _)) = beta {
+                if let Some(es) = s.answer_energies(&mut p)? {
+                    log_p.extend(m::log_probabilities(&es, b));
+                }
+            }
             for (k, o) in outputs.iter().enumerate() {
                 predicted[k].extend_from_slice(&p.values[o.0 as usize]);
             }
@@ -617,6 +722,13 @@ fn evaluate(
     }
     let mut metrics = Vec::new();
     let mut kept = Vec::new();
+    let radices: Vec<usize> = outputs
+        .iter()
+        .map(|o| model.var(*o).ty.states().unwrap_or(1))
+        .collect();
+    let joint: usize = radices.iter().product();
+    let rows = set.rows();
+    let have_p = beta.is_some() && rows > 0 && log_p.len() == rows * joint;
     for (k, o) in outputs.iter().enumerate() {
         let v = model.var(*o);
         let mut truth = set.var(*o).map(|d| d.values.clone()).unwrap_or_default();
@@ -625,11 +737,27 @@ fn evaluate(
             st.restore(&mut pred);
             st.restore(&mut truth);
         }
-        if let Some(m) = OutputMetrics::of(&v.ty, &pred, &truth) {
-            metrics.push((v.name.clone(), m));
+        if let Some(mut met) = OutputMetrics::of(&v.ty, &pred, &truth) {
+            if let (OutputMetrics::Discrete { calibration, .. }, true) = (&mut met, have_p) {
+                let w = v.ty.elements().max(1);
+                let labels: Vec<usize> = truth.chunks(w).map(|t| v.ty.answer_index(t)).collect();
+                let marginal: Vec<f64> = log_p
+                    .chunks(joint)
+                    .flat_map(|row| m::marginal_log_probabilities(row, &radices, k))
+                    .collect();
+                *calibration = Calibration::of(&marginal, radices[k], &labels);
+            }
+            metrics.push((v.name.clone(), met));
         }
         kept.push((*o, pred));
     }
+    let probabilities = match beta {
+        Some((_, true)) if have_p => Some((
+            probability_columns(model, &outputs),
+            log_p.iter().map(|l| l.exp()).collect(),
+        )),
+        _ => None,
+    };
     let loss = s.has_loss().then(|| loss_sum / set.rows().max(1) as f64);
     Ok((
         Evaluation {
@@ -638,14 +766,18 @@ fn evaluate(
         },
         Predictions {
             outputs: kept,
+            probabilities,
             lines: set.lines.clone(),
         },
     ))
 }
 
-fn column_names(name: &str, ty: &Ty) -> Vec<String> {
+/// The CSV column names of a variable: its name for a scalar, `name[i]` per element else.
+pub fn column_names(name: &str, ty: &Ty) -> Vec<String> {
     match ty {
-        Ty::Real(s) if !s.is_scalar() => (0..s.len()).map(|i| format!("{name}[{i}]")).collect(),
+        Ty::Real(s) | Ty::Sign(s) if !s.is_scalar() => {
+            (0..s.len()).map(|i| format!("{name}[{i}]")).collect()
+        }
         _ => vec![name.to_string()],
     }
 }
@@ -657,12 +789,19 @@ fn write_predictions(model: &Model, path: &Path, p: &Predictions) -> Result<(), 
         let v = model.var(*id);
         header.extend(column_names(&v.name, &v.ty));
     }
+    if let Some((names, _)) = &p.probabilities {
+        header.extend(names.iter().cloned());
+    }
     let mut text = header.join(",") + "\n";
     for (r, line) in p.lines.iter().enumerate() {
         let mut row = vec![line.to_string()];
         for (id, values) in &p.outputs {
             let w = model.var(*id).ty.elements();
             row.extend(values[r * w..(r + 1) * w].iter().map(|x| format!("{x}")));
+        }
+        if let Some((names, probs)) = &p.probabilities {
+            let k = names.len();
+            row.extend(probs[r * k..(r + 1) * k].iter().map(|x| format!("{x}")));
         }
         text.push_str(&row.join(","));
         text.push('\n');

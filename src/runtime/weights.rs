@@ -35,7 +35,8 @@ use std::path::Path;
 pub struct WeightsError {
     /// The file as the user named it.
     pub file: String,
-    pub kind: WeightsErrorKind,
+    /// Boxed: the kind holds types (`Ty`), and errors travel in every `Result` of a read.
+    pub kind: Box<WeightsErrorKind>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -99,7 +100,7 @@ impl fmt::Display for WeightsError {
         use WeightsErrorKind::*;
         let file = &self.file;
         let at = |name: &str, at: &str| format!("\"{name}\"{at}");
-        match &self.kind {
+        match &*self.kind {
             Io(e) => write!(f, "{file}: {e}"),
             Json { line, column, message } => write!(f, "{file}:{line}:{column}: {message}"),
             Unknown { name, missing } if missing.is_empty() => {
@@ -151,7 +152,17 @@ pub fn describe(ty: &Ty) -> String {
             }
         },
         Ty::Class(k) => format!("class[{k}] (an integer from 0 to {})", k.saturating_sub(1)),
-        Ty::Sign => "sign (-1 or 1)".to_string(),
+        Ty::Sign(s) if s.is_scalar() => "sign (-1 or 1)".to_string(),
+        Ty::Sign(s) => match s.0.as_slice() {
+            [n] => format!("{ty} (a row of {n} values, each -1 or 1)"),
+            dims => {
+                let ds: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "{ty} (nested arrays {}, each value -1 or 1)",
+                    ds.join(" × ")
+                )
+            }
+        },
     }
 }
 
@@ -210,7 +221,7 @@ pub fn read(path: &Path, expected: &[(&str, &Ty)]) -> Result<Vec<Vec<f64>>, Weig
     let file = path.display().to_string();
     let text = fs::read_to_string(path).map_err(|e| WeightsError {
         file: file.clone(),
-        kind: WeightsErrorKind::Io(io_message(&e)),
+        kind: Box::new(WeightsErrorKind::Io(io_message(&e))),
     })?;
     parse(&text, &file, expected)
 }
@@ -224,7 +235,7 @@ pub fn parse(
 ) -> Result<Vec<Vec<f64>>, WeightsError> {
     let err = |kind| WeightsError {
         file: file.to_string(),
-        kind,
+        kind: Box::new(kind),
     };
     let Entries(entries) = serde_json::from_str(text).map_err(|e| {
         // serde_json appends " at line L column C" to its messages; the position goes in front.
@@ -262,10 +273,7 @@ pub fn parse(
             }));
         };
         let mut values = Vec::with_capacity(ty.elements());
-        let dims: &[usize] = match ty {
-            Ty::Real(s) => &s.0,
-            _ => &[],
-        };
+        let dims: &[usize] = ty.shape().map_or(&[], |s| &s.0);
         let mut at = String::new();
         collect(value, dims, name, ty, &mut at, &mut values).map_err(err)?;
         out.push(values);
@@ -350,8 +358,8 @@ fn element(v: &Value, name: &str, ty: &Ty, at: &str) -> Result<f64, WeightsError
             k: *k,
             found: found(v),
         }),
-        Ty::Sign if x == 1.0 || x == -1.0 => Ok(x),
-        Ty::Sign => Err(WeightsErrorKind::NotASign {
+        Ty::Sign(_) if x == 1.0 || x == -1.0 => Ok(x),
+        Ty::Sign(_) => Err(WeightsErrorKind::NotASign {
             name,
             at,
             found: found(v),
@@ -381,10 +389,7 @@ pub fn to_json(ty: &Ty, values: &[f64]) -> Result<Value, usize> {
             }
         }
     }
-    let dims: &[usize] = match ty {
-        Ty::Real(s) => &s.0,
-        _ => &[],
-    };
+    let dims: &[usize] = ty.shape().map_or(&[], |s| &s.0);
     assert_eq!(
         values.len(),
         ty.elements(),
@@ -401,7 +406,7 @@ fn scalar(ty: &Ty, x: f64) -> Option<Value> {
     Some(match ty {
         Ty::Real(_) => Value::Number(serde_json::Number::from_f64(x)?),
         Ty::Class(_) => Value::from(x as u64),
-        Ty::Sign => Value::from(x as i64),
+        Ty::Sign(_) => Value::from(x as i64),
     })
 }
 
@@ -412,12 +417,12 @@ pub fn render(file: &str, entries: &[(&str, &Ty, &[f64])]) -> Result<String, Wei
     for (i, &(name, ty, values)) in entries.iter().enumerate() {
         let v = to_json(ty, values).map_err(|index| WeightsError {
             file: file.to_string(),
-            kind: WeightsErrorKind::Unwritable {
+            kind: Box::new(WeightsErrorKind::Unwritable {
                 name: name.to_string(),
                 ty: ty.clone(),
                 index,
                 value: values[index],
-            },
+            }),
         })?;
         out.push_str(if i == 0 { "\n  " } else { ",\n  " });
         out.push_str(&serde_json::to_string(name).expect("a string always serializes"));
@@ -473,7 +478,7 @@ pub fn write(path: &Path, entries: &[(&str, &Ty, &[f64])]) -> Result<(), Weights
     let text = render(&file, entries)?;
     crate::atomic::write(path, text.as_bytes()).map_err(|e| WeightsError {
         file,
-        kind: WeightsErrorKind::Io(io_message(&e)),
+        kind: Box::new(WeightsErrorKind::Io(io_message(&e))),
     })
 }
 
@@ -507,7 +512,7 @@ mod tests {
             ("b", real(&[3])),
             ("c", real(&[])),
             ("y", Ty::Class(3)),
-            ("s", Ty::Sign),
+            ("s", Ty::sign()),
         ]
     }
 
@@ -709,7 +714,7 @@ mod tests {
                 ("b", &real(&[2]), &[0.1, 0.2]),
                 ("c", &real(&[]), &[7.0]),
                 ("y", &Ty::Class(4), &[3.0]),
-                ("s", &Ty::Sign, &[-1.0]),
+                ("s", &Ty::sign(), &[-1.0]),
                 ("T", &real(&[2, 1, 2]), &[1.0, 2.0, 3.0, 4.0]),
             ],
         )
