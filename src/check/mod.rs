@@ -538,9 +538,24 @@ impl<'a> Checker<'a> {
             return None;
         }
         let clauses = clauses?;
-        let vars: Vec<Var> = std::mem::take(&mut self.vars)
+        let mut vars: Vec<Var> = std::mem::take(&mut self.vars)
             .into_iter()
             .collect::<Option<_>>()?;
+        // `nce` trains `log Z` as one more param, last, starting at 0 (spec section 13).
+        if let Some(loss) = clauses
+            .loss
+            .as_ref()
+            .filter(|l| matches!(l.kind, LossKind::Nce { .. }))
+        {
+            vars.push(Var {
+                name: NCE_LOG_Z.to_string(),
+                span: loss.span,
+                role: Role::Param,
+                ty: Ty::scalar(),
+                elim: None,
+                init: Some(Init::Values(vec![0.0])),
+            });
+        }
         let total: usize = vars.iter().map(|v| v.ty.elements()).sum();
         if total > MAX_MODEL_ELEMENTS {
             let largest = vars
@@ -585,6 +600,7 @@ impl<'a> Checker<'a> {
             infer: clauses.infer,
             train: clauses.train,
             data: clauses.data,
+            partition: clauses.partition,
         })
     }
 

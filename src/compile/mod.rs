@@ -29,7 +29,7 @@ mod kernel;
 
 pub use kernel::{Kernel, KernelError};
 
-use crate::check::{Elim, LossKind, Model, Role, VarId};
+use crate::check::{Elim, Model, Role, VarId};
 use crate::grad;
 use crate::ir::{self, Graph, InputKind};
 use crate::jit;
@@ -292,7 +292,7 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
     if let Some(a) = program.answers {
         graphs.push((Entry::Answers, a));
     }
-    if let Some(l) = &program.loss {
+    if let Some(l) = &grad::finish_loss(model, program.loss) {
         let batched = loss_batches(model)
             .then(|| ir::batch(l, "loss", BATCH))
             .flatten();
@@ -324,7 +324,7 @@ fn loss_batches(model: &Model) -> bool {
         .iter()
         .any(|v| matches!(v.elim, Some(Elim::MinDescent(_))));
     let real_negatives = model.loss.as_ref().is_some_and(|l| {
-        (l.kind.needs_negative() || l.kind == LossKind::Perceptron)
+        l.kind.uses_point()
             && model
                 .vars_of(Role::Output)
                 .any(|(_, v)| !v.ty.is_discrete())

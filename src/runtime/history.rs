@@ -53,6 +53,12 @@ fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
             map.insert("rmse".into(), number(rmse));
             map.insert("r2".into(), r2.map_or(Value::Null, number));
         }
+        OutputMetrics::Density { energy, nll } => {
+            map.insert("energy".into(), number(energy));
+            if let Some(nll) = nll {
+                map.insert("nll".into(), number(nll));
+            }
+        }
     }
 }
 
@@ -60,6 +66,12 @@ fn metrics_from(map: &Map<String, Value>) -> Option<OutputMetrics> {
     let get = |k: &str| map.get(k).map(|v| v.as_f64().unwrap_or(f64::NAN));
     if let Some(accuracy) = get("accuracy") {
         return Some(OutputMetrics::Discrete { accuracy });
+    }
+    if let Some(energy) = get("energy") {
+        return Some(OutputMetrics::Density {
+            energy,
+            nll: get("nll"),
+        });
     }
     // `r2` is `null` where it is undefined (the targets did not vary).
     match (get("rmse"), map.get("r2")) {

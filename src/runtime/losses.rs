@@ -8,7 +8,7 @@
 //! eliminated by descent are minimised at the label and at ȳ alike.
 
 use super::session::{LossScratch, Point, RunError, Session};
-use crate::check::{Descent, Init, LossKind, Negatives, Role, VarId};
+use crate::check::{Descent, Init, LossKind, Negatives, Noise, Role, VarId};
 use crate::rng::Rng;
 
 impl Session {
@@ -68,7 +68,7 @@ impl Session {
         let real = model
             .vars_of(Role::Output)
             .any(|(_, v)| !v.ty.is_discrete());
-        let needs_neg = loss.kind.needs_negative() || loss.kind == LossKind::Perceptron;
+        let needs_neg = loss.kind.uses_point();
         if !(real && needs_neg) {
             return Ok(());
         }
@@ -157,6 +157,24 @@ impl Session {
                                 .iter_mut()
                                 .for_each(|x| *x = rng.normal());
                         }
+                    }
+                }
+            }
+            (_, LossKind::Dsm { sigma }) => {
+                // The noisy label ỹ = y_i + σ ε.
+                for (o, l) in outputs.iter().zip(label.iter()) {
+                    for (x, y) in q.values[o.0 as usize].iter_mut().zip(l) {
+                        *x = y + sigma * rng.normal();
+                    }
+                }
+            }
+            (_, LossKind::Nce { noise, .. }) => {
+                for o in outputs.iter() {
+                    for x in q.values[o.0 as usize].iter_mut() {
+                        *x = match noise {
+                            Noise::Normal { mean, std } => mean + std * rng.normal(),
+                            Noise::Uniform { lo, hi } => lo + (hi - lo) * rng.uniform(),
+                        };
                     }
                 }
             }

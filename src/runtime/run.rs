@@ -562,6 +562,7 @@ fn evaluate(
     let model = &code.model;
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
     let mut rng = Rng::new(seed ^ 0xe7a1);
+    let density = model.is_density();
     let mut p = Point::zeros(model);
     let mut loss_sum = 0.0;
     let mut predicted: Vec<Vec<f64>> = vec![Vec::new(); outputs.len()];
@@ -602,6 +603,11 @@ fn evaluate(
             if s.has_loss() && !batched_loss {
                 loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
             }
+            if density {
+                // Nothing to predict: a density model is judged by the energy and the NLL of
+                // its rows (below).
+                continue;
+            }
             for o in &outputs {
                 if !model.var(*o).ty.is_discrete() {
                     p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
@@ -617,7 +623,22 @@ fn evaluate(
     }
     let mut metrics = Vec::new();
     let mut kept = Vec::new();
-    for (k, o) in outputs.iter().enumerate() {
+    if density {
+        let energy = super::density::mean_energy(s, set)?;
+        let nll = match &model.partition {
+            Some(part) if set.rows() > 0 => {
+                Some(energy + super::density::log_partition(s, part, Some(loaded))?)
+            }
+            _ => None,
+        };
+        if set.rows() > 0 {
+            metrics.push((
+                "density".to_string(),
+                OutputMetrics::Density { energy, nll },
+            ));
+        }
+    }
+    for (k, o) in outputs.iter().enumerate().filter(|_| !density) {
         let v = model.var(*o);
         let mut truth = set.var(*o).map(|d| d.values.clone()).unwrap_or_default();
         let mut pred = std::mem::take(&mut predicted[k]);

@@ -247,6 +247,9 @@ impl Builder {
                 method: self.method(it.next().unwrap()),
             },
             Rule::data_decl => DeclKind::Data(self.data(it)),
+            Rule::partition_decl => DeclKind::Partition {
+                method: self.method(it.next().unwrap()),
+            },
             r => unreachable!("not a declaration: {r:?}"),
         };
         Decl { kind, span: sp }
