@@ -64,6 +64,7 @@ fn is_keyword(r: Rule) -> bool {
             | kw_fn
             | kw_let
             | kw_energy
+            | kw_partition
             | kw_loss
             | kw_infer
             | kw_train
