@@ -103,7 +103,7 @@ fn nce_on_a_gaussian_energy_is_its_closed_form() {
             &[
                 ("a", &[a]),
                 ("m", &[m]),
-                ("nce.log_z", &[c]),
+                ("nce_log_z", &[c]),
                 ("y", &[y]),
                 ("neg.y", &[n]),
             ],
@@ -127,7 +127,7 @@ fn nce_on_a_gaussian_energy_is_its_closed_form() {
                 (f(a, m + h, c, y, n) - f(a, m - h, c, y, n)) / (2.0 * h),
             ),
             (
-                "grad.nce.log_z",
+                "grad.nce_log_z",
                 (f(a, m, c + h, y, n) - f(a, m, c - h, y, n)) / (2.0 * h),
             ),
         ];

@@ -542,6 +542,22 @@ impl<'a> Checker<'a> {
             .into_iter()
             .collect::<Option<_>>()?;
         // `nce` trains `log Z` as one more param, last, starting at 0 (spec section 13).
+        if let Some(taken) = vars.iter().find(|v| v.name == NCE_LOG_Z).filter(|_| {
+            clauses
+                .loss
+                .as_ref()
+                .is_some_and(|l| matches!(l.kind, LossKind::Nce { .. }))
+        }) {
+            let d = Diagnostic::new(
+                Code::Duplicate,
+                taken.span,
+                format!("expected no variable named `{NCE_LOG_Z}` in a model trained by `nce`, found one"),
+            )
+            .label("declared here")
+            .help(format!("`nce` trains log Z as the param `{NCE_LOG_Z}`: rename this variable"));
+            self.error(d);
+            return None;
+        }
         if let Some(loss) = clauses
             .loss
             .as_ref()

@@ -46,9 +46,10 @@ pub struct Model {
 }
 
 /// The name of the trained scalar `log Z` that the checker adds as a param of a model trained
-/// by `nce` (spec section 13). Not an identifier, so no declared name can take it; weights
-/// files hold it under this name like any other param.
-pub const NCE_LOG_Z: &str = "nce.log_z";
+/// by `nce` (spec section 13), last among the variables, starting at 0. Weights files, `emit`
+/// and the C library (`ebmc build --lib`) hold it under this name like any other param; a
+/// model trained by `nce` may not declare a variable of this name (`E0102`).
+pub const NCE_LOG_Z: &str = "nce_log_z";
 
 impl Model {
     /// A density model: outputs and no inputs, `P(y) ∝ exp(−β E(y))` (spec section 13).

@@ -139,6 +139,15 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
     let outs = outputs(model);
     let discrete = !outs.is_empty() && outs.iter().all(|&o| model.var(o).ty.is_discrete());
     let needs_answers = kind.uses_point() || kind.sums_answers();
+    if kind.is_density_loss() && discrete {
+        return Err(LowerError {
+            message: format!(
+                "loss `{}` moves real outputs, which a discrete output does not allow",
+                kind.name()
+            ),
+            span: loss.span,
+        });
+    }
     let mut l = Lower::new(model);
     l.g.set_span(loss.span);
     let vars = l.declare(|v| !eliminated(model, v), "");

@@ -173,7 +173,7 @@ fn describe_token(t: &str) -> String {
     match t {
         "+" | "-" | "*" | "/" | "@" | "^" | "'" | "[" => "an operator".into(),
         "const" | "input" | "output" | "latent" | "param" | "fn" | "let" | "energy" | "loss"
-        | "infer" | "train" | "data" => "a declaration".into(),
+        | "infer" | "train" | "data" | "partition" => "a declaration".into(),
         "inf" | "." => "an expression".into(),
         "min" | "marginal" => "`min by …` or `marginal(…)`".into(),
         _ => format!("`{t}`"),
