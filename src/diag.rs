@@ -96,11 +96,11 @@ codes! {
     DescentDiscrete = "E0417", "descent over a discrete variable";
     NegativesUnused = "E0418", "negatives clause where no negatives are used";
     MixedOutputs = "E0419", "loss over outputs of mixed kinds";
-    LossNeedsInputs = "E0430", "loss that needs inputs on a density model";
-    LossNeedsReal = "E0431", "density loss on discrete outputs";
-    LossNeedsDensity = "E0432", "loss that needs a density model";
-    Partition = "E0433", "partition a model cannot take";
-    LossRealLatent = "E0434", "loss that cannot eliminate a real latent";
+    LossNeedsInputs = "E0440", "loss that needs inputs on a density model";
+    LossNeedsReal = "E0441", "density loss on discrete outputs";
+    LossNeedsDensity = "E0442", "loss that needs a density model";
+    Partition = "E0443", "partition a model cannot take";
+    LossRealLatent = "E0444", "loss that cannot eliminate a real latent";
     // Warnings.
     Unused = "W0001", "unused declaration";
     Collapse = "W0002", "loss can collapse the energy";
