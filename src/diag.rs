@@ -96,6 +96,9 @@ codes! {
     DescentDiscrete = "E0417", "descent over a discrete variable";
     NegativesUnused = "E0418", "negatives clause where no negatives are used";
     MixedOutputs = "E0419", "loss over outputs of mixed kinds";
+    SamplerDiscrete = "E0430", "langevin or hmc over a discrete variable";
+    GibbsReal = "E0431", "gibbs over a real variable";
+    SamplerScope = "E0432", "sampler that cannot draw every output together";
     LossNeedsInputs = "E0440", "loss that needs inputs on a density model";
     LossNeedsReal = "E0441", "density loss on discrete outputs";
     LossNeedsDensity = "E0442", "loss that needs a density model";
@@ -106,6 +109,7 @@ codes! {
     Collapse = "W0002", "loss can collapse the energy";
     TrainWithoutData = "W0003", "training without data";
     LvqSign = "W0004", "lvq2 on an energy that may be negative";
+    GibbsSiteBySite = "W0010", "gibbs redraws a variable one coordinate at a time";
 }
 
 impl fmt::Display for Code {

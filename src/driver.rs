@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub use crate::plot::{Kind as PlotKind, PlotOptions};
 pub use crate::runtime::eval::PointSource;
 pub use crate::runtime::run::{RunOptions, RunOutcome};
+pub use crate::runtime::sample::command::{SampleOptions, SampleOutcome};
 pub use crate::runtime::train::EpochStats;
 
 /// The result of the front end on one source: models when clean, and every diagnostic.
@@ -220,6 +221,15 @@ pub fn run(
     runtime::run::run(model, base_dir, opts, on_epoch).map_err(|e| e.to_string())
 }
 
+/// `ebmc sample` ([`runtime::sample::command::sample`]): draws with the model's sampler.
+pub fn sample(
+    model: &Model,
+    base_dir: &Path,
+    opts: &runtime::sample::command::SampleOptions,
+) -> Result<runtime::sample::command::SampleOutcome, String> {
+    runtime::sample::command::sample(model, base_dir, opts).map_err(|e| e.to_string())
+}
+
 /// The `--at NAME=VALUE` flags of `ebmc run` as [`RunOptions::at`] takes them: the model's
 /// inputs ([`runtime::run::inputs_at`]). An error is a mistake on the command line.
 pub fn run_inputs_at(model: &Model, at: &[String]) -> Result<Vec<(VarId, Vec<f64>)>, String> {
@@ -302,6 +312,8 @@ fn bench_key(e: Entry) -> Option<&'static str> {
         Entry::InferPrepare => Some("infer_prepare_ns"),
         Entry::InferStep => Some("infer_step_ns"),
         Entry::InferPrepareBatch => Some("infer_prepare_batch_ns"),
+        // Per chain: one step of a sampler's block of chains.
+        Entry::SampleStep => Some("sample_step_ns"),
         Entry::Answers
         | Entry::Loss
         | Entry::LossBatch

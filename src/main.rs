@@ -103,6 +103,36 @@ enum Command {
         #[arg(long, value_name = "NAME=VALUE")]
         at: Vec<String>,
     },
+    /// Draw samples from P(y|x) (or P(y) for a model without inputs) with the model's sampler.
+    Sample {
+        file: PathBuf,
+        /// The model to sample when the file holds several.
+        #[arg(long)]
+        model: Option<String>,
+        /// Weights from `ebmc run --save`; else the model is trained (with `train` and
+        /// `data`) or sampled at its declared init.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Chains at the --at inputs (or of a model without inputs); default 1000. Without
+        /// --at, a model with inputs runs one chain per test row.
+        #[arg(long)]
+        n: Option<usize>,
+        /// An input's value, in the data's units: `x=1.5`, `x=[0.1, 0.2]`. Repeatable; give
+        /// every input.
+        #[arg(long, value_name = "NAME=VALUE")]
+        at: Vec<String>,
+        /// Seed of the chains (and of training, the split and the init; overrides the
+        /// model's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the samples here: CSV, one row per chain, one column per coordinate (`-`:
+        /// standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run on the reference interpreter instead of native code.
+        #[arg(long)]
+        interp: bool,
+    },
     /// Draw a model's energy (landscape, surface) or its training as SVG.
     Plot {
         #[arg(value_enum)]
@@ -280,6 +310,26 @@ fn main() -> ExitCode {
                 at: Vec::new(),
             };
             run(&file, model.as_deref(), &opts, &at, quiet, color)
+        }
+        Command::Sample {
+            file,
+            model,
+            weights,
+            n,
+            at,
+            seed,
+            out,
+            interp,
+        } => {
+            let opts = driver::SampleOptions {
+                weights,
+                n,
+                at: Vec::new(),
+                seed,
+                out,
+                interp,
+            };
+            sample(&file, model.as_deref(), &opts, &at, color)
         }
         Command::Plot {
             kind,
@@ -665,7 +715,76 @@ fn run(
             if quiet {
                 return ExitCode::SUCCESS;
             }
-            write_stdout(&outcome.report.table())
+            let mut table = outcome.report.table();
+            if let Some(a) = outcome.acceptance {
+                table += &format!("hmc acceptance {a:.4}\n");
+            }
+            write_stdout(&table)
+        }
+        Err(e) => {
+            say!("error: {e}");
+            ExitCode::from(EXIT_USER)
+        }
+    }
+}
+
+/// `ebmc sample`: the samples to `--out`; a summary (per coordinate: mean and standard
+/// deviation over the chains; the acceptance rate of `hmc`) on standard output, or on
+/// standard error when the samples go there.
+fn sample(
+    file: &Path,
+    name: Option<&str>,
+    opts: &driver::SampleOptions,
+    at: &[String],
+    color: Color,
+) -> ExitCode {
+    let model = match load_model(file, name, color) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let opts = &match driver::run_inputs_at(&model, at) {
+        Ok(at) => driver::SampleOptions { at, ..opts.clone() },
+        Err(e) => {
+            say!("error: {e}");
+            return ExitCode::from(EXIT_IO);
+        }
+    };
+    if opts.n == Some(0) {
+        say!("error: --n 0: give at least one chain");
+        return ExitCode::from(EXIT_IO);
+    }
+    if opts.n.is_some()
+        && opts.at.is_empty()
+        && model.vars_of(ebmc::check::Role::Input).next().is_some()
+    {
+        say!("error: --n needs --at for a model with inputs: without --at there is one chain per test row");
+        return ExitCode::from(EXIT_IO);
+    }
+    let base = file.parent().unwrap_or(Path::new("."));
+    match driver::sample(&model, base, opts) {
+        Ok(outcome) => {
+            let mut text = format!(
+                "{} samples of `{}` by {}\n",
+                outcome.rows.len(),
+                model.name,
+                outcome.method
+            );
+            if let Some(a) = outcome.stats.acceptance() {
+                text += &format!(
+                    "acceptance {a:.4} ({} of {} proposals)\n",
+                    outcome.stats.accepted, outcome.stats.proposals
+                );
+            }
+            text += &format!("{:<12} {:>12} {:>12}\n", "", "mean", "std");
+            for (c, m, s) in outcome.summary() {
+                text += &format!("{c:<12} {m:>12.4} {s:>12.4}\n");
+            }
+            if opts.out.as_deref() == Some(Path::new("-")) {
+                eprint!("{text}");
+                ExitCode::SUCCESS
+            } else {
+                write_stdout(&text)
+            }
         }
         Err(e) => {
             say!("error: {e}");

@@ -16,6 +16,11 @@ pub(super) trait Domain: Copy + Eq + Hash {
     fn number(v: f64) -> Self;
     /// A variable of the model (`None` for a name that did not check).
     fn var(role: Option<Role>) -> Self;
+    /// Variable `id` of the model: [`Domain::var`] unless the domain tells variables apart.
+    fn var_at(id: VarId, role: Option<Role>) -> Self {
+        let _ = id;
+        Self::var(role)
+    }
     /// A function parameter the call did not supply (never, in a checked call).
     fn unknown() -> Self;
     /// What holds of every element of a vector literal.
@@ -51,7 +56,9 @@ impl<'c, 'a, D: Domain> Walker<'c, 'a, D> {
     pub(super) fn expr(&mut self, e: &Expr, params: &[D]) -> D {
         match &e.kind {
             ExprKind::Number(v) => D::number(*v),
-            ExprKind::Var(VarId(i)) => D::var(self.c.vars[*i as usize].as_ref().map(|v| v.role)),
+            ExprKind::Var(VarId(i)) => {
+                D::var_at(VarId(*i), self.c.vars[*i as usize].as_ref().map(|v| v.role))
+            }
             ExprKind::Let(id) => {
                 // Lets are numbered in dependency order: evaluating every let up to this one,
                 // in order, finds each one's own lets done, so a chain of 100,000 lets

@@ -12,6 +12,7 @@
 //! skipped silently. A model is returned only when it has no error.
 
 mod abstract_eval;
+mod blocks;
 mod clauses;
 mod decls;
 mod expr;
@@ -206,7 +207,10 @@ impl<'a> Checker<'a> {
             }
         }
         let energy = self.check_energy();
-        let clauses = self.check_clauses();
+        let mut clauses = self.check_clauses();
+        if let Some(c) = &mut clauses {
+            self.gibbs_blocks(&energy, c);
+        }
         self.lint(&energy, clauses.as_ref());
         let model = self.finish(energy, clauses);
         if let Some(t) = &mut self.typing {

@@ -420,6 +420,58 @@ pub struct Infer {
 pub enum InferMethod {
     Descent(Descent),
     Enumerate,
+    /// Draws from the Gibbs distribution `exp(−β E)` instead of finding its minimum.
+    Sample(Sampler),
+}
+
+/// A sampler of the Gibbs distribution `P(y|x) ∝ exp(−β E(x, y))` (spec section 13): what
+/// `infer … by langevin | hmc | gibbs` names, and what a loss's `negatives` may name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sampler {
+    /// Unadjusted Langevin: `y ← y − rate · ∇_y E + sqrt(2 · rate / β) · ε`.
+    Langevin {
+        steps: usize,
+        rate: f64,
+        beta: f64,
+        init: Init,
+    },
+    /// Hamiltonian Monte Carlo: `leapfrog` steps of size `rate` per proposal, then a
+    /// Metropolis correction.
+    Hmc {
+        steps: usize,
+        leapfrog: usize,
+        rate: f64,
+        beta: f64,
+        init: Init,
+    },
+    /// Gibbs sampling of `sign`/`class` variables from a uniform start: every coordinate
+    /// redrawn from its exact conditional, `sweeps` times; a variable the energy is affine in
+    /// (no interaction inside it) is redrawn as one block.
+    Gibbs {
+        sweeps: usize,
+        beta: f64,
+        /// The variables redrawn as one block (the energy is affine in each).
+        blocks: Vec<VarId>,
+    },
+}
+
+impl Sampler {
+    pub fn beta(&self) -> f64 {
+        match self {
+            Sampler::Langevin { beta, .. }
+            | Sampler::Hmc { beta, .. }
+            | Sampler::Gibbs { beta, .. } => *beta,
+        }
+    }
+
+    /// The method's name in the language.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sampler::Langevin { .. } => "langevin",
+            Sampler::Hmc { .. } => "hmc",
+            Sampler::Gibbs { .. } => "gibbs",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -29,7 +29,7 @@ mod kernel;
 
 pub use kernel::{Kernel, KernelError};
 
-use crate::check::{Elim, Model, Role, VarId};
+use crate::check::{Elim, InferMethod, Model, Role, Sampler, VarId};
 use crate::grad;
 use crate::ir::{self, Graph, InputKind};
 use crate::jit;
@@ -39,6 +39,11 @@ use std::sync::Arc;
 
 /// Examples per call of the batched loss entry: the training loop's chunk of work.
 pub const BATCH: usize = 16;
+
+/// Chains per call of [`Entry::SampleStep`]: a sampler moves its chains by blocks of this
+/// many, so that the per-step gradient is matrix–matrix products whose activations (64 rows
+/// of a 128-wide layer: 64 KiB) stay in cache while a weight matrix streams through once.
+pub const CHAINS: usize = 64;
 
 /// Largest number of `f64`s one call of the interpreter may hold in its intermediate values:
 /// 2^28 (2 GiB), the JIT's [`jit::MAX_SCRATCH`]. The interpreter keeps the value of every node
@@ -117,6 +122,11 @@ pub enum Entry {
     /// [`Entry::Loss`] summed over [`BATCH`] rows in one call (the metrics' loss column), when
     /// the loss batches.
     LossBatch,
+    /// The energy and its gradient with respect to the real outputs and latents of [`CHAINS`]
+    /// chains in one call, every output per chain: a step of `langevin` or `hmc` over many
+    /// chains. From the stage values of [`Entry::InferPrepare`] (per chain) when inference
+    /// stages, else from the inputs (per chain).
+    SampleStep,
 }
 
 impl Entry {
@@ -134,6 +144,7 @@ impl Entry {
             Entry::InferStep => "infer_step",
             Entry::InferPrepareBatch => "infer_prepare_batch",
             Entry::LossBatch => "loss_batch",
+            Entry::SampleStep => "sample_step",
         }
     }
 }
@@ -274,6 +285,12 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
     let moving = [InputKind::Output, InputKind::Latent];
     let infer_grad = grad::with_gradients(&program.free_energy, "energy", &moving);
     let staged = stage.then(|| ir::stage(&infer_grad, &moving)).flatten();
+    let sample_step = needs_sample_step(model)
+        .then(|| match &staged {
+            Some(s) => ir::batch_rows(&s.step, CHAINS),
+            None => ir::batch_rows(&infer_grad, CHAINS),
+        })
+        .flatten();
     let mut graphs = vec![
         (Entry::Energy, program.energy.clone()),
         (Entry::Grad, grad::energy_gradient(&program.energy)),
@@ -288,6 +305,9 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
         }
         graphs.push((Entry::InferPrepare, s.prepare));
         graphs.push((Entry::InferStep, s.step));
+    }
+    if let Some(g) = sample_step {
+        graphs.push((Entry::SampleStep, g));
     }
     if let Some(a) = program.answers {
         graphs.push((Entry::Answers, a));
@@ -314,6 +334,18 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
         }
     }
     Ok(graphs)
+}
+
+/// Whether the model draws real variables with a gradient sampler (`langevin`, `hmc`), whose
+/// chains move together through [`Entry::SampleStep`]. A model whose energy the batching
+/// rules do not cover gets no such entry, and its chains move one at a time.
+pub fn needs_sample_step(model: &Model) -> bool {
+    model.infer.iter().any(|g| {
+        matches!(
+            g.method,
+            InferMethod::Sample(Sampler::Langevin { .. } | Sampler::Hmc { .. })
+        )
+    })
 }
 
 /// Whether nothing of the loss is left for the runtime to supply per example: no latent
@@ -485,6 +517,7 @@ fn entry_point(
         entry,
         rows: match entry {
             Entry::LossGradBatch | Entry::LossBatch | Entry::InferPrepareBatch => BATCH,
+            Entry::SampleStep => CHAINS,
             _ => 1,
         },
         input_len: signature.input_len(),

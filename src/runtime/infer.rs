@@ -292,6 +292,22 @@ impl Session {
                 InferMethod::Enumerate => {
                     self.enumerate(p, &g.vars)?;
                 }
+                InferMethod::Sample(sampler) => {
+                    // One chain at `p`: its last state is the answer (a draw from P(y|x)).
+                    let mut chains = super::sample::Chains::new(self, &g.vars)?;
+                    let mut state = vec![0.0; chains.width()];
+                    let at = p.clone();
+                    let stats = chains.run(
+                        self,
+                        sampler,
+                        super::sample::Given::Same(&at),
+                        &mut state,
+                        super::sample::Start::Init,
+                        rng,
+                    )?;
+                    self.acceptance = stats.acceptance().or(self.acceptance);
+                    super::sample::write_values(&chains, &state, p);
+                }
             }
         }
         self.energy(p)

@@ -41,6 +41,7 @@ pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod run;
+pub mod sample;
 pub mod session;
 pub mod train;
 pub mod weights;

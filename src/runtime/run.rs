@@ -121,6 +121,8 @@ pub fn inputs_at(model: &Model, at: &[String]) -> Result<Vec<(VarId, Vec<f64>)>,
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
     pub report: Report,
+    /// The acceptance rate of `hmc` inference, when the model infers by it.
+    pub acceptance: Option<f64>,
     pub history: Vec<EpochStats>,
     pub trained: bool,
     /// Per-epoch test figures, when `track_test` or `history` asked for them.
@@ -359,6 +361,7 @@ pub fn run(
     }
     Ok(RunOutcome {
         report,
+        acceptance: s.acceptance,
         history,
         trained,
         epochs,
@@ -526,6 +529,7 @@ fn infer_once(
     }
     Ok(RunOutcome {
         report,
+        acceptance: s.acceptance,
         history: Vec::new(),
         trained: false,
         epochs: Vec::new(),
@@ -581,6 +585,33 @@ fn evaluate(
     } else {
         Vec::new()
     };
+    // A sampler draws every row's answer at once, one chain per row (its last state is the
+    // answer: a draw from P(y|x), spec section 7).
+    let sampled = match super::sample::Chains::of_model(s)? {
+        Some((mut chains, sampler)) => {
+            let points: Vec<Point> = (0..set.rows())
+                .map(|r| {
+                    let mut q = Point::zeros(model);
+                    load_row(set, r, &mut q);
+                    q
+                })
+                .collect();
+            let mut state = vec![0.0; set.rows() * chains.width()];
+            let stats = chains.run(
+                s,
+                &sampler,
+                super::sample::Given::Each(&points),
+                &mut state,
+                super::sample::Start::Init,
+                &mut rng,
+            )?;
+            if let Some(a) = stats.acceptance() {
+                s.acceptance = Some(a);
+            }
+            Some((chains, state))
+        }
+        None => None,
+    };
     // Rows go by batches: the batched loss and inference's prepare (what does not depend on
     // the answer) run once per batch of rows; the rest, row by row.
     let all: Vec<usize> = (0..set.rows()).collect();
@@ -613,7 +644,14 @@ fn evaluate(
                     p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
                 }
             }
-            let energy = s.infer(&mut p, &mut rng)?;
+            let energy = match &sampled {
+                Some((chains, state)) => {
+                    let w = chains.width();
+                    super::sample::write_values(chains, &state[row * w..(row + 1) * w], &mut p);
+                    s.energy(&mut p)?
+                }
+                None => s.infer(&mut p, &mut rng)?,
+            };
             let line = set.lines.get(row).copied().unwrap_or(row + 2);
             not_finite_answer(model, &p, energy, &format!(" for the row on line {line}"))?;
             for (k, o) in outputs.iter().enumerate() {
@@ -664,7 +702,8 @@ fn evaluate(
     ))
 }
 
-fn column_names(name: &str, ty: &Ty) -> Vec<String> {
+/// The CSV column names of a variable: its name for a scalar, `name[i]` per element else.
+pub fn column_names(name: &str, ty: &Ty) -> Vec<String> {
     match ty {
         Ty::Real(s) if !s.is_scalar() => (0..s.len()).map(|i| format!("{name}[{i}]")).collect(),
         _ => vec![name.to_string()],

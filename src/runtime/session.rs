@@ -238,7 +238,11 @@ impl Bound {
             Entry::Loss | Entry::LossBatch | Entry::LossGrad | Entry::LossGradBatch => Output::Loss,
             Entry::Answers => Output::Energies,
             Entry::InferPrepare | Entry::InferPrepareBatch => Output::Stage(0),
-            Entry::Energy | Entry::Grad | Entry::InferGrad | Entry::InferStep => Output::Energy,
+            Entry::Energy
+            | Entry::Grad
+            | Entry::InferGrad
+            | Entry::InferStep
+            | Entry::SampleStep => Output::Energy,
         };
         let mut value = None;
         let mut grads = vec![None; params.len()];
@@ -594,6 +598,8 @@ pub struct Session {
     pub(super) scratch: LossScratch,
     /// Every iterate of inference by descent, while [`Session::record_path`] is on (plots).
     pub(super) path: Option<Vec<Point>>,
+    /// The acceptance rate of the last `hmc` inference (its proposals over every chain).
+    pub acceptance: Option<f64>,
 }
 
 impl Session {
@@ -639,6 +645,7 @@ impl Session {
             descended,
             scratch: LossScratch::new(model),
             path: None,
+            acceptance: None,
         })
     }
 
@@ -657,7 +664,9 @@ impl Session {
                 Entry::Energy | Entry::Grad => false,
                 Entry::InferGrad => !staged,
                 Entry::LossGrad | Entry::LossGradBatch => true,
-                Entry::Loss | Entry::LossBatch | Entry::InferPrepareBatch => !training_only,
+                Entry::Loss | Entry::LossBatch | Entry::InferPrepareBatch | Entry::SampleStep => {
+                    !training_only
+                }
                 Entry::Answers | Entry::InferPrepare | Entry::InferStep => {
                     !training_only || !batched
                 }
@@ -707,6 +716,7 @@ impl Session {
             descended: self.descended.clone(),
             scratch: LossScratch::new(self.model()),
             path: None,
+            acceptance: None,
         }
     }
 

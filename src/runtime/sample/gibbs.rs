@@ -1,0 +1,166 @@
+//! Gibbs sampling of discrete variables: every coordinate redrawn from its exact conditional
+//! `P(v_j = s | rest) ∝ exp(−β E(…, v_j = s, …))`, its values enumerated (`±1` for a sign,
+//! `0..k` for a class), coordinates in order, `sweeps` times.
+//!
+//! A variable the checker found the energy affine in (no term couples two of its
+//! coordinates: an RBM's visible or hidden layer, [`crate::check::Sampler::Gibbs`]'s `blocks`)
+//! is redrawn as one block: its coordinates are conditionally independent given the rest, so
+//! every coordinate's conditional is taken at the same state and all are drawn together.
+//!
+//! Each chain draws from its own generator; chains are independent and run one after another
+//! on the session's free energy.
+
+use super::{Chains, Given, Stats};
+use crate::rng::Rng;
+use crate::runtime::session::{RunError, Session};
+use crate::types::Ty;
+
+/// A value of a discrete variable drawn uniformly.
+pub(super) fn uniform_value(ty: &Ty, rng: &mut Rng) -> f64 {
+    match ty {
+        Ty::Class(k) => rng.below(*k as u64) as f64,
+        Ty::Sign => {
+            if rng.below(2) == 0 {
+                -1.0
+            } else {
+                1.0
+            }
+        }
+        Ty::Real(_) => 0.0,
+    }
+}
+
+/// The values a coordinate of `ty` takes, in order.
+fn values(ty: &Ty) -> Vec<f64> {
+    match ty {
+        Ty::Class(k) => (0..*k).map(|i| i as f64).collect(),
+        Ty::Sign => vec![-1.0, 1.0],
+        Ty::Real(_) => Vec::new(),
+    }
+}
+
+/// Draws an index from `P(i) ∝ exp(−β (e_i − min e))`; a NaN energy is never drawn.
+pub(super) fn draw_index(
+    energies: &[f64],
+    beta: f64,
+    rng: &mut Rng,
+    weights: &mut Vec<f64>,
+) -> Option<usize> {
+    let min = energies
+        .iter()
+        .copied()
+        .filter(|e| !e.is_nan())
+        .fold(f64::INFINITY, f64::min);
+    if !min.is_finite() {
+        return None;
+    }
+    weights.clear();
+    weights.extend(energies.iter().map(|&e| {
+        if e.is_nan() {
+            0.0
+        } else {
+            (-beta * (e - min)).exp()
+        }
+    }));
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.uniform() * total;
+    for (i, w) in weights.iter().enumerate() {
+        if u < *w {
+            return Some(i);
+        }
+        u -= w;
+    }
+    weights.iter().rposition(|w| *w > 0.0)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    chains: &Chains,
+    session: &mut Session,
+    sweeps: usize,
+    beta: f64,
+    blocks: &[crate::check::VarId],
+    given: Given,
+    state: &mut [f64],
+    rngs: &mut [Rng],
+    stats: &mut Stats,
+) -> Result<(), RunError> {
+    let width = chains.width.max(1);
+    let model = std::sync::Arc::clone(&chains.code);
+    let model = &model.model;
+    let domains: Vec<Vec<f64>> = chains
+        .vars
+        .iter()
+        .map(|(v, _, _)| values(&model.var(*v).ty))
+        .collect();
+    let mut energies = Vec::new();
+    let mut weights = Vec::new();
+    // A block's energies: per coordinate, per value.
+    let mut table: Vec<f64> = Vec::new();
+    for (k, (row, rng)) in state.chunks_mut(width).zip(rngs.iter_mut()).enumerate() {
+        let mut p = given.point(k).clone();
+        super::write_values(chains, row, &mut p);
+        let mut current = session.energy(&mut p)?;
+        for _ in 0..sweeps {
+            for (j, &(v, o, len)) in chains.vars.iter().enumerate() {
+                let dom = &domains[j];
+                let slot = v.0 as usize;
+                if blocks.contains(&v) && len > 1 {
+                    // Every coordinate's conditional at the same state, then all drawn.
+                    table.clear();
+                    for i in 0..len {
+                        let keep = p.values[slot][i];
+                        for &s in dom {
+                            let e = if s == keep {
+                                current
+                            } else {
+                                p.values[slot][i] = s;
+                                session.energy(&mut p)?
+                            };
+                            table.push(e);
+                        }
+                        p.values[slot][i] = keep;
+                    }
+                    for i in 0..len {
+                        let es = &table[i * dom.len()..(i + 1) * dom.len()];
+                        let pick = draw_index(es, beta, rng, &mut weights)
+                            .ok_or_else(|| not_finite(model, v))?;
+                        p.values[slot][i] = dom[pick];
+                    }
+                    current = session.energy(&mut p)?;
+                    continue;
+                }
+                for i in 0..len {
+                    let keep = p.values[slot][i];
+                    energies.clear();
+                    for &s in dom {
+                        let e = if s == keep {
+                            current
+                        } else {
+                            p.values[slot][i] = s;
+                            session.energy(&mut p)?
+                        };
+                        energies.push(e);
+                    }
+                    let pick = draw_index(&energies, beta, rng, &mut weights)
+                        .ok_or_else(|| not_finite(model, v))?;
+                    p.values[slot][i] = dom[pick];
+                    current = energies[pick];
+                }
+                let _ = o;
+            }
+        }
+        for &(v, o, len) in &chains.vars {
+            row[o..o + len].copy_from_slice(&p.values[v.0 as usize]);
+        }
+        stats.energies[k] = current;
+    }
+    Ok(())
+}
+
+fn not_finite(model: &crate::check::Model, v: crate::check::VarId) -> RunError {
+    RunError::User(format!(
+        "gibbs on `{}`: every value of a coordinate has a NaN or infinite energy; check the energy's domain",
+        model.var(v).name
+    ))
+}
