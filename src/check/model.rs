@@ -405,6 +405,14 @@ pub enum Negatives {
     },
     /// The lowest-energy `y_j` (j ≠ i) of the batch.
     Shuffle,
+    /// A sample of the model (`cd`): chains of `sampler` started at `y_i` (CD-k) or, with
+    /// `persistent = N`, a buffer of `N` chains kept across steps of which a fraction
+    /// `reinit` restarts from the sampler's `init` every step (persistent CD).
+    Sample {
+        sampler: Sampler,
+        persistent: Option<usize>,
+        reinit: f64,
+    },
 }
 
 /// One inference procedure over a group of variables.

@@ -7,6 +7,7 @@
 //! ȳ is then an input of the loss kernel, so it is held fixed when differentiating. Latents
 //! eliminated by descent are minimised at the label and at ȳ alike.
 
+use super::sample::{write_values, Chains, Given, Start};
 use super::session::{LossScratch, Point, RunError, Session};
 use crate::check::{Descent, Init, LossKind, Negatives, Noise, Role, VarId};
 use crate::rng::Rng;
@@ -23,6 +24,19 @@ impl Session {
         grad: &mut [f64],
     ) -> Result<f64, RunError> {
         self.prepare_loss(p, batch, rng)?;
+        let loss = self
+            .loss
+            .as_mut()
+            .ok_or_else(|| RunError::User("the model has no loss".into()))?;
+        loss.call(&self.params, p)?;
+        loss.add_param_grads(grad);
+        Ok(loss.scalar())
+    }
+
+    /// The training loss at `p` and its gradient, added into `grad`, with the point ȳ
+    /// already in `p.negs` (drawn for a whole step: [`super::train`]).
+    pub fn loss_grad_given(&mut self, p: &mut Point, grad: &mut [f64]) -> Result<f64, RunError> {
+        self.min_descended(p)?;
         let loss = self
             .loss
             .as_mut()
@@ -159,6 +173,15 @@ impl Session {
                         }
                     }
                 }
+            }
+            (Some(Negatives::Sample { sampler, .. }), _) => {
+                // One chain from the label (CD-k): the per-example path of metrics and of
+                // losses that do not batch; training draws a whole step's chains at once
+                // (`train::StepNegatives`).
+                let mut chains = Chains::new(self, outputs)?;
+                let mut state: Vec<f64> = label.iter().flatten().copied().collect();
+                chains.run(self, sampler, Given::Same(q), &mut state, Start::State, rng)?;
+                write_values(&chains, &state, q);
             }
             (_, LossKind::Dsm { sigma }) => {
                 // The noisy label ỹ = y_i + σ ε.

@@ -27,8 +27,14 @@ pub(super) const LOSSES: &[&str] = &[
     "square_exp",
     "nll",
     "mee",
+    "cd",
     "dsm",
     "nce",
+];
+/// The chain-buffer arguments `negatives langevin(…)` takes for `cd`, beside the sampler's.
+pub(super) const CHAINS: &[ArgSpec] = &[
+    arg("persistent", Range::Int(1), None),
+    arg("reinit", Range::Unit, Some(0.05)),
 ];
 
 impl<'a> Checker<'a> {
@@ -65,6 +71,9 @@ impl<'a> Checker<'a> {
             "mee" => self
                 .args(m, BETA, false)
                 .map(|a| LossKind::Mee { beta: a.values[0] }),
+            "cd" => self
+                .args(m, CD, false)
+                .map(|a| LossKind::Cd { alpha: a.values[0] }),
             "dsm" => self
                 .args(m, DSM, false)
                 .map(|a| LossKind::Dsm { sigma: a.values[0] }),
@@ -150,6 +159,24 @@ impl<'a> Checker<'a> {
                     .help("use a contrastive loss such as `hinge(margin = 1) negatives descent(…)`, or `energy`"),
             );
             return None;
+        }
+        if let LossKind::Cd { .. } = kind {
+            let Some(n) = negatives else {
+                let v = self.var(real[0]);
+                self.error(
+                    Diagnostic::new(Code::LossNeedsNegatives, m.span, format!("expected a `negatives` sampler for `cd` on the real output `{}`, found none", v.name))
+                        .label("`cd` pushes up samples of the model")
+                        .secondary(v.span, format!("`{}` is `{}`", v.name, v.ty))
+                        .help("add `negatives langevin(steps = 10, rate = 0.01)`, with `persistent = 10000` for persistent chains"),
+                );
+                return None;
+            };
+            let negatives = self.sample_negatives(n, outputs)?;
+            return Some(Loss {
+                kind,
+                negatives: Some(negatives),
+                span: d.span,
+            });
         }
         let negatives = match negatives {
             None if kind.is_density_loss() => None,
@@ -252,7 +279,7 @@ impl<'a> Checker<'a> {
                 .var_indices(Role::Latent)
                 .into_iter()
                 .find(|&i| matches!(self.var(i).elim, Some(Elim::MinDescent(_))));
-            if let (Some(z), LossKind::Dsm { .. } | LossKind::Nce { .. }) = (descended, kind) {
+            if let Some(z) = descended {
                 let v = self.var(z);
                 self.error(
                     Diagnostic::new(
@@ -266,7 +293,7 @@ impl<'a> Checker<'a> {
                     )
                     .label(format!("`{}` differentiates the free energy in closed form", kind.name()))
                     .secondary(v.span, format!("`{}` is found by descent at run time", v.name))
-                    .help("make the latent discrete (`class[k]`, eliminated exactly), or train with `cd`"),
+                    .help("make the latent discrete (`class[k]`, eliminated exactly)"),
                 );
                 return false;
             }
@@ -312,5 +339,54 @@ impl<'a> Checker<'a> {
             return false;
         }
         true
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// `negatives langevin(…) | hmc(…)` of `cd`: the sampler's own arguments, and
+    /// `persistent = N`, `reinit = 0.05` for a persistent buffer of chains.
+    fn sample_negatives(&mut self, n: &ast::Method, outputs: &[usize]) -> Option<Negatives> {
+        if !matches!(n.name.name.as_str(), "langevin" | "hmc") {
+            self.unknown_method(n, "sampler for `cd`", &["langevin", "hmc"]);
+            return None;
+        }
+        let is_chain_arg =
+            |a: &ast::Arg| a.name.as_ref().is_some_and(|x| matches!(x.name.as_str(), "persistent" | "reinit"));
+        let mut sampler_method = n.clone();
+        sampler_method.args.retain(|a| !is_chain_arg(a));
+        let mut chain_method = n.clone();
+        chain_method.args.retain(is_chain_arg);
+        let sampler = self.sampler(&sampler_method, outputs, Clause::Negatives)?;
+        let persistent = chain_method
+            .args
+            .iter()
+            .any(|a| a.name.as_ref().is_some_and(|x| x.name == "persistent"));
+        let a = if persistent {
+            self.args(&chain_method, CHAINS, false)?
+        } else {
+            // `reinit` without `persistent`: every CD-k chain starts at its label anyway.
+            if let Some(r) = chain_method.args.first() {
+                self.error(
+                    Diagnostic::new(
+                        Code::UnknownArgument,
+                        r.span,
+                        "expected `reinit` only with `persistent = N`, found it alone".to_string(),
+                    )
+                    .label("no persistent chains to restart")
+                    .help("add `persistent = 10000` (a buffer of chains kept across steps), or remove `reinit`"),
+                );
+                return None;
+            }
+            Args {
+                values: vec![0.0, 0.0],
+                exact: vec![None, None],
+                init: None,
+            }
+        };
+        Some(Negatives::Sample {
+            sampler,
+            persistent: persistent.then_some(a.values[0] as usize),
+            reinit: a.values[1],
+        })
     }
 }
