@@ -46,6 +46,41 @@ impl Session {
         Ok(loss.scalar())
     }
 
+    /// The summed loss of the rows `rows` of `data` with their points ȳ given (the density
+    /// losses' metrics): one call of the batched loss kernel for a whole batch, else row by
+    /// row.
+    pub fn loss_rows_given(
+        &mut self,
+        data: &super::data::Dataset,
+        rows: &[usize],
+        negs: &super::session::RowNegs,
+        p: &mut Point,
+    ) -> Result<f64, RunError> {
+        if let Some(l) = self.loss_batch_given(data, rows, negs) {
+            return l;
+        }
+        let mut total = 0.0;
+        for (j, &row) in rows.iter().enumerate() {
+            super::train::load_row(data, row, p);
+            for &(v, o, len) in negs.layout {
+                let at = j * negs.width + o;
+                p.negs[v.0 as usize].clear();
+                p.negs[v.0 as usize].extend_from_slice(&negs.values[at..at + len]);
+            }
+            self.min_descended(p)?;
+            let loss = match &mut self.loss_value {
+                Some(l) => l,
+                None => self
+                    .loss
+                    .as_mut()
+                    .ok_or_else(|| RunError::User("the model has no loss".into()))?,
+            };
+            loss.call(&self.params, p)?;
+            total += loss.scalar();
+        }
+        Ok(total)
+    }
+
     /// The training loss at `p` without its gradient.
     pub fn loss(
         &mut self,

@@ -615,14 +615,22 @@ fn evaluate(
     // Rows go by batches: the batched loss and inference's prepare (what does not depend on
     // the answer) run once per batch of rows; the rest, row by row.
     let all: Vec<usize> = (0..set.rows()).collect();
+    // The density losses' points (ỹ, noise, CD-k samples) for a chunk of rows at once.
+    let mut points = super::train::StepNegatives::for_metrics(s)?;
+    let mut given = Point::zeros(model);
     for rows in all.chunks(crate::compile::BATCH) {
-        let batched_loss = match s.loss_batch(set, rows) {
-            Some(loss) => {
-                loss_sum += loss?;
-                true
-            }
-            None => false,
-        };
+        if let Some(n) = &mut points {
+            n.draw(s, set, rows, seed, 0, &mut rng)?;
+            loss_sum += s.loss_rows_given(set, rows, &n.rows(0, rows.len()), &mut given)?;
+        }
+        let batched_loss = points.is_some()
+            || match s.loss_batch(set, rows) {
+                Some(loss) => {
+                    loss_sum += loss?;
+                    true
+                }
+                None => false,
+            };
         let prepared = s.prepare_rows(set, rows)?;
         for (k, &row) in rows.iter().enumerate() {
             load_row(set, row, &mut p);

@@ -813,6 +813,24 @@ impl Session {
         )
     }
 
+    /// [`Session::loss_batch`] for a loss that reads points beside the data, given.
+    pub(super) fn loss_batch_given(
+        &mut self,
+        data: &Dataset,
+        rows: &[usize],
+        negs: &RowNegs,
+    ) -> Option<Result<f64, RunError>> {
+        let bound = self.loss_value_batch.as_mut()?;
+        if rows.len() != bound.kernel.entry().rows {
+            return None;
+        }
+        Some(
+            bound
+                .call_rows(&self.params, data, rows, Some(negs))
+                .map(|()| bound.scalar()),
+        )
+    }
+
     /// Prepares the rows `rows` of `data` for inference in one call (see
     /// [`Session::use_prepared_row`]); `false` when the model cannot, or `rows` is not a
     /// whole batch.

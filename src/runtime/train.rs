@@ -295,7 +295,17 @@ fn step_grads(
             if w.grads.is_empty() {
                 w.grads.push(vec![0.0; len]);
             }
-            loss += chunk(w, master, data, rows_of(c), others, negs_of(c), seed, epoch, 0)?;
+            loss += chunk(
+                w,
+                master,
+                data,
+                rows_of(c),
+                others,
+                negs_of(c),
+                seed,
+                epoch,
+                0,
+            )?;
             grad.iter_mut()
                 .zip(&w.grads[0])
                 .for_each(|(acc, g)| *acc += g);
@@ -314,7 +324,17 @@ fn step_grads(
             w.losses.resize(mine, 0.0);
         }
         for (k, c) in (i..chunks).step_by(t).enumerate() {
-            w.losses[k] = chunk(w, master, data, rows_of(c), others, negs_of(c), seed, epoch, k)?;
+            w.losses[k] = chunk(
+                w,
+                master,
+                data,
+                rows_of(c),
+                others,
+                negs_of(c),
+                seed,
+                epoch,
+                k,
+            )?;
         }
         Ok(())
     };
@@ -421,6 +441,16 @@ struct CdChains {
 }
 
 impl StepNegatives {
+    /// [`StepNegatives::for_model`] for measuring the loss (metrics): `cd`'s chains start at
+    /// each row's label (CD-k), persistent or not in training.
+    pub(super) fn for_metrics(s: &Session) -> Result<Option<StepNegatives>, RunError> {
+        let mut n = StepNegatives::for_model(s)?;
+        if let Some(cd) = n.as_mut().and_then(|n| n.cd.as_mut()) {
+            cd.persistent = None;
+        }
+        Ok(n)
+    }
+
     /// `None` unless the model's loss is a density loss.
     pub(super) fn for_model(s: &Session) -> Result<Option<StepNegatives>, RunError> {
         let model = s.model();
@@ -462,7 +492,7 @@ impl StepNegatives {
     }
 
     /// The points of rows `first..first + count` of the step.
-    fn rows(&self, first: usize, count: usize) -> RowNegs<'_> {
+    pub(super) fn rows(&self, first: usize, count: usize) -> RowNegs<'_> {
         RowNegs {
             values: &self.values[first * self.width..(first + count) * self.width],
             width: self.width,
@@ -471,7 +501,7 @@ impl StepNegatives {
     }
 
     /// Draws the points of the rows `batch` of `data` at the session's current params.
-    fn draw(
+    pub(super) fn draw(
         &mut self,
         s: &mut Session,
         data: &Dataset,
@@ -527,14 +557,24 @@ impl StepNegatives {
                 };
                 match cd.persistent {
                     None => {
-                        cd.chains
-                            .run(s, &cd.sampler, given, &mut self.values, Start::State, rng)?;
+                        cd.chains.run(
+                            s,
+                            &cd.sampler,
+                            given,
+                            &mut self.values,
+                            Start::State,
+                            rng,
+                        )?;
                     }
                     Some((n, reinit)) => {
                         if cd.buffer.is_empty() {
                             cd.buffer = vec![0.0; n * w];
                             let all = vec![zero.clone(); if density { 0 } else { n }];
-                            let g = if density { Given::Same(&zero) } else { Given::Each(&all) };
+                            let g = if density {
+                                Given::Same(&zero)
+                            } else {
+                                Given::Each(&all)
+                            };
                             cd.chains
                                 .run(s, &cd.sampler, g, &mut cd.buffer, Start::Init, rng)?;
                         }
@@ -549,8 +589,14 @@ impl StepNegatives {
                                 row.copy_from_slice(&cd.buffer[i * w..(i + 1) * w]);
                             }
                         }
-                        cd.chains
-                            .run(s, &cd.sampler, given, &mut self.values, Start::State, rng)?;
+                        cd.chains.run(
+                            s,
+                            &cd.sampler,
+                            given,
+                            &mut self.values,
+                            Start::State,
+                            rng,
+                        )?;
                         for (k, &i) in cd.picked.iter().enumerate() {
                             cd.buffer[i * w..(i + 1) * w]
                                 .copy_from_slice(&self.values[k * w..(k + 1) * w]);

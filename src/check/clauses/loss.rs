@@ -291,8 +291,14 @@ impl<'a> Checker<'a> {
                             v.name
                         ),
                     )
-                    .label(format!("`{}` differentiates the free energy in closed form", kind.name()))
-                    .secondary(v.span, format!("`{}` is found by descent at run time", v.name))
+                    .label(format!(
+                        "`{}` differentiates the free energy in closed form",
+                        kind.name()
+                    ))
+                    .secondary(
+                        v.span,
+                        format!("`{}` is found by descent at run time", v.name),
+                    )
                     .help("make the latent discrete (`class[k]`, eliminated exactly)"),
                 );
                 return false;
@@ -350,8 +356,11 @@ impl<'a> Checker<'a> {
             self.unknown_method(n, "sampler for `cd`", &["langevin", "hmc"]);
             return None;
         }
-        let is_chain_arg =
-            |a: &ast::Arg| a.name.as_ref().is_some_and(|x| matches!(x.name.as_str(), "persistent" | "reinit"));
+        let is_chain_arg = |a: &ast::Arg| {
+            a.name
+                .as_ref()
+                .is_some_and(|x| matches!(x.name.as_str(), "persistent" | "reinit"))
+        };
         let mut sampler_method = n.clone();
         sampler_method.args.retain(|a| !is_chain_arg(a));
         let mut chain_method = n.clone();
