@@ -318,3 +318,98 @@ fn a_gaussian_density_trained_by_dsm_reaches_the_true_nll() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `cd(alpha = 0.3)` on E = ½ a (y − m)²: `E(y) − E(ȳ) + α (E(y)² + E(ȳ)²)` with ȳ an input
+/// (held fixed): value, and each parameter's partial against a central difference.
+#[test]
+fn cd_on_a_gaussian_energy_is_its_definition() {
+    let model = common::model_of(
+        "model g { output y : real  param a : real = 2  param m : real = 0.5
+           energy 0.5 * a * (y - m)^2
+           loss cd(alpha = 0.3) negatives langevin(steps = 5, rate = 0.01) }",
+        false,
+    );
+    let g = with_gradients(&loss_graph(&model), "loss", &[InputKind::Param]);
+    let f = |a: f64, m: f64, y: f64, n: f64| {
+        let e = |v: f64| 0.5 * a * (v - m).powi(2);
+        e(y) - e(n) + 0.3 * (e(y).powi(2) + e(n).powi(2))
+    };
+    for (y, n) in [(0.3, -1.7), (1.1, 2.5), (-0.4, 0.1)] {
+        let (a, m) = (2.0, 0.5);
+        let v = eval(
+            &g,
+            &[("a", &[a]), ("m", &[m]), ("y", &[y]), ("neg.y", &[n])],
+        );
+        let want = f(a, m, y, n);
+        let got = v.scalar("loss").unwrap();
+        assert!(
+            (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+            "{got} vs {want}"
+        );
+        let h = 1e-5;
+        for (name, want) in [
+            (
+                "grad.a",
+                (f(a + h, m, y, n) - f(a - h, m, y, n)) / (2.0 * h),
+            ),
+            (
+                "grad.m",
+                (f(a, m + h, y, n) - f(a, m - h, y, n)) / (2.0 * h),
+            ),
+        ] {
+            let got = v.scalar(name).unwrap();
+            assert!((got - want).abs() <= 1e-7, "{name}: {got} vs {want}");
+        }
+        assert!(v.output("grad.neg.y").is_none(), "ȳ is held fixed");
+    }
+}
+
+/// The same 1-D Gaussian trained by persistent contrastive divergence (Langevin negatives)
+/// and by nce: both reach the true density's test NLL. Tolerance as for dsm (4 standard
+/// errors of the test mean, 0.116), plus 0.03 for what 25 epochs of noisy gradient steps and
+/// Langevin's step (rate 0.01 on unit variance: +0.5 % variance) leave.
+#[test]
+fn a_gaussian_density_trained_by_pcd_and_by_nce_reaches_the_true_nll() {
+    let dir = std::env::temp_dir().join(format!("ebmc-density-cd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = ebmc::rng::Rng::new(12);
+    let mut csv = String::from("y\n");
+    for _ in 0..3000 {
+        csv += &format!("{}\n", 1.0 + 0.5 * rng.normal());
+    }
+    std::fs::write(dir.join("g.csv"), csv).unwrap();
+    let truth = 0.5 * (2.0 * std::f64::consts::PI * std::f64::consts::E * 0.25).ln();
+    for loss in [
+        "cd negatives langevin(steps = 20, rate = 0.01, persistent = 500)",
+        "nce(noise = normal(0, 2), ratio = 1)",
+    ] {
+        let src = format!(
+            r#"model g {{
+                 output y : real
+                 param m : real = 0   param la : real = 0
+                 energy 0.5 * exp(la) * (y - m)^2
+                 loss {loss}
+                 train by adam(rate = 0.02, epochs = 25, batch = 64)
+                 data "g.csv" {{ y = y }} split 0.8 standardize y
+                 partition by grid(points = 400, lo = -4, hi = 6)
+               }}"#
+        );
+        let model = common::model_of(&src, false);
+        let out =
+            ebmc::runtime::run::run(&model, &dir, &RunOptions::default(), &mut |_| {}).unwrap();
+        let Report::Data {
+            test: Some(test), ..
+        } = &out.report
+        else {
+            panic!("a test set")
+        };
+        let OutputMetrics::Density { nll: Some(nll), .. } = test.outputs[0].1 else {
+            panic!("density metrics: {:?}", test.outputs)
+        };
+        assert!(
+            (nll - truth).abs() <= 4.0 * 0.029 + 0.03,
+            "{loss}: test NLL {nll}, true density {truth}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
