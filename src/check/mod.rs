@@ -743,6 +743,12 @@ mod tests {
                 (Clause::Marginal, _) => {
                     format!("{class} latent z : class[2] {call} energy W[z, 0]")
                 }
+                (Clause::Partition, "enumerate") => {
+                    format!("output y : class[2] param v : real[2] energy v[y] partition by {call}")
+                }
+                (Clause::Partition, _) => {
+                    format!("output y : real param w : real energy (y - w)^2 partition by {call}")
+                }
             };
             let src = format!("model m {{ {body} }}");
             let file = parse(&src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
