@@ -494,7 +494,7 @@ fn point(model: &Model, rng: &mut Rng, scale: &HashMap<String, f64>) -> Vars {
             var.name.clone(),
             match var.ty {
                 Ty::Class(k) => vec![(rng.normal().abs() * 100.0) as usize as f64 % k as f64],
-                Ty::Sign => vec![1.0],
+                Ty::Sign(ref s) => vec![1.0; s.len()],
                 _ => {
                     let s = scale.get(&var.name).copied().unwrap_or(1.0);
                     (0..var.ty.elements()).map(|_| s * rng.normal()).collect()

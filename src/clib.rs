@@ -514,7 +514,7 @@ impl<'m> Api<'m> {
             let _ = writeln!(h, "/* {role} {} : {} */", v.name, v.ty);
             let vn = &v.name;
             match &v.ty {
-                Ty::Real(shape) => {
+                Ty::Real(shape) | Ty::Sign(shape) => {
                     for (k, d) in shape.0.iter().enumerate() {
                         let _ = writeln!(h, "#define {up}_{vn}_DIM{k} {d}");
                     }
@@ -522,7 +522,6 @@ impl<'m> Api<'m> {
                 Ty::Class(k) => {
                     let _ = writeln!(h, "#define {up}_{vn}_CLASSES {k}");
                 }
-                Ty::Sign => {}
             }
             let _ = writeln!(h, "#define {up}_{vn}_LEN {}", v.ty.elements());
         }
@@ -708,19 +707,30 @@ impl<'m> Api<'m> {
                  \x20   for (size_t i = 0; i < {count}; i++) {{\n        if (es[i] < best_e) {{ best = i; best_e = es[i]; }}\n    }}\n\
                  \x20   if (best_e == INFINITY) {{ best = 0; best_e = es[0]; }}\n    *energy_out = best_e;"
             );
-            // Decode answer `best`: row-major over the outputs in order, a sign's -1 first.
+            // Decode answer `best`: row-major over the outputs in order, a sign's -1 first
+            // (the first element of a sign tensor the most significant bit: `Ty::answer`).
             let outs: Vec<&crate::check::Var> =
                 self.model.vars_of(Role::Output).map(|(_, v)| v).collect();
             for v in outs.iter().rev() {
-                let n = match v.ty {
-                    Ty::Class(k) => k,
-                    _ => 2,
-                };
-                let value = match v.ty {
-                    Ty::Sign => format!("(best % {n} == 0 ? -1.0 : 1.0)"),
-                    _ => format!("(double)(best % {n})"),
-                };
-                let _ = writeln!(s, "    {}[0] = {value};\n    best /= {n};", c_name(&v.name));
+                let n = v.ty.states().expect("the checker bounds the answers");
+                let name = c_name(&v.name);
+                match &v.ty {
+                    Ty::Sign(shape) => {
+                        let len = shape.len();
+                        for j in 0..len {
+                            let bit = len - 1 - j;
+                            let _ = writeln!(
+                                s,
+                                "    {name}[{j}] = ((best / {}) % 2 == 0) ? -1.0 : 1.0;",
+                                1usize << bit
+                            );
+                        }
+                    }
+                    _ => {
+                        let _ = writeln!(s, "    {name}[0] = (double)(best % {n});");
+                    }
+                }
+                let _ = writeln!(s, "    best /= {n};");
             }
             let _ = writeln!(s, "    return 0;\n}}");
         }
@@ -884,7 +894,7 @@ impl<'m> Api<'m> {
             let x = match v.ty {
                 Ty::Real(_) => "0.5",
                 Ty::Class(_) => "0.0",
-                Ty::Sign => "1.0",
+                Ty::Sign(_) => "1.0",
             };
             let _ = writeln!(s, "    fill(v_{}, {up}_{}_LEN, {x});", v.name, v.name);
         }

@@ -138,7 +138,7 @@ pub fn eval_slots(g: &Graph, inputs: &[&[f64]]) -> Result<Values, EvalError> {
                     Ty::Class(k) => {
                         given[0] >= 0.0 && given[0] < k as f64 && given[0].fract() == 0.0
                     }
-                    Ty::Sign => given[0] == 1.0 || given[0] == -1.0,
+                    Ty::Sign(_) => given.iter().all(|&x| x == 1.0 || x == -1.0),
                 };
                 if !ok {
                     return Err(EvalError::BadDiscrete {

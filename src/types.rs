@@ -62,8 +62,9 @@ pub enum Ty {
     Real(Shape),
     /// An integer in `0..k`.
     Class(usize),
-    /// −1 or +1; a real scalar in arithmetic.
-    Sign,
+    /// A tensor of −1/+1 values (`sign` is the scalar, `sign[n, …]` a tensor); a real tensor
+    /// of the same shape in arithmetic.
+    Sign(Shape),
 }
 
 impl Ty {
@@ -76,23 +77,86 @@ impl Ty {
         match self {
             Ty::Real(_) => x.is_finite(),
             Ty::Class(k) => x.fract() == 0.0 && x >= 0.0 && x < *k as f64,
-            Ty::Sign => x == 1.0 || x == -1.0,
+            Ty::Sign(_) => x == 1.0 || x == -1.0,
         }
     }
-    /// The shape this value has in arithmetic (`sign` is a scalar; `class` has none).
+    /// The scalar `sign`.
+    pub fn sign() -> Ty {
+        Ty::Sign(Shape::scalar())
+    }
+    /// Whether this is the scalar `sign` (not a `sign[n, …]` tensor).
+    pub fn is_scalar_sign(&self) -> bool {
+        matches!(self, Ty::Sign(s) if s.is_scalar())
+    }
+    /// The shape this value has in arithmetic (a `sign[n]` is a real vector; `class` has none).
     pub fn shape(&self) -> Option<&Shape> {
-        static SCALAR: Shape = Shape(Vec::new());
         match self {
-            Ty::Real(s) => Some(s),
-            Ty::Sign => Some(&SCALAR),
+            Ty::Real(s) | Ty::Sign(s) => Some(s),
             Ty::Class(_) => None,
         }
     }
-    /// Elements a variable of this type occupies (1 for class and sign).
+    /// Elements a variable of this type occupies (1 for a class).
     pub fn elements(&self) -> usize {
         match self {
-            Ty::Real(s) => s.len(),
-            _ => 1,
+            Ty::Real(s) | Ty::Sign(s) => s.len(),
+            Ty::Class(_) => 1,
+        }
+    }
+    /// How many values a discrete variable of this type takes (`k` for `class[k]`, `2^n` for a
+    /// `sign` of n elements); `None` for a real one or when the count overflows `usize`.
+    pub fn states(&self) -> Option<usize> {
+        match self {
+            Ty::Real(_) => None,
+            Ty::Class(k) => Some(*k),
+            Ty::Sign(s) => u32::try_from(s.len())
+                .ok()
+                .and_then(|n| 1usize.checked_shl(n))
+                .filter(|_| s.len() < usize::BITS as usize),
+        }
+    }
+    /// The values of discrete answer number `k` (`k < states()`), as an input holds them: a
+    /// class index, or ±1 per element of a sign, the first element the most significant bit
+    /// (so answers run row-major as if each element were a scalar `sign`; −1 before +1).
+    pub fn answer(&self, k: usize) -> Vec<f64> {
+        match self {
+            Ty::Real(s) => vec![0.0; s.len()],
+            Ty::Class(_) => vec![k as f64],
+            Ty::Sign(s) => {
+                let n = s.len();
+                (0..n)
+                    .map(|j| {
+                        if (k >> (n - 1 - j)) & 1 == 1 {
+                            1.0
+                        } else {
+                            -1.0
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+    /// The name of discrete answer number `k`, as `run --out` heads its probability column
+    /// (`p_<name>`): the class index; `-1` or `1` for a scalar sign; one `+` or `-` per element
+    /// of a sign tensor, row-major (`+-+` is `[1, -1, 1]`).
+    pub fn answer_name(&self, k: usize) -> String {
+        match self {
+            Ty::Sign(s) if !s.is_scalar() => self
+                .answer(k)
+                .iter()
+                .map(|&v| if v > 0.0 { '+' } else { '-' })
+                .collect(),
+            Ty::Sign(_) => if k == 0 { "-1" } else { "1" }.to_string(),
+            _ => k.to_string(),
+        }
+    }
+    /// The answer number of discrete `values` (the inverse of [`Ty::answer`]).
+    pub fn answer_index(&self, values: &[f64]) -> usize {
+        match self {
+            Ty::Real(_) => 0,
+            Ty::Class(_) => values.first().map_or(0, |&v| v as usize),
+            Ty::Sign(_) => values
+                .iter()
+                .fold(0, |acc, &v| (acc << 1) | usize::from(v > 0.0)),
         }
     }
     pub fn is_discrete(&self) -> bool {
@@ -105,7 +169,11 @@ impl fmt::Display for Ty {
         match self {
             Ty::Real(s) => write!(f, "{s}"),
             Ty::Class(k) => write!(f, "class[{k}]"),
-            Ty::Sign => f.write_str("sign"),
+            Ty::Sign(s) if s.is_scalar() => f.write_str("sign"),
+            Ty::Sign(s) => {
+                let dims: Vec<String> = s.0.iter().map(|d| d.to_string()).collect();
+                write!(f, "sign[{}]", dims.join(", "))
+            }
         }
     }
 }
@@ -120,5 +188,25 @@ mod tests {
         assert_eq!(Shape(vec![5]).fan_in_out(), (5, 1));
         assert_eq!(Shape(vec![3, 4]).fan_in_out(), (4, 3));
         assert_eq!(Shape(vec![2, 3, 4]).fan_in_out(), (12, 2));
+    }
+
+    #[test]
+    fn sign_answers_run_row_major_and_invert() {
+        let t = Ty::Sign(Shape(vec![3]));
+        assert_eq!(t.states(), Some(8));
+        assert_eq!(t.answer(0), vec![-1.0, -1.0, -1.0]);
+        assert_eq!(t.answer(1), vec![-1.0, -1.0, 1.0]);
+        assert_eq!(t.answer(6), vec![1.0, 1.0, -1.0]);
+        for k in 0..8 {
+            assert_eq!(t.answer_index(&t.answer(k)), k);
+        }
+        assert_eq!(Ty::sign().states(), Some(2));
+        assert_eq!(Ty::sign().answer(0), vec![-1.0]);
+        assert_eq!(Ty::Sign(Shape(vec![2, 2])).to_string(), "sign[2, 2]");
+        assert_eq!(Ty::sign().to_string(), "sign");
+        assert_eq!(Ty::Sign(Shape(vec![64])).states(), None);
+        assert_eq!(t.answer_name(5), "+-+");
+        assert_eq!(Ty::sign().answer_name(0), "-1");
+        assert_eq!(Ty::Class(4).answer_name(3), "3");
     }
 }

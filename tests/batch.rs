@@ -25,7 +25,9 @@ fn values(g: &ir::Graph, rng: &mut Rng) -> Vec<Vec<Vec<f64>>> {
             let rows = if inp.kind == InputKind::Param { 1 } else { B };
             (0..rows)
                 .map(|_| match &inp.ty {
-                    Ty::Sign => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
+                    Ty::Sign(s) => (0..s.len())
+                        .map(|_| if rng.below(2) == 0 { -1.0 } else { 1.0 })
+                        .collect(),
                     _ => (0..n).map(|_| 0.5 * rng.normal()).collect(),
                 })
                 .collect()

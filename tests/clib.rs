@@ -94,7 +94,9 @@ fn random_point(model: &Model, rng: &mut Rng) -> Vec<Vec<f64>> {
         .iter()
         .map(|v| match &v.ty {
             Ty::Class(k) => vec![rng.below(*k as u64) as f64],
-            Ty::Sign => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
+            Ty::Sign(s) => (0..s.len())
+                .map(|_| if rng.below(2) == 0 { -1.0 } else { 1.0 })
+                .collect(),
             Ty::Real(_) => (0..v.ty.elements()).map(|_| 0.5 * rng.normal()).collect(),
         })
         .collect()
@@ -285,7 +287,7 @@ fn check_infer(file: &Path, model: &Model, point: &Path, got: &[(String, Vec<f64
     }
     let answers: Vec<f64> = match out.ty {
         Ty::Class(k) => (0..k).map(|i| i as f64).collect(),
-        Ty::Sign => vec![-1.0, 1.0],
+        Ty::Sign(_) => vec![-1.0, 1.0],
         Ty::Real(_) => return check_descent(model, point, got),
     };
     let energies: Vec<f64> = answers

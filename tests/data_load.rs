@@ -22,7 +22,7 @@ fn vars() -> Vec<Var> {
     vec![
         var("x", Role::Input, Ty::Real(Shape(vec![2]))),
         var("y", Role::Output, Ty::Class(3)),
-        var("s", Role::Output, Ty::Sign),
+        var("s", Role::Output, Ty::sign()),
         var("r", Role::Output, Ty::scalar()),
         var("M", Role::Input, Ty::Real(Shape(vec![2, 2]))),
     ]

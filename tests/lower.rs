@@ -161,7 +161,7 @@ fn iris() -> M {
 fn binary() -> M {
     let mut m = M::new("binary");
     let x = m.var("x", Role::Input, real(&[5]));
-    let y = m.var("y", Role::Output, Ty::Sign);
+    let y = m.var("y", Role::Output, Ty::sign());
     let w = m.var("w", Role::Param, real(&[5]));
     let b = m.var("b", Role::Param, Ty::scalar());
     let s = bin(BinOp::Add, builtin(Builtin::Dot, vec![w, x]), b);
@@ -568,7 +568,7 @@ fn every_loss_matches_its_definition_on_discrete_outputs() {
             .position(|v| v.role == Role::Output)
             .unwrap();
         let answers: Vec<f64> = match model.m.vars[out].ty {
-            Ty::Sign => vec![-1.0, 1.0],
+            Ty::Sign(_) => vec![-1.0, 1.0],
             Ty::Class(k) => (0..k).map(|i| i as f64).collect(),
             Ty::Real(_) => unreachable!(),
         };

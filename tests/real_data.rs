@@ -119,7 +119,7 @@ fn breast_cancer_as_signs() {
         30,
         (Column::Index(0), Column::Index(29)),
         "benign",
-        Ty::Sign,
+        Ty::sign(),
     );
     check(&l, 569, 30, &[-1.0, 1.0]);
 }

@@ -112,7 +112,7 @@ fn every_example_stages_to_the_same_native_values() {
                 .map(|v| match &v.ty {
                     ebmc::types::Ty::Real(s) => (0..s.len()).map(|_| rng.normal()).collect(),
                     ebmc::types::Ty::Class(k) => vec![rng.below(*k) as f64],
-                    ebmc::types::Ty::Sign => vec![1.0],
+                    ebmc::types::Ty::Sign(s) => vec![1.0; s.len()],
                 })
                 .collect();
             for kernel in [&mut whole, &mut prepare, &mut step] {

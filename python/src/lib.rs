@@ -410,10 +410,7 @@ fn sample_rows(
         // Every answer, in mixed radix over the sampled variables.
         let sizes: Vec<usize> = sampled
             .iter()
-            .map(|id| match model.var(*id).ty {
-                Ty::Class(k) => k,
-                _ => 2,
-            })
+            .map(|id| model.var(*id).ty.states().unwrap_or(usize::MAX))
             .collect();
         let total = sizes
             .iter()
@@ -424,10 +421,7 @@ fn sample_rows(
             for (j, id) in sampled.iter().enumerate() {
                 let i = a % sizes[j];
                 a /= sizes[j];
-                current[j][0] = match model.var(*id).ty {
-                    Ty::Sign => [-1.0, 1.0][i],
-                    _ => i as f64,
-                };
+                current[j] = model.var(*id).ty.answer(i);
             }
         };
         let mut weights = vec![0.0; total];

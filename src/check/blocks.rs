@@ -103,8 +103,8 @@ impl Domain for Degree {
             BinOp::Div if b.any() == 0 => a,
             BinOp::Div => a.join(b).curved(),
             BinOp::Pow => match rhs.kind {
-                ExprKind::Number(p) if p == 1.0 => a,
-                ExprKind::Number(p) if p == 0.0 => Degree::default(),
+                ExprKind::Number(1.0) => a,
+                ExprKind::Number(0.0) => Degree::default(),
                 _ => a.join(b).curved(),
             },
         }

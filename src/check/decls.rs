@@ -149,7 +149,7 @@ impl<'a> Checker<'a> {
     /// Resolves a written type; dims must be positive and the tensor under the element limit.
     pub(super) fn ty(&mut self, t: &ast::Type) -> Option<Ty> {
         match &t.kind {
-            TypeKind::Sign => Some(Ty::Sign),
+            TypeKind::Sign(dims) => Some(Ty::Sign(self.dims(t.span, dims)?)),
             TypeKind::Class(k) => {
                 let k = self.const_int(
                     k,
@@ -162,26 +162,29 @@ impl<'a> Checker<'a> {
                 )?;
                 Some(Ty::Class(k as usize))
             }
-            TypeKind::Real(dims) => {
-                let mut shape = Vec::new();
-                let mut ok = true;
-                for d in dims {
-                    match self.const_dim(d) {
-                        Some(n) => shape.push(n),
-                        None => ok = false,
-                    }
-                }
-                if !ok {
-                    return None;
-                }
-                let total = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-                match total {
-                    Some(n) if n <= MAX_ELEMENTS => Some(Ty::Real(Shape(shape))),
-                    _ => {
-                        self.error(too_many(t.span, &shape));
-                        None
-                    }
-                }
+            TypeKind::Real(dims) => Some(Ty::Real(self.dims(t.span, dims)?)),
+        }
+    }
+
+    /// The shape of `real[dims]` or `sign[dims]`: positive dims, under the element limit.
+    fn dims(&mut self, span: Span, dims: &[ast::Expr]) -> Option<Shape> {
+        let mut shape = Vec::new();
+        let mut ok = true;
+        for d in dims {
+            match self.const_dim(d) {
+                Some(n) => shape.push(n),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let total = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        match total {
+            Some(n) if n <= MAX_ELEMENTS => Some(Shape(shape)),
+            _ => {
+                self.error(too_many(span, &shape));
+                None
             }
         }
     }

@@ -561,7 +561,7 @@ impl<'a> Checker<'a> {
                 n,
                 Box::new(move |k: i64| (0..n as i64).contains(&k).then_some(k as usize)),
             ),
-            Ty::Sign => (
+            Ty::Sign(ref s) if s.is_scalar() => (
                 2,
                 Box::new(|k: i64| match k {
                     -1 => Some(0),
@@ -569,13 +569,13 @@ impl<'a> Checker<'a> {
                     _ => None,
                 }),
             ),
-            Ty::Real(_) => {
+            Ty::Real(_) | Ty::Sign(_) => {
                 self.error(
                     Diagnostic::new(
                         Code::ArgShape,
                         yv.span,
                         format!(
-                            "expected a class or sign value in `delta`, found `{}`",
+                            "expected a class or scalar sign value in `delta`, found `{}`",
                             yv.ty
                         ),
                     )
@@ -612,7 +612,7 @@ impl<'a> Checker<'a> {
                 )
                 .label(format!("`{}` never equals {k}", yv.ty))
                 .help(match yv.ty {
-                    Ty::Sign => "a `sign` is -1 or 1".to_string(),
+                    Ty::Sign(_) => "a `sign` is -1 or 1".to_string(),
                     _ => format!("a `{}` takes 0 to {}", yv.ty, n.saturating_sub(1)),
                 }),
             );
@@ -750,9 +750,14 @@ impl<'a> Checker<'a> {
             return None;
         }
         result.extend_from_slice(&shape.0[args.len()..]);
+        // Elements and slices of a sign tensor are signs: `y[0]` can index or go in `delta`.
+        let ty = match b.ty {
+            Ty::Sign(_) => Ty::Sign(Shape(result)),
+            _ => Ty::Real(Shape(result)),
+        };
         Some(Expr {
             kind: ExprKind::Index(Box::new(b), out),
-            ty: Ty::Real(Shape(result)),
+            ty,
             span,
         })
     }
@@ -808,8 +813,25 @@ impl<'a> Checker<'a> {
         let x = self.expr(e, env)?;
         match x.ty {
             Ty::Class(k) if k <= dim => Some(Index::Dynamic(Box::new(x))),
-            Ty::Sign if dim >= 2 => Some(Index::Dynamic(Box::new(x))),
-            Ty::Class(_) | Ty::Sign => {
+            Ty::Sign(ref s) if s.is_scalar() && dim >= 2 => Some(Index::Dynamic(Box::new(x))),
+            Ty::Sign(ref s) if !s.is_scalar() => {
+                self.error(
+                    Diagnostic::new(
+                        Code::RealIndex,
+                        x.span,
+                        format!(
+                            "expected a scalar index (a constant, a class or a `sign`), found `{}`",
+                            x.ty
+                        ),
+                    )
+                    .label(format!("this is `{}`, a tensor", x.ty))
+                    .help(
+                        "index with one element of it, e.g. `v[s[0]]`, or with a `class[k]` value",
+                    ),
+                );
+                None
+            }
+            Ty::Class(_) | Ty::Sign(_) => {
                 let k = match x.ty {
                     Ty::Class(k) => k,
                     _ => 2,

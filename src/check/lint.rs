@@ -56,7 +56,7 @@ pub(super) fn names_in_type(t: &ast::Type, out: &mut Vec<(String, Span)>) {
     match &t.kind {
         TypeKind::Real(dims) => dims.iter().for_each(|d| names_in(d, &[], out)),
         TypeKind::Class(k) => names_in(k, &[], out),
-        TypeKind::Sign => {}
+        TypeKind::Sign(dims) => dims.iter().for_each(|d| names_in(d, &[], out)),
     }
 }
 

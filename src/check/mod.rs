@@ -492,10 +492,12 @@ impl<'a> Checker<'a> {
             };
             match &e.ty {
                 Ty::Real(s) if s.is_scalar() => {}
-                Ty::Sign => {}
+                Ty::Sign(s) if s.is_scalar() => {}
                 other => {
                     let help = match other {
-                        Ty::Real(_) => "reduce it to a scalar, e.g. with `sum(…)` or `sqnorm(…)`",
+                        Ty::Real(_) | Ty::Sign(_) => {
+                            "reduce it to a scalar, e.g. with `sum(…)` or `sqnorm(…)`"
+                        }
                         _ => "a class value can only index a tensor, e.g. `scores[y]`",
                     };
                     self.error(
@@ -646,16 +648,30 @@ impl<'a> Checker<'a> {
             let Some(first) = group.first() else {
                 continue;
             };
-            let count = group.iter().try_fold(1usize, |acc, v| {
-                acc.checked_mul(match v.ty {
-                    Ty::Class(k) => k,
-                    _ => 2,
-                })
-            });
+            let count = group
+                .iter()
+                .try_fold(1usize, |acc, v| acc.checked_mul(v.ty.states()?));
             if count.is_some_and(|c| c <= MAX_ANSWERS) {
                 continue;
             }
-            let found = count.map_or("more than 2^64".to_string(), |c| c.to_string());
+            // log2 of the count, to name one too large for a `usize` (a `sign[100]`).
+            let bits: f64 = group
+                .iter()
+                .map(|v| match &v.ty {
+                    Ty::Sign(s) => s.len() as f64,
+                    Ty::Class(k) => (*k as f64).log2(),
+                    Ty::Real(_) => 0.0,
+                })
+                .sum();
+            let found = count.map_or(format!("about 2^{bits:.0}"), |c| c.to_string());
+            let tensor = group
+                .iter()
+                .any(|v| matches!(&v.ty, Ty::Sign(s) if !s.is_scalar()));
+            let help = if tensor {
+                format!("{help}; a `sign[n]` takes 2^n values, so n is at most 16 to be enumerated")
+            } else {
+                help.to_string()
+            };
             let mut d = Diagnostic::new(
                 Code::TooManyAnswers,
                 first.span,

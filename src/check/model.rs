@@ -420,6 +420,9 @@ pub enum Negatives {
 pub struct Infer {
     pub vars: Vec<VarId>,
     pub method: InferMethod,
+    /// `enumerate(beta = β)`: the β of the Gibbs probabilities `P(y|x) ∝ exp(−β F(x, y))`
+    /// reported beside the answer (spec section 13); `None` when not written.
+    pub beta: Option<f64>,
     /// The `infer` declaration, or `None` for a default.
     pub span: Option<Span>,
 }

@@ -133,7 +133,7 @@ impl Kernel {
                 Ty::Class(k) => xs
                     .iter()
                     .all(|&x| x >= 0.0 && x < *k as f64 && x.fract() == 0.0),
-                Ty::Sign => xs.iter().all(|&x| x == 1.0 || x == -1.0),
+                Ty::Sign(_) => xs.iter().all(|&x| x == 1.0 || x == -1.0),
             }
         });
         match &e.native {

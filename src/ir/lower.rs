@@ -362,12 +362,10 @@ fn eliminated(model: &Model, v: VarId) -> bool {
 }
 
 /// The values a discrete type enumerates, as the `f64`s its input holds.
-fn values(ty: &Ty) -> Vec<f64> {
-    match ty {
-        Ty::Class(k) => (0..*k).map(|i| i as f64).collect(),
-        Ty::Sign => vec![-1.0, 1.0],
-        Ty::Real(_) => Vec::new(),
-    }
+fn values(ty: &Ty) -> Vec<Vec<f64>> {
+    (0..ty.states().unwrap_or(0))
+        .map(|k| ty.answer(k))
+        .collect()
 }
 
 /// A placeholder for variables a scope does not bind; reading one is a lowering bug.
@@ -463,9 +461,9 @@ impl<'m> Lower<'m> {
             .collect();
         // Every combination of the latents' values is a copy of the energy: 30 `class[2]`
         // latents made 2^30 of them (the command ran until memory ran out).
-        let count = latents.iter().try_fold(1usize, |acc, &z| {
-            acc.checked_mul(values(&m.var(z).ty).len())
-        });
+        let count = latents
+            .iter()
+            .try_fold(1usize, |acc, &z| acc.checked_mul(m.var(z).ty.states()?));
         if count.is_none_or(|c| c > MAX_ANSWERS) {
             return Err(LowerError {
                 message: format!(
@@ -486,7 +484,7 @@ impl<'m> Lower<'m> {
         let mut es = Vec::new();
         for k in values(&var.ty) {
             let mut v = vars.clone();
-            v[z.0 as usize] = self.g.constant(k);
+            v[z.0 as usize] = self.value(&var.ty, &k);
             es.push(self.eliminate(v, rest)?);
         }
         self.g.set_span(var.span);
@@ -504,31 +502,35 @@ impl<'m> Lower<'m> {
     /// The free energies of every combination of values of the discrete `outs`, as a vector.
     fn enumerate(&mut self, vars: &[NodeId], outs: &[VarId]) -> Result<NodeId, LowerError> {
         let m = self.m;
-        let count = outs.iter().try_fold(1usize, |acc, &o| {
-            acc.checked_mul(values(&m.var(o).ty).len())
-        });
+        let count = outs
+            .iter()
+            .try_fold(1usize, |acc, &o| acc.checked_mul(m.var(o).ty.states()?));
         if count.is_none_or(|c| c > MAX_ANSWERS) {
             return Err(LowerError {
                 message: format!("the outputs have more than {MAX_ANSWERS} answers to enumerate"),
                 span: m.var(outs[0]).span,
             });
         }
-        let mut combos: Vec<Vec<f64>> = vec![Vec::new()];
-        for &o in outs {
+        // Each output's values as nodes, built once and shared by every combination.
+        let nodes: Vec<Vec<NodeId>> = outs
+            .iter()
+            .map(|&o| {
+                let ty = &m.var(o).ty;
+                values(ty).iter().map(|k| self.value(ty, k)).collect()
+            })
+            .collect();
+        let mut combos: Vec<Vec<NodeId>> = vec![Vec::new()];
+        for node in &nodes {
             combos = combos
                 .into_iter()
-                .flat_map(|c| {
-                    values(&m.var(o).ty)
-                        .into_iter()
-                        .map(move |k| [c.clone(), vec![k]].concat())
-                })
+                .flat_map(|c| node.iter().map(move |&k| [c.clone(), vec![k]].concat()))
                 .collect();
         }
         let mut es = Vec::with_capacity(combos.len());
         for combo in combos {
             let mut v = vars.to_vec();
             for (&o, &k) in outs.iter().zip(&combo) {
-                v[o.0 as usize] = self.g.constant(k);
+                v[o.0 as usize] = k;
             }
             es.push(self.free(&v)?);
         }
@@ -541,7 +543,7 @@ impl<'m> Lower<'m> {
         let mut idx = self.g.constant(0.0);
         for &o in outs {
             let ty = &self.m.var(o).ty;
-            let radix = values(ty).len() as f64;
+            let radix = ty.states().expect("the checker bounds the answers") as f64;
             let i = self.index_of(vars[o.0 as usize], ty);
             let r = self.g.constant(radix);
             let t = self.g.mul(idx, r);
@@ -550,15 +552,48 @@ impl<'m> Lower<'m> {
         idx
     }
 
-    /// A discrete value as an index: a class is one already, a sign ±1 maps to 0, 1.
+    /// A discrete value as an index: a class is one already, a sign ±1 maps to 0, 1, and a
+    /// sign tensor to its answer number (the first element the most significant bit, as
+    /// [`Ty::answer`] counts): `Σ_j (y_j + 1)/2 · 2^(n−1−j)`.
     fn index_of(&mut self, value: NodeId, ty: &Ty) -> NodeId {
         match ty {
-            Ty::Sign => {
+            Ty::Sign(s) => {
                 let one = self.g.constant(1.0);
                 let t = self.g.add2(value, one);
-                self.g.scale(0.5, t)
+                let bits = self.g.scale(0.5, t);
+                if s.is_scalar() {
+                    return bits;
+                }
+                let n = s.len();
+                let powers: Vec<f64> = (0..n).map(|j| (1u64 << (n - 1 - j)) as f64).collect();
+                let w = self.tensor(&s.0, &powers);
+                let weighted = self.g.mul(bits, w);
+                self.g.reduce(Reduce::Sum, weighted)
             }
             _ => value,
+        }
+    }
+
+    /// The node holding one value of a discrete type: a constant, or for a sign tensor the
+    /// constants stacked to its shape.
+    fn value(&mut self, ty: &Ty, values: &[f64]) -> NodeId {
+        match ty.shape() {
+            Some(s) if !s.is_scalar() => self.tensor(&s.0, values),
+            _ => self.g.constant(values[0]),
+        }
+    }
+
+    /// Row-major `values` as a tensor of shape `dims`, stacked from constants.
+    fn tensor(&mut self, dims: &[usize], values: &[f64]) -> NodeId {
+        match dims.split_first() {
+            None => self.g.constant(values[0]),
+            Some((&n, rest)) => {
+                let stride: usize = rest.iter().product();
+                let parts: Vec<NodeId> = (0..n)
+                    .map(|i| self.tensor(rest, &values[i * stride..(i + 1) * stride]))
+                    .collect();
+                self.g.add(Op::Stack(parts))
+            }
         }
     }
 

@@ -153,7 +153,7 @@ fn parse_node(
         let iname = words.next().ok_or("an input needs a name")?;
         let ty = match words.next() {
             None => Ty::Real(shape.clone()),
-            Some("sign") => Ty::Sign,
+            Some("sign") => Ty::Sign(shape.clone()),
             Some(c) => {
                 let k = c
                     .strip_prefix("class[")

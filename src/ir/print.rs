@@ -3,6 +3,7 @@
 //! in their topological order) and read back by [`super::parse`].
 
 use super::{Graph, NodeId, Op};
+use crate::types::Ty;
 use std::fmt;
 
 impl fmt::Display for NodeId {
@@ -21,8 +22,11 @@ impl Graph {
             Op::Input(i) => {
                 let inp = &self.inputs[*i as usize];
                 s += &format!("{} {}", inp.kind.keyword(), inp.name);
-                if inp.ty.is_discrete() {
-                    s += &format!(" {}", inp.ty);
+                match &inp.ty {
+                    // The node's shape annotation carries a sign tensor's dims.
+                    Ty::Sign(_) => s += " sign",
+                    Ty::Class(_) => s += &format!(" {}", inp.ty),
+                    Ty::Real(_) => {}
                 }
             }
             Op::Broadcast(a, _) => s += &format!("broadcast {a}"),

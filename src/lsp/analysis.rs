@@ -289,7 +289,7 @@ impl Walker<'_> {
         match &t.kind {
             TypeKind::Real(dims) => dims.iter().for_each(|d| self.expr(d)),
             TypeKind::Class(k) => self.expr(k),
-            TypeKind::Sign => {}
+            TypeKind::Sign(dims) => dims.iter().for_each(|d| self.expr(d)),
         }
     }
 

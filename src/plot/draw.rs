@@ -604,7 +604,9 @@ pub(crate) fn training(h: &History) -> Result<String, PlotError> {
             let (_, m) = e.test.as_ref()?.outputs.first()?;
             // An undefined R² (targets that do not vary) is left out of the curve.
             Some(match *m {
-                OutputMetrics::Discrete { accuracy } => (e.epoch as f64, accuracy, "test accuracy"),
+                OutputMetrics::Discrete { accuracy, .. } => {
+                    (e.epoch as f64, accuracy, "test accuracy")
+                }
                 OutputMetrics::Real { r2, .. } => (e.epoch as f64, r2?, "test R²"),
                 OutputMetrics::Density { nll, .. } => (e.epoch as f64, nll?, "test NLL"),
             })

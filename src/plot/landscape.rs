@@ -212,31 +212,22 @@ fn answers(pr: &mut Prepared, q: Point, truth: Option<&Point>) -> Result<FigureD
         .collect();
     let sizes: Vec<usize> = outputs
         .iter()
-        .map(|(_, t)| match t {
-            Ty::Class(k) => *k,
-            _ => 2,
-        })
+        .map(|(_, t)| t.states().unwrap_or(usize::MAX))
         .collect();
-    let count: usize = sizes.iter().product();
+    let count: usize = sizes
+        .iter()
+        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+        .unwrap_or(usize::MAX);
     if count > 1000 {
         return Err(PlotError(format!(
             "`{}` has {count} answers; a bar for each would not be readable",
             model.name
         )));
     }
-    let value = |ty: &Ty, i: usize| match ty {
-        Ty::Sign => [-1.0, 1.0][i],
-        _ => i as f64,
-    };
     let index_of = |p: &Point| -> usize {
         let mut k = 0;
         for ((id, ty), n) in outputs.iter().zip(&sizes) {
-            let x = p.values[id.0 as usize][0];
-            let i = match ty {
-                Ty::Sign => usize::from(x > 0.0),
-                _ => x as usize,
-            };
-            k = k * n + i;
+            k = k * n + ty.answer_index(&p.values[id.0 as usize]);
         }
         k
     };
@@ -247,13 +238,13 @@ fn answers(pr: &mut Prepared, q: Point, truth: Option<&Point>) -> Result<FigureD
         let mut rest = k;
         let mut parts = Vec::new();
         for ((id, ty), n) in outputs.iter().zip(&sizes).rev() {
-            let x = value(ty, rest % n);
+            let i = rest % n;
             rest /= n;
-            r.values[id.0 as usize] = vec![x];
+            r.values[id.0 as usize] = ty.answer(i);
             parts.push(match ty {
-                Ty::Sign if x > 0.0 => "+1".to_string(),
-                Ty::Sign => "−1".to_string(),
-                _ => format!("{x}"),
+                Ty::Sign(s) if s.is_scalar() && i == 1 => "+1".to_string(),
+                Ty::Sign(s) if s.is_scalar() => "−1".to_string(),
+                _ => ty.answer_name(i),
             });
         }
         parts.reverse();

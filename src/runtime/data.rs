@@ -894,7 +894,7 @@ fn cell(
                 Ok(x)
             }
         }
-        Ty::Sign => {
+        Ty::Sign(_) => {
             let zero_one = match x {
                 1.0 => return Ok(1.0),
                 0.0 => true,

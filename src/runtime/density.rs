@@ -18,7 +18,6 @@
 use super::data::{Dataset, Loaded};
 use super::session::{Point, RunError, Session};
 use crate::check::{Partition, Role, VarId};
-use crate::types::Ty;
 
 /// A running `log Σ exp(v)`, one value at a time, without overflow.
 #[derive(Clone, Copy, Debug)]
@@ -76,22 +75,13 @@ pub fn log_partition(
         Partition::Enumerate => {
             let counts: Vec<usize> = outputs
                 .iter()
-                .map(|o| match model.var(*o).ty {
-                    Ty::Class(k) => k,
-                    Ty::Sign => 2,
-                    Ty::Real(_) => 1,
-                })
+                .map(|o| model.var(*o).ty.states().unwrap_or(1))
                 .collect();
             let total: usize = counts.iter().product();
             for mut k in 0..total {
                 for (o, &n) in outputs.iter().zip(&counts).rev() {
-                    let i = k % n;
+                    p.values[o.0 as usize] = model.var(*o).ty.answer(k % n);
                     k /= n;
-                    let value = match model.var(*o).ty {
-                        Ty::Sign => [-1.0, 1.0][i],
-                        _ => i as f64,
-                    };
-                    p.values[o.0 as usize] = vec![value];
                 }
                 lse.push(-s.energy(&mut p)?);
             }

@@ -50,7 +50,9 @@ pub fn point(model: &Model, source: &PointSource) -> Result<Vec<Vec<f64>>, RunEr
             for v in &model.vars {
                 values.push(match (&v.role, &v.ty) {
                     (_, Ty::Class(k)) => vec![rng.below(*k as u64) as f64],
-                    (_, Ty::Sign) => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
+                    (_, Ty::Sign(s)) => (0..s.len())
+                        .map(|_| if rng.below(2) == 0 { -1.0 } else { 1.0 })
+                        .collect(),
                     (Role::Param, Ty::Real(shape)) => {
                         rng::init_values(super::session::param_init(v)?, shape, &mut rng)
                             .map_err(|e| RunError::User(e.to_string()))?

@@ -17,7 +17,7 @@
 //! Measuring the test set every epoch costs an inference per test row, so a run only does it
 //! when asked (`RunOptions::history` or `RunOptions::track_test`).
 
-use super::metrics::{Evaluation, OutputMetrics};
+use super::metrics::{Calibration, Evaluation, OutputMetrics};
 use super::weights;
 use serde_json::{Map, Number, Value};
 use std::path::Path;
@@ -46,8 +46,15 @@ fn number(x: f64) -> Value {
 
 fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
     match *m {
-        OutputMetrics::Discrete { accuracy } => {
+        OutputMetrics::Discrete {
+            accuracy,
+            calibration,
+        } => {
             map.insert("accuracy".into(), number(accuracy));
+            if let Some(c) = calibration {
+                map.insert("log_loss".into(), number(c.log_loss));
+                map.insert("ece".into(), number(c.ece));
+            }
         }
         OutputMetrics::Real { rmse, r2 } => {
             map.insert("rmse".into(), number(rmse));
@@ -65,7 +72,14 @@ fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
 fn metrics_from(map: &Map<String, Value>) -> Option<OutputMetrics> {
     let get = |k: &str| map.get(k).map(|v| v.as_f64().unwrap_or(f64::NAN));
     if let Some(accuracy) = get("accuracy") {
-        return Some(OutputMetrics::Discrete { accuracy });
+        let calibration = match (get("log_loss"), get("ece")) {
+            (Some(log_loss), Some(ece)) => Some(Calibration { log_loss, ece }),
+            _ => None,
+        };
+        return Some(OutputMetrics::Discrete {
+            accuracy,
+            calibration,
+        });
     }
     if let Some(energy) = get("energy") {
         return Some(OutputMetrics::Density {
@@ -217,7 +231,16 @@ mod tests {
     fn round_trips_one_and_several_outputs() {
         let one = Evaluation {
             loss: Some(0.5),
-            outputs: vec![(String::new(), OutputMetrics::Discrete { accuracy: 0.75 })],
+            outputs: vec![(
+                String::new(),
+                OutputMetrics::Discrete {
+                    accuracy: 0.75,
+                    calibration: Some(Calibration {
+                        log_loss: 0.5,
+                        ece: 0.125,
+                    }),
+                },
+            )],
         };
         let two = Evaluation {
             loss: None,
@@ -229,7 +252,13 @@ mod tests {
                         r2: Some(0.25),
                     },
                 ),
-                ("b".into(), OutputMetrics::Discrete { accuracy: 1.0 }),
+                (
+                    "b".into(),
+                    OutputMetrics::Discrete {
+                        accuracy: 1.0,
+                        calibration: None,
+                    },
+                ),
             ],
         };
         let h = History {

@@ -280,6 +280,40 @@ impl Session {
         Ok(best_e)
     }
 
+    /// The free energy of every joint answer of the outputs at the inputs of `p` (row-major
+    /// over the outputs in declaration order, as [`Ty::answer`] numbers each output's values),
+    /// or `None` unless every output is discrete. One call of the answers kernel when it can;
+    /// otherwise one energy per answer, `p`'s outputs restored after.
+    pub fn answer_energies(&mut self, p: &mut Point) -> Result<Option<Vec<f64>>, RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let model = &code.model;
+        let outs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+        if outs.is_empty() || outs.iter().any(|o| !model.var(*o).ty.is_discrete()) {
+            return Ok(None);
+        }
+        if let (Some(answers), true) = (&mut self.answers, self.inner.is_empty()) {
+            answers.call(&self.params, p)?;
+            return Ok(Some(answers.values().to_vec()));
+        }
+        let saved: Vec<Vec<f64>> = outs
+            .iter()
+            .map(|o| p.values[o.0 as usize].clone())
+            .collect();
+        let count: usize = outs
+            .iter()
+            .map(|o| answer_count(&model.var(*o).ty))
+            .product();
+        let mut es = Vec::with_capacity(count);
+        for k in 0..count {
+            decode(model, &outs, k, p);
+            es.push(self.energy(p)?);
+        }
+        for (o, v) in outs.iter().zip(saved) {
+            p.values[o.0 as usize] = v;
+        }
+        Ok(Some(es))
+    }
+
     /// Runs every inference group of the model in order; returns the final energy.
     pub fn infer(&mut self, p: &mut Point, rng: &mut Rng) -> Result<f64, RunError> {
         let code = std::sync::Arc::clone(&self.code);
@@ -315,28 +349,18 @@ impl Session {
 }
 
 fn answer_count(ty: &Ty) -> usize {
-    match ty {
-        Ty::Class(k) => *k,
-        Ty::Sign => 2,
-        Ty::Real(_) => 1,
-    }
+    ty.states().unwrap_or(1)
 }
 
-/// Writes answer number `k` (row-major over `vars` in order; a sign's −1 first) into `p`.
+/// Writes answer number `k` (row-major over `vars` in order; a sign's −1 first, a sign
+/// tensor's first element the most significant: [`Ty::answer`]) into `p`.
 fn decode(model: &Model, vars: &[VarId], mut k: usize, p: &mut Point) {
     for v in vars.iter().rev() {
         let ty = &model.var(*v).ty;
         let n = answer_count(ty);
         let i = k % n;
         k /= n;
-        let value = match ty {
-            Ty::Sign if i == 0 => -1.0,
-            Ty::Sign => 1.0,
-            _ => i as f64,
-        };
-        let slot = &mut p.values[v.0 as usize];
-        slot.clear();
-        slot.push(value);
+        p.values[v.0 as usize] = ty.answer(i);
     }
 }
 

@@ -27,6 +27,106 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
+/// The Gibbs distribution over answers of free energies `energies` at inverse temperature
+/// `beta`, as log-probabilities: `log P_k = −β E_k − log Σ_j exp(−β E_j)`, the sum taken as
+/// a log-sum-exp from the largest term, so that no energy overflows or underflows it. An
+/// answer of infinite energy has probability 0 (log −inf); `NaN` when every energy is
+/// infinite or one is NaN.
+pub fn log_probabilities(energies: &[f64], beta: f64) -> Vec<f64> {
+    let scaled: Vec<f64> = energies.iter().map(|e| -beta * e).collect();
+    let lse = log_sum_exp(&scaled);
+    scaled.iter().map(|s| s - lse).collect()
+}
+
+/// `log Σ exp(x)` from the largest term; −inf for an empty or all −inf `xs`.
+fn log_sum_exp(xs: &[f64]) -> f64 {
+    let m = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY || m.is_nan() {
+        return if xs.iter().any(|x| x.is_nan()) {
+            f64::NAN
+        } else {
+            m
+        };
+    }
+    m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// The log-probabilities of one output's values from those of the joint answers of several
+/// outputs, `joint` row-major over outputs of `radices` answers each: the others summed out
+/// (in log space). For one output, `joint` itself.
+pub fn marginal_log_probabilities(joint: &[f64], radices: &[usize], which: usize) -> Vec<f64> {
+    if radices.len() == 1 {
+        return joint.to_vec();
+    }
+    let inner: usize = radices[which + 1..].iter().product();
+    let n = radices[which];
+    (0..n)
+        .map(|v| {
+            let terms: Vec<f64> = joint
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| (k / inner) % n == v)
+                .map(|(_, &l)| l)
+                .collect();
+            log_sum_exp(&terms)
+        })
+        .collect()
+}
+
+/// Equal-width bins of the top answer's probability for [`Calibration::ece`].
+pub const ECE_BINS: usize = 15;
+
+/// How well a discrete output's probabilities match its outcomes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Calibration {
+    /// The mean of `−log P(y_i | x_i)` over the examples (natural log).
+    pub log_loss: f64,
+    /// Expected calibration error of the top answer: the examples put in [`ECE_BINS`]
+    /// equal-width bins of the top answer's probability `p̂`, and
+    /// `Σ_bins (n_b / N) · |accuracy_b − mean p̂_b|`.
+    pub ece: f64,
+}
+
+impl Calibration {
+    /// From rows × `k` log-probabilities and each row's true answer (`truth[r] < k`); `None`
+    /// for no rows. The top answer of a row is its most probable (the first on ties).
+    pub fn of(log_p: &[f64], k: usize, truth: &[usize]) -> Option<Calibration> {
+        assert_eq!(log_p.len(), truth.len() * k, "calibration: rows × answers");
+        let rows = truth.len();
+        if rows == 0 || k == 0 {
+            return None;
+        }
+        let mut loss = 0.0;
+        let mut count = [0usize; ECE_BINS];
+        let mut hits = [0.0f64; ECE_BINS];
+        let mut confidence = [0.0f64; ECE_BINS];
+        for (r, &t) in truth.iter().enumerate() {
+            let row = &log_p[r * k..(r + 1) * k];
+            loss -= row[t];
+            let (top, lp) = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |b, (i, &x)| if x > b.1 { (i, x) } else { b },
+                );
+            let p = lp.exp();
+            let bin = ((p * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
+            count[bin] += 1;
+            hits[bin] += f64::from(u8::from(top == t));
+            confidence[bin] += p;
+        }
+        let ece = (0..ECE_BINS)
+            .map(|b| (hits[b] - confidence[b]).abs())
+            .sum::<f64>()
+            / rows as f64;
+        Some(Calibration {
+            log_loss: loss / rows as f64,
+            ece,
+        })
+    }
+}
+
 /// The fraction of predictions equal to the truth (class indices or signs).
 pub fn accuracy(predicted: &[f64], truth: &[f64]) -> Option<f64> {
     assert_eq!(
@@ -105,8 +205,13 @@ pub fn r2(predicted: &[f64], truth: &[f64], width: usize) -> Option<f64> {
 /// The quality of one output's predictions.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OutputMetrics {
-    /// `class` and `sign` outputs.
-    Discrete { accuracy: f64 },
+    /// `class` and `sign` outputs. The accuracy counts an answer right when all of it is
+    /// (every element of a `sign[n]`); the calibration is there when the model's answers have
+    /// probabilities (every output discrete).
+    Discrete {
+        accuracy: f64,
+        calibration: Option<Calibration>,
+    },
     Real {
         rmse: f64,
         /// `None` when the truths do not vary ([`r2`]): `null` in JSON, `undefined` in the table.
@@ -122,8 +227,18 @@ impl OutputMetrics {
     /// empty set.
     pub fn of(ty: &Ty, predicted: &[f64], truth: &[f64]) -> Option<OutputMetrics> {
         match ty {
-            Ty::Class(_) | Ty::Sign => {
-                accuracy(predicted, truth).map(|accuracy| OutputMetrics::Discrete { accuracy })
+            Ty::Class(_) | Ty::Sign(_) => {
+                // A row is right when all of its elements are.
+                let w = ty.elements().max(1);
+                let right: Vec<f64> = predicted
+                    .chunks(w)
+                    .zip(truth.chunks(w))
+                    .map(|(p, t)| f64::from(u8::from(p == t)))
+                    .collect();
+                mean(&right).map(|accuracy| OutputMetrics::Discrete {
+                    accuracy,
+                    calibration: None,
+                })
             }
             Ty::Real(_) => Some(OutputMetrics::Real {
                 rmse: rmse(predicted, truth)?,
@@ -134,8 +249,15 @@ impl OutputMetrics {
 
     fn insert_into(&self, map: &mut Map<String, Value>) {
         match *self {
-            OutputMetrics::Discrete { accuracy } => {
+            OutputMetrics::Discrete {
+                accuracy,
+                calibration,
+            } => {
                 map.insert("accuracy".into(), number(accuracy));
+                if let Some(c) = calibration {
+                    map.insert("log_loss".into(), number(c.log_loss));
+                    map.insert("ece".into(), number(c.ece));
+                }
             }
             OutputMetrics::Real { rmse, r2 } => {
                 map.insert("rmse".into(), number(rmse));
@@ -260,7 +382,13 @@ impl Report {
                         String::new()
                     };
                     match m {
-                        OutputMetrics::Discrete { .. } => header.push(format!("{prefix}accuracy")),
+                        OutputMetrics::Discrete { calibration, .. } => {
+                            header.push(format!("{prefix}accuracy"));
+                            if calibration.is_some() {
+                                header.push(format!("{prefix}log_loss"));
+                                header.push(format!("{prefix}ece"));
+                            }
+                        }
                         OutputMetrics::Real { .. } => {
                             header.push(format!("{prefix}rmse"));
                             header.push(format!("{prefix}r2"));
@@ -277,7 +405,16 @@ impl Report {
                     let mut cells: Vec<String> = e.loss.map(fmt).into_iter().collect();
                     for (_, m) in &e.outputs {
                         match *m {
-                            OutputMetrics::Discrete { accuracy } => cells.push(fmt(accuracy)),
+                            OutputMetrics::Discrete {
+                                accuracy,
+                                calibration,
+                            } => {
+                                cells.push(fmt(accuracy));
+                                if let Some(c) = calibration {
+                                    cells.push(fmt(c.log_loss));
+                                    cells.push(fmt(c.ece));
+                                }
+                            }
                             OutputMetrics::Real { rmse, r2 } => {
                                 cells.push(fmt(rmse));
                                 cells.push(r2.map_or_else(|| "undefined".to_string(), fmt));
@@ -348,6 +485,13 @@ impl Report {
                                 .join(", ")
                         ),
                         Ty::Real(_) => format!("{:.6}", v[0]),
+                        Ty::Sign(s) if !s.is_scalar() => format!(
+                            "[{}]",
+                            v.iter()
+                                .map(|x| format!("{x}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                         _ => format!("{}", v[0]),
                     };
                     out.push_str(&format!("{name:<width$} = {text}\n"));
@@ -384,10 +528,7 @@ fn number(x: f64) -> Value {
 /// refuses (NaN, a class index that is not one) become numbers or `null` instead.
 fn nested(ty: &Ty, values: &[f64]) -> Value {
     super::weights::to_json(ty, values).unwrap_or_else(|_| {
-        let dims: &[usize] = match ty {
-            Ty::Real(s) => &s.0,
-            _ => &[],
-        };
+        let dims: &[usize] = ty.shape().map_or(&[], |s| &s.0);
         nest(dims, values, &number)
     })
 }
@@ -500,7 +641,10 @@ mod tests {
     fn output_metrics_by_type() {
         assert_eq!(
             OutputMetrics::of(&Ty::Class(3), &[0.0, 2.0], &[0.0, 1.0]),
-            Some(OutputMetrics::Discrete { accuracy: 0.5 })
+            Some(OutputMetrics::Discrete {
+                accuracy: 0.5,
+                calibration: None
+            })
         );
         assert_eq!(
             OutputMetrics::of(&Ty::scalar(), &[1.0, 3.0], &[1.0, 2.0]),
@@ -509,18 +653,30 @@ mod tests {
                 r2: Some(-1.0)
             })
         );
-        assert_eq!(OutputMetrics::of(&Ty::Sign, &[], &[]), None);
+        assert_eq!(OutputMetrics::of(&Ty::sign(), &[], &[]), None);
     }
 
     #[test]
     fn data_report_json() {
         let train = Evaluation {
             loss: Some(0.25),
-            outputs: vec![("y".into(), OutputMetrics::Discrete { accuracy: 0.75 })],
+            outputs: vec![(
+                "y".into(),
+                OutputMetrics::Discrete {
+                    accuracy: 0.75,
+                    calibration: None,
+                },
+            )],
         };
         let test = Evaluation {
             loss: Some(0.5),
-            outputs: vec![("y".into(), OutputMetrics::Discrete { accuracy: 0.5 })],
+            outputs: vec![(
+                "y".into(),
+                OutputMetrics::Discrete {
+                    accuracy: 0.5,
+                    calibration: None,
+                },
+            )],
         };
         let r = Report::Data {
             train,
@@ -556,7 +712,13 @@ mod tests {
         let e = Evaluation {
             loss: None,
             outputs: vec![
-                ("y".into(), OutputMetrics::Discrete { accuracy: 1.0 }),
+                (
+                    "y".into(),
+                    OutputMetrics::Discrete {
+                        accuracy: 1.0,
+                        calibration: None,
+                    },
+                ),
                 (
                     "z".into(),
                     OutputMetrics::Real {

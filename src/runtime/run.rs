@@ -26,7 +26,7 @@
 use super::data::{self, Dataset, Loaded};
 use super::history::{self, History};
 use super::memory::{self, Budget};
-use super::metrics::{Evaluation, OutputMetrics, Report};
+use super::metrics::{self as m, Calibration, Evaluation, OutputMetrics, Report};
 use super::session::{Point, RunError, Session};
 use super::train::{self, load_row, EpochStats};
 use super::weights;
@@ -552,7 +552,54 @@ fn inferred(model: &Model) -> Vec<VarId> {
 /// Predictions of every row: per output, rows × elements, in the data's units.
 struct Predictions {
     outputs: Vec<(VarId, Vec<f64>)>,
+    /// With `infer … by enumerate(beta = β)`: the column names (`p_<answer>`) and rows ×
+    /// answers probabilities of the joint answers of the outputs.
+    probabilities: Option<(Vec<String>, Vec<f64>)>,
     lines: Vec<usize>,
+}
+
+/// The β of the probabilities of a model whose outputs are all discrete, and whether the
+/// `infer` line asked for them: `enumerate(beta = β)` on a group naming an output; else the
+/// β of an `nll` or `mee` loss (the distribution it trains); else 1. `None` when some output
+/// is real (its answers are not enumerated).
+pub fn probability_beta(model: &Model) -> Option<(f64, bool)> {
+    let outs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+    if outs.is_empty() || outs.iter().any(|o| !model.var(*o).ty.is_discrete()) {
+        return None;
+    }
+    if let Some(b) = model
+        .infer
+        .iter()
+        .filter(|g| g.vars.iter().any(|v| outs.contains(v)))
+        .find_map(|g| g.beta)
+    {
+        return Some((b, true));
+    }
+    let from_loss = match model.loss.as_ref().map(|l| l.kind) {
+        Some(crate::check::LossKind::Nll { beta } | crate::check::LossKind::Mee { beta }) => beta,
+        _ => 1.0,
+    };
+    Some((from_loss, false))
+}
+
+/// The probability column names of the joint answers of `outs`: `p_` and each output's
+/// answer name ([`Ty::answer_name`]), joined by `_` when there are several outputs.
+fn probability_columns(model: &Model, outs: &[VarId]) -> Vec<String> {
+    let mut names = vec![String::new()];
+    for (i, o) in outs.iter().enumerate() {
+        let ty = &model.var(*o).ty;
+        let n = ty.states().unwrap_or(0);
+        names = names
+            .iter()
+            .flat_map(|prefix| {
+                (0..n).map(move |k| {
+                    let sep = if i == 0 { "" } else { "_" };
+                    format!("{prefix}{sep}{}", ty.answer_name(k))
+                })
+            })
+            .collect();
+    }
+    names.into_iter().map(|n| format!("p_{n}")).collect()
 }
 
 /// Loss and output metrics of a dataset, and the predictions made.
@@ -570,6 +617,9 @@ fn evaluate(
     let mut p = Point::zeros(model);
     let mut loss_sum = 0.0;
     let mut predicted: Vec<Vec<f64>> = vec![Vec::new(); outputs.len()];
+    // Rows × joint answers log-probabilities, when every output is discrete.
+    let beta = probability_beta(model);
+    let mut log_p: Vec<f64> = Vec::new();
     let batch_outputs: Vec<Vec<Vec<f64>>> = if matches!(
         model.loss.as_ref().and_then(|l| l.negatives.as_ref()),
         Some(crate::check::Negatives::Shuffle)
@@ -662,6 +712,11 @@ fn evaluate(
             };
             let line = set.lines.get(row).copied().unwrap_or(row + 2);
             not_finite_answer(model, &p, energy, &format!(" for the row on line {line}"))?;
+            if let Some((b, _)) = beta {
+                if let Some(es) = s.answer_energies(&mut p)? {
+                    log_p.extend(m::log_probabilities(&es, b));
+                }
+            }
             for (k, o) in outputs.iter().enumerate() {
                 predicted[k].extend_from_slice(&p.values[o.0 as usize]);
             }
@@ -684,6 +739,13 @@ fn evaluate(
             ));
         }
     }
+    let radices: Vec<usize> = outputs
+        .iter()
+        .map(|o| model.var(*o).ty.states().unwrap_or(1))
+        .collect();
+    let joint: usize = radices.iter().product();
+    let rows = set.rows();
+    let have_p = beta.is_some() && rows > 0 && log_p.len() == rows * joint;
     for (k, o) in outputs.iter().enumerate().filter(|_| !density) {
         let v = model.var(*o);
         let mut truth = set.var(*o).map(|d| d.values.clone()).unwrap_or_default();
@@ -692,11 +754,27 @@ fn evaluate(
             st.restore(&mut pred);
             st.restore(&mut truth);
         }
-        if let Some(m) = OutputMetrics::of(&v.ty, &pred, &truth) {
-            metrics.push((v.name.clone(), m));
+        if let Some(mut met) = OutputMetrics::of(&v.ty, &pred, &truth) {
+            if let (OutputMetrics::Discrete { calibration, .. }, true) = (&mut met, have_p) {
+                let w = v.ty.elements().max(1);
+                let labels: Vec<usize> = truth.chunks(w).map(|t| v.ty.answer_index(t)).collect();
+                let marginal: Vec<f64> = log_p
+                    .chunks(joint)
+                    .flat_map(|row| m::marginal_log_probabilities(row, &radices, k))
+                    .collect();
+                *calibration = Calibration::of(&marginal, radices[k], &labels);
+            }
+            metrics.push((v.name.clone(), met));
         }
         kept.push((*o, pred));
     }
+    let probabilities = match beta {
+        Some((_, true)) if have_p => Some((
+            probability_columns(model, &outputs),
+            log_p.iter().map(|l| l.exp()).collect(),
+        )),
+        _ => None,
+    };
     let loss = s.has_loss().then(|| loss_sum / set.rows().max(1) as f64);
     Ok((
         Evaluation {
@@ -705,6 +783,7 @@ fn evaluate(
         },
         Predictions {
             outputs: kept,
+            probabilities,
             lines: set.lines.clone(),
         },
     ))
@@ -713,7 +792,9 @@ fn evaluate(
 /// The CSV column names of a variable: its name for a scalar, `name[i]` per element else.
 pub fn column_names(name: &str, ty: &Ty) -> Vec<String> {
     match ty {
-        Ty::Real(s) if !s.is_scalar() => (0..s.len()).map(|i| format!("{name}[{i}]")).collect(),
+        Ty::Real(s) | Ty::Sign(s) if !s.is_scalar() => {
+            (0..s.len()).map(|i| format!("{name}[{i}]")).collect()
+        }
         _ => vec![name.to_string()],
     }
 }
@@ -725,12 +806,19 @@ fn write_predictions(model: &Model, path: &Path, p: &Predictions) -> Result<(), 
         let v = model.var(*id);
         header.extend(column_names(&v.name, &v.ty));
     }
+    if let Some((names, _)) = &p.probabilities {
+        header.extend(names.iter().cloned());
+    }
     let mut text = header.join(",") + "\n";
     for (r, line) in p.lines.iter().enumerate() {
         let mut row = vec![line.to_string()];
         for (id, values) in &p.outputs {
             let w = model.var(*id).ty.elements();
             row.extend(values[r * w..(r + 1) * w].iter().map(|x| format!("{x}")));
+        }
+        if let Some((names, probs)) = &p.probabilities {
+            let k = names.len();
+            row.extend(probs[r * k..(r + 1) * k].iter().map(|x| format!("{x}")));
         }
         text.push_str(&row.join(","));
         text.push('\n');

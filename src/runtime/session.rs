@@ -37,7 +37,7 @@ impl Point {
             .iter()
             .map(|v| match (&v.role, &v.ty) {
                 (Role::Param, _) => Vec::new(),
-                (_, Ty::Sign) => vec![1.0],
+                (_, Ty::Sign(s)) => vec![1.0; s.len()],
                 (_, t) => vec![0.0; t.elements()],
             })
             .collect();

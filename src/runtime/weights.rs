@@ -151,7 +151,17 @@ pub fn describe(ty: &Ty) -> String {
             }
         },
         Ty::Class(k) => format!("class[{k}] (an integer from 0 to {})", k.saturating_sub(1)),
-        Ty::Sign => "sign (-1 or 1)".to_string(),
+        Ty::Sign(s) if s.is_scalar() => "sign (-1 or 1)".to_string(),
+        Ty::Sign(s) => match s.0.as_slice() {
+            [n] => format!("{ty} (a row of {n} values, each -1 or 1)"),
+            dims => {
+                let ds: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+                format!(
+                    "{ty} (nested arrays {}, each value -1 or 1)",
+                    ds.join(" × ")
+                )
+            }
+        },
     }
 }
 
@@ -262,10 +272,7 @@ pub fn parse(
             }));
         };
         let mut values = Vec::with_capacity(ty.elements());
-        let dims: &[usize] = match ty {
-            Ty::Real(s) => &s.0,
-            _ => &[],
-        };
+        let dims: &[usize] = ty.shape().map_or(&[], |s| &s.0);
         let mut at = String::new();
         collect(value, dims, name, ty, &mut at, &mut values).map_err(err)?;
         out.push(values);
@@ -350,8 +357,8 @@ fn element(v: &Value, name: &str, ty: &Ty, at: &str) -> Result<f64, WeightsError
             k: *k,
             found: found(v),
         }),
-        Ty::Sign if x == 1.0 || x == -1.0 => Ok(x),
-        Ty::Sign => Err(WeightsErrorKind::NotASign {
+        Ty::Sign(_) if x == 1.0 || x == -1.0 => Ok(x),
+        Ty::Sign(_) => Err(WeightsErrorKind::NotASign {
             name,
             at,
             found: found(v),
@@ -381,10 +388,7 @@ pub fn to_json(ty: &Ty, values: &[f64]) -> Result<Value, usize> {
             }
         }
     }
-    let dims: &[usize] = match ty {
-        Ty::Real(s) => &s.0,
-        _ => &[],
-    };
+    let dims: &[usize] = ty.shape().map_or(&[], |s| &s.0);
     assert_eq!(
         values.len(),
         ty.elements(),
@@ -401,7 +405,7 @@ fn scalar(ty: &Ty, x: f64) -> Option<Value> {
     Some(match ty {
         Ty::Real(_) => Value::Number(serde_json::Number::from_f64(x)?),
         Ty::Class(_) => Value::from(x as u64),
-        Ty::Sign => Value::from(x as i64),
+        Ty::Sign(_) => Value::from(x as i64),
     })
 }
 
@@ -507,7 +511,7 @@ mod tests {
             ("b", real(&[3])),
             ("c", real(&[])),
             ("y", Ty::Class(3)),
-            ("s", Ty::Sign),
+            ("s", Ty::sign()),
         ]
     }
 
@@ -709,7 +713,7 @@ mod tests {
                 ("b", &real(&[2]), &[0.1, 0.2]),
                 ("c", &real(&[]), &[7.0]),
                 ("y", &Ty::Class(4), &[3.0]),
-                ("s", &Ty::Sign, &[-1.0]),
+                ("s", &Ty::sign(), &[-1.0]),
                 ("T", &real(&[2, 1, 2]), &[1.0, 2.0, 3.0, 4.0]),
             ],
         )

@@ -112,7 +112,8 @@ pub enum TypeKind {
     /// `real` (no dims) or `real[d, …]`.
     Real(Vec<Expr>),
     Class(Box<Expr>),
-    Sign,
+    /// `sign` (no dims) or `sign[d, …]`.
+    Sign(Vec<Expr>),
 }
 
 /// How a latent variable is eliminated.

@@ -382,7 +382,7 @@ impl Builder {
         let kind = match inner.as_rule() {
             Rule::ty_real => TypeKind::Real(children(inner).map(|e| self.expr(e)).collect()),
             Rule::ty_class => TypeKind::Class(Box::new(self.expr(children(inner).next().unwrap()))),
-            _ => TypeKind::Sign,
+            _ => TypeKind::Sign(children(inner).map(|e| self.expr(e)).collect()),
         };
         Type { kind, span: sp }
     }

@@ -578,7 +578,8 @@ impl Printer<'_> {
             TypeKind::Real(dims) if dims.is_empty() => "real".to_string(),
             TypeKind::Real(dims) => format!("real[{}]", self.list(dims)),
             TypeKind::Class(k) => format!("class[{}]", self.expr(k)),
-            TypeKind::Sign => "sign".to_string(),
+            TypeKind::Sign(dims) if dims.is_empty() => "sign".to_string(),
+            TypeKind::Sign(dims) => format!("sign[{}]", self.list(dims)),
         }
     }
 

@@ -138,7 +138,12 @@ impl Printer {
                 self.line(indent, "type class", t.span);
                 self.expr(indent + 1, k);
             }
-            TypeKind::Sign => self.line(indent, "type sign", t.span),
+            TypeKind::Sign(dims) => {
+                self.line(indent, "type sign", t.span);
+                for d in dims {
+                    self.expr(indent + 1, d);
+                }
+            }
         }
     }
 

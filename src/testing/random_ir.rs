@@ -552,7 +552,9 @@ pub fn inputs(g: &Graph, rng: &mut Rng) -> Vec<Vec<f64>> {
         .map(|inp| match &inp.ty {
             Ty::Real(s) => (0..s.len()).map(|_| rng.uniform(-2.0, 2.0)).collect(),
             Ty::Class(k) => vec![rng.below(*k) as f64],
-            Ty::Sign => vec![if rng.below(2) == 0 { -1.0 } else { 1.0 }],
+            Ty::Sign(s) => (0..s.len())
+                .map(|_| if rng.below(2) == 0 { -1.0 } else { 1.0 })
+                .collect(),
         })
         .collect()
 }

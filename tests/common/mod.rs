@@ -67,7 +67,7 @@ pub enum Set {
 /// Accuracy (discrete output) or R² (real output) of the only output, on one set.
 pub fn score(report: &Report, set: Set) -> f64 {
     match metric(report, set) {
-        OutputMetrics::Discrete { accuracy } => accuracy,
+        OutputMetrics::Discrete { accuracy, .. } => accuracy,
         // An undefined R² fails every comparison a test makes with it.
         OutputMetrics::Real { r2, .. } => r2.unwrap_or(f64::NAN),
         OutputMetrics::Density { nll, .. } => nll.unwrap_or(f64::NAN),

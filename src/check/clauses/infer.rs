@@ -8,6 +8,8 @@ pub(super) const DESCENT_INFER: &[ArgSpec] = &[
     arg("rate", Range::Positive, Some(0.1)),
     arg("tol", Range::NonNegative, Some(1e-8)),
 ];
+/// `enumerate(beta = 1)`: the β of the probabilities reported beside the answer.
+pub(super) const ENUMERATE_INFER: &[ArgSpec] = &[arg("beta", Range::Positive, Some(1.0))];
 
 pub(super) const LANGEVIN: &[ArgSpec] = &[
     arg("steps", Range::Int(1), Some(100.0)),
@@ -88,6 +90,7 @@ impl<'a> Checker<'a> {
             if !ok {
                 return None;
             }
+            let mut beta = None;
             let m = match method.name.name.as_str() {
                 "descent" => {
                     if let Some(&i) = ids.iter().find(|&&i| self.var(i).ty.is_discrete()) {
@@ -113,7 +116,15 @@ impl<'a> Checker<'a> {
                         );
                         return None;
                     }
-                    self.no_args(method)?;
+                    let a = self.args(method, ENUMERATE_INFER, false)?;
+                    // Probabilities only when asked for: the default β is for editors.
+                    if method
+                        .args
+                        .iter()
+                        .any(|a| a.name.as_ref().is_some_and(|n| n.name == "beta"))
+                    {
+                        beta = Some(a.values[0]);
+                    }
                     InferMethod::Enumerate
                 }
                 "langevin" | "hmc" | "gibbs" => {
@@ -127,6 +138,7 @@ impl<'a> Checker<'a> {
             groups.push(Infer {
                 vars: ids.iter().map(|&i| VarId(i as u32)).collect(),
                 method: m,
+                beta,
                 span: Some(d.span),
             });
         }
@@ -142,6 +154,7 @@ impl<'a> Checker<'a> {
             groups.push(Infer {
                 vars: discrete.iter().map(|&i| VarId(i as u32)).collect(),
                 method: InferMethod::Enumerate,
+                beta: None,
                 span: None,
             });
         }
@@ -216,6 +229,7 @@ impl<'a> Checker<'a> {
             groups.push(Infer {
                 vars: real.iter().map(|&i| VarId(i as u32)).collect(),
                 method: InferMethod::Descent(d),
+                beta: None,
                 span: None,
             });
         }

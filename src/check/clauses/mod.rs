@@ -104,7 +104,7 @@ pub fn methods() -> Vec<MethodInfo> {
         m(Clause::Negatives, "descent", loss::NEGATIVES_DESCENT, false),
         m(Clause::Negatives, "shuffle", &[], false),
         m(Clause::Infer, "descent", infer::DESCENT_INFER, true),
-        m(Clause::Infer, "enumerate", &[], false),
+        m(Clause::Infer, "enumerate", infer::ENUMERATE_INFER, false),
         m(Clause::Infer, "langevin", infer::LANGEVIN, true),
         m(Clause::Infer, "hmc", infer::HMC, true),
         m(Clause::Infer, "gibbs", infer::GIBBS, false),

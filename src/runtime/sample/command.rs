@@ -24,7 +24,6 @@ use crate::runtime::data::Loaded;
 use crate::runtime::run::{self as run_mod, Memory};
 use crate::runtime::session::{Point, RunError, Session};
 use crate::runtime::train::{self, load_row};
-use crate::types::Ty;
 use std::path::{Path, PathBuf};
 
 /// Chains at one point when `--n` is not given.
@@ -288,31 +287,32 @@ fn exact(
     let mut energies: Vec<f64> = Vec::new();
     let mut weights = Vec::new();
     let mut p = Point::zeros(model);
+    let beta = model.infer.iter().find_map(|g| g.beta).unwrap_or(1.0);
     for k in 0..n {
         if k == 0 || !matches!(given, Given::Same(_)) {
             p.copy_from(given.point(k));
             energies = answer_energies(s, &vars, &mut p)?;
         }
-        let mut pick = super::gibbs::draw_index(&energies, 1.0, rng, &mut weights)
+        let pick = super::gibbs::draw_index(&energies, beta, rng, &mut weights)
             .ok_or_else(|| RunError::User("every answer has a NaN or infinite energy".into()))?;
         stats.energies[k] = energies[pick];
-        // Answer `pick` is row-major over the outputs in order (a sign's −1 first).
-        for (j, v) in vars.iter().enumerate().rev() {
-            let ty = &model.var(*v).ty;
-            let count = match ty {
-                Ty::Class(c) => *c,
-                _ => 2,
-            };
-            let i = pick % count;
-            pick /= count;
-            out[k * width + j] = match ty {
-                Ty::Sign if i == 0 => -1.0,
-                Ty::Sign => 1.0,
-                _ => i as f64,
-            };
-        }
+        decode(model, &vars, pick, &mut out[k * width..(k + 1) * width]);
     }
     Ok((vars, out, stats))
+}
+
+/// Writes answer number `k` (row-major over `vars` in order, each as [`crate::types::Ty::answer`]
+/// numbers its values) into `out`, the variables' values one after another.
+fn decode(model: &crate::check::Model, vars: &[VarId], mut k: usize, out: &mut [f64]) {
+    let mut end = out.len();
+    for v in vars.iter().rev() {
+        let ty = &model.var(*v).ty;
+        let count = ty.states().unwrap_or(1);
+        let values = ty.answer(k % count);
+        k /= count;
+        out[end - values.len()..end].copy_from_slice(&values);
+        end -= values.len();
+    }
 }
 
 /// The energy of every answer at `p`'s inputs, in answer order.
@@ -322,28 +322,22 @@ fn answer_energies(s: &mut Session, vars: &[VarId], p: &mut Point) -> Result<Vec
         return Ok(a.values().to_vec());
     }
     let model = s.model().clone();
-    let count: usize = vars
+    let count = vars
         .iter()
-        .map(|v| match model.var(*v).ty {
-            Ty::Class(c) => c,
-            _ => 2,
-        })
-        .product();
+        .try_fold(1usize, |acc, v| acc.checked_mul(model.var(*v).ty.states()?))
+        .filter(|c| *c <= 1 << 20)
+        .ok_or_else(|| RunError::User("more than 2^20 answers to enumerate".into()))?;
+    let width: usize = vars.iter().map(|v| model.var(*v).ty.elements()).sum();
+    let mut row = vec![0.0; width];
     let mut out = Vec::with_capacity(count);
-    for mut k in 0..count {
-        for v in vars.iter().rev() {
-            let ty = &model.var(*v).ty;
-            let c = match ty {
-                Ty::Class(c) => *c,
-                _ => 2,
-            };
-            let i = k % c;
-            k /= c;
-            p.values[v.0 as usize] = vec![match ty {
-                Ty::Sign if i == 0 => -1.0,
-                Ty::Sign => 1.0,
-                _ => i as f64,
-            }];
+    for k in 0..count {
+        decode(&model, vars, k, &mut row);
+        let mut at = 0;
+        for v in vars {
+            let len = model.var(*v).ty.elements();
+            p.values[v.0 as usize].clear();
+            p.values[v.0 as usize].extend_from_slice(&row[at..at + len]);
+            at += len;
         }
         out.push(s.energy(p)?);
     }

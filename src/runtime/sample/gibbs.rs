@@ -11,15 +11,90 @@
 //! on the session's free energy.
 
 use super::{Chains, Given, Stats};
+use crate::check::{Role, VarId};
+use crate::compile::{Entry, Input, Kernel, Output};
 use crate::rng::Rng;
-use crate::runtime::session::{RunError, Session};
+use crate::runtime::session::{Params, Point, RunError, Session};
 use crate::types::Ty;
+
+/// The energy `E(x, y, z)` with the latents as inputs ([`Entry::Energy`]): what a chain
+/// that samples latents alongside the outputs (an RBM's hidden layer) evaluates. Without
+/// sampled latents, chains evaluate the free energy, in which latents are eliminated as
+/// declared.
+struct Raw {
+    kernel: Kernel,
+    /// Per input port: a param's `(offset, len)` in the params, or a variable.
+    sources: Vec<Result<(usize, usize), usize>>,
+    energy: usize,
+    loaded: Option<u64>,
+}
+
+impl Raw {
+    fn new(session: &Session) -> Result<Raw, RunError> {
+        let kernel = session
+            .code
+            .kernel(Entry::Energy)
+            .ok_or_else(|| RunError::Compile("no energy entry point".into()))?;
+        let e = kernel.entry();
+        let sources = e
+            .inputs
+            .iter()
+            .map(|p| match p.what {
+                Input::Value(v) => match session.param_slices[v.0 as usize] {
+                    Some(s) => Ok(s),
+                    None => Err(v.0 as usize),
+                },
+                _ => Err(usize::MAX),
+            })
+            .collect();
+        let energy = e
+            .outputs
+            .iter()
+            .position(|p| p.what == Output::Energy)
+            .ok_or_else(|| RunError::Compile("the energy entry has no energy".into()))?;
+        Ok(Raw {
+            kernel,
+            sources,
+            energy,
+            loaded: None,
+        })
+    }
+
+    fn call(&mut self, params: &Params, p: &Point) -> Result<f64, RunError> {
+        self.kernel.ready()?;
+        let fresh = self.loaded == Some(params.version());
+        for (k, src) in self.sources.iter().enumerate() {
+            match *src {
+                Ok(_) if fresh => {}
+                Ok((o, l)) => self.kernel.input_mut(k).copy_from_slice(&params[o..o + l]),
+                Err(i) => {
+                    let v = p.values.get(i).ok_or_else(|| {
+                        RunError::Compile("the energy reads a value no point has".into())
+                    })?;
+                    super::copy_checked(self.kernel.input_mut(k), v)?;
+                }
+            }
+        }
+        self.loaded = Some(params.version());
+        self.kernel.call()?;
+        Ok(self.kernel.output(self.energy)[0])
+    }
+}
+
+/// The energy a Gibbs chain evaluates: the raw energy when it samples latents, else the
+/// session's free energy.
+fn energy(raw: &mut Option<Raw>, session: &mut Session, p: &mut Point) -> Result<f64, RunError> {
+    match raw {
+        Some(r) => r.call(&session.params, p),
+        None => session.energy(p),
+    }
+}
 
 /// A value of a discrete variable drawn uniformly.
 pub(super) fn uniform_value(ty: &Ty, rng: &mut Rng) -> f64 {
     match ty {
         Ty::Class(k) => rng.below(*k as u64) as f64,
-        Ty::Sign => {
+        Ty::Sign(_) => {
             if rng.below(2) == 0 {
                 -1.0
             } else {
@@ -34,7 +109,7 @@ pub(super) fn uniform_value(ty: &Ty, rng: &mut Rng) -> f64 {
 fn values(ty: &Ty) -> Vec<f64> {
     match ty {
         Ty::Class(k) => (0..*k).map(|i| i as f64).collect(),
-        Ty::Sign => vec![-1.0, 1.0],
+        Ty::Sign(_) => vec![-1.0, 1.0],
         Ty::Real(_) => Vec::new(),
     }
 }
@@ -79,7 +154,7 @@ pub(super) fn run(
     session: &mut Session,
     sweeps: usize,
     beta: f64,
-    blocks: &[crate::check::VarId],
+    blocks: &[VarId],
     given: Given,
     state: &mut [f64],
     rngs: &mut [Rng],
@@ -93,6 +168,15 @@ pub(super) fn run(
         .iter()
         .map(|(v, _, _)| values(&model.var(*v).ty))
         .collect();
+    let samples_latents = chains
+        .vars
+        .iter()
+        .any(|(v, _, _)| model.var(*v).role == Role::Latent);
+    let mut raw = if samples_latents {
+        Some(Raw::new(session)?)
+    } else {
+        None
+    };
     let mut energies = Vec::new();
     let mut weights = Vec::new();
     // A block's energies: per coordinate, per value.
@@ -100,7 +184,7 @@ pub(super) fn run(
     for (k, (row, rng)) in state.chunks_mut(width).zip(rngs.iter_mut()).enumerate() {
         let mut p = given.point(k).clone();
         super::write_values(chains, row, &mut p);
-        let mut current = session.energy(&mut p)?;
+        let mut current = energy(&mut raw, session, &mut p)?;
         for _ in 0..sweeps {
             for (j, &(v, o, len)) in chains.vars.iter().enumerate() {
                 let dom = &domains[j];
@@ -115,7 +199,7 @@ pub(super) fn run(
                                 current
                             } else {
                                 p.values[slot][i] = s;
-                                session.energy(&mut p)?
+                                energy(&mut raw, session, &mut p)?
                             };
                             table.push(e);
                         }
@@ -127,7 +211,7 @@ pub(super) fn run(
                             .ok_or_else(|| not_finite(model, v))?;
                         p.values[slot][i] = dom[pick];
                     }
-                    current = session.energy(&mut p)?;
+                    current = energy(&mut raw, session, &mut p)?;
                     continue;
                 }
                 for i in 0..len {
@@ -138,7 +222,7 @@ pub(super) fn run(
                             current
                         } else {
                             p.values[slot][i] = s;
-                            session.energy(&mut p)?
+                            energy(&mut raw, session, &mut p)?
                         };
                         energies.push(e);
                     }

@@ -278,7 +278,9 @@ pub fn pipeline(bytes: &[u8], backend: Backend) -> Result<Reached, String> {
             point.values[i] = match &v.ty {
                 Ty::Real(s) => (0..s.len()).map(|_| r.normal()).collect(),
                 Ty::Class(k) => vec![r.below(*k as u64) as f64],
-                Ty::Sign => vec![if r.below(2) == 0 { -1.0 } else { 1.0 }],
+                Ty::Sign(s) => (0..s.len())
+                    .map(|_| if r.below(2) == 0 { -1.0 } else { 1.0 })
+                    .collect(),
             };
         }
     };
