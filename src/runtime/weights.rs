@@ -35,7 +35,8 @@ use std::path::Path;
 pub struct WeightsError {
     /// The file as the user named it.
     pub file: String,
-    pub kind: WeightsErrorKind,
+    /// Boxed: the kind holds types (`Ty`), and errors travel in every `Result` of a read.
+    pub kind: Box<WeightsErrorKind>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -99,7 +100,7 @@ impl fmt::Display for WeightsError {
         use WeightsErrorKind::*;
         let file = &self.file;
         let at = |name: &str, at: &str| format!("\"{name}\"{at}");
-        match &self.kind {
+        match &*self.kind {
             Io(e) => write!(f, "{file}: {e}"),
             Json { line, column, message } => write!(f, "{file}:{line}:{column}: {message}"),
             Unknown { name, missing } if missing.is_empty() => {
@@ -220,7 +221,7 @@ pub fn read(path: &Path, expected: &[(&str, &Ty)]) -> Result<Vec<Vec<f64>>, Weig
     let file = path.display().to_string();
     let text = fs::read_to_string(path).map_err(|e| WeightsError {
         file: file.clone(),
-        kind: WeightsErrorKind::Io(io_message(&e)),
+        kind: Box::new(WeightsErrorKind::Io(io_message(&e))),
     })?;
     parse(&text, &file, expected)
 }
@@ -234,7 +235,7 @@ pub fn parse(
 ) -> Result<Vec<Vec<f64>>, WeightsError> {
     let err = |kind| WeightsError {
         file: file.to_string(),
-        kind,
+        kind: Box::new(kind),
     };
     let Entries(entries) = serde_json::from_str(text).map_err(|e| {
         // serde_json appends " at line L column C" to its messages; the position goes in front.
@@ -416,12 +417,12 @@ pub fn render(file: &str, entries: &[(&str, &Ty, &[f64])]) -> Result<String, Wei
     for (i, &(name, ty, values)) in entries.iter().enumerate() {
         let v = to_json(ty, values).map_err(|index| WeightsError {
             file: file.to_string(),
-            kind: WeightsErrorKind::Unwritable {
+            kind: Box::new(WeightsErrorKind::Unwritable {
                 name: name.to_string(),
                 ty: ty.clone(),
                 index,
                 value: values[index],
-            },
+            }),
         })?;
         out.push_str(if i == 0 { "\n  " } else { ",\n  " });
         out.push_str(&serde_json::to_string(name).expect("a string always serializes"));
@@ -477,7 +478,7 @@ pub fn write(path: &Path, entries: &[(&str, &Ty, &[f64])]) -> Result<(), Weights
     let text = render(&file, entries)?;
     crate::atomic::write(path, text.as_bytes()).map_err(|e| WeightsError {
         file,
-        kind: WeightsErrorKind::Io(io_message(&e)),
+        kind: Box::new(WeightsErrorKind::Io(io_message(&e))),
     })
 }
 
