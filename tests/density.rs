@@ -316,6 +316,14 @@ fn a_gaussian_density_trained_by_dsm_reaches_the_true_nll() {
         (nll - truth).abs() <= 4.0 * 0.029 + 0.002,
         "test NLL {nll}, true density {truth}"
     );
+    // What `ebmc run` prints and `--metrics` writes: energy and nll, no rmse.
+    let table = out.report.table();
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["loss", "energy", "nll"], "{table}");
+    let json = out.report.to_json();
+    assert!(json["test"]["nll"].as_f64().is_some(), "{json}");
+    assert!(json["test"]["energy"].as_f64().is_some(), "{json}");
+    assert!(json["test"].get("rmse").is_none(), "{json}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
