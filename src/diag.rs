@@ -100,6 +100,11 @@ codes! {
     SamplerDiscrete = "E0430", "langevin or hmc over a discrete variable";
     GibbsReal = "E0431", "gibbs over a real variable";
     SamplerScope = "E0432", "sampler that cannot draw every output together";
+    LossNeedsInputs = "E0440", "loss that needs inputs on a density model";
+    LossNeedsReal = "E0441", "density loss on discrete outputs";
+    LossNeedsDensity = "E0442", "loss that needs a density model";
+    Partition = "E0443", "partition a model cannot take";
+    LossRealLatent = "E0444", "loss that cannot eliminate a real latent";
     // Warnings.
     Unused = "W0001", "unused declaration";
     Collapse = "W0002", "loss can collapse the energy";

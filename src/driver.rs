@@ -173,8 +173,7 @@ pub fn emit_ir(model: &Model) -> Result<String, String> {
 pub fn emit_grad(model: &Model, wrt: Option<&[String]>, loss: bool) -> Result<String, String> {
     let program = ir::build(model).map_err(|e| e.message)?;
     if loss {
-        let g = program
-            .loss
+        let g = grad::finish_loss(model, program.loss)
             .ok_or_else(|| format!("model `{}` has no `loss`", model.name))?;
         let g = grad::with_gradients(&g, "loss", &[InputKind::Param]);
         return Ok(grad::emit_text(&g, "loss"));

@@ -14,7 +14,7 @@ mod common;
 use ebmc::check::{LossKind, Model};
 use ebmc::compile::{self, Backend};
 use ebmc::driver;
-use ebmc::grad::with_gradients;
+use ebmc::grad::{self, with_gradients};
 use ebmc::interp;
 use ebmc::ir::{self, Graph, InputKind};
 use ebmc::jit::{self, JitError, JitOptions};
@@ -148,7 +148,7 @@ fn examples_energy_and_every_gradient() {
         if let Some(a) = &p.answers {
             gs.push(("answers", a.clone()));
         }
-        if let Some(l) = &p.loss {
+        if let Some(l) = &grad::finish_loss(&m, p.loss.clone()) {
             gs.push(("loss", with_gradients(l, "loss", &[InputKind::Param])));
         }
         for (what, g) in gs {
@@ -181,6 +181,8 @@ fn every_loss_and_its_parameter_gradient() {
             LossKind::SquareExp { gamma: 1.0 },
             LossKind::Nll { beta: 1.0 },
             LossKind::Mee { beta: 1.0 },
+            LossKind::Cd { alpha: 0.1 },
+            LossKind::Dsm { sigma: 0.2 },
         ] {
             let mut m = m.clone();
             let Some(loss) = m.loss.as_mut() else {
@@ -188,6 +190,9 @@ fn every_loss_and_its_parameter_gradient() {
             };
             loss.kind = kind;
             let Ok(Some(g)) = ir::loss(&m) else { continue };
+            let Some(g) = grad::finish_loss(&m, Some(g)) else {
+                continue;
+            };
             let g = with_gradients(&g, "loss", &[InputKind::Param]);
             compare(&g, &point(&g, 7), 1e-12, &format!("{label} loss {kind:?}"));
             checked += 1;

@@ -123,6 +123,8 @@ fn every_loss_on_every_example() {
         LossKind::SquareExp { gamma: 1.0 },
         LossKind::Nll { beta: 1.0 },
         LossKind::Mee { beta: 1.0 },
+        LossKind::Cd { alpha: 0.1 },
+        LossKind::Dsm { sigma: 0.2 },
     ];
     let mut lowered = 0;
     for (i, (name, model)) in models().into_iter().enumerate() {
@@ -135,11 +137,13 @@ fn every_loss_on_every_example() {
             loss.kind = kind;
             m.loss = Some(loss);
             let result = ir::loss(&m);
-            if kind.sums_answers() && !discrete {
+            let refused =
+                (kind.sums_answers() && !discrete) || (kind.is_density_loss() && discrete);
+            if refused {
                 assert!(result.is_err(), "{name} {}: needs enumeration", kind.name());
                 continue;
             }
-            let g = result.unwrap().unwrap();
+            let g = grad::finish_loss(&m, Some(result.unwrap().unwrap())).unwrap();
             let label = format!("{name} {}", kind.name());
             let d = with_gradients(&g, "loss", &[InputKind::Param]);
             ir::verify(&d).unwrap();

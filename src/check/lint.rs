@@ -163,9 +163,9 @@ impl<'a> Checker<'a> {
                         .iter()
                         .for_each(|n| method_refs(n, &mut const_refs));
                 }
-                DeclKind::Infer { method, .. } | DeclKind::Train { method } => {
-                    method_refs(method, &mut const_refs)
-                }
+                DeclKind::Infer { method, .. }
+                | DeclKind::Train { method }
+                | DeclKind::Partition { method } => method_refs(method, &mut const_refs),
                 DeclKind::Data(data) => data
                     .split
                     .iter()

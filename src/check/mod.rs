@@ -545,9 +545,40 @@ impl<'a> Checker<'a> {
             return None;
         }
         let clauses = clauses?;
-        let vars: Vec<Var> = std::mem::take(&mut self.vars)
+        let mut vars: Vec<Var> = std::mem::take(&mut self.vars)
             .into_iter()
             .collect::<Option<_>>()?;
+        // `nce` trains `log Z` as one more param, last, starting at 0 (spec section 13).
+        if let Some(taken) = vars.iter().find(|v| v.name == NCE_LOG_Z).filter(|_| {
+            clauses
+                .loss
+                .as_ref()
+                .is_some_and(|l| matches!(l.kind, LossKind::Nce { .. }))
+        }) {
+            let d = Diagnostic::new(
+                Code::Duplicate,
+                taken.span,
+                format!("expected no variable named `{NCE_LOG_Z}` in a model trained by `nce`, found one"),
+            )
+            .label("declared here")
+            .help(format!("`nce` trains log Z as the param `{NCE_LOG_Z}`: rename this variable"));
+            self.error(d);
+            return None;
+        }
+        if let Some(loss) = clauses
+            .loss
+            .as_ref()
+            .filter(|l| matches!(l.kind, LossKind::Nce { .. }))
+        {
+            vars.push(Var {
+                name: NCE_LOG_Z.to_string(),
+                span: loss.span,
+                role: Role::Param,
+                ty: Ty::scalar(),
+                elim: None,
+                init: Some(Init::Values(vec![0.0])),
+            });
+        }
         let total: usize = vars.iter().map(|v| v.ty.elements()).sum();
         if total > MAX_MODEL_ELEMENTS {
             let largest = vars
@@ -592,6 +623,7 @@ impl<'a> Checker<'a> {
             infer: clauses.infer,
             train: clauses.train,
             data: clauses.data,
+            partition: clauses.partition,
         })
     }
 
@@ -727,6 +759,12 @@ mod tests {
                 (Clause::Min, _) => format!("{real} latent z : real min by {call} energy z^2"),
                 (Clause::Marginal, _) => {
                     format!("{class} latent z : class[2] {call} energy W[z, 0]")
+                }
+                (Clause::Partition, "enumerate") => {
+                    format!("output y : class[2] param v : real[2] energy v[y] partition by {call}")
+                }
+                (Clause::Partition, _) => {
+                    format!("output y : real param w : real energy (y - w)^2 partition by {call}")
                 }
             };
             let src = format!("model m {{ {body} }}");

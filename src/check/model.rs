@@ -41,9 +41,22 @@ pub struct Model {
     pub infer: Vec<Infer>,
     pub train: Option<Train>,
     pub data: Option<Data>,
+    /// `partition by …`: how `log Z` of a density model is computed (spec section 13).
+    pub partition: Option<Partition>,
 }
 
+/// The name of the trained scalar `log Z` that the checker adds as a param of a model trained
+/// by `nce` (spec section 13), last among the variables, starting at 0. Weights files, `emit`
+/// and the C library (`ebmc build --lib`) hold it under this name like any other param; a
+/// model trained by `nce` may not declare a variable of this name (`E0102`).
+pub const NCE_LOG_Z: &str = "nce_log_z";
+
 impl Model {
+    /// A density model: outputs and no inputs, `P(y) ∝ exp(−β E(y))` (spec section 13).
+    pub fn is_density(&self) -> bool {
+        self.vars_of(Role::Input).next().is_none()
+    }
+
     pub fn var(&self, id: VarId) -> &Var {
         &self.vars[id.0 as usize]
     }
@@ -248,15 +261,82 @@ pub struct Loss {
 pub enum LossKind {
     Energy,
     Perceptron,
-    Hinge { margin: f64 },
+    Hinge {
+        margin: f64,
+    },
     Log,
-    Lvq2 { delta: f64 },
+    Lvq2 {
+        delta: f64,
+    },
     Mce,
-    SquareSquare { margin: f64 },
-    SquareExp { gamma: f64 },
-    Nll { beta: f64 },
-    Mee { beta: f64 },
+    SquareSquare {
+        margin: f64,
+    },
+    SquareExp {
+        gamma: f64,
+    },
+    Nll {
+        beta: f64,
+    },
+    Mee {
+        beta: f64,
+    },
+    /// Contrastive divergence: `E_i − Ē_i + α (E_i² + Ē_i²)`, ȳ drawn by the model's sampler.
+    Cd {
+        alpha: f64,
+    },
+    /// Denoising score matching: `½ σ² ‖∇_y E(ỹ) − (ỹ − y_i)/σ²‖²`, ỹ = y_i + σ ε.
+    Dsm {
+        sigma: f64,
+    },
+    /// Noise-contrastive estimation against `noise`, `ratio` noise samples per data sample
+    /// (see `ir::lower::loss` for the per-example form), `log Z` the param [`NCE_LOG_Z`].
+    Nce {
+        noise: Noise,
+        ratio: f64,
+    },
 }
+
+/// The noise distribution of `nce`: independent in every element of the outputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Noise {
+    Normal { mean: f64, std: f64 },
+    Uniform { lo: f64, hi: f64 },
+}
+
+impl Noise {
+    /// `log p_n(v)` of one element.
+    pub fn log_density(self, v: f64) -> f64 {
+        match self {
+            Noise::Normal { mean, std } => {
+                let z = (v - mean) / std;
+                -0.5 * z * z - std.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+            }
+            Noise::Uniform { lo, hi } => {
+                if (lo..=hi).contains(&v) {
+                    -(hi - lo).ln()
+                } else {
+                    f64::NEG_INFINITY
+                }
+            }
+        }
+    }
+}
+
+/// How `log Z = log ∫ exp(−β E(y)) dy` of a density model is computed for the `nll` metric.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Partition {
+    /// Every answer of discrete outputs, exactly (log-sum-exp).
+    Enumerate,
+    /// Midpoint quadrature on `points` cells per dimension of `[lo, hi]`, real outputs of at
+    /// most [`MAX_GRID_DIMS`] elements in all, in the data's units.
+    Grid { points: usize, lo: f64, hi: f64 },
+}
+
+/// The most output elements `partition by grid` integrates over.
+pub const MAX_GRID_DIMS: usize = 3;
+/// The most grid cells `partition by grid` evaluates (`points^dims`).
+pub const MAX_GRID_CELLS: usize = 1 << 24;
 
 impl LossKind {
     pub fn name(self) -> &'static str {
@@ -271,6 +351,9 @@ impl LossKind {
             LossKind::SquareExp { .. } => "square_exp",
             LossKind::Nll { .. } => "nll",
             LossKind::Mee { .. } => "mee",
+            LossKind::Cd { .. } => "cd",
+            LossKind::Dsm { .. } => "dsm",
+            LossKind::Nce { .. } => "nce",
         }
     }
     /// Whether the loss needs the most offending incorrect answer ȳ.
@@ -283,6 +366,26 @@ impl LossKind {
                 | LossKind::Mce
                 | LossKind::SquareSquare { .. }
                 | LossKind::SquareExp { .. }
+        )
+    }
+    /// Whether the runtime supplies a point ȳ beside the label (`neg.NAME` inputs of the
+    /// loss graph) for real outputs: the most offending answer, a model sample (`cd`), the
+    /// noisy label ỹ (`dsm`) or a noise sample (`nce`).
+    pub fn uses_point(self) -> bool {
+        self.needs_negative()
+            || matches!(
+                self,
+                LossKind::Perceptron
+                    | LossKind::Cd { .. }
+                    | LossKind::Dsm { .. }
+                    | LossKind::Nce { .. }
+            )
+    }
+    /// The density-model losses of spec section 13: they need real outputs.
+    pub fn is_density_loss(self) -> bool {
+        matches!(
+            self,
+            LossKind::Cd { .. } | LossKind::Dsm { .. } | LossKind::Nce { .. }
         )
     }
     /// Whether the loss sums over every answer.
@@ -302,6 +405,14 @@ pub enum Negatives {
     },
     /// The lowest-energy `y_j` (j ≠ i) of the batch.
     Shuffle,
+    /// A sample of the model (`cd`): chains of `sampler` started at `y_i` (CD-k) or, with
+    /// `persistent = N`, a buffer of `N` chains kept across steps of which a fraction
+    /// `reinit` restarts from the sampler's `init` every step (persistent CD).
+    Sample {
+        sampler: Sampler,
+        persistent: Option<usize>,
+        reinit: f64,
+    },
 }
 
 /// One inference procedure over a group of variables.

@@ -29,7 +29,7 @@ mod kernel;
 
 pub use kernel::{Kernel, KernelError};
 
-use crate::check::{Elim, InferMethod, LossKind, Model, Role, Sampler, VarId};
+use crate::check::{Elim, InferMethod, Model, Role, Sampler, VarId};
 use crate::grad;
 use crate::ir::{self, Graph, InputKind};
 use crate::jit;
@@ -313,7 +313,7 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
     if let Some(a) = program.answers {
         graphs.push((Entry::Answers, a));
     }
-    if let Some(l) = &program.loss {
+    if let Some(l) = &grad::finish_loss(model, program.loss) {
         let batched = loss_batches(model)
             .then(|| ir::batch(l, "loss", BATCH))
             .flatten();
@@ -341,12 +341,11 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
 /// chains move together through [`Entry::SampleStep`]. A model whose energy the batching
 /// rules do not cover gets no such entry, and its chains move one at a time.
 pub fn needs_sample_step(model: &Model) -> bool {
-    model.infer.iter().any(|g| {
-        matches!(
-            g.method,
-            InferMethod::Sample(Sampler::Langevin { .. } | Sampler::Hmc { .. })
-        )
-    })
+    let gradient = |s: &Sampler| matches!(s, Sampler::Langevin { .. } | Sampler::Hmc { .. });
+    model.infer.iter().any(|g| matches!(&g.method, InferMethod::Sample(s) if gradient(s)))
+        || model.loss.as_ref().is_some_and(|l| {
+            matches!(&l.negatives, Some(crate::check::Negatives::Sample { sampler, .. }) if gradient(sampler))
+        })
 }
 
 /// Whether nothing of the loss is left for the runtime to supply per example: no latent
@@ -356,8 +355,11 @@ fn loss_batches(model: &Model) -> bool {
         .vars
         .iter()
         .any(|v| matches!(v.elim, Some(Elim::MinDescent(_))));
+    // The density losses' points (ỹ, noise, model samples) are drawn by the runtime for a
+    // whole step and fed to the batched kernel beside the data rows.
     let real_negatives = model.loss.as_ref().is_some_and(|l| {
-        (l.kind.needs_negative() || l.kind == LossKind::Perceptron)
+        l.kind.uses_point()
+            && !l.kind.is_density_loss()
             && model
                 .vars_of(Role::Output)
                 .any(|(_, v)| !v.ty.is_discrete())

@@ -21,6 +21,7 @@
 //! conventions: `max`/`relu` route the gradient to the first argument on ties, `abs` gets
 //! `sign`, `max.all` splits it evenly between tied maxima (as JAX does).
 
+use crate::check::{LossKind, Model, Role};
 use crate::ir::{self, Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
 
 /// Adjoints of `wrt` for the scalar `output`: the nodes computing `∂output/∂wrt[i]`, added to
@@ -477,6 +478,55 @@ fn mul_adjoint(g: &mut Graph, gn: NodeId, other: NodeId, x: NodeId) -> NodeId {
     } else {
         g.mul(gn, other)
     }
+}
+
+/// The training loss graph of `model` ([`ir::loss`]) completed where the loss is itself a
+/// derivative of the energy: `dsm(sigma)`'s `½ σ² Σ ‖∇_ỹ E(ỹ) − (ỹ − y)/σ²‖²` over the real
+/// outputs, ỹ the `neg.NAME` inputs the runtime fills with `y + σ ε`. Differentiating that
+/// with respect to the params ([`with_gradients`]) is second-order reverse mode: [`vjp`] run
+/// over a graph that already holds a gradient, every rule's output being ops that have rules.
+pub fn finish_loss(model: &Model, loss: Option<Graph>) -> Option<Graph> {
+    let g = loss?;
+    match model.loss.as_ref().map(|l| l.kind) {
+        Some(LossKind::Dsm { sigma }) => Some(score_matching(model, &g, sigma)),
+        _ => Some(g),
+    }
+}
+
+/// [`finish_loss`] for `dsm`: `g` has output `energy.neg` (the energy at ỹ) and, per real
+/// output `y`, inputs `y` and `neg.y`.
+fn score_matching(model: &Model, g: &Graph, sigma: f64) -> Graph {
+    let mut g = g.clone();
+    let e_noisy = g
+        .output("energy.neg")
+        .expect("a dsm loss graph has the energy at the noisy point");
+    let mut pairs = Vec::new();
+    for (_, v) in model.vars_of(Role::Output) {
+        if let (Some(y), Some(noisy)) = (
+            g.input_named(&v.name),
+            g.input_named(&format!("neg.{}", v.name)),
+        ) {
+            pairs.push((y, noisy));
+        }
+    }
+    let span = g.current_span();
+    g.set_span(g.span(e_noisy));
+    let wrt: Vec<NodeId> = pairs.iter().map(|p| p.1).collect();
+    let scores = vjp(&mut g, e_noisy, &wrt);
+    let mut total = g.constant(0.0);
+    for ((y, noisy), score) in pairs.into_iter().zip(scores) {
+        let d = g.sub(noisy, y);
+        let target = g.scale(1.0 / (sigma * sigma), d);
+        let r = g.sub(score, target);
+        let sq = g.unary(Unary::Square, r);
+        let s = g.sum(sq);
+        total = g.add2(total, s);
+    }
+    let loss = g.scale(0.5 * sigma * sigma, total);
+    g.set_span(span);
+    g.set_output("loss", loss);
+    ir::debug_verify(&g, "grad::score_matching");
+    ir::simplify(&g)
 }
 
 /// The name of the gradient output for input `name`.

@@ -138,11 +138,21 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
     let kind = loss.kind;
     let outs = outputs(model);
     let discrete = !outs.is_empty() && outs.iter().all(|&o| model.var(o).ty.is_discrete());
-    let needs_answers =
-        kind.needs_negative() || kind.sums_answers() || kind == LossKind::Perceptron;
+    let needs_answers = kind.uses_point() || kind.sums_answers();
+    if kind.is_density_loss() && discrete {
+        return Err(LowerError {
+            message: format!(
+                "loss `{}` moves real outputs, which a discrete output does not allow",
+                kind.name()
+            ),
+            span: loss.span,
+        });
+    }
     let mut l = Lower::new(model);
     l.g.set_span(loss.span);
     let vars = l.declare(|v| !eliminated(model, v), "");
+    // The point ȳ of each variable (the label's own node where there is none).
+    let mut neg_points = vars.clone();
     let (e_pos, e_neg, all) = if !needs_answers {
         (l.free(&vars)?, None, None)
     } else if discrete {
@@ -193,6 +203,7 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
             .zip(&neg)
             .map(|(&p, &n)| if n == NONE { p } else { n })
             .collect();
+        neg_points = merged.clone();
         (e_pos, Some(l.free(&merged)?), None)
     };
     l.g.set_span(loss.span);
@@ -242,6 +253,53 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
             let t = g.scale(gamma, e);
             g.add2(p, t)
         }
+        LossKind::Cd { alpha } => {
+            let d = diff(g);
+            let p2 = g.unary(Unary::Square, e_pos);
+            let n2 = g.unary(Unary::Square, neg());
+            let s = g.add2(p2, n2);
+            let t = g.scale(alpha, s);
+            g.add2(d, t)
+        }
+        LossKind::Nce { noise, ratio } => {
+            // The logit of "data, not noise" at v: G(v) = −E(v) − log Z − log p_n(v) − log ν.
+            // Per example one data point and one noise sample weighted by ν: an unbiased
+            // estimate of J = E_data[−log σ(G)] + ν E_noise[−log σ(−G)], the NCE objective
+            // with ν noise samples per data sample.
+            let log_z = model
+                .var_named(crate::check::NCE_LOG_Z)
+                .map(|z| vars[z.0 as usize])
+                .filter(|&n| n != NONE)
+                .ok_or_else(|| LowerError {
+                    message: "loss `nce` without its `log Z` param: the model was not checked"
+                        .into(),
+                    span: loss.span,
+                })?;
+            let pos_pts: Vec<NodeId> = outs.iter().map(|o| vars[o.0 as usize]).collect();
+            let neg_pts: Vec<NodeId> = outs.iter().map(|o| neg_points[o.0 as usize]).collect();
+            let logit = |g: &mut Graph, e: NodeId, pts: &[NodeId]| {
+                let ln = noise_log_density(g, noise, pts);
+                let t = g.add2(e, log_z);
+                let t = g.add2(t, ln);
+                let t = g.neg(t);
+                let c = g.constant(ratio.ln());
+                g.sub(t, c)
+            };
+            let g_pos = logit(g, e_pos, &pos_pts);
+            let g_neg = logit(g, neg(), &neg_pts);
+            let m = g.neg(g_pos);
+            let a = g.unary(Unary::Softplus, m);
+            let b = g.unary(Unary::Softplus, g_neg);
+            let b = g.scale(ratio, b);
+            g.add2(a, b)
+        }
+        LossKind::Dsm { .. } => {
+            // ∇_ỹ E is a derivative: `grad::finish_loss` adds the loss (the IR has no
+            // derivative op, and lowering does not differentiate).
+            l.g.set_output("energy", e_pos);
+            l.g.set_output("energy.neg", neg());
+            return Ok(Some(l.finish("lower::loss")));
+        }
         LossKind::Nll { beta } | LossKind::Mee { beta } => {
             let es = all.expect("enumerated answers");
             // s = logsumexp(−β E) over every answer.
@@ -266,6 +324,30 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
         l.g.set_output("energy.neg", n);
     }
     Ok(Some(l.finish("lower::loss")))
+}
+
+/// `log p_n` of the points `pts` (every element independent): for `normal(m, s)`,
+/// `Σ −½ ((v − m)/s)² − n (log s + ½ log 2π)`; for `uniform(lo, hi)` the constant
+/// `−n log(hi − lo)` (a data point outside the support is scored as if inside).
+fn noise_log_density(g: &mut Graph, noise: crate::check::Noise, pts: &[NodeId]) -> NodeId {
+    let n: usize = pts.iter().map(|&p| g.shape(p).len()).sum();
+    match noise {
+        crate::check::Noise::Normal { mean, std } => {
+            let mut total =
+                g.constant(-(n as f64) * (std.ln() + 0.5 * (2.0 * std::f64::consts::PI).ln()));
+            for &p in pts {
+                let m = g.constant(mean);
+                let d = g.sub(p, m);
+                let z = g.scale(1.0 / std, d);
+                let sq = g.unary(Unary::Square, z);
+                let s = g.sum(sq);
+                let s = g.scale(-0.5, s);
+                total = g.add2(total, s);
+            }
+            total
+        }
+        crate::check::Noise::Uniform { lo, hi } => g.constant(-(n as f64) * (hi - lo).ln()),
+    }
 }
 
 /// The outputs, in declaration order.

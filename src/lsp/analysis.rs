@@ -255,7 +255,7 @@ fn index_model(m: &ast::Model) -> ModelIndex {
                 vars.iter().for_each(|v| walker.ident(v));
                 walker.method(method);
             }
-            DeclKind::Train { method } => walker.method(method),
+            DeclKind::Train { method } | DeclKind::Partition { method } => walker.method(method),
             DeclKind::Data(data) => {
                 data.bindings.iter().for_each(|b| walker.ident(&b.var));
                 if let Some(s) = &data.split {

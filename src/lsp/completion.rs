@@ -57,6 +57,7 @@ pub fn complete(
         [.., "negatives"] => Some(Clause::Negatives),
         [.., "min", "by"] => Some(Clause::Min),
         [.., "train", "by"] => Some(Clause::Train),
+        [.., "partition", "by"] => Some(Clause::Partition),
         [.., "by"] => Some(Clause::Infer),
         _ => None,
     };

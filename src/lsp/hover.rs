@@ -125,6 +125,7 @@ fn clause_prefix(c: Clause) -> &'static str {
         Clause::Negatives => "negatives",
         Clause::Infer => "infer … by",
         Clause::Train => "train by",
+        Clause::Partition => "partition by",
         Clause::Min => "min by",
         Clause::Marginal => "latent …",
     }
@@ -147,6 +148,7 @@ pub fn hover(a: &Analysis, text: &str, offset: usize) -> Option<(String, Span)> 
             }
             DeclKind::Infer { method, .. } => methods.push((Clause::Infer, method)),
             DeclKind::Train { method } => methods.push((Clause::Train, method)),
+            DeclKind::Partition { method } => methods.push((Clause::Partition, method)),
             DeclKind::Var {
                 elim: Some(ast::Elim::Min(m)),
                 ..

@@ -100,6 +100,12 @@ pub fn symbols(a: &Analysis, doc: &Document, enc: Encoding) -> Vec<DocumentSymbo
                             SymbolKind::EVENT,
                             method.name.span,
                         ),
+                        DeclKind::Partition { method } => (
+                            format!("partition by {}", method.name.name),
+                            None,
+                            SymbolKind::EVENT,
+                            method.name.span,
+                        ),
                         DeclKind::Data(data) => (
                             format!("data \"{}\"", data.path),
                             None,

@@ -608,6 +608,7 @@ pub(crate) fn training(h: &History) -> Result<String, PlotError> {
                     (e.epoch as f64, accuracy, "test accuracy")
                 }
                 OutputMetrics::Real { r2, .. } => (e.epoch as f64, r2?, "test R²"),
+                OutputMetrics::Density { nll, .. } => (e.epoch as f64, nll?, "test NLL"),
             })
         })
         .collect();

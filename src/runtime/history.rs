@@ -60,6 +60,12 @@ fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
             map.insert("rmse".into(), number(rmse));
             map.insert("r2".into(), r2.map_or(Value::Null, number));
         }
+        OutputMetrics::Density { energy, nll } => {
+            map.insert("energy".into(), number(energy));
+            if let Some(nll) = nll {
+                map.insert("nll".into(), number(nll));
+            }
+        }
     }
 }
 
@@ -73,6 +79,12 @@ fn metrics_from(map: &Map<String, Value>) -> Option<OutputMetrics> {
         return Some(OutputMetrics::Discrete {
             accuracy,
             calibration,
+        });
+    }
+    if let Some(energy) = get("energy") {
+        return Some(OutputMetrics::Density {
+            energy,
+            nll: get("nll"),
         });
     }
     // `r2` is `null` where it is undefined (the targets did not vary).

@@ -7,8 +7,9 @@
 //! ȳ is then an input of the loss kernel, so it is held fixed when differentiating. Latents
 //! eliminated by descent are minimised at the label and at ȳ alike.
 
+use super::sample::{write_values, Chains, Given, Start};
 use super::session::{LossScratch, Point, RunError, Session};
-use crate::check::{Descent, Init, LossKind, Negatives, Role, VarId};
+use crate::check::{Descent, Init, LossKind, Negatives, Noise, Role, VarId};
 use crate::rng::Rng;
 
 impl Session {
@@ -30,6 +31,54 @@ impl Session {
         loss.call(&self.params, p)?;
         loss.add_param_grads(grad);
         Ok(loss.scalar())
+    }
+
+    /// The training loss at `p` and its gradient, added into `grad`, with the point ȳ
+    /// already in `p.negs` (drawn for a whole step: [`super::train`]).
+    pub fn loss_grad_given(&mut self, p: &mut Point, grad: &mut [f64]) -> Result<f64, RunError> {
+        self.min_descended(p)?;
+        let loss = self
+            .loss
+            .as_mut()
+            .ok_or_else(|| RunError::User("the model has no loss".into()))?;
+        loss.call(&self.params, p)?;
+        loss.add_param_grads(grad);
+        Ok(loss.scalar())
+    }
+
+    /// The summed loss of the rows `rows` of `data` with their points ȳ given (the density
+    /// losses' metrics): one call of the batched loss kernel for a whole batch, else row by
+    /// row.
+    pub fn loss_rows_given(
+        &mut self,
+        data: &super::data::Dataset,
+        rows: &[usize],
+        negs: &super::session::RowNegs,
+        p: &mut Point,
+    ) -> Result<f64, RunError> {
+        if let Some(l) = self.loss_batch_given(data, rows, negs) {
+            return l;
+        }
+        let mut total = 0.0;
+        for (j, &row) in rows.iter().enumerate() {
+            super::train::load_row(data, row, p);
+            for &(v, o, len) in negs.layout {
+                let at = j * negs.width + o;
+                p.negs[v.0 as usize].clear();
+                p.negs[v.0 as usize].extend_from_slice(&negs.values[at..at + len]);
+            }
+            self.min_descended(p)?;
+            let loss = match &mut self.loss_value {
+                Some(l) => l,
+                None => self
+                    .loss
+                    .as_mut()
+                    .ok_or_else(|| RunError::User("the model has no loss".into()))?,
+            };
+            loss.call(&self.params, p)?;
+            total += loss.scalar();
+        }
+        Ok(total)
     }
 
     /// The training loss at `p` without its gradient.
@@ -68,7 +117,7 @@ impl Session {
         let real = model
             .vars_of(Role::Output)
             .any(|(_, v)| !v.ty.is_discrete());
-        let needs_neg = loss.kind.needs_negative() || loss.kind == LossKind::Perceptron;
+        let needs_neg = loss.kind.uses_point();
         if !(real && needs_neg) {
             return Ok(());
         }
@@ -157,6 +206,33 @@ impl Session {
                                 .iter_mut()
                                 .for_each(|x| *x = rng.normal());
                         }
+                    }
+                }
+            }
+            (Some(Negatives::Sample { sampler, .. }), _) => {
+                // One chain from the label (CD-k): the per-example path of metrics and of
+                // losses that do not batch; training draws a whole step's chains at once
+                // (`train::StepNegatives`).
+                let mut chains = Chains::new(self, outputs)?;
+                let mut state: Vec<f64> = label.iter().flatten().copied().collect();
+                chains.run(self, sampler, Given::Same(q), &mut state, Start::State, rng)?;
+                write_values(&chains, &state, q);
+            }
+            (_, LossKind::Dsm { sigma }) => {
+                // The noisy label ỹ = y_i + σ ε.
+                for (o, l) in outputs.iter().zip(label.iter()) {
+                    for (x, y) in q.values[o.0 as usize].iter_mut().zip(l) {
+                        *x = y + sigma * rng.normal();
+                    }
+                }
+            }
+            (_, LossKind::Nce { noise, .. }) => {
+                for o in outputs.iter() {
+                    for x in q.values[o.0 as usize].iter_mut() {
+                        *x = match noise {
+                            Noise::Normal { mean, std } => mean + std * rng.normal(),
+                            Noise::Uniform { lo, hi } => lo + (hi - lo) * rng.uniform(),
+                        };
                     }
                 }
             }

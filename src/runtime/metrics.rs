@@ -217,6 +217,9 @@ pub enum OutputMetrics {
         /// `None` when the truths do not vary ([`r2`]): `null` in JSON, `undefined` in the table.
         r2: Option<f64>,
     },
+    /// A density model's rows, all outputs together (spec section 13): the mean energy and,
+    /// with `partition by`, the mean `−log P(y_i)` in nats ([`super::density`]).
+    Density { energy: f64, nll: Option<f64> },
 }
 
 impl OutputMetrics {
@@ -259,6 +262,12 @@ impl OutputMetrics {
             OutputMetrics::Real { rmse, r2 } => {
                 map.insert("rmse".into(), number(rmse));
                 map.insert("r2".into(), r2.map_or(Value::Null, number));
+            }
+            OutputMetrics::Density { energy, nll } => {
+                map.insert("energy".into(), number(energy));
+                if let Some(nll) = nll {
+                    map.insert("nll".into(), number(nll));
+                }
             }
         }
     }
@@ -384,6 +393,12 @@ impl Report {
                             header.push(format!("{prefix}rmse"));
                             header.push(format!("{prefix}r2"));
                         }
+                        OutputMetrics::Density { nll, .. } => {
+                            header.push("energy".into());
+                            if nll.is_some() {
+                                header.push("nll".into());
+                            }
+                        }
                     }
                 }
                 let row = |e: &Evaluation| -> Vec<String> {
@@ -403,6 +418,10 @@ impl Report {
                             OutputMetrics::Real { rmse, r2 } => {
                                 cells.push(fmt(rmse));
                                 cells.push(r2.map_or_else(|| "undefined".to_string(), fmt));
+                            }
+                            OutputMetrics::Density { energy, nll } => {
+                                cells.push(fmt(energy));
+                                cells.extend(nll.map(fmt));
                             }
                         }
                     }

@@ -32,6 +32,7 @@
 //!   the new one, never half of one.
 
 pub mod data;
+pub mod density;
 pub mod eval;
 pub mod history;
 pub mod infer;

@@ -625,6 +625,7 @@ fn evaluate(
     let model = &code.model;
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
     let mut rng = Rng::new(seed ^ 0xe7a1);
+    let density = model.is_density();
     let mut p = Point::zeros(model);
     let mut loss_sum = 0.0;
     let mut predicted: Vec<Vec<f64>> = vec![Vec::new(); outputs.len()];
@@ -676,14 +677,22 @@ fn evaluate(
     // Rows go by batches: the batched loss and inference's prepare (what does not depend on
     // the answer) run once per batch of rows; the rest, row by row.
     let all: Vec<usize> = (0..set.rows()).collect();
+    // The density losses' points (ỹ, noise, CD-k samples) for a chunk of rows at once.
+    let mut points = super::train::StepNegatives::for_metrics(s)?;
+    let mut given = Point::zeros(model);
     for rows in all.chunks(crate::compile::BATCH) {
-        let batched_loss = match s.loss_batch(set, rows) {
-            Some(loss) => {
-                loss_sum += loss?;
-                true
-            }
-            None => false,
-        };
+        if let Some(n) = &mut points {
+            n.draw(s, set, rows, seed, 0, &mut rng)?;
+            loss_sum += s.loss_rows_given(set, rows, &n.rows(0, rows.len()), &mut given)?;
+        }
+        let batched_loss = points.is_some()
+            || match s.loss_batch(set, rows) {
+                Some(loss) => {
+                    loss_sum += loss?;
+                    true
+                }
+                None => false,
+            };
         let prepared = s.prepare_rows(set, rows)?;
         for (k, &row) in rows.iter().enumerate() {
             load_row(set, row, &mut p);
@@ -694,6 +703,11 @@ fn evaluate(
             }
             if s.has_loss() && !batched_loss {
                 loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
+            }
+            if density {
+                // Nothing to predict: a density model is judged by the energy and the NLL of
+                // its rows (below).
+                continue;
             }
             for o in &outputs {
                 if !model.var(*o).ty.is_discrete() {
@@ -722,6 +736,21 @@ fn evaluate(
     }
     let mut metrics = Vec::new();
     let mut kept = Vec::new();
+    if density {
+        let energy = super::density::mean_energy(s, set)?;
+        let nll = match &model.partition {
+            Some(part) if set.rows() > 0 => {
+                Some(energy + super::density::log_partition(s, part, Some(loaded))?)
+            }
+            _ => None,
+        };
+        if set.rows() > 0 {
+            metrics.push((
+                "density".to_string(),
+                OutputMetrics::Density { energy, nll },
+            ));
+        }
+    }
     let radices: Vec<usize> = outputs
         .iter()
         .map(|o| model.var(*o).ty.states().unwrap_or(1))
@@ -729,7 +758,7 @@ fn evaluate(
     let joint: usize = radices.iter().product();
     let rows = set.rows();
     let have_p = beta.is_some() && rows > 0 && log_p.len() == rows * joint;
-    for (k, o) in outputs.iter().enumerate() {
+    for (k, o) in outputs.iter().enumerate().filter(|_| !density) {
         let v = model.var(*o);
         let mut truth = set.var(*o).map(|d| d.values.clone()).unwrap_or_default();
         let mut pred = std::mem::take(&mut predicted[k]);

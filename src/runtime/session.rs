@@ -202,6 +202,17 @@ enum Source {
     Stage,
 }
 
+/// The points ȳ of the rows of one batched loss call (the density losses' ỹ, noise samples
+/// or model samples, drawn by the runtime for a whole step): row after row, `width` values
+/// each, variable `v`'s `len` values at `offset` in a row for every `(v, offset, len)` of
+/// `layout`.
+#[derive(Clone, Copy, Debug)]
+pub struct RowNegs<'a> {
+    pub values: &'a [f64],
+    pub width: usize,
+    pub layout: &'a [(VarId, usize, usize)],
+}
+
 /// A kernel with its input ports bound to a session's values and its outputs located.
 pub(super) struct Bound {
     kernel: Kernel,
@@ -305,6 +316,7 @@ impl Bound {
         params: &Params,
         data: &Dataset,
         rows: &[usize],
+        negs: Option<&RowNegs>,
     ) -> Result<(), RunError> {
         self.kernel.ready()?;
         let fresh = self.loaded == Some(params.version);
@@ -322,9 +334,25 @@ impl Bound {
                         chunk.copy_from_slice(v.row(r));
                     }
                 }
-                Source::Neg(_) | Source::Stage => {
+                Source::Neg(i) => {
+                    let found = negs.and_then(|n| {
+                        let &(_, o, len) = n.layout.iter().find(|l| l.0 .0 as usize == i)?;
+                        Some((n, o, len))
+                    });
+                    let Some((n, o, len)) = found else {
+                        return Err(RunError::Compile(
+                            "a batched loss without the points it reads beside the data".into(),
+                        ));
+                    };
+                    let dst = self.kernel.input_mut(k);
+                    for (j, chunk) in dst.chunks_exact_mut(len).enumerate() {
+                        let at = j * n.width + o;
+                        chunk.copy_from_slice(&n.values[at..at + len]);
+                    }
+                }
+                Source::Stage => {
                     return Err(RunError::Compile(
-                        "a batched loss takes no negative answer".into(),
+                        "a batched loss takes no stage values".into(),
                     ))
                 }
             }
@@ -474,7 +502,7 @@ impl Energy {
             return Ok(false);
         }
         s.batch_computed = None;
-        batch.call_rows(params, data, rows)?;
+        batch.call_rows(params, data, rows, None)?;
         s.batch_computed = Some(params.version);
         Ok(true)
     }
@@ -748,11 +776,13 @@ impl Session {
     /// batched or `rows` is not a whole batch.
     /// `params`, when given, are used instead of the session's own (a training worker reads
     /// the master's without copying them).
+    /// `negs` holds the rows' points ȳ when the loss reads them (the density losses).
     pub fn loss_grad_batch(
         &mut self,
         params: Option<&Params>,
         data: &Dataset,
         rows: &[usize],
+        negs: Option<&RowNegs>,
         grad: &mut [f64],
     ) -> Option<Result<f64, RunError>> {
         let bound = self.batch_loss.as_mut()?;
@@ -760,7 +790,7 @@ impl Session {
             return None;
         }
         let params = params.unwrap_or(&self.params);
-        if let Err(e) = bound.call_rows(params, data, rows) {
+        if let Err(e) = bound.call_rows(params, data, rows, negs) {
             return Some(Err(e));
         }
         bound.add_param_grads(grad);
@@ -771,12 +801,32 @@ impl Session {
     /// (metrics); `None` when the loss does not batch or `rows` is not a whole batch.
     pub fn loss_batch(&mut self, data: &Dataset, rows: &[usize]) -> Option<Result<f64, RunError>> {
         let bound = self.loss_value_batch.as_mut()?;
+        // A loss that reads points beside the data draws them per example (the fallback).
+        let reads_points = bound.sources.iter().any(|s| matches!(s, Source::Neg(_)));
+        if rows.len() != bound.kernel.entry().rows || reads_points {
+            return None;
+        }
+        Some(
+            bound
+                .call_rows(&self.params, data, rows, None)
+                .map(|()| bound.scalar()),
+        )
+    }
+
+    /// [`Session::loss_batch`] for a loss that reads points beside the data, given.
+    pub(super) fn loss_batch_given(
+        &mut self,
+        data: &Dataset,
+        rows: &[usize],
+        negs: &RowNegs,
+    ) -> Option<Result<f64, RunError>> {
+        let bound = self.loss_value_batch.as_mut()?;
         if rows.len() != bound.kernel.entry().rows {
             return None;
         }
         Some(
             bound
-                .call_rows(&self.params, data, rows)
+                .call_rows(&self.params, data, rows, Some(negs))
                 .map(|()| bound.scalar()),
         )
     }

@@ -15,8 +15,9 @@
 
 use super::data::Dataset;
 use super::optim::Optim;
-use super::session::{Params, Point, RunError, Session};
-use crate::check::{Negatives, Role, Train, VarId};
+use super::sample::{Chains, Given, Start};
+use super::session::{Params, Point, RowNegs, RunError, Session};
+use crate::check::{Init, LossKind, Negatives, Noise, Role, Sampler, Train, VarId};
 use crate::rng::Rng;
 use std::time::Instant;
 
@@ -96,13 +97,14 @@ fn chunk(
     data: &Dataset,
     rows: &[usize],
     others: &[Vec<Vec<f64>>],
+    negs: Option<RowNegs>,
     seed: u64,
     epoch: usize,
     k: usize,
 ) -> Result<f64, RunError> {
     let (s, point, grad) = (&mut w.s, &mut w.point, &mut w.grads[k]);
     grad.iter_mut().for_each(|g| *g = 0.0);
-    if let Some(loss) = s.loss_grad_batch(Some(master), data, rows, grad) {
+    if let Some(loss) = s.loss_grad_batch(Some(master), data, rows, negs.as_ref(), grad) {
         return loss;
     }
     if w.synced != Some(master.version()) {
@@ -119,8 +121,17 @@ fn chunk(
         w.synced = Some(master.version());
     }
     let mut loss = 0.0;
-    for &row in rows {
+    for (j, &row) in rows.iter().enumerate() {
         load_row(data, row, point);
+        if let Some(n) = &negs {
+            for &(v, o, len) in n.layout {
+                let at = j * n.width + o;
+                point.negs[v.0 as usize].clear();
+                point.negs[v.0 as usize].extend_from_slice(&n.values[at..at + len]);
+            }
+            loss += s.loss_grad_given(point, grad)?;
+            continue;
+        }
         let mut rng = example_rng(seed, epoch, row);
         loss += s.loss_grad(point, others, &mut rng, grad)?;
     }
@@ -179,6 +190,7 @@ pub fn train_observed(
     // The outputs of every example of a step, for `negatives shuffle`; grown once, reused.
     let mut others: Vec<Vec<Vec<f64>>> = Vec::new();
     let mut history = Vec::new();
+    let mut step_negs = StepNegatives::for_model(s)?;
     let steps_per_epoch = data.rows().div_ceil(t.batch);
     for epoch in 1..=t.epochs {
         let start = Instant::now();
@@ -190,12 +202,16 @@ pub fn train_observed(
             } else {
                 &[]
             };
+            if let Some(n) = &mut step_negs {
+                n.draw(s, data, batch, t.seed, epoch, &mut rng)?;
+            }
             let mut loss = step_grads(
                 s,
                 &mut workers,
                 data,
                 batch,
                 others,
+                step_negs.as_ref(),
                 t.seed,
                 epoch,
                 &mut grad,
@@ -249,12 +265,14 @@ fn step_grads(
     data: &Dataset,
     batch: &[usize],
     others: &[Vec<Vec<f64>>],
+    negs: Option<&StepNegatives>,
     seed: u64,
     epoch: usize,
     grad: &mut [f64],
 ) -> Result<f64, RunError> {
     let chunks = batch.len().div_ceil(CHUNK);
     let rows_of = |c: usize| &batch[c * CHUNK..((c + 1) * CHUNK).min(batch.len())];
+    let negs_of = |c: usize| negs.map(|n| n.rows(c * CHUNK, rows_of(c).len()));
     let t = workers.len();
     let master: &Params = &s.params;
     let len = master.len();
@@ -268,14 +286,26 @@ fn step_grads(
         grad.iter_mut().for_each(|g| *g = 0.0);
         let mut loss = 0.0;
         for c in 0..chunks {
-            if let Some(l) = w.s.loss_grad_batch(Some(master), data, rows_of(c), grad) {
+            if let Some(l) =
+                w.s.loss_grad_batch(Some(master), data, rows_of(c), negs_of(c).as_ref(), grad)
+            {
                 loss += l?;
                 continue;
             }
             if w.grads.is_empty() {
                 w.grads.push(vec![0.0; len]);
             }
-            loss += chunk(w, master, data, rows_of(c), others, seed, epoch, 0)?;
+            loss += chunk(
+                w,
+                master,
+                data,
+                rows_of(c),
+                others,
+                negs_of(c),
+                seed,
+                epoch,
+                0,
+            )?;
             grad.iter_mut()
                 .zip(&w.grads[0])
                 .for_each(|(acc, g)| *acc += g);
@@ -294,7 +324,17 @@ fn step_grads(
             w.losses.resize(mine, 0.0);
         }
         for (k, c) in (i..chunks).step_by(t).enumerate() {
-            w.losses[k] = chunk(w, master, data, rows_of(c), others, seed, epoch, k)?;
+            w.losses[k] = chunk(
+                w,
+                master,
+                data,
+                rows_of(c),
+                others,
+                negs_of(c),
+                seed,
+                epoch,
+                k,
+            )?;
         }
         Ok(())
     };
@@ -368,4 +408,222 @@ fn param_name(s: &Session, i: usize) -> String {
         .find(|(id, _)| s.param_slices[id.0 as usize].is_some_and(|(o, l)| (o..o + l).contains(&i)))
         .map(|(_, v)| v.name.clone())
         .unwrap_or_default()
+}
+
+/// The points ȳ of one step's rows for the density losses (spec section 13), drawn on the
+/// master session before the step's chunks are computed — so they do not depend on threads:
+/// * `dsm`: ỹ = y_i + σ ε, ε from the row's own generator (seed, epoch, row);
+/// * `nce`: a noise sample, likewise;
+/// * `cd`: a sample of the model. Without `persistent`, one chain per row starts at `y_i` and
+///   runs the sampler's steps (CD-k). With `persistent = N`, a buffer of `N` chains lives
+///   across steps (started from the sampler's `init` and run once, at the first step); each
+///   step draws one chain per row (uniformly, with replacement), restarts each with
+///   probability `reinit` from `init`, runs the sampler's steps from there and writes the
+///   chains back. All chains of a step move together ([`Chains`], batched by the model's
+///   sample-step kernel).
+pub(super) struct StepNegatives {
+    kind: LossKind,
+    layout: Vec<(VarId, usize, usize)>,
+    width: usize,
+    values: Vec<f64>,
+    cd: Option<CdChains>,
+}
+
+struct CdChains {
+    chains: Chains,
+    sampler: Sampler,
+    persistent: Option<(usize, f64)>,
+    /// The persistent buffer: `N × width`; empty until the first step.
+    buffer: Vec<f64>,
+    picked: Vec<usize>,
+    /// One point per row, for a model with inputs (the chains' `Given::Each`).
+    points: Vec<Point>,
+}
+
+impl StepNegatives {
+    /// [`StepNegatives::for_model`] for measuring the loss (metrics): `cd`'s chains start at
+    /// each row's label (CD-k), persistent or not in training.
+    pub(super) fn for_metrics(s: &Session) -> Result<Option<StepNegatives>, RunError> {
+        let mut n = StepNegatives::for_model(s)?;
+        if let Some(cd) = n.as_mut().and_then(|n| n.cd.as_mut()) {
+            cd.persistent = None;
+        }
+        Ok(n)
+    }
+
+    /// `None` unless the model's loss is a density loss.
+    pub(super) fn for_model(s: &Session) -> Result<Option<StepNegatives>, RunError> {
+        let model = s.model();
+        let Some(loss) = model.loss.as_ref().filter(|l| l.kind.is_density_loss()) else {
+            return Ok(None);
+        };
+        let mut layout = Vec::new();
+        let mut width = 0;
+        for (id, v) in model.vars_of(Role::Output) {
+            let n = v.ty.elements();
+            layout.push((id, width, n));
+            width += n;
+        }
+        let cd = match &loss.negatives {
+            Some(Negatives::Sample {
+                sampler,
+                persistent,
+                reinit,
+            }) => {
+                let vars: Vec<VarId> = layout.iter().map(|l| l.0).collect();
+                Some(CdChains {
+                    chains: Chains::new(s, &vars)?,
+                    sampler: sampler.clone(),
+                    persistent: persistent.map(|n| (n, *reinit)),
+                    buffer: Vec::new(),
+                    picked: Vec::new(),
+                    points: Vec::new(),
+                })
+            }
+            _ => None,
+        };
+        Ok(Some(StepNegatives {
+            kind: loss.kind,
+            layout,
+            width,
+            values: Vec::new(),
+            cd,
+        }))
+    }
+
+    /// The points of rows `first..first + count` of the step.
+    pub(super) fn rows(&self, first: usize, count: usize) -> RowNegs<'_> {
+        RowNegs {
+            values: &self.values[first * self.width..(first + count) * self.width],
+            width: self.width,
+            layout: &self.layout,
+        }
+    }
+
+    /// Draws the points of the rows `batch` of `data` at the session's current params.
+    pub(super) fn draw(
+        &mut self,
+        s: &mut Session,
+        data: &Dataset,
+        batch: &[usize],
+        seed: u64,
+        epoch: usize,
+        rng: &mut Rng,
+    ) -> Result<(), RunError> {
+        let w = self.width;
+        self.values.clear();
+        for &row in batch {
+            for &(v, _, _) in &self.layout {
+                let label = data.var(v).map(|d| d.row(row)).unwrap_or(&[]);
+                self.values.extend_from_slice(label);
+            }
+        }
+        match self.kind {
+            LossKind::Dsm { sigma } => {
+                for (k, &row) in batch.iter().enumerate() {
+                    let mut r = example_rng(seed, epoch, row);
+                    for x in &mut self.values[k * w..(k + 1) * w] {
+                        *x += sigma * r.normal();
+                    }
+                }
+            }
+            LossKind::Nce { noise, .. } => {
+                for (k, &row) in batch.iter().enumerate() {
+                    let mut r = example_rng(seed, epoch, row);
+                    for x in &mut self.values[k * w..(k + 1) * w] {
+                        *x = match noise {
+                            Noise::Normal { mean, std } => mean + std * r.normal(),
+                            Noise::Uniform { lo, hi } => lo + (hi - lo) * r.uniform(),
+                        };
+                    }
+                }
+            }
+            _ => {
+                let Some(cd) = &mut self.cd else {
+                    return Err(RunError::Compile("`cd` without its sampler".into()));
+                };
+                let zero = Point::zeros(s.model());
+                let density = s.model().is_density();
+                if !density {
+                    cd.points.resize_with(batch.len(), || zero.clone());
+                    for (p, &row) in cd.points.iter_mut().zip(batch) {
+                        load_row(data, row, p);
+                    }
+                }
+                let given = if density {
+                    Given::Same(&zero)
+                } else {
+                    Given::Each(&cd.points[..batch.len()])
+                };
+                match cd.persistent {
+                    None => {
+                        cd.chains.run(
+                            s,
+                            &cd.sampler,
+                            given,
+                            &mut self.values,
+                            Start::State,
+                            rng,
+                        )?;
+                    }
+                    Some((n, reinit)) => {
+                        if cd.buffer.is_empty() {
+                            cd.buffer = vec![0.0; n * w];
+                            let all = vec![zero.clone(); if density { 0 } else { n }];
+                            let g = if density {
+                                Given::Same(&zero)
+                            } else {
+                                Given::Each(&all)
+                            };
+                            cd.chains
+                                .run(s, &cd.sampler, g, &mut cd.buffer, Start::Init, rng)?;
+                        }
+                        cd.picked.clear();
+                        for k in 0..batch.len() {
+                            let i = rng.below(n as u64) as usize;
+                            cd.picked.push(i);
+                            let row = &mut self.values[k * w..(k + 1) * w];
+                            if rng.uniform() < reinit {
+                                init_row(&cd.sampler, row, rng);
+                            } else {
+                                row.copy_from_slice(&cd.buffer[i * w..(i + 1) * w]);
+                            }
+                        }
+                        cd.chains.run(
+                            s,
+                            &cd.sampler,
+                            given,
+                            &mut self.values,
+                            Start::State,
+                            rng,
+                        )?;
+                        for (k, &i) in cd.picked.iter().enumerate() {
+                            cd.buffer[i * w..(i + 1) * w]
+                                .copy_from_slice(&self.values[k * w..(k + 1) * w]);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A chain's fresh start from the sampler's `init`.
+fn init_row(sampler: &Sampler, row: &mut [f64], rng: &mut Rng) {
+    let init = match sampler {
+        Sampler::Langevin { init, .. } | Sampler::Hmc { init, .. } => init,
+        Sampler::Gibbs { .. } => &Init::Normal {
+            mean: 0.0,
+            std: 1.0,
+        },
+    };
+    for x in row.iter_mut() {
+        *x = match init {
+            Init::Normal { mean, std } => mean + std * rng.normal(),
+            Init::Uniform { lo, hi } => lo + (hi - lo) * rng.uniform(),
+            Init::Values(v) => v.first().copied().unwrap_or(0.0),
+            Init::Glorot => rng.normal(),
+        };
+    }
 }

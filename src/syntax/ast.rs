@@ -89,6 +89,10 @@ pub enum DeclKind {
         method: Method,
     },
     Data(Data),
+    /// `partition by METHOD(args)`: how `log Z` of a density model is computed.
+    Partition {
+        method: Method,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

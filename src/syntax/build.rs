@@ -64,6 +64,7 @@ fn is_keyword(r: Rule) -> bool {
             | kw_fn
             | kw_let
             | kw_energy
+            | kw_partition
             | kw_loss
             | kw_infer
             | kw_train
@@ -247,6 +248,9 @@ impl Builder {
                 method: self.method(it.next().unwrap()),
             },
             Rule::data_decl => DeclKind::Data(self.data(it)),
+            Rule::partition_decl => DeclKind::Partition {
+                method: self.method(it.next().unwrap()),
+            },
             r => unreachable!("not a declaration: {r:?}"),
         };
         Decl { kind, span: sp }

@@ -173,7 +173,7 @@ fn describe_token(t: &str) -> String {
     match t {
         "+" | "-" | "*" | "/" | "@" | "^" | "'" | "[" => "an operator".into(),
         "const" | "input" | "output" | "latent" | "param" | "fn" | "let" | "energy" | "loss"
-        | "infer" | "train" | "data" => "a declaration".into(),
+        | "infer" | "train" | "data" | "partition" => "a declaration".into(),
         "inf" | "." => "an expression".into(),
         "min" | "marginal" => "`min by …` or `marginal(…)`".into(),
         _ => format!("`{t}`"),
@@ -196,7 +196,7 @@ fn describe(r: Rule) -> &'static str {
         const_decl | input_decl | output_decl | latent_decl | param_decl | fn_decl | let_decl
         | energy_decl | loss_decl | infer_decl | train_decl | data_decl | kw_const | kw_input
         | kw_output | kw_latent | kw_param | kw_fn | kw_let | kw_energy | kw_loss | kw_infer
-        | kw_train | kw_data => "a declaration",
+        | kw_train | kw_data | partition_decl | kw_partition => "a declaration",
         elim | elim_min | elim_marginal | kw_min | kw_marginal => "`min by …` or `marginal(…)`",
         init_value | init_dist => "an initial value (`= …` or `~ …`)",
         negatives | kw_negatives => "`negatives`",

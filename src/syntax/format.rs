@@ -368,6 +368,7 @@ impl<'s> Formatter<'s> {
                 )
             }
             DeclKind::Train { method } => (format!("train by {}", p.method(method)), None),
+            DeclKind::Partition { method } => (format!("partition by {}", p.method(method)), None),
             DeclKind::Data(data) => {
                 let bindings: Vec<String> = data
                     .bindings

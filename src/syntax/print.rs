@@ -93,6 +93,7 @@ impl Printer {
                 self.method(2, "by", method);
             }
             DeclKind::Train { method } => self.method(1, "train by", method),
+            DeclKind::Partition { method } => self.method(1, "partition by", method),
             DeclKind::Data(data) => {
                 self.line(1, &format!("data {:?}", data.path), d.span);
                 for b in &data.bindings {

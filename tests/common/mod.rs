@@ -70,6 +70,7 @@ pub fn score(report: &Report, set: Set) -> f64 {
         OutputMetrics::Discrete { accuracy, .. } => accuracy,
         // An undefined R² fails every comparison a test makes with it.
         OutputMetrics::Real { r2, .. } => r2.unwrap_or(f64::NAN),
+        OutputMetrics::Density { nll, .. } => nll.unwrap_or(f64::NAN),
     }
 }
 

@@ -13,6 +13,7 @@ mod data;
 mod elim;
 mod infer;
 mod loss;
+mod partition;
 mod train;
 
 use super::decls::fmt_num;
@@ -26,6 +27,7 @@ pub(super) struct Clauses {
     pub infer: Vec<Infer>,
     pub train: Option<Train>,
     pub data: Option<Data>,
+    pub partition: Option<Partition>,
 }
 
 /// Where a method is named.
@@ -43,6 +45,8 @@ pub enum Clause {
     Min,
     /// A latent's `marginal(…)`
     Marginal,
+    /// `partition by NAME(…)`
+    Partition,
 }
 
 impl Clause {
@@ -54,6 +58,7 @@ impl Clause {
             Clause::Train => "train",
             Clause::Min => "min",
             Clause::Marginal => "marginal",
+            Clause::Partition => "partition",
         }
     }
 }
@@ -87,6 +92,9 @@ pub fn methods() -> Vec<MethodInfo> {
                 "square_square" => loss::SQUARE_SQUARE,
                 "square_exp" => loss::SQUARE_EXP,
                 "nll" | "mee" => loss::BETA,
+                "cd" => loss::CD,
+                "dsm" => loss::DSM,
+                "nce" => loss::NCE,
                 _ => &[],
             };
             m(Clause::Loss, name, specs, false)
@@ -105,6 +113,8 @@ pub fn methods() -> Vec<MethodInfo> {
         m(Clause::Min, "descent", elim::DESCENT_ELIM, true),
         m(Clause::Min, "enumerate", &[], false),
         m(Clause::Marginal, "marginal", elim::MARGINAL, false),
+        m(Clause::Partition, "enumerate", &[], false),
+        m(Clause::Partition, "grid", partition::GRID, false),
     ]);
     all
 }
@@ -126,6 +136,8 @@ enum Range {
     NonNegative,
     /// A number in [0, 1).
     Unit,
+    /// Any finite number.
+    Any,
 }
 
 impl Range {
@@ -136,6 +148,7 @@ impl Range {
             Range::PositiveOrInf => v > 0.0,
             Range::NonNegative => v >= 0.0 && v.is_finite(),
             Range::Unit => (0.0..1.0).contains(&v),
+            Range::Any => v.is_finite(),
         }
     }
 
@@ -172,6 +185,7 @@ impl Range {
                 near(v.abs(), 0.0)
             ),
             Range::Unit => format!("`{name}` takes a fraction in [0, 1), e.g. `{name} = 0.9`"),
+            Range::Any => format!("`{name}` takes a finite number, e.g. `{name} = 0`"),
         }
     }
 
@@ -182,6 +196,7 @@ impl Range {
             Range::PositiveOrInf => "a number > 0 (or `inf`)".into(),
             Range::NonNegative => "a finite number ≥ 0".into(),
             Range::Unit => "a number in [0, 1)".into(),
+            Range::Any => "a finite number".into(),
         }
     }
 }
@@ -213,6 +228,19 @@ struct Args {
 impl<'a> Checker<'a> {
     /// Checks the named arguments of `m` against `specs`; `with_init` also accepts `init`.
     fn args(&mut self, m: &ast::Method, specs: &[ArgSpec], with_init: bool) -> Option<Args> {
+        self.args_with(m, specs, with_init.then_some("init"))
+    }
+
+    /// [`Checker::args`] with `dist` (when given) the name of the one argument that takes a
+    /// value or a distribution (`init` of a descent, `noise` of `nce`), returned in `init`.
+    fn args_with(
+        &mut self,
+        m: &ast::Method,
+        specs: &[ArgSpec],
+        dist: Option<&'static str>,
+    ) -> Option<Args> {
+        let with_init = dist.is_some();
+        let dist_name = dist.unwrap_or("init");
         let mut values: Vec<Option<f64>> = specs.iter().map(|s| s.default).collect();
         let mut exact: Vec<Option<u64>> = vec![None; specs.len()];
         let mut given: Vec<Option<Span>> = vec![None; specs.len()];
@@ -222,11 +250,7 @@ impl<'a> Checker<'a> {
         // After an unknown or unnamed argument, a "missing" one is most likely that argument
         // misspelt: report the misspelling only.
         let mut unnamed_or_unknown = false;
-        let names: Vec<&str> = specs
-            .iter()
-            .map(|s| s.name)
-            .chain(with_init.then_some("init"))
-            .collect();
+        let names: Vec<&str> = specs.iter().map(|s| s.name).chain(dist).collect();
         let list = names
             .iter()
             .map(|n| format!("`{n}`"))
@@ -254,7 +278,7 @@ impl<'a> Checker<'a> {
                 unnamed_or_unknown = true;
                 continue;
             };
-            if with_init && name.name == "init" {
+            if with_init && name.name == dist_name {
                 if let Some(first) = init_span.replace(a.span) {
                     self.error(duplicate_arg(&name.name, a.span, first));
                     ok = false;
@@ -438,16 +462,17 @@ impl<'a> Checker<'a> {
 
     /// Loss, inference, training and data, each at most once.
     pub(super) fn check_clauses(&mut self) -> Option<Clauses> {
-        let mut firsts: [Option<Span>; 4] = [None; 4];
+        let mut firsts: [Option<Span>; 5] = [None; 5];
         let mut ok = true;
-        let (mut loss_decl, mut infer_decl, mut train_decl, mut data_decl) =
-            (None, None, None, None);
+        let (mut loss_decl, mut infer_decl, mut train_decl, mut data_decl, mut partition_decl) =
+            (None, None, None, None, None);
         for d in &self.ast.decls {
             let (slot, what) = match &d.kind {
                 DeclKind::Loss { .. } => (0, "loss"),
                 DeclKind::Infer { .. } => (1, "infer"),
                 DeclKind::Train { .. } => (2, "train"),
                 DeclKind::Data(_) => (3, "data"),
+                DeclKind::Partition { .. } => (4, "partition"),
                 _ => continue,
             };
             if let Some(first) = firsts[slot] {
@@ -469,7 +494,8 @@ impl<'a> Checker<'a> {
                 0 => loss_decl = Some(d),
                 1 => infer_decl = Some(d),
                 2 => train_decl = Some(d),
-                _ => data_decl = Some(d),
+                3 => data_decl = Some(d),
+                _ => partition_decl = Some(d),
             }
         }
         let outputs: Vec<usize> = self.var_indices(Role::Output);
@@ -528,11 +554,20 @@ impl<'a> Checker<'a> {
             }
             None => None,
         };
+        let partition = match partition_decl {
+            Some(d) => {
+                let p = self.partition(d, &outputs);
+                ok &= p.is_some();
+                p
+            }
+            None => None,
+        };
         ok.then_some(Clauses {
             loss,
             infer: infer?,
             train,
             data,
+            partition,
         })
     }
 

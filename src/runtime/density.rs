@@ -1,0 +1,137 @@
+//! The metrics of a density model (spec section 13): the mean energy of a set's rows and, with
+//! `partition by …`, the mean negative log-likelihood `−log P(y_i) = E(y_i) + log Z`.
+//!
+//! `log Z` is computed once per evaluation, with the parameters fixed:
+//! * `partition by enumerate`: `log Σ_y exp(−E(y))` over every answer of the discrete outputs,
+//!   exactly (a running log-sum-exp);
+//! * `partition by grid(points, lo, hi)`: midpoint quadrature over `[lo, hi]` in every real
+//!   output coordinate (at most 3): `log Σ_c exp(−E(y_c)) + d log h`, `h = (hi − lo)/points`.
+//!   The grid is in the data's units: a standardized output is z-scored at each midpoint
+//!   before the energy is evaluated, so `Z` is the normaliser of `exp(−E(z(y)))` over `y`
+//!   itself and `−log P(y_i)` is a density in the data's units — the Jacobian of the
+//!   z-score is inside the quadrature, with nothing to add. Mass outside `[lo, hi]` is not
+//!   counted: `Z` is underestimated (the NLL too) when the model puts mass there.
+//!
+//! β is 1: the density is `exp(−E(y)) / Z`, the one the density losses (`cd`, `dsm`, `nce`)
+//! train.
+
+use super::data::{Dataset, Loaded};
+use super::session::{Point, RunError, Session};
+use crate::check::{Partition, Role, VarId};
+
+/// A running `log Σ exp(v)`, one value at a time, without overflow.
+#[derive(Clone, Copy, Debug)]
+pub struct LogSumExp {
+    max: f64,
+    sum: f64,
+}
+
+impl Default for LogSumExp {
+    fn default() -> Self {
+        LogSumExp {
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
+        }
+    }
+}
+
+impl LogSumExp {
+    pub fn push(&mut self, v: f64) {
+        if v.is_nan() {
+            self.max = f64::NAN;
+            return;
+        }
+        if v == f64::NEG_INFINITY {
+            return;
+        }
+        if v > self.max {
+            self.sum = self.sum * (self.max - v).exp() + 1.0;
+            self.max = v;
+        } else {
+            self.sum += (v - self.max).exp();
+        }
+    }
+    pub fn value(&self) -> f64 {
+        if self.max == f64::NEG_INFINITY || self.max.is_nan() {
+            self.max
+        } else {
+            self.max + self.sum.ln()
+        }
+    }
+}
+
+/// `log Z` of the density model of `s`, as `partition` says.
+pub fn log_partition(
+    s: &mut Session,
+    partition: &Partition,
+    loaded: Option<&Loaded>,
+) -> Result<f64, RunError> {
+    let code = std::sync::Arc::clone(&s.code);
+    let model = &code.model;
+    let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
+    let mut p = Point::zeros(model);
+    let mut lse = LogSumExp::default();
+    match *partition {
+        Partition::Enumerate => {
+            let counts: Vec<usize> = outputs
+                .iter()
+                .map(|o| model.var(*o).ty.states().unwrap_or(1))
+                .collect();
+            let total: usize = counts.iter().product();
+            for mut k in 0..total {
+                for (o, &n) in outputs.iter().zip(&counts).rev() {
+                    p.values[o.0 as usize] = model.var(*o).ty.answer(k % n);
+                    k /= n;
+                }
+                lse.push(-s.energy(&mut p)?);
+            }
+            Ok(lse.value())
+        }
+        Partition::Grid { points, lo, hi } => {
+            // Every real output coordinate: (variable, element, its z-score map).
+            let mut coords = Vec::new();
+            for o in &outputs {
+                let st = loaded.and_then(|l| l.standardization(*o));
+                for e in 0..model.var(*o).ty.elements() {
+                    let map = st.map(|st| (st.mean[e], st.scale[e]));
+                    coords.push((*o, e, map));
+                }
+            }
+            let h = (hi - lo) / points as f64;
+            let cells = points.pow(coords.len() as u32);
+            for mut c in 0..cells {
+                for &(o, e, map) in coords.iter().rev() {
+                    let i = c % points;
+                    c /= points;
+                    let u = lo + (i as f64 + 0.5) * h;
+                    p.values[o.0 as usize][e] = match map {
+                        Some((mean, scale)) => (u - mean) / scale,
+                        None => u,
+                    };
+                }
+                lse.push(-s.energy(&mut p)?);
+            }
+            Ok(lse.value() + coords.len() as f64 * h.ln())
+        }
+    }
+}
+
+/// The mean energy of the rows of `set` (as loaded: standardized where declared).
+pub fn mean_energy(s: &mut Session, set: &Dataset) -> Result<f64, RunError> {
+    let code = std::sync::Arc::clone(&s.code);
+    let model = &code.model;
+    let mut p = Point::zeros(model);
+    let mut total = 0.0;
+    for row in 0..set.rows() {
+        for (id, v) in model.vars.iter().enumerate() {
+            if v.role == Role::Output {
+                if let Some(d) = set.var(VarId(id as u32)) {
+                    p.values[id].clear();
+                    p.values[id].extend_from_slice(d.row(row));
+                }
+            }
+        }
+        total += s.energy(&mut p)?;
+    }
+    Ok(total / set.rows().max(1) as f64)
+}
