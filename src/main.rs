@@ -537,11 +537,9 @@ fn report(path: &Path, bytes: &[u8], diags: &[Diagnostic], color: Color) {
 }
 
 /// Where a source's relative paths (its `data` file) start: its own directory.
+/// (The empty path for a bare file name, so that messages show `data/d.csv`, not `./data/d.csv`.)
 fn base_dir(file: &Path) -> &Path {
-    match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    }
+    file.parent().unwrap_or(Path::new("."))
 }
 
 fn check(files: &[PathBuf], color: Color) -> ExitCode {

@@ -616,7 +616,10 @@ fn completion_of_names_builtins_keywords_and_methods() {
             "square_square",
             "square_exp",
             "nll",
-            "mee"
+            "mee",
+            "cd",
+            "dsm",
+            "nce"
         ]
     );
     let hinge = &items[2];
