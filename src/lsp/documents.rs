@@ -184,6 +184,27 @@ impl Document {
     }
 }
 
+/// The directory of the file a `file:` URI names (percent escapes decoded); `None` for other
+/// schemes and for URIs that do not decode.
+pub fn file_dir(uri: &str) -> Option<std::path::PathBuf> {
+    let path = uri.strip_prefix("file://")?;
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let path = std::path::PathBuf::from(String::from_utf8(out).ok()?);
+    path.parent().map(|p| p.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,25 +250,4 @@ mod tests {
         d.apply(vec![edit(1, 3, 0, 0, "")], 3, Encoding::Utf16);
         assert_eq!(d.text, "aX\nYcd!");
     }
-}
-
-/// The directory of the file a `file:` URI names (percent escapes decoded); `None` for other
-/// schemes and for URIs that do not decode.
-pub fn file_dir(uri: &str) -> Option<std::path::PathBuf> {
-    let path = uri.strip_prefix("file://")?;
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    let path = std::path::PathBuf::from(String::from_utf8(out).ok()?);
-    path.parent().map(|p| p.to_path_buf())
 }
