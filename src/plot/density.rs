@@ -55,14 +55,7 @@ pub(crate) fn density(pr: &mut Prepared, opts: &PlotOptions) -> Result<FigureDat
             }
         }
         for (id, mut values) in at {
-            if let Some(st) = pr.data.as_ref().and_then(|d| d.standardization(id)) {
-                st.apply(&mut values).map_err(|element| {
-                    PlotError(format!(
-                        "--at {}: element {element} is too far from the training mean to standardize",
-                        model.var(id).name
-                    ))
-                })?;
-            }
+            pr.standardize_at(id, &mut values)?;
             base.values[id.0 as usize] = values;
         }
         if let Some((_, x)) = model

@@ -54,14 +54,7 @@ pub(crate) fn landscape(pr: &mut Prepared, opts: &PlotOptions) -> Result<FigureD
     }
     for (id, values) in at {
         let mut values = values;
-        if let Some(st) = pr.data.as_ref().and_then(|d| d.standardization(id)) {
-            st.apply(&mut values).map_err(|element| {
-                PlotError(format!(
-                    "--at {}: element {element} is too far from the training mean to standardize (its z-score overflows)",
-                    model.var(id).name
-                ))
-            })?;
-        }
+        pr.standardize_at(id, &mut values)?;
         p.values[id.0 as usize] = values;
         given[id.0 as usize] = true;
         if model.var(id).role == Role::Output {

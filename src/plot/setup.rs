@@ -25,6 +25,20 @@ pub(crate) struct Prepared<'m> {
 }
 
 impl Prepared<'_> {
+    /// A value `--at` gave for `id`, in the data's units, z-scored as the model sees it when
+    /// the data standardizes `id`.
+    pub fn standardize_at(&self, id: VarId, values: &mut [f64]) -> Result<(), PlotError> {
+        if let Some(st) = self.data.as_ref().and_then(|d| d.standardization(id)) {
+            st.apply(values).map_err(|element| {
+                PlotError(format!(
+                    "--at {}: element {element} is too far from the training mean to standardize (its z-score overflows)",
+                    self.model.var(id).name
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     /// `(scale, offset)` from model units to the data's units for one element of a variable.
     pub fn unit(&self, var: VarId, element: usize) -> (f64, f64) {
         match self.data.as_ref().and_then(|d| d.standardization(var)) {

@@ -8,7 +8,7 @@
 //! eliminated by descent are minimised at the label and at ȳ alike.
 
 use super::sample::{write_values, Chains, Given, Start};
-use super::session::{LossScratch, Point, RunError, Session};
+use super::session::{Bound, LossScratch, Point, RunError, Session};
 use crate::check::{Descent, Init, LossKind, Negatives, Noise, Role, VarId};
 use crate::rng::Rng;
 
@@ -68,13 +68,7 @@ impl Session {
                 p.negs[v.0 as usize].extend_from_slice(&negs.values[at..at + len]);
             }
             self.min_descended(p)?;
-            let loss = match &mut self.loss_value {
-                Some(l) => l,
-                None => self
-                    .loss
-                    .as_mut()
-                    .ok_or_else(|| RunError::User("the model has no loss".into()))?,
-            };
+            let loss = loss_only(&mut self.loss_value, &mut self.loss)?;
             loss.call(&self.params, p)?;
             total += loss.scalar();
         }
@@ -89,14 +83,7 @@ impl Session {
         rng: &mut Rng,
     ) -> Result<f64, RunError> {
         self.prepare_loss(p, batch, rng)?;
-        // The loss alone when compiled, else the loss gradient (its loss output is the same).
-        let loss = match &mut self.loss_value {
-            Some(l) => l,
-            None => self
-                .loss
-                .as_mut()
-                .ok_or_else(|| RunError::User("the model has no loss".into()))?,
-        };
+        let loss = loss_only(&mut self.loss_value, &mut self.loss)?;
         loss.call(&self.params, p)?;
         Ok(loss.scalar())
     }
@@ -267,5 +254,20 @@ fn keep_away(q: &mut Point, outputs: &[VarId], label: &[Vec<f64>], radius: f64) 
             };
             *x = y + radius * dir;
         }
+    }
+}
+
+/// The kernel that computes the loss alone when compiled (`value`), else the loss gradient
+/// (`grad`: its loss output is the same). Fields, not the session, so that the params can be
+/// read beside it.
+fn loss_only<'s>(
+    value: &'s mut Option<Bound>,
+    grad: &'s mut Option<Bound>,
+) -> Result<&'s mut Bound, RunError> {
+    match value {
+        Some(l) => Ok(l),
+        None => grad
+            .as_mut()
+            .ok_or_else(|| RunError::User("the model has no loss".into())),
     }
 }
