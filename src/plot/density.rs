@@ -45,11 +45,7 @@ pub(crate) fn density(pr: &mut Prepared, opts: &PlotOptions) -> Result<FigureDat
             .map(|s| setup::parse_at(model, s))
             .collect::<Result<_, _>>()?;
         if let Some(loaded) = &pr.data {
-            let set = if loaded.test.is_empty() {
-                &loaded.train
-            } else {
-                &loaded.test
-            };
+            let set = loaded.test_or_train();
             if !set.is_empty() {
                 load_row(set, 0, &mut base);
             }

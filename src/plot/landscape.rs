@@ -36,11 +36,7 @@ pub(crate) fn landscape(pr: &mut Prepared, opts: &PlotOptions) -> Result<FigureD
     let mut truth_known = false;
     if !inputs_given {
         if let Some(loaded) = &pr.data {
-            let set = if loaded.test.is_empty() {
-                &loaded.train
-            } else {
-                &loaded.test
-            };
+            let set = loaded.test_or_train();
             if !set.is_empty() {
                 load_row(set, 0, &mut p);
                 for v in &set.vars {

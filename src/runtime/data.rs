@@ -415,6 +415,16 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// The rows a model is shown on: the test rows, or the training rows when the split
+    /// leaves no test rows (`split 1`).
+    pub fn test_or_train(&self) -> &Dataset {
+        if self.test.is_empty() {
+            &self.train
+        } else {
+            &self.test
+        }
+    }
+
     pub fn standardization(&self, id: VarId) -> Option<&Standardization> {
         self.standardized.iter().find(|s| s.var == id)
     }

@@ -158,11 +158,7 @@ pub fn sample(
         let loaded = data
             .as_ref()
             .expect("a model with inputs and no --at has data");
-        let set = if loaded.test.is_empty() {
-            &loaded.train
-        } else {
-            &loaded.test
-        };
+        let set = loaded.test_or_train();
         let points: Vec<Point> = (0..set.rows())
             .map(|r| {
                 let mut p = Point::zeros(model);
