@@ -26,11 +26,13 @@
 //!
 //! `<model>_infer` is in the library for one `infer` group over every output: by enumeration
 //! (every output discrete: one call of the answers' entry point and an argmin, as
-//! [`crate::runtime`] does), or by descent from a constant `init` (every output real: the
-//! runtime's descent loop, generated in C around the free energy's gradient, the same
-//! operations in the same order). Other models (a random `init`, which would need the
-//! runtime's random state; a latent descended inside every evaluation; mixed groups) get
-//! energy and gradient, and [`Built::notes`] says why inference was left out.
+//! [`crate::runtime`] does), or by descent (every output real: the runtime's descent loop,
+//! generated in C around the free energy's gradient, the same operations in the same order).
+//! A descent from a random `init` takes a generator the caller owns, `<model>_rng`: ebmc's
+//! own ([`crate::rng::Rng`] — xoshiro256** seeded by splitmix64, normal deviates by the polar
+//! method with its spare), written in C, so a generator seeded as `ebmc run` seeds its draws
+//! the same start. Other models (a latent descended inside every evaluation; mixed groups)
+//! get energy and gradient, and [`Built::notes`] says why inference was left out.
 
 use crate::atomic;
 use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
@@ -147,14 +149,15 @@ fn c_name(name: &str) -> String {
 enum LibInfer {
     /// Every output discrete, enumerated together: one call of the answers' entry point.
     Enumerate,
-    /// Every output real, descended together from a constant start: the runtime's descent
-    /// loop, written in C around the free energy's gradient.
+    /// Every output real, descended together from its `init` (a constant, or drawn from the
+    /// caller's generator): the runtime's descent loop, written in C around the free
+    /// energy's gradient.
     Descent(Descent),
 }
 
 /// Whether `<model>_infer` can be generated, and how: one inference group over every output,
-/// either enumerated (every output discrete) or descended from a constant `init` (every
-/// output real), with no latent left for an inner descent.
+/// either enumerated (every output discrete) or descended (every output real), with no
+/// latent left for an inner descent.
 fn infer_support(model: &Model) -> Result<LibInfer, String> {
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
     if let Some(v) = model
@@ -178,10 +181,7 @@ fn infer_support(model: &Model) -> Result<LibInfer, String> {
             method: InferMethod::Descent(d),
             ..
         }] if *vars == outputs && !outputs.iter().any(|v| model.var(*v).ty.is_discrete()) => {
-            match &d.init {
-                Init::Values(_) => Ok(LibInfer::Descent(d.clone())),
-                _ => Err("its descent starts from a random `init`, and the library's starts from constants only (`init = 0`) so that it has no random state".into()),
-            }
+            Ok(LibInfer::Descent(d.clone()))
         }
         _ => Err("the library infers by one `infer … by enumerate` over every output (all discrete) or one `infer … by descent` over every output (all real)".into()),
     }
@@ -262,7 +262,7 @@ pub fn build(model: &Model, dir: &Path, weights: Option<&Path>) -> Result<Built,
     write(&tmp.join(format!("{name}.h")), header.as_bytes())?;
     let linked = tmp.join(format!("lib{name}.so"));
     let output = Command::new(&cc)
-        .args(["-shared", "-fPIC", "-O2", "-std=c99", "-Wall", "-Werror"])
+        .args(["-shared", "-fPIC", "-O2", "-std=c99", "-ffp-contract=off", "-Wall", "-Werror"])
         .arg("-o")
         .arg(&linked)
         .arg(&source)
@@ -295,6 +295,76 @@ pub fn build(model: &Model, dir: &Path, weights: Option<&Path>) -> Result<Built,
         infer,
         notes,
     })
+}
+
+/// `lo + (hi - lo) * u`, u uniform in [0, 1): [`crate::rng::Rng::uniform_in`].
+fn uniform_draw(name: &str, lo: f64, hi: f64) -> String {
+    format!("{lo:e} + ({hi:e} - {lo:e}) * {name}_uniform(rng)")
+}
+
+/// An init as the source writes it, for the header's comments.
+fn init_text(init: &Init) -> String {
+    match init {
+        Init::Values(v) => format!("{v:?}"),
+        Init::Normal { mean, std } => format!("normal({mean}, {std})"),
+        Init::Uniform { lo, hi } => format!("uniform({lo}, {hi})"),
+        Init::Glorot => "glorot".into(),
+    }
+}
+
+/// [`crate::rng::Rng`] in C: `<model>_rng_seed` ([`Rng::new`](crate::rng::Rng::new)), and
+/// the library's own (static) `next`, `uniform` and `normal`, the same operations in the same
+/// order, so the same seed draws the same doubles bit for bit (the library is compiled with
+/// `-ffp-contract=off`: no multiply–add is fused that Rust computes in two roundings).
+fn rng_functions(name: &str) -> String {
+    format!(
+        "\nstatic uint64_t {name}_splitmix(uint64_t *state) {{\n\
+         \x20   uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);\n\
+         \x20   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;\n\
+         \x20   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;\n\
+         \x20   return z ^ (z >> 31);\n\
+         }}\n\
+         \nvoid {name}_rng_seed({name}_rng *rng, uint64_t seed) {{\n\
+         \x20   for (int i = 0; i < 4; i++) rng->s[i] = {name}_splitmix(&seed);\n\
+         \x20   rng->has_spare = 0;\n\
+         \x20   rng->spare = 0.0;\n\
+         }}\n\
+         \nstatic inline uint64_t {name}_rotl(uint64_t x, int k) {{\n\
+         \x20   return (x << k) | (x >> (64 - k));\n\
+         }}\n\
+         \nstatic inline uint64_t {name}_next({name}_rng *rng) {{\n\
+         \x20   uint64_t *s = rng->s;\n\
+         \x20   uint64_t result = {name}_rotl(s[1] * 5, 7) * 9;\n\
+         \x20   uint64_t t = s[1] << 17;\n\
+         \x20   s[2] ^= s[0];\n\
+         \x20   s[3] ^= s[1];\n\
+         \x20   s[1] ^= s[2];\n\
+         \x20   s[0] ^= s[3];\n\
+         \x20   s[2] ^= t;\n\
+         \x20   s[3] = {name}_rotl(s[3], 45);\n\
+         \x20   return result;\n\
+         }}\n\
+         \nstatic inline double {name}_uniform({name}_rng *rng) {{\n\
+         \x20   return (double)({name}_next(rng) >> 11) * (1.0 / 9007199254740992.0);\n\
+         }}\n\
+         \nstatic inline double {name}_normal({name}_rng *rng) {{\n\
+         \x20   if (rng->has_spare) {{\n\
+         \x20       rng->has_spare = 0;\n\
+         \x20       return rng->spare;\n\
+         \x20   }}\n\
+         \x20   for (;;) {{\n\
+         \x20       double u = 2.0 * {name}_uniform(rng) - 1.0;\n\
+         \x20       double v = 2.0 * {name}_uniform(rng) - 1.0;\n\
+         \x20       double s = u * u + v * v;\n\
+         \x20       if (s > 0.0 && s < 1.0) {{\n\
+         \x20           double k = sqrt(-2.0 * log(s) / s);\n\
+         \x20           rng->spare = v * k;\n\
+         \x20           rng->has_spare = 1;\n\
+         \x20           return u * k;\n\
+         \x20       }}\n\
+         \x20   }}\n\
+         }}\n"
+    )
 }
 
 /// Removes a directory and what it holds when dropped.
@@ -406,6 +476,13 @@ impl<'m> Api<'m> {
         &self.model.name
     }
 
+    /// Whether `<model>_infer` descends from a random `init`: it then takes a generator.
+    fn random_start(&self) -> bool {
+        self.descent
+            .as_ref()
+            .is_some_and(|d| !matches!(d.init, Init::Values(_)))
+    }
+
     /// The variables the gradient is reported for, as `ebmc eval` does: every real param,
     /// output and latent, in declaration order.
     fn graded(&self) -> impl Iterator<Item = (VarId, &crate::check::Var)> {
@@ -455,6 +532,9 @@ impl<'m> Api<'m> {
             ps.push(format!("double *{}", c_name(&v.name)));
         }
         ps.push("double *energy_out".into());
+        if self.random_start() {
+            ps.push(format!("{}_rng *rng", self.name()));
+        }
         ps.push("double *work".into());
         ps.join(", ")
     }
@@ -484,7 +564,7 @@ impl<'m> Api<'m> {
              \x20*/"
         );
         let _ = writeln!(h, "#ifndef {guard}\n#define {guard}\n");
-        let _ = writeln!(h, "#include <stddef.h>\n");
+        let _ = writeln!(h, "#include <stddef.h>\n#include <stdint.h>\n");
         let _ = writeln!(h, "#ifdef __cplusplus\nextern \"C\" {{\n#endif\n");
         let _ = writeln!(h, "#define {up}_OK 0");
         let _ = writeln!(
@@ -567,6 +647,19 @@ impl<'m> Api<'m> {
                 .vars_of(Role::Output)
                 .map(|(_, v)| v.name.as_str())
                 .collect();
+            if self.random_start() {
+                let _ = writeln!(
+                    h,
+                    "/* The generator {name}_infer draws its random start from (`init = {}`): ebmc's own\n\
+                 \x20* (xoshiro256** seeded by splitmix64; normal deviates by the polar method, which\n\
+                 \x20* keeps a spare), so a generator seeded with S draws what `ebmc run`'s seeded\n\
+                 \x20* with S draws: `ebmc run --at` infers with the run's seed (its `train` seed, or\n\
+                 \x20* --seed). The caller owns it; each call advances it; one per thread. */\n\
+                 typedef struct {{ uint64_t s[4]; int has_spare; double spare; }} {name}_rng;\n\
+                 void {name}_rng_seed({name}_rng *rng, uint64_t seed);\n",
+                    init_text(&d.init)
+                );
+            }
             let _ = writeln!(
                 h,
                 "/* Inference by gradient descent, as `ebmc run` infers: {} from their `init`,\n\
@@ -735,6 +828,9 @@ impl<'m> Api<'m> {
             let _ = writeln!(s, "    return 0;\n}}");
         }
         if let (Some(w), Some(d)) = (&self.infer_grad, &self.descent) {
+            if self.random_start() {
+                s.push_str(&rng_functions(name));
+            }
             self.descent_wrapper(w, d, &mut s);
         }
         let _ = writeln!(
@@ -776,12 +872,34 @@ impl<'m> Api<'m> {
             l.inputs,
             l.inputs + l.outputs
         );
-        let Init::Values(init) = &d.init else {
-            unreachable!("infer_support admits constant starts only")
-        };
         for (_, v) in &outs {
             let n = v.ty.elements();
             let y = c_name(&v.name);
+            // Drawn as [`crate::rng::init_into`] draws: element by element, row-major, one
+            // variable after another, the same arithmetic in the same order.
+            let draw = match &d.init {
+                Init::Values(_) => None,
+                Init::Normal { mean, std } => {
+                    Some(format!("{mean:e} + {std:e} * {name}_normal(rng)"))
+                }
+                Init::Uniform { lo, hi } => Some(uniform_draw(&name, *lo, *hi)),
+                Init::Glorot => {
+                    let shape = match &v.ty {
+                        Ty::Real(shape) => shape.clone(),
+                        _ => crate::types::Shape::default(),
+                    };
+                    let (fan_in, fan_out) = shape.fan_in_out();
+                    let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
+                    Some(uniform_draw(&name, -a, a))
+                }
+            };
+            if let Some(draw) = draw {
+                let _ = writeln!(s, "    for (size_t i = 0; i < {n}; i++) {y}[i] = {draw};");
+                continue;
+            }
+            let Init::Values(init) = &d.init else {
+                unreachable!("a random init is drawn above")
+            };
             if init.len() == n {
                 let items: Vec<String> = init.iter().map(|x| format!("{x:e}")).collect();
                 let _ = writeln!(
@@ -947,6 +1065,11 @@ impl<'m> Api<'m> {
                     .map(|(_, v)| format!("v_{}", v.name)),
             );
             iargs.push("&e".into());
+            if self.random_start() {
+                // Seeded 0: the start `ebmc run --at` draws with `--seed 0`.
+                let _ = writeln!(s, "    {name}_rng rng;\n    {name}_rng_seed(&rng, 0);");
+                iargs.push("&rng".into());
+            }
             iargs.push("work".into());
             let _ = writeln!(s, "    status = {name}_infer({});", iargs.join(", "));
             if self.descent.is_some() {
