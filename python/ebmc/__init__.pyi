@@ -42,15 +42,18 @@ class Model:
         self,
         n: int,
         *,
-        steps: int = 1000,
-        step: float = 0.01,
+        steps: Optional[int] = None,
+        step: Optional[float] = None,
         seed: Optional[int] = None,
         **inputs: ArrayLike,
     ) -> Dict[str, np.ndarray]:
-        """`n` samples of the outputs and latents from p ∝ exp(−E) at the inputs (model
-        units, as `energy`): shape (n, …), or (rows, n, …) for a batch. Discrete variables
-        exactly over every answer; real ones by `steps` steps of Langevin dynamics of size
-        `step`. A model with both is not supported yet."""
+        """`n` samples from p ∝ exp(−βE) at the inputs (model units, as `energy`): shape
+        (n, …), or (rows, n, …) for a batch. A model whose `infer` samples (`langevin`, `hmc`,
+        `gibbs`) draws that group's variables with its compiled sampler, as `ebmc sample`
+        does (`steps`, `step` override its steps or sweeps and its rate). Otherwise every
+        output and latent: discrete ones exactly over every answer, real ones by `steps`
+        (1000) steps of Langevin dynamics of size `step` (0.01); a model with both is
+        refused."""
     def fit(
         self,
         data: Optional[Union[str, os.PathLike[str]]] = None,

@@ -24,14 +24,14 @@
 //! * the source's diagnostics become `ebmc.EbmcError` carrying the code of the first error
 //!   and the whole rendered report, without colour.
 
-use ebmc::check::{Model, Role, Var, VarId};
+use ebmc::check::{Model, Role, Sampler, Var, VarId};
 use ebmc::compile::{self, Backend, Compiled, Entry, Input, Output};
 use ebmc::diag::{self, Color};
 use ebmc::driver;
 use ebmc::rng::Rng;
 use ebmc::runtime::data::{self, ColumnRef, Dataset, Loaded, Standardization, VarData};
 use ebmc::runtime::session::{Point, RunError, Session};
-use ebmc::runtime::{train, weights};
+use ebmc::runtime::{sample, train, weights};
 use ebmc::types::Ty;
 use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{AllowTypeChange, IntoPyArray, PyArrayLikeDyn, PyUntypedArrayMethods};
@@ -515,6 +515,103 @@ fn sample_rows(
     Ok(out)
 }
 
+/// The model's own sampler with `steps` (sweeps for `gibbs`) and `step` (the rate of
+/// `langevin` and `hmc`) replaced when given.
+fn with_overrides(
+    sampler: Sampler,
+    steps: Option<usize>,
+    step: Option<f64>,
+) -> PyResult<Sampler> {
+    Ok(match sampler {
+        Sampler::Langevin {
+            steps: s,
+            rate,
+            beta,
+            init,
+        } => Sampler::Langevin {
+            steps: steps.unwrap_or(s),
+            rate: step.unwrap_or(rate),
+            beta,
+            init,
+        },
+        Sampler::Hmc {
+            steps: s,
+            leapfrog,
+            rate,
+            beta,
+            init,
+        } => Sampler::Hmc {
+            steps: steps.unwrap_or(s),
+            leapfrog,
+            rate: step.unwrap_or(rate),
+            beta,
+            init,
+        },
+        Sampler::Gibbs {
+            sweeps,
+            beta,
+            blocks,
+        } => {
+            if step.is_some() {
+                return Err(value_error(
+                    "sample: the model samples by gibbs, which has no step size; give steps (its sweeps) only",
+                ));
+            }
+            Sampler::Gibbs {
+                sweeps: steps.unwrap_or(sweeps),
+                beta,
+                blocks,
+            }
+        }
+    })
+}
+
+/// Draws `n` chains per row of inputs with the model's own sampler (`infer … by langevin |
+/// hmc | gibbs`), compiled as `ebmc sample` runs it ([`sample::Chains`]): row `r`'s chains
+/// all start at that row's inputs, and the generator is `ebmc sample`'s for the same seed,
+/// so one row equals `ebmc sample --at … --n N --seed S` (in the model's units). Returns per
+/// sampled variable rows × n × elements values.
+fn sample_chains(
+    inner: &mut Inner,
+    given: &[Given],
+    vars: &[VarId],
+    sampler: &Sampler,
+    rows: usize,
+    n: usize,
+    seed: u64,
+) -> Result<Vec<Vec<f64>>, RunError> {
+    let model = Arc::clone(&inner.model);
+    let mut chains = sample::Chains::new(&inner.session, vars)?;
+    let width = chains.width();
+    let mut out: Vec<Vec<f64>> = vars
+        .iter()
+        .map(|v| Vec::with_capacity(rows * n * model.var(*v).ty.elements()))
+        .collect();
+    let mut rng = Rng::new(seed ^ sample::SEED_SALT);
+    let mut state = vec![0.0; n * width];
+    for r in 0..rows {
+        let mut point = Point::zeros(&model);
+        for g in given {
+            let w = model.var(g.id).ty.elements();
+            point.values[g.id.0 as usize] = g.row(r, w).to_vec();
+        }
+        chains.run(
+            &mut inner.session,
+            sampler,
+            sample::Given::Same(&point),
+            &mut state,
+            sample::Start::Init,
+            &mut rng,
+        )?;
+        for row in state.chunks(width.max(1)) {
+            for (j, &(_, o, len)) in chains.layout().iter().enumerate() {
+                out[j].extend_from_slice(&row[o..o + len]);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Outputs, then the latents named in an `infer` group: what inference answers.
 fn inferred(model: &Model) -> Vec<VarId> {
     let mut ids: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
@@ -783,40 +880,55 @@ impl PyModel {
         Ok(d)
     }
 
-    /// Samples of the outputs and latents from the Gibbs distribution p ∝ exp(−E) at the
-    /// given inputs (every input; a batch when they have a leading axis): name → array of
-    /// shape (n, …), or (rows, n, …) for a batch. Discrete variables are drawn exactly over
-    /// every answer; real ones by `steps` steps of Langevin dynamics of size `step` from
-    /// standard normal starts (a model with both is not supported yet). `seed` defaults to
-    /// the training seed.
-    #[pyo3(signature = (n, *, steps=1000, step=0.01, seed=None, **inputs))]
+    /// Samples from the Gibbs distribution p ∝ exp(−βE) at the given inputs (every input; a
+    /// batch when they have a leading axis): name → array of shape (n, …), or (rows, n, …)
+    /// for a batch. A model whose `infer` samples (`langevin`, `hmc`, `gibbs`) draws the
+    /// variables of that group with its compiled sampler, as `ebmc sample` does (`steps` and
+    /// `step` override its steps or sweeps and its rate). Any other model draws every output
+    /// and latent: discrete ones exactly over every answer, real ones by `steps` (1000) steps
+    /// of Langevin dynamics of size `step` (0.01) from standard normal starts (a model with
+    /// both is not supported). `seed` defaults to the training seed.
+    #[pyo3(signature = (n, *, steps=None, step=None, seed=None, **inputs))]
     fn sample<'py>(
         &self,
         py: Python<'py>,
         n: usize,
-        steps: usize,
-        step: f64,
+        steps: Option<usize>,
+        step: Option<f64>,
         seed: Option<u64>,
         inputs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let model = Arc::clone(&self.model);
-        if !(step.is_finite() && step > 0.0) {
-            return Err(value_error(format!(
-                "sample: step must be positive, found {step}"
-            )));
+        if let Some(step) = step {
+            if !(step.is_finite() && step > 0.0) {
+                return Err(value_error(format!(
+                    "sample: step must be positive, found {step}"
+                )));
+            }
         }
         let (arrays, batch) = read_inputs(&model, inputs, "sample")?;
         let given = arrays.given();
-        let sampled: Vec<VarId> = model
-            .vars
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| matches!(v.role, Role::Output | Role::Latent))
-            .map(|(i, _)| VarId(i as u32))
-            .collect();
+        let own = match sample::model_sampler(&model) {
+            Some((vars, sampler)) => Some((vars, with_overrides(sampler, steps, step)?)),
+            None => None,
+        };
+        let sampled: Vec<VarId> = match &own {
+            Some((vars, _)) => vars.clone(),
+            None => model
+                .vars
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| matches!(v.role, Role::Output | Role::Latent))
+                .map(|(i, _)| VarId(i as u32))
+                .collect(),
+        };
         let rows = batch.unwrap_or(1);
         let result = py.detach(|| {
             let mut inner = self.lock();
+            let seed = seed.unwrap_or(inner.seed);
+            if let Some((vars, sampler)) = &own {
+                return sample_chains(&mut inner, &given, vars, sampler, rows, n, seed);
+            }
             let code = match &inner.strict {
                 Some(c) => Arc::clone(c),
                 None => {
@@ -828,7 +940,7 @@ impl PyModel {
                     c
                 }
             };
-            let mut rng = Rng::new(seed.unwrap_or(inner.seed) ^ 0x5a3b_1e00);
+            let mut rng = Rng::new(seed ^ sample::SEED_SALT);
             sample_rows(
                 &code,
                 &inner.session,
@@ -836,8 +948,8 @@ impl PyModel {
                 &sampled,
                 rows,
                 n,
-                steps,
-                step,
+                steps.unwrap_or(1000),
+                step.unwrap_or(0.01),
                 &mut rng,
             )
         });

@@ -177,7 +177,7 @@ pub fn sample(
     } else {
         Given::Each(&points)
     };
-    let mut rng = Rng::new(seed ^ 0x5a3b_1e00);
+    let mut rng = Rng::new(seed ^ super::SEED_SALT);
     let (vars, values, stats) = match super::model_sampler(model) {
         Some((vars, sampler)) => {
             let mut chains = Chains::new(&s, &vars)?;

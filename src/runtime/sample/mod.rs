@@ -36,6 +36,11 @@ use crate::rng::{self, Rng};
 use crate::types::{Shape, Ty};
 use std::sync::Arc;
 
+/// Mixed into the seed of a run's generator by `ebmc sample` (and the Python package's
+/// `sample`, which draws the same chains for the same seed): sampling draws apart from
+/// training's stream of the same seed.
+pub const SEED_SALT: u64 = 0x5a3b_1e00;
+
 /// Where each chain's inputs (and any variable the sampler does not move) come from.
 #[derive(Clone, Copy, Debug)]
 pub enum Given<'a> {
