@@ -648,8 +648,13 @@ fn evaluate(
         Vec::new()
     };
     // A sampler draws every row's answer at once, one chain per row (its last state is the
-    // answer: a draw from P(y|x), spec section 7).
-    let sampled = match super::sample::Chains::of_model(s)? {
+    // answer: a draw from P(y|x), spec section 7). A density model predicts nothing (its
+    // sampler is for `ebmc sample`): no chains.
+    let sampler = match density {
+        true => None,
+        false => super::sample::Chains::of_model(s)?,
+    };
+    let sampled = match sampler {
         Some((mut chains, sampler)) => {
             let points: Vec<Point> = (0..set.rows())
                 .map(|r| {
