@@ -56,6 +56,7 @@ fn standard() -> Data {
             bind(3, name("r"), None),
         ],
         split: None,
+        test: None,
         standardize: vec![],
     }
 }

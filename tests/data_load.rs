@@ -47,6 +47,7 @@ fn data(bindings: Vec<DataBinding>, split: Option<f64>, standardize: Vec<u32>) -
         path_span: Span::default(),
         bindings,
         split,
+        test: None,
         standardize: standardize.into_iter().map(VarId).collect(),
     }
 }
@@ -336,4 +337,60 @@ fn select_makes_a_minibatch() {
     let sub = l.train.select(&[5, 0]);
     assert_eq!(sub.lines, [7, 2]);
     assert_eq!(sub.var(VarId(3)).unwrap().values, [25.0, 0.0]);
+}
+
+#[test]
+fn a_test_file_holds_the_test_rows_and_every_row_of_the_first_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.csv"), rows(10)).unwrap();
+    // The test file's rows: a = 100 + i, `label` moved to the front (bound by name; s and
+    // r are bound by index, 3 and 4, as in the first file).
+    let mut t = String::from("label,a,b,s,r,note\n");
+    for i in 0..4 {
+        t.push_str(&format!(
+            "{},{},{},{},{},t{i}\n",
+            i % 3,
+            100 + i,
+            10 * i,
+            i % 2,
+            i * i
+        ));
+    }
+    std::fs::write(dir.path().join("t.csv"), &t).unwrap();
+    let mut d = data(all_bindings(), None, vec![0]);
+    d.test = Some("t.csv".into());
+    let l = data::load(&d, &vars(), dir.path(), 0).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(l.train.rows(), 10);
+    assert_eq!(l.test.rows(), 4);
+    assert_eq!(l.test.lines, vec![2, 3, 4, 5]);
+    // x is standardized with the statistics of the training file alone: a = 0..9 has mean 4.5.
+    let st = l.standardization(VarId(0)).unwrap();
+    assert!((st.mean[0] - 4.5).abs() < 1e-12, "{:?}", st.mean);
+    let mut x = l.test.var(VarId(0)).unwrap().values.clone();
+    st.restore(&mut x);
+    assert!(
+        (x[0] - 100.0).abs() < 1e-9 && (x[1] - 0.0).abs() < 1e-9,
+        "{x:?}"
+    );
+    assert_eq!(
+        l.test.var(VarId(1)).unwrap().values,
+        vec![0.0, 1.0, 2.0, 0.0]
+    );
+
+    // A bad cell of the test file is reported against that file, with its line and column.
+    std::fs::write(
+        dir.path().join("t.csv"),
+        "a,b,label,s,r\n1,2,0,1,1\n1,2,x,1,1\n",
+    )
+    .unwrap();
+    let e = data::load(&d, &vars(), dir.path(), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("t.csv:3:"), "{e}");
+    // A missing test file names it.
+    d.test = Some("nowhere.csv".into());
+    let e = data::load(&d, &vars(), dir.path(), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nowhere.csv"), "{e}");
 }

@@ -46,6 +46,7 @@ fn load(file: &str, features: usize, x: (Column, Column), label: &str, label_ty:
             },
         ],
         split: Some(0.8),
+        test: None,
         standardize: vec![VarId(0)],
     };
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");

@@ -119,7 +119,7 @@ fn iris_probabilities_are_calibrated() {
     assert!(c.ece < 0.1, "test ECE {}", c.ece);
 }
 
-/// The 2-D density examples, shortened to 2 epochs (64 steps; the full 3,008 steps are run by
+/// The 2-D density examples, shortened to 2 epochs (80 steps; the full 3,000 steps are run by
 /// hand, with the README's measurements): each trains and reports a finite test energy and NLL,
 /// and those trained by dsm already improve on the untrained model's NLL. (In 64 steps pcd's
 /// persistent chains and nce's `log Z` have not settled: their NLL may still be above it.)

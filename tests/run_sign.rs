@@ -136,6 +136,7 @@ fn load(contents: &str) -> Result<Vec<f64>, String> {
         path_span: Span::default(),
         bindings: vec![binding(0, "a", None), binding(1, "s0", Some("s2"))],
         split: Some(1.0),
+        test: None,
         standardize: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();

@@ -508,8 +508,12 @@ pub struct Data {
     pub path: String,
     pub path_span: Span,
     pub bindings: Vec<DataBinding>,
-    /// Fraction kept for training, in (0, 1]; `None` trains and tests on everything.
+    /// Fraction kept for training, in (0, 1]; `None` trains and tests on everything (or on
+    /// the rows of `test`).
     pub split: Option<f64>,
+    /// `test "file.csv"`: the test rows are that file's (as written, relative to the `.ebm`
+    /// file; read with the same bindings), and every row of `path` trains. Never with `split`.
+    pub test: Option<String>,
     pub standardize: Vec<VarId>,
 }
 

@@ -30,6 +30,7 @@ const KEYWORDS: &[&str] = &[
     "marginal",
     "negatives",
     "split",
+    "test",
     "standardize",
     "real",
     "class",

@@ -408,7 +408,8 @@ pub struct Loaded {
     /// The file read (the declaration's path joined to the model's directory).
     pub path: PathBuf,
     pub train: Dataset,
-    /// Every row when the declaration has no `split`; possibly empty after `split 1`.
+    /// Every row when the declaration has neither `split` nor `test`; possibly empty after
+    /// `split 1`; the `test` file's rows when it names one.
     pub test: Dataset,
     /// One per standardized variable, in the order of the declaration.
     pub standardized: Vec<Standardization>,
@@ -432,16 +433,31 @@ impl Loaded {
 
 /// Reads the file of `data` (its path relative to `base_dir`, the `.ebm` file's directory),
 /// binds it to `vars` (the model's variables, indexed by [`VarId`]), splits it with `seed` and
-/// standardizes it.
+/// standardizes it. With `test "file.csv"`, every row of the first file trains and the test
+/// rows are the second file's, read with the same bindings (its errors name it); the
+/// standardization statistics are the training rows' as always.
 pub fn load(data: &Data, vars: &[Var], base_dir: &Path, seed: u64) -> Result<Loaded, DataError> {
-    let path = base_dir.join(&data.path);
-    let bytes = std::fs::read(&path).map_err(|e| DataError {
-        file: data.path.clone(),
-        line: None,
-        kind: Box::new(DataErrorKind::Io(super::weights::io_message(&e))),
-    })?;
-    let mut loaded = from_bytes(&bytes, data, vars, seed)?;
-    loaded.path = path;
+    let read = |file: &str| {
+        std::fs::read(base_dir.join(file)).map_err(|e| DataError {
+            file: file.to_string(),
+            line: None,
+            kind: Box::new(DataErrorKind::Io(super::weights::io_message(&e))),
+        })
+    };
+    let bytes = read(&data.path)?;
+    let mut loaded = match &data.test {
+        None => from_bytes(&bytes, data, vars, seed)?,
+        Some(test) => {
+            let train = parse(&bytes, data, vars)?;
+            let test_decl = Data {
+                path: test.clone(),
+                ..data.clone()
+            };
+            let test = parse(&read(test)?, &test_decl, vars)?;
+            standardize(data, vars, train, test)?
+        }
+    };
+    loaded.path = base_dir.join(&data.path);
     Ok(loaded)
 }
 

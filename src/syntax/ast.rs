@@ -156,6 +156,10 @@ pub struct Data {
     pub path_span: Span,
     pub bindings: Vec<Binding>,
     pub split: Option<Expr>,
+    /// `test "file.csv"`: the test rows in a file of their own (its path as written).
+    pub test: Option<String>,
+    /// The span of the test file's string (empty without one).
+    pub test_span: Span,
     pub standardize: Vec<Ident>,
 }
 

@@ -74,6 +74,7 @@ fn is_keyword(r: Rule) -> bool {
             | kw_marginal
             | kw_negatives
             | kw_split
+            | kw_test
             | kw_standardize
             | kw_real
             | kw_class
@@ -262,6 +263,8 @@ impl Builder {
             path_span: Span::default(),
             bindings: vec![],
             split: None,
+            test: None,
+            test_span: Span::default(),
             standardize: vec![],
         };
         for c in it {
@@ -286,6 +289,12 @@ impl Builder {
                     });
                 }
                 Rule::split => data.split = Some(self.expr(children(c).next().unwrap())),
+                Rule::test_file => {
+                    let path = children(c).next().unwrap();
+                    let s = path.as_str();
+                    data.test = Some(s[1..s.len() - 1].to_string());
+                    data.test_span = span(&path);
+                }
                 Rule::standardize => data.standardize = children(c).map(ident).collect(),
                 r => unreachable!("not in data: {r:?}"),
             }

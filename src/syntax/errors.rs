@@ -205,6 +205,7 @@ fn describe(r: Rule) -> &'static str {
         binding => "a binding `name = column`",
         column | integer | string => "a column (name, index or \"string\")",
         split | kw_split => "`split`",
+        test_file | kw_test => "`test \"file.csv\"`",
         standardize | kw_standardize => "`standardize`",
         kw_by => "`by`",
         fn_param => "a parameter `name : type`",

@@ -390,6 +390,9 @@ impl<'s> Formatter<'s> {
                 if let Some(s) = &data.split {
                     text += &format!(" split {}", p.expr(s));
                 }
+                if data.test.is_some() {
+                    text += &format!(" test {}", data.test_span.text(self.src));
+                }
                 if !data.standardize.is_empty() {
                     let names: Vec<&str> =
                         data.standardize.iter().map(|s| s.name.as_str()).collect();

@@ -107,6 +107,9 @@ impl Printer {
                     self.line(2, "split", s.span);
                     self.expr(3, s);
                 }
+                if let Some(path) = &data.test {
+                    self.line(2, &format!("test {path:?}"), data.test_span);
+                }
                 for s in &data.standardize {
                     self.line(2, &format!("standardize {}", s.name), s.span);
                 }

@@ -120,6 +120,19 @@ impl<'a> Checker<'a> {
             },
             None => None,
         };
+        if let (Some(s), Some(_)) = (&data.split, &data.test) {
+            self.error(
+                Diagnostic::new(
+                    Code::DuplicateClause,
+                    data.test_span,
+                    "expected one way to choose the test rows, found `split` and `test`",
+                )
+                .label("the test rows are this file's")
+                .secondary(s.span, "and a fraction of the first file's")
+                .help("keep `test \"file.csv\"` to test on that file and train on every row of the first, or `split` to split one file"),
+            );
+            ok = false;
+        }
         let mut standardize = Vec::new();
         for s in &data.standardize {
             let found = bound
@@ -174,6 +187,7 @@ impl<'a> Checker<'a> {
             path_span: data.path_span,
             bindings,
             split,
+            test: data.test.clone(),
             standardize,
         })
     }

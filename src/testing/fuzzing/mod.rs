@@ -84,7 +84,7 @@ pub fn fmt_properties(source: &str) -> Result<(), String> {
     same_comments(source, &once)
 }
 
-/// The AST's debug text with every span (`span: 3..5`, `op_span`, `path_span`) replaced by
+/// The AST's debug text with every span (`span: 3..5`, `op_span`, `path_span`, `test_span`) replaced by
 /// `_`: two sources that differ only in layout give the same text.
 pub fn without_spans(file: &syntax::ast::File) -> String {
     let text = format!("{file:?}");
