@@ -1032,6 +1032,7 @@ impl PyModel {
                     let decl = match decl {
                         Some(d) => ebmc::check::Data {
                             split: None,
+                            test: None,
                             ..d.clone()
                         },
                         None => ebmc::check::Data {
@@ -1039,14 +1040,18 @@ impl PyModel {
                             path_span: model.span,
                             bindings: Vec::new(),
                             split: None,
+                            test: None,
                             standardize: Vec::new(),
                         },
                     };
                     data::from_rows(all, &decl, &model.vars, seed).map_err(user)?
                 }
                 (None, Some(decl), Some(file)) => {
+                    // Every row of the file given trains (its test rows are the model's
+                        // business only in `ebmc run`).
                     let decl = ebmc::check::Data {
                         path: file.display().to_string(),
+                        test: None,
                         ..decl.clone()
                     };
                     data::load(&decl, &model.vars, Path::new("."), seed).map_err(user)?
