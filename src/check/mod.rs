@@ -208,6 +208,7 @@ impl<'a> Checker<'a> {
             }
         }
         let energy = self.check_energy();
+        self.closed_marginals(&energy);
         let mut clauses = self.check_clauses();
         if let Some(c) = &mut clauses {
             self.gibbs_blocks(&energy, c);
@@ -634,7 +635,11 @@ impl<'a> Checker<'a> {
         let outputs: Vec<&Var> = vars.iter().filter(|v| v.role == Role::Output).collect();
         let latents: Vec<&Var> = vars
             .iter()
-            .filter(|v| v.role == Role::Latent && v.ty.is_discrete())
+            .filter(|v| {
+                v.role == Role::Latent
+                    && v.ty.is_discrete()
+                    && !matches!(v.elim, Some(Elim::MarginalClosed { .. }))
+            })
             .collect();
         let enumerated = if outputs.iter().all(|v| v.ty.is_discrete()) {
             outputs

@@ -97,6 +97,10 @@ pub enum Elim {
     MinEnumerate,
     /// `marginal(beta)` with finite β, for class latents: `−1/β log Σ_z exp(−β E)`.
     Marginal { beta: f64 },
+    /// `marginal(beta)` of a `sign` latent the energy is affine in (with every other latent in
+    /// closed form, and no term coupling two of their coordinates): the same sum in closed
+    /// form, `E₀ − 1/β Σ_j log 2cosh(β a_j)` (spec section 13), O(n) for any `n`.
+    MarginalClosed { beta: f64 },
 }
 
 /// A parameter's initial value.

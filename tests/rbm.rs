@@ -1,0 +1,233 @@
+//! Sign latents summed out in closed form (spec section 13, "Latents, in closed form"):
+//! `F = E₀ − 1/β Σ_j log 2cosh(β a_j)` against the enumeration of all 2^n values the IR built
+//! before (the same model with the latent's elimination set back to `Elim::Marginal`), its
+//! gradients against finite differences, the IR's linear coefficients against reverse mode,
+//! and which latents the checker closes.
+
+use ebmc::check::{self, Elim, Model, Role};
+use ebmc::grad;
+use ebmc::interp;
+use ebmc::ir::{self, Graph, InputKind};
+use ebmc::syntax;
+use ebmc::testing::gradcheck::{check_vjp, Outcome};
+use ebmc::testing::random_ir::{self, Rng};
+use ebmc::types::Ty;
+
+fn model(src: &str) -> Model {
+    let file = syntax::parse(src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
+    let (models, diags) = check::check(&file);
+    assert!(diags.iter().all(|d| !d.is_error()), "{src}: {diags:?}");
+    models.into_iter().next().expect("one model")
+}
+
+/// The model with every closed-form latent enumerated instead.
+fn enumerated(m: &Model) -> Model {
+    let mut m = m.clone();
+    for v in &mut m.vars {
+        if let Some(Elim::MarginalClosed { beta }) = v.elim {
+            v.elim = Some(Elim::Marginal { beta });
+        }
+    }
+    m
+}
+
+fn closed(m: &Model) -> Vec<String> {
+    m.vars
+        .iter()
+        .filter(|v| matches!(v.elim, Some(Elim::MarginalClosed { .. })))
+        .map(|v| v.name.clone())
+        .collect()
+}
+
+/// Random values for `g`'s inputs, params scaled by `scale` (large weights make the
+/// log-sum-exp of the enumeration and the softplus of the closed form work hard).
+fn point(g: &Graph, rng: &mut Rng, scale: f64) -> Vec<Vec<f64>> {
+    let mut p = random_ir::inputs(g, rng);
+    for (v, inp) in p.iter_mut().zip(&g.inputs) {
+        if inp.kind == InputKind::Param {
+            v.iter_mut().for_each(|x| *x *= scale);
+        }
+    }
+    p
+}
+
+fn energy(g: &Graph, p: &[Vec<f64>]) -> f64 {
+    let slots: Vec<&[f64]> = p.iter().map(|v| v.as_slice()).collect();
+    interp::eval_slots(g, &slots)
+        .unwrap()
+        .scalar("energy")
+        .unwrap()
+}
+
+/// Small models whose sign latents the checker closes, with what it should close.
+const CLOSED: &[(&str, &[&str])] = &[
+    (
+        "model rbm { output v : sign[5] latent h : sign[7] marginal(beta = 1) param W : real[5, 7] param b : real[5] param c : real[7] energy -dot(b, v) - dot(c, h) - dot(v, W @ h) }",
+        &["h"],
+    ),
+    (
+        // β ≠ 1, a term curved in the output only, and the latent through a let and a slice.
+        "model curved { input x : real[3] output v : sign[4] latent h : sign[6] marginal(beta = 0.5) param W : real[4, 6] param U : real[6, 3] let u = U @ x energy a = sum(tanh(v * 2)) energy b = -dot(h, W' @ v + u) energy c = 0.5 * sum(h[1:4]) * sum(v) }",
+        &["h"],
+    ),
+    (
+        // Two closed latents, each coupled to the output only, beside an enumerated class one.
+        "model two { output v : sign[3] latent g : sign[4] marginal(beta = 2) latent h : sign[5] marginal(beta = 1) latent k : class[3] marginal(beta = 1) param A : real[3, 4] param B : real[3, 5] param w : real[3, 3] energy -dot(v, A @ g) - dot(v, B @ h) + sum(h) * w[k, 0] - dot(v, w[k]) }",
+        &["g", "h"],
+    ),
+    (
+        // A scalar sign latent and a class output.
+        "model scalar { input x : real[2] output y : class[3] latent s : sign marginal(beta = 1) param W : real[3, 2] param u : real[3] energy -(W @ x)[y] - s * u[y] }",
+        &["s"],
+    ),
+];
+
+#[test]
+fn the_closed_form_equals_enumeration() {
+    for (k, &(src, want)) in CLOSED.iter().enumerate() {
+        let m = model(src);
+        assert_eq!(closed(&m), want, "{src}");
+        let f = ir::free_energy(&m).unwrap();
+        let e = ir::free_energy(&enumerated(&m)).unwrap();
+        assert_eq!(f.inputs, e.inputs, "{src}");
+        let mut rng = Rng::new(100 + k as u64);
+        for scale in [0.1, 1.0, 10.0, 300.0] {
+            for _ in 0..10 {
+                let p = point(&f, &mut rng, scale);
+                let (a, b) = (energy(&f, &p), energy(&e, &p));
+                assert!(
+                    (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                    "{src} at scale {scale}: closed {a}, enumerated {b}\n{f}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn closed_form_gradients_match_finite_differences() {
+    for (k, &(src, _)) in CLOSED.iter().enumerate() {
+        let m = model(src);
+        let f = ir::free_energy(&m).unwrap();
+        let grads = grad::with_gradients(&f, "energy", &[InputKind::Param, InputKind::Input]);
+        let mut rng = Rng::new(200 + k as u64);
+        let mut checked = 0;
+        for _ in 0..10 {
+            let p = point(&f, &mut rng, 1.0);
+            let dir: Vec<Vec<f64>> = f
+                .inputs
+                .iter()
+                .map(|i| {
+                    (0..i.shape().len())
+                        .map(|_| {
+                            if matches!(i.ty, Ty::Real(_)) {
+                                rng.normal()
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            match check_vjp(&f, &grads, "energy", &p, &dir, 1e-4).unwrap() {
+                Outcome::Kink => continue,
+                Outcome::Checked(c) => {
+                    assert!(c.relative_error() <= 1e-7, "{src}: {c:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 8, "{src}: only {checked} points checked");
+    }
+}
+
+/// `ir::coefficients` of the energy in a latent equals its reverse-mode gradient.
+#[test]
+fn linear_coefficients_equal_reverse_mode() {
+    for (k, &(src, want)) in CLOSED.iter().enumerate() {
+        let m = model(src);
+        let mut g = ir::energy(&m);
+        let out = g.output("energy").unwrap();
+        for name in want {
+            let z = g.input_named(name).unwrap();
+            let lin = ir::coefficients(&mut g, out, &[z]).unwrap()[0];
+            let rev = grad::vjp(&mut g, out, &[z])[0];
+            g.set_output("lin", lin);
+            g.set_output("rev", rev);
+            let mut rng = Rng::new(300 + k as u64);
+            for _ in 0..5 {
+                let p = random_ir::inputs(&g, &mut rng);
+                let slots: Vec<&[f64]> = p.iter().map(|v| v.as_slice()).collect();
+                let v = interp::eval_slots(&g, &slots).unwrap();
+                let (a, b) = (v.output("lin").unwrap(), v.output("rev").unwrap());
+                for (x, y) in a.iter().zip(b) {
+                    assert!(
+                        (x - y).abs() <= 1e-12 * y.abs().max(1.0),
+                        "{src} {name}: {a:?} vs {b:?}"
+                    );
+                }
+            }
+        }
+        // Not linear: a product of the latent with itself is refused, naming the node.
+        let h = g.input_named(want[0]).unwrap();
+        let sq = g.mul(h, h);
+        let s = g.sum(sq);
+        assert_eq!(ir::coefficients(&mut g, s, &[h]), Err(sq));
+    }
+}
+
+/// A latent too large to enumerate is summed out in closed form: `sign[200]`, whose 2^200
+/// values the IR could never enumerate, has the closed form's value (checked against a
+/// direct computation of `E₀ − Σ log 2cosh(a_j)`).
+#[test]
+fn a_wide_latent_is_summed_in_closed_form() {
+    let m = model(
+        "model wide { output v : sign[3] latent h : sign[200] marginal(beta = 1) param W : real[3, 200] param c : real[200] energy -dot(c, h) - dot(v, W @ h) }",
+    );
+    assert_eq!(closed(&m), ["h"]);
+    let f = ir::free_energy(&m).unwrap();
+    let mut rng = Rng::new(7);
+    let p = point(&f, &mut rng, 1.0);
+    let get = |name: &str| &p[f.inputs.iter().position(|i| i.name == name).unwrap()];
+    let (v, w, c) = (get("v"), get("W"), get("c"));
+    let want: f64 = (0..200)
+        .map(|j| {
+            let a = c[j] + (0..3).map(|i| v[i] * w[i * 200 + j]).sum::<f64>();
+            -(2.0 * a.cosh()).ln()
+        })
+        .sum();
+    let got = energy(&f, &p);
+    assert!((got - want).abs() <= 1e-11 * want.abs(), "{got} vs {want}");
+}
+
+/// What the checker leaves to enumeration: latents that are not linear, coupled with each
+/// other, indexed by, or summed out before a `min` over a later latent.
+#[test]
+fn the_checker_closes_only_what_factorises() {
+    let cases: &[(&str, &[&str])] = &[
+        ("model m { output v : sign[3] latent h : sign[4] marginal(beta = 1) param W : real[3, 4] energy -dot(v, W @ h) + sum(h * h) }", &[]),
+        ("model m { output v : sign[3] latent h : sign[4] marginal(beta = 1) param W : real[3, 4] energy -dot(v, W @ h) + sum(tanh(h)) }", &[]),
+        ("model m { output v : sign[3] latent h : sign marginal(beta = 1) param w : real[2] energy w[h] * sum(v) }", &[]),
+        ("model m { output v : sign[3] latent g : sign[2] marginal(beta = 1) latent h : sign[2] marginal(beta = 1) param W : real[2, 2] energy -dot(g, W @ h) - sum(v) * sum(g) }", &["g"]),
+        ("model m { output v : sign[3] latent h : sign[2] marginal(beta = 1) latent k : class[2] min by enumerate param W : real[3, 2] param w : real[2] energy -dot(v, W @ h) + w[k] * sum(h) }", &[]),
+        ("model m { output v : sign[3] latent h : sign[2] min by enumerate param W : real[3, 2] energy -dot(v, W @ h) }", &[]),
+    ];
+    for &(src, want) in cases {
+        let m = model(src);
+        assert_eq!(closed(&m), want, "{src}");
+        // Whatever is left is enumerated, and still equals the closed form where one applies.
+        let f = ir::free_energy(&m).unwrap();
+        let e = ir::free_energy(&enumerated(&m)).unwrap();
+        let mut rng = Rng::new(9);
+        for _ in 0..5 {
+            let p = point(&f, &mut rng, 1.0);
+            let (a, b) = (energy(&f, &p), energy(&e, &p));
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "{src}: {a} vs {b}"
+            );
+        }
+    }
+    let m = model(CLOSED[0].0);
+    assert!(m.vars.iter().any(|v| v.role == Role::Latent));
+}
