@@ -5,13 +5,17 @@
 //! and which latents the checker closes.
 
 use ebmc::check::{self, Elim, Model, Role};
+use ebmc::compile::{self, Backend};
 use ebmc::grad;
 use ebmc::interp;
 use ebmc::ir::{self, Graph, InputKind};
+use ebmc::runtime::sample::{Chains, Given, Start};
+use ebmc::runtime::session::{Point, Session};
 use ebmc::syntax;
 use ebmc::testing::gradcheck::{check_vjp, Outcome};
 use ebmc::testing::random_ir::{self, Rng};
 use ebmc::types::Ty;
+use std::sync::Arc;
 
 fn model(src: &str) -> Model {
     let file = syntax::parse(src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
@@ -230,4 +234,127 @@ fn the_checker_closes_only_what_factorises() {
     }
     let m = model(CLOSED[0].0);
     assert!(m.vars.iter().any(|v| v.role == Role::Latent));
+}
+
+// ---- sampling: `gibbs` with a closed-form latent sampled alongside ----
+
+/// The RBM of `tests/sample.rs`, `E(v, h) = −(a·v + b·h + h·W v)`, with `h` summed out in
+/// closed form: `gibbs` on `v` alone samples `h` alongside.
+fn rbm(extra: &str, sweeps: usize) -> String {
+    format!(
+        "model rbm {{
+  output v : sign[5]
+  latent h : sign[3] marginal(beta = 1)
+  param  W : real[3, 5] = [[0.8, -0.6, 0.5, 0, 0.3], [-0.4, 0.7, 0, 0.9, -0.5], [0.3, 0.3, -0.8, 0.4, 0.6]]
+  param  a : real[5] = [0.2, -0.1, 0, 0.3, -0.2]
+  param  b : real[3] = [-0.2, 0.1, 0.3]
+  energy -(dot(a, v) + dot(b, h) + dot(h, W @ v)){extra}
+  infer v by gibbs(sweeps = {sweeps})
+}}"
+    )
+}
+
+/// The exact marginal of `v` (32 states, the first coordinate the most significant bit, +1
+/// as 1), by summing `exp(−E)` over all 8 values of `h` (not by the closed form).
+fn rbm_marginal() -> Vec<f64> {
+    let w = [
+        [0.8, -0.6, 0.5, 0.0, 0.3],
+        [-0.4, 0.7, 0.0, 0.9, -0.5],
+        [0.3, 0.3, -0.8, 0.4, 0.6],
+    ];
+    let (a, b) = ([0.2, -0.1, 0.0, 0.3, -0.2], [-0.2, 0.1, 0.3]);
+    let spins = |k: usize, n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|i| if k >> (n - 1 - i) & 1 == 1 { 1.0 } else { -1.0 })
+            .collect()
+    };
+    let mut p = vec![0.0; 32];
+    for (kv, pv) in p.iter_mut().enumerate() {
+        let v = spins(kv, 5);
+        for kh in 0..8 {
+            let h = spins(kh, 3);
+            let mut e = 0.0;
+            for i in 0..5 {
+                e -= a[i] * v[i];
+            }
+            for j in 0..3 {
+                e -= b[j] * h[j];
+                for i in 0..5 {
+                    e -= h[j] * w[j][i] * v[i];
+                }
+            }
+            *pv += (-e).exp();
+        }
+    }
+    let z: f64 = p.iter().sum();
+    p.iter().map(|x| x / z).collect()
+}
+
+fn state_index(s: &[f64]) -> usize {
+    s.iter().fold(0, |k, x| 2 * k + usize::from(*x > 0.0))
+}
+
+/// Pearson's chi-square of `counts` (n independent draws: one per chain, its last state)
+/// against `p`, and its critical value at α = 0.001 with 31 degrees of freedom
+/// (Wilson–Hilferty). Every expected count here is over 5, the chi-square approximation's
+/// condition; a sampler whose law differs by δ in total variation moves the statistic by
+/// about n·δ², so 20,000 chains detect a δ of a few percent.
+fn chi_square(counts: &[usize], p: &[f64]) -> (f64, f64) {
+    let n: usize = counts.iter().sum();
+    let chi2: f64 = counts
+        .iter()
+        .zip(p)
+        .map(|(&o, &q)| {
+            let e = n as f64 * q;
+            assert!(e >= 5.0, "expected count {e}");
+            (o as f64 - e).powi(2) / e
+        })
+        .sum();
+    let df = (p.len() - 1) as f64;
+    let crit = df * (1.0 - 2.0 / (9.0 * df) + 3.09 * (2.0 / (9.0 * df)).sqrt()).powi(3);
+    (chi2, crit)
+}
+
+/// `n` chains of the model's sampler from its init; the sampled rows.
+fn draw(src: &str, n: usize, seed: u64) -> (Vec<f64>, usize) {
+    let checked = ebmc::driver::check(src.as_bytes());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let model = &checked.models[0];
+    let code = compile::compile(model, &compile::Options::new(Backend::Jit)).unwrap();
+    let mut s = Session::new(&Arc::new(code), 0).unwrap();
+    let (mut chains, sampler) = Chains::of_model(&s).unwrap().expect("a sampler");
+    let at = Point::zeros(model);
+    let mut state = vec![0.0; n * chains.width()];
+    chains
+        .run(
+            &mut s,
+            &sampler,
+            Given::Same(&at),
+            &mut state,
+            Start::Init,
+            &mut ebmc::rng::Rng::new(seed),
+        )
+        .unwrap();
+    (state, chains.width())
+}
+
+#[test]
+fn gibbs_with_a_closed_latent_samples_the_marginal() {
+    let exact = rbm_marginal();
+    // The block sampler (v from its field, h alongside) and, with a term that is 0 on signs
+    // but not linear to the checker, v site by site (h still alongside, as a block).
+    for (extra, seed) in [("", 21), (" + 0 * sqnorm(v)", 22)] {
+        let src = rbm(extra, 30);
+        let m = model(&src);
+        assert_eq!(closed(&m), ["h"]);
+        let (state, w) = draw(&src, 20_000, seed);
+        assert_eq!(w, 5);
+        let mut counts = vec![0usize; 32];
+        for row in state.chunks(5) {
+            assert!(row.iter().all(|x| *x == 1.0 || *x == -1.0));
+            counts[state_index(row)] += 1;
+        }
+        let (chi2, crit) = chi_square(&counts, &exact);
+        assert!(chi2 < crit, "{extra}: chi-square {chi2}, critical {crit}");
+    }
 }

@@ -126,6 +126,27 @@ impl<'a> Checker<'a> {
     /// Fills in the blocks of a `gibbs` inference, and warns for each tensor variable it
     /// samples coordinate by coordinate.
     pub(super) fn gibbs_blocks(&mut self, energy: &[EnergyTerm], clauses: &mut Clauses) {
+        let mut w = Walker::<Degree>::new(self);
+        let d = energy
+            .iter()
+            .fold(Degree::default(), |acc, t| acc.join(w.expr(&t.value, &[])));
+        let affine = |v: VarId| v.0 < 128 && d.high & (1u128 << v.0) == 0;
+        // `cd`'s negatives draw the outputs with the same blocks (no warning: the `infer`
+        // line, or its absence, is where one is given).
+        let outputs: Vec<VarId> = self
+            .vars
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.role == Role::Output))
+            .map(|(i, _)| VarId(i as u32))
+            .collect();
+        if let Some(crate::check::Negatives::Sample {
+            sampler: Sampler::Gibbs { blocks, .. },
+            ..
+        }) = clauses.loss.as_mut().and_then(|l| l.negatives.as_mut())
+        {
+            *blocks = outputs.iter().copied().filter(|&v| affine(v)).collect();
+        }
         let Some(group) = clauses
             .infer
             .iter_mut()
@@ -133,15 +154,10 @@ impl<'a> Checker<'a> {
         else {
             return;
         };
-        let mut w = Walker::<Degree>::new(self);
-        let d = energy
-            .iter()
-            .fold(Degree::default(), |acc, t| acc.join(w.expr(&t.value, &[])));
         let mut blocks = Vec::new();
         let mut site = Vec::new();
         for &v in &group.vars {
-            let affine = v.0 < 128 && d.high & (1u128 << v.0) == 0;
-            if affine {
+            if affine(v) {
                 blocks.push(v);
             } else if self.vars[v.0 as usize]
                 .as_ref()

@@ -139,7 +139,10 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
     let outs = outputs(model);
     let discrete = !outs.is_empty() && outs.iter().all(|&o| model.var(o).ty.is_discrete());
     let needs_answers = kind.uses_point() || kind.sums_answers();
-    if kind.is_density_loss() && discrete {
+    // `cd` on discrete outputs (`negatives gibbs`): ȳ is a model sample the runtime draws, as
+    // for real outputs, not the enumerated most offending answer.
+    let sampled = matches!(kind, LossKind::Cd { .. });
+    if kind.is_density_loss() && discrete && !sampled {
         return Err(LowerError {
             message: format!(
                 "loss `{}` moves real outputs, which a discrete output does not allow",
@@ -155,7 +158,7 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
     let mut neg_points = vars.clone();
     let (e_pos, e_neg, all) = if !needs_answers {
         (l.free(&vars)?, None, None)
-    } else if discrete {
+    } else if discrete && !sampled {
         let es = l.enumerate(&vars, &outs)?;
         l.g.set_span(loss.span);
         let k = l.g.shape(es).len() as u32;
