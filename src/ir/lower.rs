@@ -109,6 +109,14 @@ pub fn answers(model: &Model) -> Result<Option<Graph>, LowerError> {
     if outs.is_empty() || outs.iter().any(|&o| !model.var(o).ty.is_discrete()) {
         return Ok(None);
     }
+    // Too many to enumerate: the checker allowed it only where nothing needs the answers
+    // (the outputs are sampled).
+    let count = outs
+        .iter()
+        .try_fold(1usize, |acc, &o| acc.checked_mul(model.var(o).ty.states()?));
+    if count.is_none_or(|c| c > MAX_ANSWERS) {
+        return Ok(None);
+    }
     let mut l = Lower::new(model);
     let vars = l.declare(
         |v| !eliminated(model, v) && model.var(v).role != Role::Output,

@@ -14,10 +14,14 @@
 //!
 //! β is 1: the density is `exp(−E(y)) / Z`, the one the density losses (`cd`, `dsm`, `nce`)
 //! train.
+//!
+//! Without `Z`, a model whose outputs are all `sign` is also judged by its pseudo-log-likelihood
+//! ([`pseudo_log_likelihood`]), which needs free energies only.
 
 use super::data::{Dataset, Loaded};
 use super::session::{Point, RunError, Session};
 use crate::check::{Partition, Role, VarId};
+use crate::rng::Rng;
 
 /// A running `log Σ exp(v)`, one value at a time, without overflow.
 #[derive(Clone, Copy, Debug)]
@@ -132,6 +136,56 @@ pub fn mean_energy(s: &mut Session, set: &Dataset) -> Result<f64, RunError> {
             }
         }
         total += s.energy(&mut p)?;
+    }
+    Ok(total / set.rows().max(1) as f64)
+}
+
+/// The mean pseudo-log-likelihood of the rows of `set`, in nats per row, as scikit-learn's
+/// `BernoulliRBM.score_samples` defines it: for each row `v` (every sign output element, `n`
+/// of them, in declaration order) one coordinate `i` drawn uniformly from `rng` is flipped to
+/// give `v̂`, and the row scores `n · log σ(F(v̂) − F(v))` — `n` times the log-probability of
+/// `v_i` given the other coordinates under `P(v) ∝ exp(−F(v))`, since `P(v_i | v_−i) =
+/// e^{−F(v)} / (e^{−F(v)} + e^{−F(v̂)})`. It is a one-coordinate stochastic estimate of
+/// `Σ_i log P(v_i | v_−i)`; the same parametrisation-free quantity in ±1 or 0/1 units.
+pub fn pseudo_log_likelihood(
+    s: &mut Session,
+    set: &Dataset,
+    rng: &mut Rng,
+) -> Result<f64, RunError> {
+    let code = std::sync::Arc::clone(&s.code);
+    let model = &code.model;
+    let outputs: Vec<(usize, usize)> = model
+        .vars_of(Role::Output)
+        .map(|(id, v)| (id.0 as usize, v.ty.elements()))
+        .collect();
+    let n: usize = outputs.iter().map(|o| o.1).sum();
+    let mut p = Point::zeros(model);
+    let mut total = 0.0;
+    for row in 0..set.rows() {
+        for &(id, _) in &outputs {
+            if let Some(d) = set.var(VarId(id as u32)) {
+                p.values[id].clear();
+                p.values[id].extend_from_slice(d.row(row));
+            }
+        }
+        let f = s.energy(&mut p)?;
+        let mut i = rng.below(n as u64) as usize;
+        let (slot, at) = outputs
+            .iter()
+            .find_map(|&(id, len)| {
+                if i < len {
+                    Some((id, i))
+                } else {
+                    i -= len;
+                    None
+                }
+            })
+            .expect("a coordinate below n");
+        p.values[slot][at] = -p.values[slot][at];
+        let flipped = s.energy(&mut p)?;
+        // n · log σ(F(v̂) − F(v)) = −n · softplus(F(v) − F(v̂)).
+        let d = f - flipped;
+        total -= n as f64 * (d.max(0.0) + (-d.abs()).exp().ln_1p());
     }
     Ok(total / set.rows().max(1) as f64)
 }

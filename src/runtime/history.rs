@@ -60,10 +60,13 @@ fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
             map.insert("rmse".into(), number(rmse));
             map.insert("r2".into(), r2.map_or(Value::Null, number));
         }
-        OutputMetrics::Density { energy, nll } => {
+        OutputMetrics::Density { energy, nll, pll } => {
             map.insert("energy".into(), number(energy));
             if let Some(nll) = nll {
                 map.insert("nll".into(), number(nll));
+            }
+            if let Some(pll) = pll {
+                map.insert("pll".into(), number(pll));
             }
         }
     }
@@ -85,6 +88,7 @@ fn metrics_from(map: &Map<String, Value>) -> Option<OutputMetrics> {
         return Some(OutputMetrics::Density {
             energy,
             nll: get("nll"),
+            pll: get("pll"),
         });
     }
     // `r2` is `null` where it is undefined (the targets did not vary).

@@ -744,10 +744,22 @@ fn evaluate(
             }
             _ => None,
         };
+        let signs = outputs
+            .iter()
+            .all(|o| matches!(model.var(*o).ty, Ty::Sign(_)));
+        let pll = if signs && set.rows() > 0 {
+            Some(super::density::pseudo_log_likelihood(
+                s,
+                set,
+                &mut Rng::new(seed ^ 0x911),
+            )?)
+        } else {
+            None
+        };
         if set.rows() > 0 {
             metrics.push((
                 "density".to_string(),
-                OutputMetrics::Density { energy, nll },
+                OutputMetrics::Density { energy, nll, pll },
             ));
         }
     }
