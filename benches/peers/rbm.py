@@ -1,6 +1,6 @@
 """The peer of examples/digits_rbm.ebm: scikit-learn's BernoulliRBM on the same binarised digits
-(examples/data/digits_binary.csv), the same held-out 20 %, hidden size and epochs, judged by the
-same pseudo-log-likelihood.
+(examples/data/digits_binary.csv), the same held-out 20 %, hidden size and epochs (scikit-learn's
+own optimiser settings otherwise), judged by the same pseudo-log-likelihood.
 
     benches/peers/.venv/bin/python benches/peers/rbm.py target/release/ebmc [--seeds 5]
 
@@ -39,7 +39,7 @@ DATA = os.path.join(ROOT, "examples", "data", "digits_binary.csv")
 
 
 def model_settings():
-    """Hidden size, epochs, batch and rate, read from the example (one source of truth)."""
+    """Hidden size and epochs, read from the example (one source of truth)."""
     text = open(MODEL).read()
 
     def grab(key, after):
@@ -54,8 +54,6 @@ def model_settings():
     return {
         "hidden": int(grab("H", "const H")),
         "epochs": int(grab("epochs", "train by")),
-        "batch": int(grab("batch", "train by")),
-        "rate": grab("rate", "train by"),
     }
 
 
@@ -115,10 +113,9 @@ def main():
         ebmc_exact = pll_exact(lambda v: free_energy_pm(v, W, b, c), held).mean()
 
         t0 = time.time()
-        rbm = BernoulliRBM(
-            n_components=cfg["hidden"], learning_rate=cfg["rate"], batch_size=cfg["batch"],
-            n_iter=cfg["epochs"], random_state=seed,
-        )
+        # scikit-learn's own defaults otherwise (SGD at 0.1, batches of 10, persistent
+        # chains): 0.1 gave its best held-out PLL among 0.01, 0.02, 0.05, 0.1 and 0.2.
+        rbm = BernoulliRBM(n_components=cfg["hidden"], n_iter=cfg["epochs"], random_state=seed)
         rbm.fit((train + 1) / 2)
         sk_time = time.time() - t0
         u = (held + 1) / 2
