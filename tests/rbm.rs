@@ -502,3 +502,43 @@ fn cd_with_block_gibbs_trains_an_rbm() {
     );
     assert!(pll.is_finite() && pll < 0.0, "pll {pll}");
 }
+
+// ---- `partition by ais` ----
+
+/// `log Z` by annealed importance sampling against enumeration: an RBM whose hidden layer
+/// the chains sample alongside (the joint `(v, h)` annealed), a 10-spin Ising chain (no
+/// latent), and a class output. The tolerance is 4 standard errors of the estimate itself
+/// (`sd(w) / (mean(w) √chains)`, from its own 100 weights), and the standard error must be
+/// small enough (< 0.1 nats) for the check to mean something.
+#[test]
+fn ais_agrees_with_enumeration() {
+    let rbm = "model rbm {
+  output v : sign[6]
+  latent h : sign[4] marginal(beta = 1)
+  param  W : real[6, 4] = [[1, -0.5, 0.3, 0.8], [0.7, 0.9, -1, 0.2], [-0.8, 0.4, 0.6, -0.3], [0.5, -1.2, 0.1, 0.9], [0, 0.6, -0.7, 1.1], [-0.9, -0.2, 0.8, 0.4]]
+  param  b : real[6] = [0.3, -0.2, 0.1, 0, 0.5, -0.4]
+  param  c : real[4] = [-0.1, 0.2, 0, 0.3]
+  energy -dot(b, v) - dot(c, h) - dot(v, W @ h)
+  infer v by gibbs(sweeps = 1)
+  partition by ais(chains = 100, steps = 1000)
+}";
+    let ising = "model ising { output s : sign[10] param J : real = 0.8 energy -J * dot(s[0:9], s[1:10]) - 0.3 * s[0] infer s by gibbs(sweeps = 1) partition by ais(chains = 100, steps = 1000) }";
+    let class = "model c { output y : class[5] output s : sign[3] param w : real[5] = [1, -2, 0.5, 3, 0] param u : real[5, 3] = [[1, 0, -1], [0.5, 2, 0], [0, 0, 1], [-1, 1, 1], [2, -2, 0.3]] energy -w[y] - dot(u[y], s) infer y, s by gibbs(sweeps = 1) partition by ais(chains = 100, steps = 1000) }";
+    for src in [rbm, ising, class] {
+        let m = model(src);
+        let code = compile::compile(&m, &compile::Options::new(Backend::Jit)).unwrap();
+        let mut s = Session::new(&Arc::new(code), 0).unwrap();
+        let part = m.partition.clone().unwrap();
+        let (ais, se) = ebmc::runtime::density::log_partition_se(&mut s, &part, None).unwrap();
+        let se = se.expect("a standard error");
+        let exact =
+            ebmc::runtime::density::log_partition(&mut s, &ebmc::check::Partition::Enumerate, None)
+                .unwrap();
+        assert!(se < 0.1, "{src}: standard error {se}");
+        assert!(
+            (ais - exact).abs() < 4.0 * se,
+            "{src}: ais {ais} ± {se}, enumeration {exact}"
+        );
+        eprintln!("{}: ais {ais:.4} ± {se:.4}, exact {exact:.4}", m.name);
+    }
+}

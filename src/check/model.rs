@@ -335,6 +335,10 @@ pub enum Partition {
     /// Midpoint quadrature on `points` cells per dimension of `[lo, hi]`, real outputs of at
     /// most [`MAX_GRID_DIMS`] elements in all, in the data's units.
     Grid { points: usize, lo: f64, hi: f64 },
+    /// Annealed importance sampling (Neal 2001) from the uniform distribution over discrete
+    /// outputs, `chains` runs of `steps` temperatures `β_t = t/steps`, one sweep of the model's
+    /// `gibbs` sampler at each: an unbiased estimate of `Z`, with a standard error.
+    Ais { chains: usize, steps: usize },
 }
 
 /// The most output elements `partition by grid` integrates over.

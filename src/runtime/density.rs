@@ -12,6 +12,9 @@
 //!   z-score is inside the quadrature, with nothing to add. Mass outside `[lo, hi]` is not
 //!   counted: `Z` is underestimated (the NLL too) when the model puts mass there.
 //!
+//! * `partition by ais(chains, steps)`: annealed importance sampling over discrete outputs
+//!   ([`log_partition_se`]), with its standard error.
+//!
 //! β is 1: the density is `exp(−E(y)) / Z`, the one the density losses (`cd`, `dsm`, `nce`)
 //! train.
 //!
@@ -70,6 +73,115 @@ pub fn log_partition(
     partition: &Partition,
     loaded: Option<&Loaded>,
 ) -> Result<f64, RunError> {
+    Ok(log_partition_se(s, partition, loaded)?.0)
+}
+
+/// [`log_partition`] with its standard error where it is an estimate (`ais`).
+pub fn log_partition_se(
+    s: &mut Session,
+    partition: &Partition,
+    loaded: Option<&Loaded>,
+) -> Result<(f64, Option<f64>), RunError> {
+    if let Partition::Ais { chains, steps } = *partition {
+        let (log_z, se) = ais(s, chains, steps, &mut Rng::new(0xa15))?;
+        return Ok((log_z, Some(se)));
+    }
+    Ok((exact_log_partition(s, partition, loaded)?, None))
+}
+
+/// `log Z` by annealed importance sampling (Neal 2001) from the uniform distribution over the
+/// states the model's `gibbs` chains move through, and its standard error.
+///
+/// `n` chains start at a uniform draw (one sweep at β = 0) and go through the temperatures
+/// `β_t = t/T`, `t = 1 … T`; before the sweep at `β_t` each chain's log-weight gains
+/// `−(β_t − β_{t−1}) E(x_{t−1})`, `E` the energy of its state. With `w_k` the weights,
+/// `Ẑ = Z₀ · mean(w)` is unbiased (`Z₀` the number of states), and the standard error of
+/// `log Ẑ` is `sd(w) / (mean(w) √n)` (the delta method). When the chains sample closed-form
+/// latents alongside, the states are the joint `(y, z)` and `E` the raw energy: the joint's
+/// `Z` is the marginal's when those latents have β = 1, which is required.
+fn ais(s: &mut Session, n: usize, steps: usize, rng: &mut Rng) -> Result<(f64, f64), RunError> {
+    use super::sample::{Chains, Given, Start};
+    use crate::check::{Elim, Sampler};
+    let Some((mut chains, sampler)) = Chains::of_model(s)? else {
+        return Err(RunError::User(
+            "`partition by ais` needs `infer … by gibbs(…)`: it moves its chains with the model's sampler".into(),
+        ));
+    };
+    let Sampler::Gibbs { blocks, .. } = sampler else {
+        return Err(RunError::User(
+            "`partition by ais` anneals discrete outputs with `gibbs`; this model samples by another sampler".into(),
+        ));
+    };
+    let (log_z0, joint) = chains.gibbs_states();
+    if joint {
+        let model = s.model();
+        if let Some(v) = model
+            .vars
+            .iter()
+            .find(|v| matches!(v.elim, Some(Elim::MarginalClosed { beta }) if beta != 1.0))
+        {
+            return Err(RunError::User(format!(
+                "`partition by ais` anneals the joint distribution of the outputs and `{}`, whose Z is P's only with `marginal(beta = 1)`",
+                v.name
+            )));
+        }
+    }
+    let zero = Point::zeros(s.model());
+    let mut state = vec![0.0; n * chains.width()];
+    let sweep = |beta: f64| Sampler::Gibbs {
+        sweeps: 1,
+        beta,
+        blocks: blocks.clone(),
+    };
+    let mut energies = chains
+        .run(
+            s,
+            &sweep(0.0),
+            Given::Same(&zero),
+            &mut state,
+            Start::Init,
+            rng,
+        )?
+        .energies;
+    let mut log_w = vec![0.0; n];
+    for t in 1..=steps {
+        let (b0, b1) = ((t - 1) as f64 / steps as f64, t as f64 / steps as f64);
+        for (w, e) in log_w.iter_mut().zip(&energies) {
+            *w -= (b1 - b0) * e;
+        }
+        if t < steps {
+            energies = chains
+                .run(
+                    s,
+                    &sweep(b1),
+                    Given::Same(&zero),
+                    &mut state,
+                    Start::State,
+                    rng,
+                )?
+                .energies;
+        }
+    }
+    let max = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return Err(RunError::User(
+            "`partition by ais`: the importance weights are not finite; check the energy's domain"
+                .into(),
+        ));
+    }
+    let w: Vec<f64> = log_w.iter().map(|l| (l - max).exp()).collect();
+    let mean = w.iter().sum::<f64>() / n as f64;
+    let var = w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+    let se = var.sqrt() / (mean * (n as f64).sqrt());
+    Ok((log_z0 + max + mean.ln(), se))
+}
+
+/// `log Z` by enumeration or quadrature.
+fn exact_log_partition(
+    s: &mut Session,
+    partition: &Partition,
+    loaded: Option<&Loaded>,
+) -> Result<f64, RunError> {
     let code = std::sync::Arc::clone(&s.code);
     let model = &code.model;
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
@@ -117,6 +229,7 @@ pub fn log_partition(
             }
             Ok(lse.value() + coords.len() as f64 * h.ln())
         }
+        Partition::Ais { .. } => unreachable!("estimated by `ais`"),
     }
 }
 

@@ -115,6 +115,7 @@ pub fn methods() -> Vec<MethodInfo> {
         m(Clause::Marginal, "marginal", elim::MARGINAL, false),
         m(Clause::Partition, "enumerate", &[], false),
         m(Clause::Partition, "grid", partition::GRID, false),
+        m(Clause::Partition, "ais", partition::AIS, false),
     ]);
     all
 }
@@ -556,7 +557,11 @@ impl<'a> Checker<'a> {
         };
         let partition = match partition_decl {
             Some(d) => {
-                let p = self.partition(d, &outputs);
+                let gibbs = infer.as_ref().is_some_and(|g| {
+                    g.iter()
+                        .any(|g| matches!(g.method, InferMethod::Sample(Sampler::Gibbs { .. })))
+                });
+                let p = self.partition(d, &outputs, gibbs);
                 ok &= p.is_some();
                 p
             }

@@ -5,6 +5,11 @@
 
 use super::*;
 
+pub(super) const AIS: &[ArgSpec] = &[
+    arg("chains", Range::Int(2), Some(100.0)),
+    arg("steps", Range::Int(1), Some(1000.0)),
+];
+
 pub(super) const GRID: &[ArgSpec] = &[
     arg("points", Range::Int(1), Some(200.0)),
     arg("lo", Range::Any, Some(-4.0)),
@@ -12,7 +17,12 @@ pub(super) const GRID: &[ArgSpec] = &[
 ];
 
 impl<'a> Checker<'a> {
-    pub(super) fn partition(&mut self, d: &ast::Decl, outputs: &[usize]) -> Option<Partition> {
+    pub(super) fn partition(
+        &mut self,
+        d: &ast::Decl,
+        outputs: &[usize],
+        gibbs: bool,
+    ) -> Option<Partition> {
         let DeclKind::Partition { method: m } = &d.kind else {
             unreachable!()
         };
@@ -42,8 +52,15 @@ impl<'a> Checker<'a> {
                 }
                 Partition::Grid { points, lo, hi }
             }
+            "ais" => {
+                let a = self.args(m, AIS, false)?;
+                Partition::Ais {
+                    chains: a.values[0] as usize,
+                    steps: a.values[1] as usize,
+                }
+            }
             _ => {
-                self.unknown_method(m, "partition", &["enumerate", "grid"]);
+                self.unknown_method(m, "partition", &["enumerate", "grid", "ais"]);
                 return None;
             }
         };
@@ -68,6 +85,34 @@ impl<'a> Checker<'a> {
             .filter(|&i| !self.var(i).ty.is_discrete())
             .collect();
         match p {
+            Partition::Ais { .. } => {
+                if let Some(&i) = real.first() {
+                    let v = self.var(i);
+                    self.error(
+                        Diagnostic::new(
+                            Code::Partition,
+                            m.name.span,
+                            format!("expected discrete outputs for `ais`, found `{}` of type `{}`", v.name, v.ty),
+                        )
+                        .label("annealing from the uniform distribution with `gibbs` transitions")
+                        .secondary(v.span, format!("`{}` is real", v.name))
+                        .help("ebmc anneals discrete outputs only for now: integrate real ones with `partition by grid(points = 200, lo = -4, hi = 4)`"),
+                    );
+                    return None;
+                }
+                if !gibbs {
+                    self.error(
+                        Diagnostic::new(
+                            Code::Partition,
+                            m.name.span,
+                            "expected `infer … by gibbs(…)` for `ais`, found none".to_string(),
+                        )
+                        .label("`ais` moves its chains with the model's sampler")
+                        .help("add `infer v by gibbs(sweeps = 10)` naming every output"),
+                    );
+                    return None;
+                }
+            }
             Partition::Enumerate => {
                 if let Some(&i) = real.first() {
                     let v = self.var(i);

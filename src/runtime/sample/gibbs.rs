@@ -230,6 +230,31 @@ pub(super) fn draw_index(
     weights.iter().rposition(|w| *w > 0.0)
 }
 
+/// What a Gibbs chain of `chains` evaluates and draws besides its variables: whether it runs
+/// on the raw energy (every discrete latent it does not name is summed out in closed form),
+/// and then those latents with their element counts, sampled alongside; else `(false, [])`
+/// and the chain runs on the free energy.
+pub(super) fn alongside(chains: &Chains) -> (bool, Vec<(VarId, usize)>) {
+    let model = &chains.code.model;
+    let sampled = |v: VarId| chains.vars.iter().any(|l| l.0 == v);
+    let latents: Vec<VarId> = model
+        .vars_of(Role::Latent)
+        .filter(|(_, v)| v.ty.is_discrete())
+        .map(|(id, _)| id)
+        .filter(|&id| !sampled(id))
+        .collect();
+    let closed = |id: VarId| matches!(model.var(id).elim, Some(Elim::MarginalClosed { .. }));
+    if latents.iter().all(|&id| closed(id)) {
+        let aux = latents
+            .iter()
+            .map(|&id| (id, model.var(id).ty.elements()))
+            .collect();
+        (true, aux)
+    } else {
+        (false, Vec::new())
+    }
+}
+
 /// `σ(−2β c)`: the probability of +1 for a sign coordinate whose energy changes by `2c` from
 /// −1 to +1, without overflow.
 fn plus_probability(c: f64, beta: f64) -> f64 {
@@ -257,25 +282,7 @@ pub(super) fn run(
     let width = chains.width.max(1);
     let model = std::sync::Arc::clone(&chains.code);
     let model = &model.model;
-    let sampled = |v: VarId| chains.vars.iter().any(|l| l.0 == v);
-    let latents: Vec<VarId> = model
-        .vars_of(Role::Latent)
-        .filter(|(_, v)| v.ty.is_discrete())
-        .map(|(id, _)| id)
-        .filter(|&id| !sampled(id))
-        .collect();
-    let closed = |id: VarId| matches!(model.var(id).elim, Some(Elim::MarginalClosed { .. }));
-    // The raw energy when every discrete latent is sampled (named, or closed and sampled
-    // alongside); else the free energy, site by site.
-    let raw_ok = latents.iter().all(|&id| closed(id));
-    let aux: Vec<(VarId, usize)> = if raw_ok {
-        latents
-            .iter()
-            .map(|&id| (id, model.var(id).ty.elements()))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let (raw_ok, aux) = alongside(chains);
     let samples_latents = !aux.is_empty()
         || chains
             .vars

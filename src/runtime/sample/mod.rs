@@ -167,6 +167,29 @@ impl Chains {
         &self.vars
     }
 
+    /// For `gibbs`: the log of the number of states a chain moves through — its variables'
+    /// and the closed-form latents it samples alongside — and whether its energies are the
+    /// raw energy of those states (else the free energy of its variables). What annealed
+    /// importance sampling starts from: the uniform distribution over those states.
+    pub fn gibbs_states(&self) -> (f64, bool) {
+        let model = &self.code.model;
+        let (raw, aux) = gibbs::alongside(self);
+        let log_count = |v: VarId, n: usize| {
+            let per = match &model.var(v).ty {
+                Ty::Class(k) => *k as f64,
+                _ => 2.0,
+            };
+            n as f64 * per.ln()
+        };
+        let total = self
+            .vars
+            .iter()
+            .map(|&(v, _, n)| log_count(v, n))
+            .sum::<f64>()
+            + aux.iter().map(|&(v, n)| log_count(v, n)).sum::<f64>();
+        (total, raw && !aux.is_empty())
+    }
+
     /// Whether the chains move by blocks through the batched step kernel.
     pub fn is_batched(&self) -> bool {
         self.batched.is_some()
