@@ -335,9 +335,10 @@ pub enum Partition {
     /// Midpoint quadrature on `points` cells per dimension of `[lo, hi]`, real outputs of at
     /// most [`MAX_GRID_DIMS`] elements in all, in the data's units.
     Grid { points: usize, lo: f64, hi: f64 },
-    /// Annealed importance sampling (Neal 2001) from the uniform distribution over discrete
-    /// outputs, `chains` runs of `steps` temperatures `β_t = t/steps`, one sweep of the model's
-    /// `gibbs` sampler at each: an unbiased estimate of `Z`, with a standard error.
+    /// Annealed importance sampling (Neal 2001), `chains` runs of `steps` temperatures
+    /// `β_t = t/steps`: from the uniform distribution over discrete outputs with one sweep of
+    /// the model's `gibbs` at each, or from `N(0, I)` over real ones with one step of its
+    /// `langevin`/`hmc`; an unbiased estimate of `Z`, with a standard error.
     Ais { chains: usize, steps: usize },
 }
 

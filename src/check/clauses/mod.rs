@@ -557,11 +557,13 @@ impl<'a> Checker<'a> {
         };
         let partition = match partition_decl {
             Some(d) => {
-                let gibbs = infer.as_ref().is_some_and(|g| {
-                    g.iter()
-                        .any(|g| matches!(g.method, InferMethod::Sample(Sampler::Gibbs { .. })))
+                let sampler = infer.as_ref().and_then(|g| {
+                    g.iter().find_map(|g| match &g.method {
+                        InferMethod::Sample(s) => Some(s.name()),
+                        _ => None,
+                    })
                 });
-                let p = self.partition(d, &outputs, gibbs);
+                let p = self.partition(d, &outputs, sampler);
                 ok &= p.is_some();
                 p
             }

@@ -21,7 +21,7 @@ impl<'a> Checker<'a> {
         &mut self,
         d: &ast::Decl,
         outputs: &[usize],
-        gibbs: bool,
+        sampler: Option<&'static str>,
     ) -> Option<Partition> {
         let DeclKind::Partition { method: m } = &d.kind else {
             unreachable!()
@@ -86,29 +86,33 @@ impl<'a> Checker<'a> {
             .collect();
         match p {
             Partition::Ais { .. } => {
-                if let Some(&i) = real.first() {
-                    let v = self.var(i);
+                // Discrete outputs anneal from the uniform distribution by `gibbs`, real ones
+                // from N(0, I) by `langevin` or `hmc`: the model's own sampler.
+                let want = if real.is_empty() {
+                    "gibbs"
+                } else {
+                    "langevin` or `hmc"
+                };
+                let fits = match sampler {
+                    Some("gibbs") => real.is_empty(),
+                    Some(_) => real.len() == outputs.len(),
+                    None => false,
+                };
+                if !fits {
+                    let found = sampler.map_or("none".to_string(), |s| format!("`{s}`"));
                     self.error(
                         Diagnostic::new(
                             Code::Partition,
                             m.name.span,
-                            format!("expected discrete outputs for `ais`, found `{}` of type `{}`", v.name, v.ty),
-                        )
-                        .label("annealing from the uniform distribution with `gibbs` transitions")
-                        .secondary(v.span, format!("`{}` is real", v.name))
-                        .help("ebmc anneals discrete outputs only for now: integrate real ones with `partition by grid(points = 200, lo = -4, hi = 4)`"),
-                    );
-                    return None;
-                }
-                if !gibbs {
-                    self.error(
-                        Diagnostic::new(
-                            Code::Partition,
-                            m.name.span,
-                            "expected `infer … by gibbs(…)` for `ais`, found none".to_string(),
+                            format!("expected `infer … by {want}(…)` for `ais`, found {found}"),
                         )
                         .label("`ais` moves its chains with the model's sampler")
-                        .help("add `infer v by gibbs(sweeps = 10)` naming every output"),
+                        .help(if real.is_empty() {
+                            "add `infer v by gibbs(sweeps = 10)` naming every output".to_string()
+                        } else {
+                            "add `infer y by hmc(steps = 100)` naming every output (all real)"
+                                .to_string()
+                        }),
                     );
                     return None;
                 }

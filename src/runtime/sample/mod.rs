@@ -93,6 +93,9 @@ pub struct Chains {
     width: usize,
     /// The batched step, when the model has one.
     batched: Option<Batched>,
+    /// `langevin`/`hmc` on `β_t E(y) + (1 − β_t) ½‖y‖²` instead of `E` (annealed importance
+    /// sampling from `N(0, I)`, [`Chains::anneal`]).
+    anneal: Option<f64>,
 }
 
 /// [`Entry::SampleStep`] bound: where each of its input ports comes from.
@@ -145,6 +148,7 @@ impl Chains {
             vars: layout,
             width,
             batched,
+            anneal: None,
         })
     }
 
@@ -188,6 +192,12 @@ impl Chains {
             .sum::<f64>()
             + aux.iter().map(|&(v, n)| log_count(v, n)).sum::<f64>();
         (total, raw && !aux.is_empty())
+    }
+
+    /// Makes `langevin` and `hmc` move on the geometric path between `N(0, I)` and the model,
+    /// `E_t(y) = β_t E(y) + (1 − β_t) ½‖y‖²`, at `β_t = t` (`None`: on `E` itself).
+    pub fn anneal(&mut self, t: Option<f64>) {
+        self.anneal = t;
     }
 
     /// Whether the chains move by blocks through the batched step kernel.
@@ -534,6 +544,16 @@ impl Evaluator<'_, '_, '_> {
                         )));
                     }
                     g[o..o + len].copy_from_slice(gv);
+                }
+            }
+        }
+        if let Some(t) = self.chains.anneal {
+            for r in 0..self.count {
+                let yr = &y[r * width..(r + 1) * width];
+                let q = 0.5 * yr.iter().map(|x| x * x).sum::<f64>();
+                e[r] = t * e[r] + (1.0 - t) * q;
+                for (gi, yi) in g[r * width..(r + 1) * width].iter_mut().zip(yr) {
+                    *gi = t * *gi + (1.0 - t) * yi;
                 }
             }
         }
