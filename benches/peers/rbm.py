@@ -16,6 +16,8 @@ distributions over images and the same P(v), and any likelihood-type score compa
 Scores, nats per image, mean over test images:
 * `pll_sklearn_def`: scikit-learn's `score_samples` — one coordinate i drawn per image, flipped to
   v̂, n · log σ(F(v̂) − F(v)), n = 64 — what ebmc's `pll` metric computes (its own draws);
+* `ebmc_nll_ais`: ebmc's test NLL with log Z by `partition by ais` (and its standard error);
+  scikit-learn has no partition function estimate to set beside it;
 * `pll_exact`: the same estimator's expectation over i, Σ_i log σ(F(v̂_i) − F(v)), which has
   no flip noise. For ebmc it is computed here from the saved weights (free energy of the ±1
   RBM, F(v) = −b·v − Σ_j log 2cosh(c_j + (vᵀW)_j)).
@@ -102,6 +104,10 @@ def main():
             header = table[-3].split()
             test = table[-1].split()
             ebmc_pll = float(test[1 + header.index("pll")])
+            ebmc_nll = float(test[1 + header.index("nll")]) if "nll" in header else float("nan")
+            ebmc_nll_se = (
+                float(test[1 + header.index("nll_se")]) if "nll_se" in header else float("nan")
+            )
             with open(out) as f:
                 lines = [int(r[0]) for r in list(csv.reader(f))[1:]]
             w = json.load(open(weights))
@@ -125,13 +131,14 @@ def main():
         r = {
             "seed": seed, "test_rows": len(held),
             "ebmc_pll": ebmc_pll, "ebmc_pll_exact": ebmc_exact, "ebmc_wall_s": ebmc_time,
+            "ebmc_nll_ais": ebmc_nll, "ebmc_nll_se": ebmc_nll_se,
             "sklearn_pll": sk_def, "sklearn_pll_exact": sk_exact, "sklearn_fit_s": sk_time,
         }
         results.append(r)
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}))
         sys.stdout.flush()
-    keys = ["ebmc_pll", "ebmc_pll_exact", "sklearn_pll", "sklearn_pll_exact", "ebmc_wall_s",
-            "sklearn_fit_s"]
+    keys = ["ebmc_pll", "ebmc_pll_exact", "sklearn_pll", "sklearn_pll_exact", "ebmc_nll_ais",
+            "ebmc_nll_se", "ebmc_wall_s", "sklearn_fit_s"]
     summary = {k: [round(float(np.mean([r[k] for r in results])), 3),
                    round(float(np.std([r[k] for r in results], ddof=1)) if len(results) > 1 else 0.0, 3)]
                for k in keys}
