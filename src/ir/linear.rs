@@ -7,7 +7,7 @@
 //! `grad` (`tests/layers.rs`). A linear map's coefficients are its transpose applied to 1,
 //! which needs only the transposes of the linear ops (`sum ↔ broadcast`, `slice ↔ pad`,
 //! `matvec ↔ vecmat`, …): the same rules as [`crate::grad`]'s for those ops, and no rule at all
-//! for the others, which is what makes this not a second differentiator. `tests/lower.rs`
+//! for the others, which is what makes this not a second differentiator. `tests/rbm.rs`
 //! checks the two agree on random affine programs.
 //!
 //! Invariants:
