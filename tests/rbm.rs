@@ -612,3 +612,58 @@ fn ebmc_sample_draws_an_rbm_with_a_closed_latent() {
     let (chi2, crit) = chi_square(&counts, &rbm_marginal());
     assert!(chi2 < crit, "chi-square {chi2}, critical {crit}");
 }
+
+/// `ir::coefficients` on random programs (`testing::random_ir`): for each real input `p`
+/// the program is affine in, the coefficients equal reverse mode's gradient at random points,
+/// and the program is affine indeed: `f(p + t) − f(p) = ⟨c, t⟩` for a random `t`.
+#[test]
+fn linear_coefficients_on_random_programs() {
+    let mut rng = Rng::new(77);
+    let mut affine = 0;
+    for _ in 0..600 {
+        let steps = 1 + rng.below(8);
+        let mut g = random_ir::program(&mut rng, steps);
+        let out = g.output("f").unwrap();
+        for (i, inp) in g.inputs.clone().iter().enumerate() {
+            if !matches!(inp.ty, Ty::Real(_)) {
+                continue;
+            }
+            let Some(z) = g.input_named(&inp.name) else {
+                continue;
+            };
+            let Ok(c) = ir::coefficients(&mut g, out, &[z]) else {
+                continue;
+            };
+            let rev = grad::vjp(&mut g, out, &[z])[0];
+            let mut h = g.clone();
+            h.set_output("lin", c[0]);
+            h.set_output("rev", rev);
+            let p = random_ir::inputs(&h, &mut rng);
+            let slots: Vec<&[f64]> = p.iter().map(|v| v.as_slice()).collect();
+            let Ok(v) = interp::eval_slots(&h, &slots) else {
+                continue;
+            };
+            let (a, b) = (v.output("lin").unwrap().to_vec(), v.output("rev").unwrap());
+            let f0 = v.scalar("f").unwrap();
+            if !f0.is_finite() || a.iter().any(|x| !x.is_finite()) {
+                continue;
+            }
+            for (x, y) in a.iter().zip(b) {
+                assert!(
+                    (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                    "{h}\n{a:?} vs {b:?}"
+                );
+            }
+            let t: Vec<f64> = (0..p[i].len()).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let mut q = p.clone();
+            q[i].iter_mut().zip(&t).for_each(|(x, d)| *x += d);
+            let slots: Vec<&[f64]> = q.iter().map(|v| v.as_slice()).collect();
+            let f1 = interp::eval_slots(&h, &slots).unwrap().scalar("f").unwrap();
+            let dot: f64 = a.iter().zip(&t).map(|(x, d)| x * d).sum();
+            let scale = f0.abs().max(f1.abs()).max(1.0);
+            assert!((f1 - f0 - dot).abs() <= 1e-9 * scale, "not affine: {h}");
+            affine += 1;
+        }
+    }
+    assert!(affine >= 100, "only {affine} affine (program, input) pairs");
+}
