@@ -8,7 +8,7 @@
 //! which needs only the transposes of the linear ops (`sum ↔ broadcast`, `slice ↔ pad`,
 //! `matvec ↔ vecmat`, …): the same rules as [`crate::grad`]'s for those ops, and no rule at all
 //! for the others, which is what makes this not a second differentiator. `tests/rbm.rs`
-//! checks the two agree on its models' energies at random points.
+//! checks the two agree on its models' energies and on random programs.
 //!
 //! Invariants:
 //! * the result never reads a node that depends on `z` (a linear op's transpose reads its
