@@ -461,7 +461,22 @@ fn cd_with_block_gibbs_trains_an_rbm() {
         csv += &(row.join(",") + "\n");
     }
     std::fs::write(dir.path().join("d.csv"), csv).unwrap();
-    let src = "model rbm {
+    // CD-1, and persistent chains (100 of them) moved by 5 sweeps a step: with 1 sweep they
+    // lag the weights at this rate (test NLL 3.48, measured); restarted at 5 % a step, 3.25.
+    for (negatives, bound) in [
+        ("gibbs(sweeps = 1)", entropy + 0.25),
+        (
+            "gibbs(sweeps = 5, persistent = 100, reinit = 0)",
+            entropy + 0.25,
+        ),
+        // Restarts from uniform noise keep the chains far from the model: only "it trains".
+        (
+            "gibbs(sweeps = 5, persistent = 100, reinit = 0.05)",
+            64f64.ln() - 0.5,
+        ),
+    ] {
+        let src = format!(
+            "model rbm {{
   output v : sign[6]
   latent h : sign[4] marginal(beta = 1)
   param  W : real[6, 4] ~ normal(0, 0.1)
@@ -469,38 +484,37 @@ fn cd_with_block_gibbs_trains_an_rbm() {
   param  c : real[4] = 0
   energy -dot(b, v) - dot(c, h) - dot(v, W @ h)
   infer v by gibbs(sweeps = 10)
-  loss cd negatives gibbs(sweeps = 1)
+  loss cd negatives {negatives}
   train by sgd(rate = 0.05, epochs = 30, batch = 10, seed = 3)
-  data \"d.csv\" { v = v0..v5 } split 0.8
+  data \"d.csv\" {{ v = v0..v5 }} split 0.8
   partition by enumerate
-}";
-    let path = dir.path().join("rbm.ebm");
-    std::fs::write(&path, src).unwrap();
-    let metrics = dir.path().join("m.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebmc"))
-        .args(["run", path.to_str().unwrap(), "--quiet", "--metrics"])
-        .arg(&metrics)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&metrics).unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let test = &json["test"];
-    let (nll, pll) = (test["nll"].as_f64().unwrap(), test["pll"].as_f64().unwrap());
-    // 600 test rows: the NLL's standard error is about sd(−log p)/√600 ≈ 0.06 nats. CD-1 is
-    // biased, so the bound is the entropy plus 0.25 nats — far below log 64 = 4.16, where an
-    // untrained (uniform) model sits.
-    eprintln!("test NLL {nll}, data entropy {entropy}, pll {pll}");
-    assert!(
-        nll < entropy + 0.25,
-        "test NLL {nll}, data entropy {entropy}"
-    );
-    assert!(pll.is_finite() && pll < 0.0, "pll {pll}");
+}}"
+        );
+        let path = dir.path().join("rbm.ebm");
+        std::fs::write(&path, src).unwrap();
+        let metrics = dir.path().join("m.json");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ebmc"))
+            .args(["run", path.to_str().unwrap(), "--quiet", "--metrics"])
+            .arg(&metrics)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&metrics).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let test = &json["test"];
+        let (nll, pll) = (test["nll"].as_f64().unwrap(), test["pll"].as_f64().unwrap());
+        eprintln!("{negatives}: test NLL {nll}, data entropy {entropy}, pll {pll}");
+        // 600 test rows: the NLL's standard error is about sd(−log p)/√600 ≈ 0.06 nats. CD-1
+        // is biased, so the bound is the entropy plus 0.25 nats — far below log 64 = 4.16,
+        // where an untrained (uniform) model sits.
+        assert!(nll < bound, "{negatives}: test NLL {nll}, bound {bound}");
+        assert!(pll.is_finite() && pll < 0.0, "pll {pll}");
+    }
 }
 
 // ---- `partition by ais` ----
