@@ -29,7 +29,11 @@ fn enumerated(m: &Model) -> Model {
     let mut m = m.clone();
     for v in &mut m.vars {
         if let Some(Elim::MarginalClosed { beta }) = v.elim {
-            v.elim = Some(Elim::Marginal { beta });
+            v.elim = Some(if beta.is_infinite() {
+                Elim::MinEnumerate
+            } else {
+                Elim::Marginal { beta }
+            });
         }
     }
     m
@@ -205,7 +209,8 @@ fn a_wide_latent_is_summed_in_closed_form() {
 }
 
 /// What the checker leaves to enumeration: latents that are not linear, coupled with each
-/// other, indexed by, or summed out before a `min` over a later latent.
+/// other, indexed by, or eliminated one way before a later latent eliminated the other
+/// (`min` and sum); and `min by enumerate` in closed form where it factorises.
 #[test]
 fn the_checker_closes_only_what_factorises() {
     let cases: &[(&str, &[&str])] = &[
@@ -214,7 +219,10 @@ fn the_checker_closes_only_what_factorises() {
         ("model m { output v : sign[3] latent h : sign marginal(beta = 1) param w : real[2] energy w[h] * sum(v) }", &[]),
         ("model m { output v : sign[3] latent g : sign[2] marginal(beta = 1) latent h : sign[2] marginal(beta = 1) param W : real[2, 2] energy -dot(g, W @ h) - sum(v) * sum(g) }", &["g"]),
         ("model m { output v : sign[3] latent h : sign[2] marginal(beta = 1) latent k : class[2] min by enumerate param W : real[3, 2] param w : real[2] energy -dot(v, W @ h) + w[k] * sum(h) }", &[]),
-        ("model m { output v : sign[3] latent h : sign[2] min by enumerate param W : real[3, 2] energy -dot(v, W @ h) }", &[]),
+        // `min` in closed form, E₀ − Σ|a_j|, and not when a later latent is summed out.
+        ("model m { output v : sign[3] latent h : sign[2] min by enumerate param W : real[3, 2] energy -dot(v, W @ h) }", &["h"]),
+        ("model m { output v : sign[3] latent h : sign[3] marginal(beta = inf) latent g : sign[2] marginal(beta = 1) param W : real[3, 3] param U : real[3, 2] energy -dot(v, W @ h) - dot(v, U @ g) }", &["g"]),
+        ("model m { output v : sign[3] latent h : sign[3] param W : real[3, 3] param w : real[2] latent k : class[2] marginal(beta = 1) energy -dot(v, W @ h) + w[k] * sum(v) }", &[]),
     ];
     for &(src, want) in cases {
         let m = model(src);

@@ -260,6 +260,10 @@ impl<'a> Checker<'a> {
                     (Ty::Sign(_), Some(Elim::Marginal { beta }), Role::Latent) => {
                         Some((VarId(i as u32), *beta))
                     }
+                    // `min by enumerate` (or `marginal(beta = inf)`): `E₀ − Σ_j |a_j|`.
+                    (Ty::Sign(_), Some(Elim::MinEnumerate), Role::Latent) => {
+                        Some((VarId(i as u32), f64::INFINITY))
+                    }
                     _ => None,
                 }
             })
@@ -295,7 +299,11 @@ impl<'a> Checker<'a> {
                     });
                     continue;
                 }
-                let later_min = self
+                // Closed latents go innermost: a later latent eliminated the other way (a
+                // `min` after a sum, or a sum after a `min`) would trade places with it.
+                let minimised = |e: &Option<Elim>| matches!(e, Some(Elim::MinEnumerate));
+                let z_min = beta.is_infinite();
+                let later = self
                     .vars
                     .iter()
                     .enumerate()
@@ -304,14 +312,19 @@ impl<'a> Checker<'a> {
                         let v = v.as_ref()?;
                         (v.role == Role::Latent
                             && v.ty.is_discrete()
-                            && matches!(v.elim, Some(Elim::MinEnumerate)))
-                        .then_some((i, v.span))
+                            && minimised(&v.elim) != z_min)
+                            .then_some((i, v.span))
                     });
-                if let Some((_, span)) = later_min {
+                if let Some((_, span)) = later {
+                    let why = if z_min {
+                        "a latent declared after it is summed out, and the closed form minimises this one first"
+                    } else {
+                        "a latent declared after it is minimised, and the closed form sums this one out first"
+                    };
                     refused.push(NotClosed {
                         latent: z,
                         at: span,
-                        why: "a latent declared after it is minimised, and the closed form sums this one out first".into(),
+                        why: why.into(),
                     });
                     continue;
                 }

@@ -99,7 +99,8 @@ pub enum Elim {
     Marginal { beta: f64 },
     /// `marginal(beta)` of a `sign` latent the energy is affine in (with every other latent in
     /// closed form, and no term coupling two of their coordinates): the same sum in closed
-    /// form, `E₀ − 1/β Σ_j log 2cosh(β a_j)` (spec section 13), O(n) for any `n`.
+    /// form, `E₀ − 1/β Σ_j log 2cosh(β a_j)` (spec section 13), O(n) for any `n`; with
+    /// `beta = inf` (`min by enumerate`), the minimum `E₀ − Σ_j |a_j|`.
     MarginalClosed { beta: f64 },
 }
 

@@ -567,6 +567,14 @@ impl<'m> Lower<'m> {
                 unreachable!("closed latents are MarginalClosed")
             };
             self.g.set_span(var.span);
+            if beta.is_infinite() {
+                // min over z_j = ±1 of c_j z_j is −|c_j|.
+                let a = self.g.unary(Unary::Abs, c);
+                let s = self.g.sum(a);
+                let t = self.g.neg(s);
+                f = self.g.add2(f, t);
+                continue;
+            }
             let lin = self.g.sum(c);
             let two_bc = self.g.scale(2.0 * beta, c);
             let sp = self.g.unary(Unary::Softplus, two_bc);

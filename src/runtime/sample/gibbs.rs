@@ -243,7 +243,8 @@ pub(super) fn alongside(chains: &Chains) -> (bool, Vec<(VarId, usize)>) {
         .map(|(id, _)| id)
         .filter(|&id| !sampled(id))
         .collect();
-    let closed = |id: VarId| matches!(model.var(id).elim, Some(Elim::MarginalClosed { .. }));
+    // A minimised latent (β = ∞) is no random variable to draw.
+    let closed = |id: VarId| matches!(model.var(id).elim, Some(Elim::MarginalClosed { beta }) if beta.is_finite());
     if latents.iter().all(|&id| closed(id)) {
         let aux = latents
             .iter()
