@@ -105,6 +105,7 @@ codes! {
     LossNeedsDensity = "E0442", "loss that needs a density model";
     Partition = "E0443", "partition a model cannot take";
     LossRealLatent = "E0444", "loss that cannot eliminate a real latent";
+    LatentNotFactorised = "E0445", "sign latent that neither factorises nor can be enumerated";
     // Warnings.
     Unused = "W0001", "unused declaration";
     Collapse = "W0002", "loss can collapse the energy";

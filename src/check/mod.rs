@@ -208,6 +208,7 @@ impl<'a> Checker<'a> {
             }
         }
         let energy = self.check_energy();
+        self.closed_marginals(&energy);
         let mut clauses = self.check_clauses();
         if let Some(c) = &mut clauses {
             self.gibbs_blocks(&energy, c);
@@ -602,7 +603,7 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        if !self.enumerable(&vars) {
+        if !self.enumerable(&vars, &clauses) {
             return None;
         }
         let consts = self
@@ -630,11 +631,31 @@ impl<'a> Checker<'a> {
     /// Whether lowering can enumerate what it must: every answer when all outputs are
     /// discrete, and every combination of the class and sign latents it eliminates. Each is at
     /// most [`MAX_ANSWERS`]; otherwise `E0211` at the first variable, the others beside it.
-    fn enumerable(&mut self, vars: &[Var]) -> bool {
-        let outputs: Vec<&Var> = vars.iter().filter(|v| v.role == Role::Output).collect();
+    ///
+    /// Discrete outputs are not enumerated when nothing asks for their answers: a `gibbs`
+    /// sampler draws them, the loss is `cd` (its ȳ a sample) or none, and the partition is
+    /// not by enumeration (an RBM's `sign[64]` visible layer).
+    fn enumerable(&mut self, vars: &[Var], clauses: &clauses::Clauses) -> bool {
+        let sampled = clauses
+            .infer
+            .iter()
+            .any(|g| matches!(g.method, InferMethod::Sample(Sampler::Gibbs { .. })))
+            && clauses
+                .loss
+                .as_ref()
+                .is_none_or(|l| matches!(l.kind, LossKind::Cd { .. }))
+            && !matches!(clauses.partition, Some(Partition::Enumerate));
+        let outputs: Vec<&Var> = vars
+            .iter()
+            .filter(|v| v.role == Role::Output && !sampled)
+            .collect();
         let latents: Vec<&Var> = vars
             .iter()
-            .filter(|v| v.role == Role::Latent && v.ty.is_discrete())
+            .filter(|v| {
+                v.role == Role::Latent
+                    && v.ty.is_discrete()
+                    && !matches!(v.elim, Some(Elim::MarginalClosed { .. }))
+            })
             .collect();
         let enumerated = if outputs.iter().all(|v| v.ty.is_discrete()) {
             outputs

@@ -97,6 +97,11 @@ pub enum Elim {
     MinEnumerate,
     /// `marginal(beta)` with finite β, for class latents: `−1/β log Σ_z exp(−β E)`.
     Marginal { beta: f64 },
+    /// `marginal(beta)` of a `sign` latent the energy is affine in (with every other latent in
+    /// closed form, and no term coupling two of their coordinates): the same sum in closed
+    /// form, `E₀ − 1/β Σ_j log 2cosh(β a_j)` (spec section 13), O(n) for any `n`; with
+    /// `beta = inf` (`min by enumerate`), the minimum `E₀ − Σ_j |a_j|`.
+    MarginalClosed { beta: f64 },
 }
 
 /// A parameter's initial value.
@@ -331,6 +336,11 @@ pub enum Partition {
     /// Midpoint quadrature on `points` cells per dimension of `[lo, hi]`, real outputs of at
     /// most [`MAX_GRID_DIMS`] elements in all, in the data's units.
     Grid { points: usize, lo: f64, hi: f64 },
+    /// Annealed importance sampling (Neal 2001), `chains` runs of `steps` temperatures
+    /// `β_t = t/steps`: from the uniform distribution over discrete outputs with one sweep of
+    /// the model's `gibbs` at each, or from `N(0, I)` over real ones with one step of its
+    /// `langevin`/`hmc`; an unbiased estimate of `Z`, with a standard error.
+    Ais { chains: usize, steps: usize },
 }
 
 /// The most output elements `partition by grid` integrates over.

@@ -128,6 +128,10 @@ pub enum Entry {
     /// chains. From the stage values of [`Entry::InferPrepare`] (per chain) when inference
     /// stages, else from the inputs (per chain).
     SampleStep,
+    /// `E(x, y, z)` with every latent an input, and `∂E/∂v` of each `sign` output and latent
+    /// the energy is affine in ([`ir::coefficients`]): the conditional of every coordinate of
+    /// such a block at once, `P(v_j = +1 | rest) = σ(−2β ∂E/∂v_j)`, for `gibbs`.
+    GibbsFields,
 }
 
 impl Entry {
@@ -146,6 +150,7 @@ impl Entry {
             Entry::InferPrepareBatch => "infer_prepare_batch",
             Entry::LossBatch => "loss_batch",
             Entry::SampleStep => "sample_step",
+            Entry::GibbsFields => "gibbs_fields",
         }
     }
 }
@@ -313,6 +318,9 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
     if let Some(a) = program.answers {
         graphs.push((Entry::Answers, a));
     }
+    if needs_gibbs(model) {
+        graphs.push((Entry::GibbsFields, gibbs_fields(model, &program.energy)));
+    }
     if let Some(l) = &grad::finish_loss(model, program.loss) {
         let batched = loss_batches(model)
             .then(|| ir::batch(l, "loss", BATCH))
@@ -346,6 +354,39 @@ pub fn needs_sample_step(model: &Model) -> bool {
         || model.loss.as_ref().is_some_and(|l| {
             matches!(&l.negatives, Some(crate::check::Negatives::Sample { sampler, .. }) if gradient(sampler))
         })
+}
+
+/// Whether the model draws discrete variables by `gibbs` (its `infer`, or `cd`'s negatives).
+pub fn needs_gibbs(model: &Model) -> bool {
+    let gibbs = |s: &Sampler| matches!(s, Sampler::Gibbs { .. });
+    model.infer.iter().any(|g| matches!(&g.method, InferMethod::Sample(s) if gibbs(s)))
+        || model.loss.as_ref().is_some_and(|l| {
+            matches!(&l.negatives, Some(crate::check::Negatives::Sample { sampler, .. }) if gibbs(sampler))
+        })
+}
+
+/// The graph of [`Entry::GibbsFields`]: the energy with a `grad.NAME` output for each `sign`
+/// output or latent it is affine in. A variable the IR's linear ops do not reach linearly (a
+/// product of two of its coordinates, an index by it) gets none, and `gibbs` evaluates the
+/// energy at each of its values instead.
+fn gibbs_fields(model: &Model, energy: &Graph) -> Graph {
+    let mut g = energy.clone();
+    let Some(out) = g.output("energy") else {
+        return g;
+    };
+    for v in &model.vars {
+        if !matches!(v.role, Role::Output | Role::Latent) || !matches!(v.ty, Ty::Sign(_)) {
+            continue;
+        }
+        let Some(node) = g.input_named(&v.name) else {
+            continue;
+        };
+        if let Ok(c) = ir::coefficients(&mut g, out, &[node]) {
+            g.set_output(grad::grad_name(&v.name), c[0]);
+        }
+    }
+    ir::debug_verify(&g, "compile::gibbs_fields");
+    ir::simplify(&g)
 }
 
 /// Whether nothing of the loss is left for the runtime to supply per example: no latent

@@ -109,6 +109,14 @@ pub fn answers(model: &Model) -> Result<Option<Graph>, LowerError> {
     if outs.is_empty() || outs.iter().any(|&o| !model.var(o).ty.is_discrete()) {
         return Ok(None);
     }
+    // Too many to enumerate: the checker allowed it only where nothing needs the answers
+    // (the outputs are sampled).
+    let count = outs
+        .iter()
+        .try_fold(1usize, |acc, &o| acc.checked_mul(model.var(o).ty.states()?));
+    if count.is_none_or(|c| c > MAX_ANSWERS) {
+        return Ok(None);
+    }
     let mut l = Lower::new(model);
     let vars = l.declare(
         |v| !eliminated(model, v) && model.var(v).role != Role::Output,
@@ -139,7 +147,10 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
     let outs = outputs(model);
     let discrete = !outs.is_empty() && outs.iter().all(|&o| model.var(o).ty.is_discrete());
     let needs_answers = kind.uses_point() || kind.sums_answers();
-    if kind.is_density_loss() && discrete {
+    // `cd` on discrete outputs (`negatives gibbs`): ȳ is a model sample the runtime draws, as
+    // for real outputs, not the enumerated most offending answer.
+    let sampled = matches!(kind, LossKind::Cd { .. });
+    if kind.is_density_loss() && discrete && !sampled {
         return Err(LowerError {
             message: format!(
                 "loss `{}` moves real outputs, which a discrete output does not allow",
@@ -155,7 +166,7 @@ pub fn loss(model: &Model) -> Result<Option<Graph>, LowerError> {
     let mut neg_points = vars.clone();
     let (e_pos, e_neg, all) = if !needs_answers {
         (l.free(&vars)?, None, None)
-    } else if discrete {
+    } else if discrete && !sampled {
         let es = l.enumerate(&vars, &outs)?;
         l.g.set_span(loss.span);
         let k = l.g.shape(es).len() as u32;
@@ -368,6 +379,10 @@ fn values(ty: &Ty) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// The bits of the NaN that stands for a latent marginalised in closed form while its
+/// coefficients are found ([`Lower::close`]); the latent's position is added to them.
+const PLACEHOLDER: u64 = 0x7ff8_e6bc_0000_0000;
+
 /// A placeholder for variables a scope does not bind; reading one is a lowering bug.
 const NONE: NodeId = NodeId(u32::MAX);
 
@@ -452,13 +467,14 @@ impl<'m> Lower<'m> {
         it.fold(first, |acc, t| self.g.add2(acc, t))
     }
 
-    /// The free energy with `vars` bound: discrete latents eliminated one after another.
+    /// The free energy with `vars` bound: discrete latents eliminated one after another, the
+    /// ones in closed form ([`Elim::MarginalClosed`]) last, innermost (see [`Lower::close`]).
     fn free(&mut self, vars: &[NodeId]) -> Result<NodeId, LowerError> {
         let m = self.m;
-        let latents: Vec<VarId> = (0..m.vars.len() as u32)
+        let (closed, latents): (Vec<VarId>, Vec<VarId>) = (0..m.vars.len() as u32)
             .map(VarId)
             .filter(|&v| eliminated(m, v))
-            .collect();
+            .partition(|&v| matches!(m.var(v).elim, Some(Elim::MarginalClosed { .. })));
         // Every combination of the latents' values is a copy of the energy: 30 `class[2]`
         // latents made 2^30 of them (the command ran until memory ran out).
         let count = latents
@@ -472,20 +488,24 @@ impl<'m> Lower<'m> {
                 span: m.var(latents[0]).span,
             });
         }
-        self.eliminate(vars.to_vec(), &latents)
+        self.eliminate(vars.to_vec(), &latents, &closed)
     }
 
-    fn eliminate(&mut self, vars: Vec<NodeId>, latents: &[VarId]) -> Result<NodeId, LowerError> {
+    fn eliminate(
+        &mut self,
+        vars: Vec<NodeId>,
+        latents: &[VarId],
+        closed: &[VarId],
+    ) -> Result<NodeId, LowerError> {
         let Some((&z, rest)) = latents.split_first() else {
-            let mut scope = Scope::new(self.m, vars);
-            return Ok(self.total(&mut scope));
+            return self.close(vars, closed);
         };
         let var = self.m.var(z);
         let mut es = Vec::new();
         for k in values(&var.ty) {
             let mut v = vars.clone();
             v[z.0 as usize] = self.value(&var.ty, &k);
-            es.push(self.eliminate(v, rest)?);
+            es.push(self.eliminate(v, rest, closed)?);
         }
         self.g.set_span(var.span);
         let stacked = self.g.add(Op::Stack(es));
@@ -497,6 +517,73 @@ impl<'m> Lower<'m> {
             }
             _ => self.g.reduce(Reduce::Min, stacked),
         })
+    }
+
+    /// The energy with the `closed` sign latents marginalised in closed form (spec section
+    /// 13). The checker proved the energy affine in them jointly, `E = E₀ + Σ_j c_j z_j` with
+    /// `E₀` (the energy at `z = 0`) and `c = ∂E/∂z` free of every closed `z`, so the sum over
+    /// `z ∈ {±1}^n` factorises:
+    /// `−1/β log Σ_z e^{−βE} = E₀ − 1/β Σ_j log 2cosh(β c_j)`, and `log 2cosh(x) = softplus(2x) − x`
+    /// keeps it finite for any `c`: `F = E₀ + Σ_j c_j − 1/β Σ_j softplus(2β c_j)`.
+    ///
+    /// `c` comes from [`super::linear::coefficients`] over the energy lowered with each closed
+    /// latent bound to a placeholder (a broadcast NaN of its own payload, which nothing else
+    /// is): the coefficients never read the placeholder, which is then dead and pruned.
+    fn close(&mut self, vars: Vec<NodeId>, closed: &[VarId]) -> Result<NodeId, LowerError> {
+        if closed.is_empty() {
+            let mut scope = Scope::new(self.m, vars);
+            return Ok(self.total(&mut scope));
+        }
+        let mut at_zero = vars.clone();
+        let mut at_z = vars;
+        let mut holders = Vec::new();
+        for (k, &z) in closed.iter().enumerate() {
+            let var = self.m.var(z);
+            let shape = var.ty.shape().cloned().unwrap_or_default();
+            self.g.set_span(var.span);
+            let nan = self.g.constant(f64::from_bits(PLACEHOLDER | k as u64));
+            let holder = self.g.broadcast(nan, &shape);
+            at_z[z.0 as usize] = holder;
+            at_zero[z.0 as usize] = self.g.zeros(&shape);
+            holders.push(holder);
+        }
+        let e = self.total(&mut Scope::new(self.m, at_z));
+        let e0 = self.total(&mut Scope::new(self.m, at_zero));
+        let cs = super::linear::coefficients(&mut self.g, e, &holders).map_err(|n| LowerError {
+            message: format!(
+                "the energy is not affine in the sign latents marginalised in closed form ({})",
+                closed
+                    .iter()
+                    .map(|&z| format!("`{}`", self.m.var(z).name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            span: self.g.span(n),
+        })?;
+        let mut f = e0;
+        for (&z, c) in closed.iter().zip(cs) {
+            let var = self.m.var(z);
+            let Some(Elim::MarginalClosed { beta }) = var.elim else {
+                unreachable!("closed latents are MarginalClosed")
+            };
+            self.g.set_span(var.span);
+            if beta.is_infinite() {
+                // min over z_j = ±1 of c_j z_j is −|c_j|.
+                let a = self.g.unary(Unary::Abs, c);
+                let s = self.g.sum(a);
+                let t = self.g.neg(s);
+                f = self.g.add2(f, t);
+                continue;
+            }
+            let lin = self.g.sum(c);
+            let two_bc = self.g.scale(2.0 * beta, c);
+            let sp = self.g.unary(Unary::Softplus, two_bc);
+            let sp = self.g.sum(sp);
+            let sp = self.g.scale(-1.0 / beta, sp);
+            let t = self.g.add2(lin, sp);
+            f = self.g.add2(f, t);
+        }
+        Ok(f)
     }
 
     /// The free energies of every combination of values of the discrete `outs`, as a vector.

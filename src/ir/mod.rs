@@ -30,6 +30,7 @@
 //! this file holds the [`Graph`] itself: its storage, hash-consing, builders and costs.
 
 mod batch;
+mod linear;
 mod lower;
 mod ops;
 mod parse;
@@ -40,6 +41,7 @@ mod stage;
 mod verify;
 
 pub use batch::{batch, batch_rows};
+pub use linear::coefficients;
 pub use lower::{answers, build, energy, free_energy, loss, LowerError, Program, MAX_ANSWERS};
 pub use ops::{Binary, Bits, Cmp, InputInfo, InputKind, NodeId, Op, Reduce, Unary};
 pub use parse::{parse, ParseError};

@@ -60,10 +60,21 @@ fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
             map.insert("rmse".into(), number(rmse));
             map.insert("r2".into(), r2.map_or(Value::Null, number));
         }
-        OutputMetrics::Density { energy, nll } => {
+        OutputMetrics::Density {
+            energy,
+            nll,
+            nll_se,
+            pll,
+        } => {
             map.insert("energy".into(), number(energy));
             if let Some(nll) = nll {
                 map.insert("nll".into(), number(nll));
+            }
+            if let Some(se) = nll_se {
+                map.insert("nll_se".into(), number(se));
+            }
+            if let Some(pll) = pll {
+                map.insert("pll".into(), number(pll));
             }
         }
     }
@@ -85,6 +96,8 @@ fn metrics_from(map: &Map<String, Value>) -> Option<OutputMetrics> {
         return Some(OutputMetrics::Density {
             energy,
             nll: get("nll"),
+            nll_se: get("nll_se"),
+            pll: get("pll"),
         });
     }
     // `r2` is `null` where it is undefined (the targets did not vary).

@@ -218,8 +218,16 @@ pub enum OutputMetrics {
         r2: Option<f64>,
     },
     /// A density model's rows, all outputs together (spec section 13): the mean energy and,
-    /// with `partition by`, the mean `−log P(y_i)` in nats ([`super::density`]).
-    Density { energy: f64, nll: Option<f64> },
+    /// with `partition by`, the mean `−log P(y_i)` in nats ([`super::density`]); when every
+    /// output is a `sign`, the pseudo-log-likelihood in nats per row
+    /// ([`super::density::pseudo_log_likelihood`]).
+    Density {
+        energy: f64,
+        nll: Option<f64>,
+        /// The standard error of `nll` when `log Z` is an estimate (`partition by ais`).
+        nll_se: Option<f64>,
+        pll: Option<f64>,
+    },
 }
 
 impl OutputMetrics {
@@ -263,10 +271,21 @@ impl OutputMetrics {
                 map.insert("rmse".into(), number(rmse));
                 map.insert("r2".into(), r2.map_or(Value::Null, number));
             }
-            OutputMetrics::Density { energy, nll } => {
+            OutputMetrics::Density {
+                energy,
+                nll,
+                nll_se,
+                pll,
+            } => {
                 map.insert("energy".into(), number(energy));
                 if let Some(nll) = nll {
                     map.insert("nll".into(), number(nll));
+                }
+                if let Some(se) = nll_se {
+                    map.insert("nll_se".into(), number(se));
+                }
+                if let Some(pll) = pll {
+                    map.insert("pll".into(), number(pll));
                 }
             }
         }
@@ -393,10 +412,18 @@ impl Report {
                             header.push(format!("{prefix}rmse"));
                             header.push(format!("{prefix}r2"));
                         }
-                        OutputMetrics::Density { nll, .. } => {
+                        OutputMetrics::Density {
+                            nll, nll_se, pll, ..
+                        } => {
                             header.push("energy".into());
                             if nll.is_some() {
                                 header.push("nll".into());
+                            }
+                            if nll_se.is_some() {
+                                header.push("nll_se".into());
+                            }
+                            if pll.is_some() {
+                                header.push("pll".into());
                             }
                         }
                     }
@@ -419,9 +446,16 @@ impl Report {
                                 cells.push(fmt(rmse));
                                 cells.push(r2.map_or_else(|| "undefined".to_string(), fmt));
                             }
-                            OutputMetrics::Density { energy, nll } => {
+                            OutputMetrics::Density {
+                                energy,
+                                nll,
+                                nll_se,
+                                pll,
+                            } => {
                                 cells.push(fmt(energy));
                                 cells.extend(nll.map(fmt));
+                                cells.extend(nll_se.map(fmt));
+                                cells.extend(pll.map(fmt));
                             }
                         }
                     }

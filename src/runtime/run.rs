@@ -743,16 +743,34 @@ fn evaluate(
     let mut kept = Vec::new();
     if density {
         let energy = super::density::mean_energy(s, set)?;
-        let nll = match &model.partition {
+        let (nll, nll_se) = match &model.partition {
             Some(part) if set.rows() > 0 => {
-                Some(energy + super::density::log_partition(s, part, Some(loaded))?)
+                let (log_z, se) = super::density::log_partition_se(s, part, Some(loaded))?;
+                (Some(energy + log_z), se)
             }
-            _ => None,
+            _ => (None, None),
+        };
+        let signs = outputs
+            .iter()
+            .all(|o| matches!(model.var(*o).ty, Ty::Sign(_)));
+        let pll = if signs && set.rows() > 0 {
+            Some(super::density::pseudo_log_likelihood(
+                s,
+                set,
+                &mut Rng::new(seed ^ 0x911),
+            )?)
+        } else {
+            None
         };
         if set.rows() > 0 {
             metrics.push((
                 "density".to_string(),
-                OutputMetrics::Density { energy, nll },
+                OutputMetrics::Density {
+                    energy,
+                    nll,
+                    nll_se,
+                    pll,
+                },
             ));
         }
     }

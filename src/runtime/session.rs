@@ -253,7 +253,8 @@ impl Bound {
             | Entry::Grad
             | Entry::InferGrad
             | Entry::InferStep
-            | Entry::SampleStep => Output::Energy,
+            | Entry::SampleStep
+            | Entry::GibbsFields => Output::Energy,
         };
         let mut value = None;
         let mut grads = vec![None; params.len()];
@@ -692,9 +693,11 @@ impl Session {
                 Entry::Energy | Entry::Grad => false,
                 Entry::InferGrad => !staged,
                 Entry::LossGrad | Entry::LossGradBatch => true,
-                Entry::Loss | Entry::LossBatch | Entry::InferPrepareBatch | Entry::SampleStep => {
-                    !training_only
-                }
+                Entry::Loss
+                | Entry::LossBatch
+                | Entry::InferPrepareBatch
+                | Entry::SampleStep
+                | Entry::GibbsFields => !training_only,
                 Entry::Answers | Entry::InferPrepare | Entry::InferStep => {
                     !training_only || !batched
                 }

@@ -584,7 +584,11 @@ impl StepNegatives {
                             cd.picked.push(i);
                             let row = &mut self.values[k * w..(k + 1) * w];
                             if rng.uniform() < reinit {
-                                init_row(&cd.sampler, row, rng);
+                                if matches!(cd.sampler, Sampler::Gibbs { .. }) {
+                                    uniform_row(s.model(), &self.layout, row, rng);
+                                } else {
+                                    init_row(&cd.sampler, row, rng);
+                                }
                             } else {
                                 row.copy_from_slice(&cd.buffer[i * w..(i + 1) * w]);
                             }
@@ -606,6 +610,25 @@ impl StepNegatives {
             }
         }
         Ok(())
+    }
+}
+
+/// A `gibbs` chain's fresh start: every discrete coordinate uniform over its values, as
+/// `gibbs(init = uniform)` starts.
+fn uniform_row(
+    model: &crate::check::Model,
+    layout: &[(VarId, usize, usize)],
+    row: &mut [f64],
+    rng: &mut Rng,
+) {
+    for &(v, o, n) in layout {
+        for x in &mut row[o..o + n] {
+            *x = match model.var(v).ty {
+                crate::types::Ty::Class(k) => rng.below(k as u64) as f64,
+                _ if rng.below(2) == 0 => -1.0,
+                _ => 1.0,
+            };
+        }
     }
 }
 

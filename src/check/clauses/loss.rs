@@ -255,7 +255,10 @@ impl<'a> Checker<'a> {
     ) -> bool {
         let inputs = self.var_indices(Role::Input);
         let density = inputs.is_empty();
-        if kind.is_density_loss() {
+        // `cd` draws discrete outputs by `gibbs` (an RBM's CD-k); the other density losses
+        // move or perturb real ones.
+        let gibbs = negatives.is_some_and(|n| n.name.name == "gibbs");
+        if kind.is_density_loss() && !(gibbs && matches!(kind, LossKind::Cd { .. })) {
             if let Some(&i) = outputs.iter().find(|&&i| self.var(i).ty.is_discrete()) {
                 let v = self.var(i);
                 self.error(
@@ -271,7 +274,7 @@ impl<'a> Checker<'a> {
                     )
                     .label(format!("`{}` moves or perturbs real outputs", kind.name()))
                     .secondary(v.span, format!("`{}` is discrete", v.name))
-                    .help("train discrete outputs by `nll` (exact: every answer is enumerated)"),
+                    .help("train discrete outputs by `nll` (exact: every answer is enumerated), or by `cd` with `negatives gibbs(sweeps = 1)`"),
                 );
                 return false;
             }
@@ -352,8 +355,8 @@ impl<'a> Checker<'a> {
     /// `negatives langevin(…) | hmc(…)` of `cd`: the sampler's own arguments, and
     /// `persistent = N`, `reinit = 0.05` for a persistent buffer of chains.
     fn sample_negatives(&mut self, n: &ast::Method, outputs: &[usize]) -> Option<Negatives> {
-        if !matches!(n.name.name.as_str(), "langevin" | "hmc") {
-            self.unknown_method(n, "sampler for `cd`", &["langevin", "hmc"]);
+        if !matches!(n.name.name.as_str(), "langevin" | "hmc" | "gibbs") {
+            self.unknown_method(n, "sampler for `cd`", &["langevin", "hmc", "gibbs"]);
             return None;
         }
         let is_chain_arg = |a: &ast::Arg| {

@@ -115,6 +115,7 @@ pub fn methods() -> Vec<MethodInfo> {
         m(Clause::Marginal, "marginal", elim::MARGINAL, false),
         m(Clause::Partition, "enumerate", &[], false),
         m(Clause::Partition, "grid", partition::GRID, false),
+        m(Clause::Partition, "ais", partition::AIS, false),
     ]);
     all
 }
@@ -556,7 +557,13 @@ impl<'a> Checker<'a> {
         };
         let partition = match partition_decl {
             Some(d) => {
-                let p = self.partition(d, &outputs);
+                let sampler = infer.as_ref().and_then(|g| {
+                    g.iter().find_map(|g| match &g.method {
+                        InferMethod::Sample(s) => Some(s.name()),
+                        _ => None,
+                    })
+                });
+                let p = self.partition(d, &outputs, sampler);
                 ok &= p.is_some();
                 p
             }

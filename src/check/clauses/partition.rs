@@ -5,6 +5,11 @@
 
 use super::*;
 
+pub(super) const AIS: &[ArgSpec] = &[
+    arg("chains", Range::Int(2), Some(100.0)),
+    arg("steps", Range::Int(1), Some(1000.0)),
+];
+
 pub(super) const GRID: &[ArgSpec] = &[
     arg("points", Range::Int(1), Some(200.0)),
     arg("lo", Range::Any, Some(-4.0)),
@@ -12,7 +17,12 @@ pub(super) const GRID: &[ArgSpec] = &[
 ];
 
 impl<'a> Checker<'a> {
-    pub(super) fn partition(&mut self, d: &ast::Decl, outputs: &[usize]) -> Option<Partition> {
+    pub(super) fn partition(
+        &mut self,
+        d: &ast::Decl,
+        outputs: &[usize],
+        sampler: Option<&'static str>,
+    ) -> Option<Partition> {
         let DeclKind::Partition { method: m } = &d.kind else {
             unreachable!()
         };
@@ -42,8 +52,15 @@ impl<'a> Checker<'a> {
                 }
                 Partition::Grid { points, lo, hi }
             }
+            "ais" => {
+                let a = self.args(m, AIS, false)?;
+                Partition::Ais {
+                    chains: a.values[0] as usize,
+                    steps: a.values[1] as usize,
+                }
+            }
             _ => {
-                self.unknown_method(m, "partition", &["enumerate", "grid"]);
+                self.unknown_method(m, "partition", &["enumerate", "grid", "ais"]);
                 return None;
             }
         };
@@ -68,6 +85,38 @@ impl<'a> Checker<'a> {
             .filter(|&i| !self.var(i).ty.is_discrete())
             .collect();
         match p {
+            Partition::Ais { .. } => {
+                // Discrete outputs anneal from the uniform distribution by `gibbs`, real ones
+                // from N(0, I) by `langevin` or `hmc`: the model's own sampler.
+                let want = if real.is_empty() {
+                    "gibbs"
+                } else {
+                    "langevin` or `hmc"
+                };
+                let fits = match sampler {
+                    Some("gibbs") => real.is_empty(),
+                    Some(_) => real.len() == outputs.len(),
+                    None => false,
+                };
+                if !fits {
+                    let found = sampler.map_or("none".to_string(), |s| format!("`{s}`"));
+                    self.error(
+                        Diagnostic::new(
+                            Code::Partition,
+                            m.name.span,
+                            format!("expected `infer … by {want}(…)` for `ais`, found {found}"),
+                        )
+                        .label("`ais` moves its chains with the model's sampler")
+                        .help(if real.is_empty() {
+                            "add `infer v by gibbs(sweeps = 10)` naming every output".to_string()
+                        } else {
+                            "add `infer y by hmc(steps = 100)` naming every output (all real)"
+                                .to_string()
+                        }),
+                    );
+                    return None;
+                }
+            }
             Partition::Enumerate => {
                 if let Some(&i) = real.first() {
                     let v = self.var(i);

@@ -7,11 +7,25 @@
 //! is redrawn as one block: its coordinates are conditionally independent given the rest, so
 //! every coordinate's conditional is taken at the same state and all are drawn together.
 //!
-//! Each chain draws from its own generator; chains are independent and run one after another
-//! on the session's free energy.
+//! A block whose conditionals the compiler derived ([`Entry::GibbsFields`]: `c = ∂E/∂v` of a
+//! `sign` variable the energy is affine in) is drawn from one call: `E` changes by `2 c_j` when
+//! `v_j` goes from −1 to +1, so `P(v_j = +1 | rest) = σ(−2β c_j)`. Other blocks evaluate the
+//! energy at each value of each coordinate.
+//!
+//! `sign` latents summed out in closed form ([`Elim::MarginalClosed`]) are sampled alongside
+//! (spec section 13): each sweep first redraws them given the rest (`z | y`, one block: the
+//! checker proved the energy affine in them), then the sampled variables given them
+//! (`y | z`), on the energy with the latents as inputs. Both steps are exact conditionals of
+//! the joint `P(y, z) ∝ exp(−β E)`, so they leave it, and its marginal `P(y) ∝ exp(−β F(y))`,
+//! invariant: an RBM's block Gibbs sampler (CD-k's negatives when a `cd` loss draws them).
+//! Chains of a model with latents enumerated by the IR (not sampled, not closed) evaluate
+//! the free energy instead, coordinate by coordinate: eliminating a latent couples the
+//! coordinates it interacts with, so no block of the energy is a block of the free energy.
+//!
+//! Each chain draws from its own generator; chains are independent and run one after another.
 
 use super::{Chains, Given, Stats};
-use crate::check::{Role, VarId};
+use crate::check::{Elim, Role, VarId};
 use crate::compile::{Entry, Input, Kernel, Output};
 use crate::rng::Rng;
 use crate::runtime::session::{Params, Point, RunError, Session};
@@ -78,6 +92,74 @@ impl Raw {
         self.loaded = Some(params.version());
         self.kernel.call()?;
         Ok(self.kernel.output(self.energy)[0])
+    }
+}
+
+/// [`Entry::GibbsFields`] bound: the energy and `∂E/∂v` of the `sign` variables it has
+/// fields for, at one state.
+struct Fields {
+    kernel: Kernel,
+    sources: Vec<Result<(usize, usize), usize>>,
+    energy: usize,
+    /// Per variable of the model: its field's output port.
+    ports: Vec<Option<usize>>,
+    loaded: Option<u64>,
+}
+
+impl Fields {
+    fn new(session: &Session) -> Option<Fields> {
+        let kernel = session.code.kernel(Entry::GibbsFields)?;
+        let e = kernel.entry();
+        let sources = e
+            .inputs
+            .iter()
+            .map(|p| match p.what {
+                Input::Value(v) => match session.param_slices[v.0 as usize] {
+                    Some(s) => Ok(s),
+                    None => Err(v.0 as usize),
+                },
+                _ => Err(usize::MAX),
+            })
+            .collect();
+        let energy = e.outputs.iter().position(|p| p.what == Output::Energy)?;
+        let mut ports = vec![None; session.model().vars.len()];
+        for (k, p) in e.outputs.iter().enumerate() {
+            if let Output::Grad(v) = p.what {
+                ports[v.0 as usize] = Some(k);
+            }
+        }
+        Some(Fields {
+            kernel,
+            sources,
+            energy,
+            ports,
+            loaded: None,
+        })
+    }
+
+    /// Evaluates at `p`; the energy, then [`Fields::field`] reads a variable's.
+    fn call(&mut self, params: &Params, p: &Point) -> Result<f64, RunError> {
+        self.kernel.ready()?;
+        let fresh = self.loaded == Some(params.version());
+        for (k, src) in self.sources.iter().enumerate() {
+            match *src {
+                Ok(_) if fresh => {}
+                Ok((o, l)) => self.kernel.input_mut(k).copy_from_slice(&params[o..o + l]),
+                Err(i) => {
+                    let v = p.values.get(i).ok_or_else(|| {
+                        RunError::Compile("the gibbs fields read a value no point has".into())
+                    })?;
+                    super::copy_checked(self.kernel.input_mut(k), v)?;
+                }
+            }
+        }
+        self.loaded = Some(params.version());
+        self.kernel.call()?;
+        Ok(self.kernel.output(self.energy)[0])
+    }
+
+    fn field(&self, v: VarId) -> Option<&[f64]> {
+        self.ports[v.0 as usize].map(|k| self.kernel.output(k))
     }
 }
 
@@ -148,6 +230,44 @@ pub(super) fn draw_index(
     weights.iter().rposition(|w| *w > 0.0)
 }
 
+/// What a Gibbs chain of `chains` evaluates and draws besides its variables: whether it runs
+/// on the raw energy (every discrete latent it does not name is summed out in closed form),
+/// and then those latents with their element counts, sampled alongside; else `(false, [])`
+/// and the chain runs on the free energy.
+pub(super) fn alongside(chains: &Chains) -> (bool, Vec<(VarId, usize)>) {
+    let model = &chains.code.model;
+    let sampled = |v: VarId| chains.vars.iter().any(|l| l.0 == v);
+    let latents: Vec<VarId> = model
+        .vars_of(Role::Latent)
+        .filter(|(_, v)| v.ty.is_discrete())
+        .map(|(id, _)| id)
+        .filter(|&id| !sampled(id))
+        .collect();
+    // A minimised latent (β = ∞) is no random variable to draw.
+    let closed = |id: VarId| matches!(model.var(id).elim, Some(Elim::MarginalClosed { beta }) if beta.is_finite());
+    if latents.iter().all(|&id| closed(id)) {
+        let aux = latents
+            .iter()
+            .map(|&id| (id, model.var(id).ty.elements()))
+            .collect();
+        (true, aux)
+    } else {
+        (false, Vec::new())
+    }
+}
+
+/// `σ(−2β c)`: the probability of +1 for a sign coordinate whose energy changes by `2c` from
+/// −1 to +1, without overflow.
+fn plus_probability(c: f64, beta: f64) -> f64 {
+    let t = 2.0 * beta * c;
+    if t >= 0.0 {
+        let e = (-t).exp();
+        e / (1.0 + e)
+    } else {
+        1.0 / (1.0 + t.exp())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     chains: &Chains,
@@ -163,20 +283,35 @@ pub(super) fn run(
     let width = chains.width.max(1);
     let model = std::sync::Arc::clone(&chains.code);
     let model = &model.model;
-    let domains: Vec<Vec<f64>> = chains
-        .vars
-        .iter()
-        .map(|(v, _, _)| values(&model.var(*v).ty))
-        .collect();
-    let samples_latents = chains
-        .vars
-        .iter()
-        .any(|(v, _, _)| model.var(*v).role == Role::Latent);
+    let (raw_ok, aux) = alongside(chains);
+    let samples_latents = !aux.is_empty()
+        || chains
+            .vars
+            .iter()
+            .any(|(v, _, _)| model.var(*v).role == Role::Latent);
     let mut raw = if samples_latents {
         Some(Raw::new(session)?)
     } else {
         None
     };
+    let mut fields = if raw_ok { Fields::new(session) } else { None };
+    let no_blocks: &[VarId] = &[];
+    let blocks = if raw_ok { blocks } else { no_blocks };
+    // Per step of a sweep: the closed latents first (as blocks), then the sampled variables.
+    let steps: Vec<(VarId, usize, bool)> = aux
+        .iter()
+        .map(|&(v, len)| (v, len, true))
+        .chain(
+            chains
+                .vars
+                .iter()
+                .map(|&(v, _, len)| (v, len, blocks.contains(&v) && len > 1)),
+        )
+        .collect();
+    let domains: Vec<Vec<f64>> = steps
+        .iter()
+        .map(|(v, _, _)| values(&model.var(*v).ty))
+        .collect();
     let mut energies = Vec::new();
     let mut weights = Vec::new();
     // A block's energies: per coordinate, per value.
@@ -186,10 +321,27 @@ pub(super) fn run(
         super::write_values(chains, row, &mut p);
         let mut current = energy(&mut raw, session, &mut p)?;
         for _ in 0..sweeps {
-            for (j, &(v, o, len)) in chains.vars.iter().enumerate() {
+            for (j, &(v, len, block)) in steps.iter().enumerate() {
                 let dom = &domains[j];
                 let slot = v.0 as usize;
-                if blocks.contains(&v) && len > 1 {
+                if block {
+                    if let Some(f) = fields.as_mut().filter(|f| f.ports[slot].is_some()) {
+                        // Every coordinate's conditional from the field `∂E/∂v`, all drawn.
+                        let e = f.call(&session.params, &p)?;
+                        let c = f.field(v).expect("a field port");
+                        let mut moved = e;
+                        for (i, &ci) in c.iter().enumerate() {
+                            let q = plus_probability(ci, beta);
+                            if !q.is_finite() {
+                                return Err(not_finite(model, v));
+                            }
+                            let s = if rng.uniform() < q { 1.0 } else { -1.0 };
+                            moved += ci * (s - p.values[slot][i]);
+                            p.values[slot][i] = s;
+                        }
+                        current = moved;
+                        continue;
+                    }
                     // Every coordinate's conditional at the same state, then all drawn.
                     table.clear();
                     for i in 0..len {
@@ -231,7 +383,6 @@ pub(super) fn run(
                     p.values[slot][i] = dom[pick];
                     current = energies[pick];
                 }
-                let _ = o;
             }
         }
         for &(v, o, len) in &chains.vars {

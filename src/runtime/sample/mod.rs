@@ -98,6 +98,9 @@ pub struct Chains {
     width: usize,
     /// The batched step, when the model has one.
     batched: Option<Batched>,
+    /// `langevin`/`hmc` on `β_t E(y) + (1 − β_t) ½‖y‖²` instead of `E` (annealed importance
+    /// sampling from `N(0, I)`, [`Chains::anneal`]).
+    anneal: Option<f64>,
 }
 
 /// [`Entry::SampleStep`] bound: where each of its input ports comes from.
@@ -150,6 +153,7 @@ impl Chains {
             vars: layout,
             width,
             batched,
+            anneal: None,
         })
     }
 
@@ -170,6 +174,35 @@ impl Chains {
     /// The sampled variables with their offsets and lengths in a row of the state.
     pub fn layout(&self) -> &[(VarId, usize, usize)] {
         &self.vars
+    }
+
+    /// For `gibbs`: the log of the number of states a chain moves through — its variables'
+    /// and the closed-form latents it samples alongside — and whether its energies are the
+    /// raw energy of those states (else the free energy of its variables). What annealed
+    /// importance sampling starts from: the uniform distribution over those states.
+    pub fn gibbs_states(&self) -> (f64, bool) {
+        let model = &self.code.model;
+        let (raw, aux) = gibbs::alongside(self);
+        let log_count = |v: VarId, n: usize| {
+            let per = match &model.var(v).ty {
+                Ty::Class(k) => *k as f64,
+                _ => 2.0,
+            };
+            n as f64 * per.ln()
+        };
+        let total = self
+            .vars
+            .iter()
+            .map(|&(v, _, n)| log_count(v, n))
+            .sum::<f64>()
+            + aux.iter().map(|&(v, n)| log_count(v, n)).sum::<f64>();
+        (total, raw && !aux.is_empty())
+    }
+
+    /// Makes `langevin` and `hmc` move on the geometric path between `N(0, I)` and the model,
+    /// `E_t(y) = β_t E(y) + (1 − β_t) ½‖y‖²`, at `β_t = t` (`None`: on `E` itself).
+    pub fn anneal(&mut self, t: Option<f64>) {
+        self.anneal = t;
     }
 
     /// Whether the chains move by blocks through the batched step kernel.
@@ -516,6 +549,16 @@ impl Evaluator<'_, '_, '_> {
                         )));
                     }
                     g[o..o + len].copy_from_slice(gv);
+                }
+            }
+        }
+        if let Some(t) = self.chains.anneal {
+            for r in 0..self.count {
+                let yr = &y[r * width..(r + 1) * width];
+                let q = 0.5 * yr.iter().map(|x| x * x).sum::<f64>();
+                e[r] = t * e[r] + (1.0 - t) * q;
+                for (gi, yi) in g[r * width..(r + 1) * width].iter_mut().zip(yr) {
+                    *gi = t * *gi + (1.0 - t) * yi;
                 }
             }
         }
