@@ -8,6 +8,7 @@
 //! * `infer … by enumerate` picks the lowest-energy combination of discrete values, in one
 //!   call of the answers kernel when every output is enumerated at once.
 
+use super::data::Dataset;
 use super::session::{Energy, Params, Point, RunError, Session};
 use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
 use crate::rng::{self, Rng};
@@ -312,6 +313,110 @@ impl Session {
             p.values[o.0 as usize] = v;
         }
         Ok(Some(es))
+    }
+
+    /// Infers the rows `rows` of `data` together: `points[k]` holds the inputs of row
+    /// `rows[k]` and gets its answer, `energies[k]` its final energy — what [`Session::infer`]
+    /// gives row by row (to rounding: the batched kernel may sum in another order), with the
+    /// rows prepared by one call ([`Session::prepare_rows`]) and every descent step one call
+    /// of the batched step for the whole batch, so the per-row work is matrix–matrix products.
+    ///
+    /// `Ok(false)`, with `rng` as it was, when the model's inference is not one descent whose
+    /// prepare and step batch, `rows` is not a whole batch, or some row diverges or makes no
+    /// progress: the caller then infers row by row, which reports the first such row with the
+    /// per-row words. `rng` draws each row's init in row order, as the per-row path does, so
+    /// the caller must not draw from it between rows.
+    pub fn infer_rows(
+        &mut self,
+        data: &Dataset,
+        rows: &[usize],
+        points: &mut [Point],
+        energies: &mut [f64],
+        rng: &mut Rng,
+    ) -> Result<bool, RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let model = &code.model;
+        let [g] = &model.infer[..] else {
+            return Ok(false);
+        };
+        let InferMethod::Descent(d) = &g.method else {
+            return Ok(false);
+        };
+        let n = rows.len();
+        if self.energy.step_rows() != Some(n)
+            || !self.inner.is_empty()
+            || self.path.is_some()
+            || points.len() != n
+            || energies.len() != n
+        {
+            return Ok(false);
+        }
+        if !self.energy.prepare_rows(&self.params, data, rows)?
+            || !self.energy.stage_rows(&self.params)
+        {
+            return Ok(false);
+        }
+        let saved = rng.clone();
+        for p in points.iter_mut() {
+            for v in &g.vars {
+                init_var(model, *v, &mut p.values[v.0 as usize], &d.init, rng)?;
+            }
+        }
+        // Per row, as `descend` keeps it: where it started (energy, promised decrease) and
+        // whether its gradient fell below `tol` (it then stays where it is).
+        let mut start: Vec<Option<(f64, f64)>> = vec![None; n];
+        let mut done = vec![false; n];
+        let ok = 'descent: {
+            for step in 1..=d.steps {
+                self.energy.step_rows_call(&self.params, points)?;
+                for (k, p) in points.iter_mut().enumerate() {
+                    if done[k] {
+                        continue;
+                    }
+                    let energy = self.energy.row_energies()[k];
+                    if step > 1
+                        && step % STALL_CHECK == 0
+                        && (self.check_progress(&g.vars, d, start[k], energy, step, "", false))
+                            .is_err()
+                    {
+                        break 'descent false;
+                    }
+                    let mut norm = 0.0;
+                    for v in &g.vars {
+                        let all = self.energy.row_grads(*v);
+                        let w = all.len() / n;
+                        let gk = &all[k * w..(k + 1) * w];
+                        norm += gk.iter().map(|x| x * x).sum::<f64>();
+                        for (x, gi) in p.values[v.0 as usize].iter_mut().zip(gk) {
+                            *x -= d.rate * gi;
+                        }
+                    }
+                    let finite = |v: &VarId| p.values[v.0 as usize].iter().all(|x| x.is_finite());
+                    if !norm.is_finite() || !g.vars.iter().all(finite) {
+                        break 'descent false;
+                    }
+                    start[k].get_or_insert((energy, d.rate * norm));
+                    done[k] = norm.sqrt() < d.tol;
+                }
+                if done.iter().all(|&x| x) {
+                    break;
+                }
+            }
+            self.energy.step_rows_call(&self.params, points)?;
+            for (k, e) in energies.iter_mut().enumerate() {
+                *e = self.energy.row_energies()[k];
+                if !done[k]
+                    && (self.check_progress(&g.vars, d, start[k], *e, d.steps, "", false)).is_err()
+                {
+                    break 'descent false;
+                }
+            }
+            true
+        };
+        if !ok {
+            *rng = saved;
+        }
+        Ok(ok)
     }
 
     /// Runs every inference group of the model in order; returns the final energy.

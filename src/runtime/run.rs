@@ -680,6 +680,7 @@ fn evaluate(
     // The density losses' points (ỹ, noise, CD-k samples) for a chunk of rows at once.
     let mut points = super::train::StepNegatives::for_metrics(s)?;
     let mut given = Point::zeros(model);
+    let (mut row_points, mut row_energies) = (Vec::new(), Vec::new());
     for rows in all.chunks(crate::compile::BATCH) {
         if let Some(n) = &mut points {
             n.draw(s, set, rows, seed, 0, &mut rng)?;
@@ -693,34 +694,56 @@ fn evaluate(
                 }
                 None => false,
             };
-        let prepared = s.prepare_rows(set, rows)?;
-        for (k, &row) in rows.iter().enumerate() {
-            load_row(set, row, &mut p);
-            // The row's stage values first: the loss's own evaluations (latents, negatives)
-            // use them too.
-            if prepared {
-                s.use_prepared_row(k, &p);
-            }
-            if s.has_loss() && !batched_loss {
-                loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
-            }
-            if density {
-                // Nothing to predict: a density model is judged by the energy and the NLL of
-                // its rows (below).
-                continue;
-            }
+        // The rows infer together when they can ([`Session::infer_rows`]): nothing may draw
+        // from `rng` between rows then (no per-row loss, no sampler, no density).
+        let zero_outputs = |p: &mut Point| {
             for o in &outputs {
                 if !model.var(*o).ty.is_discrete() {
                     p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
                 }
             }
-            let energy = match &sampled {
-                Some((chains, state)) => {
-                    let w = chains.width();
-                    super::sample::write_values(chains, &state[row * w..(row + 1) * w], &mut p);
-                    s.energy(&mut p)?
+        };
+        let mut inferred = false;
+        if sampled.is_none() && !density && (!s.has_loss() || batched_loss) {
+            row_points.resize_with(rows.len(), || Point::zeros(model));
+            row_energies.resize(rows.len(), 0.0);
+            for (q, &row) in row_points.iter_mut().zip(rows) {
+                load_row(set, row, q);
+                zero_outputs(q);
+            }
+            let (points, energies) = (&mut row_points[..rows.len()], &mut row_energies[..]);
+            inferred = s.infer_rows(set, rows, points, &mut energies[..rows.len()], &mut rng)?;
+        }
+        let prepared = !inferred && s.prepare_rows(set, rows)?;
+        for (k, &row) in rows.iter().enumerate() {
+            let energy = if inferred {
+                p.copy_from(&row_points[k]);
+                row_energies[k]
+            } else {
+                load_row(set, row, &mut p);
+                // The row's stage values first: the loss's own evaluations (latents,
+                // negatives) use them too.
+                if prepared {
+                    s.use_prepared_row(k, &p);
                 }
-                None => s.infer(&mut p, &mut rng)?,
+                if s.has_loss() && !batched_loss {
+                    loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
+                }
+                if density {
+                    // Nothing to predict: a density model is judged by the energy and the NLL
+                    // of its rows (below).
+                    continue;
+                }
+                zero_outputs(&mut p);
+                match &sampled {
+                    Some((chains, state)) => {
+                        let w = chains.width();
+                        let at = &state[row * w..(row + 1) * w];
+                        super::sample::write_values(chains, at, &mut p);
+                        s.energy(&mut p)?
+                    }
+                    None => s.infer(&mut p, &mut rng)?,
+                }
             };
             let line = set.lines.get(row).copied().unwrap_or(row + 2);
             not_finite_answer(model, &p, energy, &format!(" for the row on line {line}"))?;

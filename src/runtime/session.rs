@@ -253,6 +253,7 @@ impl Bound {
             | Entry::Grad
             | Entry::InferGrad
             | Entry::InferStep
+            | Entry::InferStepBatch
             | Entry::SampleStep => Output::Energy,
         };
         let mut value = None;
@@ -422,6 +423,9 @@ pub(super) struct Stages {
     batch: Option<Bound>,
     /// Per stage value: its output port in `prepare` and in `batch`, its input port in `step`.
     links: Vec<(usize, Option<usize>, usize)>,
+    /// The step of [`Entry::InferStepBatch`] rows at once, and per stage value its output port
+    /// in `batch` and its input port in `step_batch`: a batch of rows descends together.
+    step_batch: Option<(Bound, Vec<(usize, usize)>)>,
     /// The input values the stage values in `step` were computed from (the `Var` sources of
     /// `prepare`, concatenated), and the params version they were computed with (`None`: not
     /// computed).
@@ -440,6 +444,19 @@ impl Energy {
         };
         let batch = bind(Entry::InferPrepareBatch);
         let port = |b: &Bound, what| b.kernel.entry().outputs.iter().position(|p| p.what == what);
+        let step_batch = match (&batch, bind(Entry::InferStepBatch)) {
+            (Some(b), Some(sb)) => {
+                let links: Option<Vec<(usize, usize)>> = (sb.kernel.entry().inputs.iter())
+                    .enumerate()
+                    .filter_map(|(i, p)| match p.what {
+                        Input::Stage(k) => Some(port(b, Output::Stage(k)).map(|o| (o, i))),
+                        _ => None,
+                    })
+                    .collect();
+                links.map(|l| (sb, l))
+            }
+            _ => None,
+        };
         let links = (step.kernel.entry().inputs.iter().enumerate())
             .filter_map(|(i, p)| match p.what {
                 Input::Stage(k) => Some((
@@ -455,6 +472,7 @@ impl Energy {
             step,
             batch,
             links,
+            step_batch,
             key: Vec::new(),
             computed: None,
             batch_computed: None,
@@ -533,6 +551,92 @@ impl Energy {
         true
     }
 
+    /// Rows per call of the batched descent step, when the model has one (and its prepare
+    /// batches, which it reads).
+    pub(super) fn step_rows(&self) -> Option<usize> {
+        match self {
+            Energy::Staged(s) => (s.step_batch.as_ref()).map(|(b, _)| b.kernel.entry().rows),
+            Energy::Whole(_) => None,
+        }
+    }
+
+    /// Copies the stage values of the last [`Energy::prepare_rows`] into the batched step, one
+    /// block per stage value; `false` when there are none for the current params.
+    pub(super) fn stage_rows(&mut self, params: &Params) -> bool {
+        let Energy::Staged(s) = self else {
+            return false;
+        };
+        let (Some(batch), Some((step, links))) = (&s.batch, &mut s.step_batch) else {
+            return false;
+        };
+        if s.batch_computed != Some(params.version) {
+            return false;
+        }
+        for &(o, i) in links.iter() {
+            step.kernel
+                .input_mut(i)
+                .copy_from_slice(batch.kernel.output(o));
+        }
+        true
+    }
+
+    /// One call of the batched step at the points `points` (one per row, as many as the
+    /// kernel's rows): their moving values in, energies and gradients out
+    /// ([`Energy::row_energies`], [`Energy::row_grads`]).
+    pub(super) fn step_rows_call(
+        &mut self,
+        params: &Params,
+        points: &[Point],
+    ) -> Result<(), RunError> {
+        let Energy::Staged(s) = self else {
+            return Err(RunError::Compile("no batched step".into()));
+        };
+        let Some((b, _)) = &mut s.step_batch else {
+            return Err(RunError::Compile("no batched step".into()));
+        };
+        b.kernel.ready()?;
+        let fresh = b.loaded == Some(params.version);
+        for k in 0..b.sources.len() {
+            match b.sources[k] {
+                Source::Stage => {}
+                Source::Param(..) if fresh => {}
+                Source::Param(o, l) => b.kernel.input_mut(k).copy_from_slice(&params[o..o + l]),
+                Source::Var(i) => {
+                    let dst = b.kernel.input_mut(k);
+                    let w = dst.len() / points.len();
+                    for (chunk, p) in dst.chunks_exact_mut(w).zip(points) {
+                        chunk.copy_from_slice(&p.values[i]);
+                    }
+                }
+                Source::Neg(_) => {
+                    return Err(RunError::Compile(
+                        "a batched descent step takes no negatives".into(),
+                    ))
+                }
+            }
+        }
+        b.loaded = Some(params.version);
+        b.kernel.call()?;
+        Ok(())
+    }
+
+    /// The energy of every row of the last [`Energy::step_rows_call`].
+    pub(super) fn row_energies(&self) -> &[f64] {
+        match self {
+            Energy::Staged(s) => s.step_batch.as_ref().map_or(&[], |(b, _)| b.values()),
+            Energy::Whole(_) => &[],
+        }
+    }
+
+    /// The gradient with respect to `v` of every row of the last [`Energy::step_rows_call`],
+    /// row after row.
+    pub(super) fn row_grads(&self, v: VarId) -> &[f64] {
+        match self {
+            Energy::Staged(s) => s.step_batch.as_ref().map_or(&[], |(b, _)| b.grad(v)),
+            Energy::Whole(_) => &[],
+        }
+    }
+
     fn bound(&self) -> &Bound {
         match self {
             Energy::Whole(b) => b,
@@ -558,6 +662,7 @@ impl Energy {
                 step: s.step.fork(),
                 batch: s.batch.as_ref().map(Bound::fork),
                 links: s.links.clone(),
+                step_batch: (s.step_batch.as_ref()).map(|(b, l)| (b.fork(), l.clone())),
                 key: Vec::new(),
                 computed: None,
                 batch_computed: None,
@@ -692,9 +797,11 @@ impl Session {
                 Entry::Energy | Entry::Grad => false,
                 Entry::InferGrad => !staged,
                 Entry::LossGrad | Entry::LossGradBatch => true,
-                Entry::Loss | Entry::LossBatch | Entry::InferPrepareBatch | Entry::SampleStep => {
-                    !training_only
-                }
+                Entry::Loss
+                | Entry::LossBatch
+                | Entry::InferPrepareBatch
+                | Entry::InferStepBatch
+                | Entry::SampleStep => !training_only,
                 Entry::Answers | Entry::InferPrepare | Entry::InferStep => {
                     !training_only || !batched
                 }
