@@ -68,3 +68,41 @@ fn same_weights_on_any_thread_count(source: &str) {
     assert!(saved[0] == saved[2], "1 and 3 threads differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Inference over a data set by batches of rows spread over threads (`ebmc run`'s metrics and
+/// predictions) gives the same answers, bit for bit, on one, two and three threads.
+#[test]
+fn inference_gives_the_same_predictions_on_any_thread_count() {
+    let model = common::model_of(
+        r#"model upper_to_lower {
+  input x : real[32]  output y : real[32]
+  param W1 : real[96, 32] ~ normal(0, 0.1)  param b1 : real[96] = 0
+  param W2 : real[32, 96] ~ normal(0, 0.1)  param b2 : real[32] = 0
+  energy 0.5 * sqnorm(W2 @ tanh(W1 @ x + b1) + b2 - y)
+  loss energy
+  infer y by descent(steps = 10, rate = 0.1)
+  data "data/digits.csv" { x = p0..p31, y = p32..p63 } split 0.5 standardize x, y
+}"#,
+        false,
+    );
+    let dir = std::env::temp_dir().join(format!("ebmc-threads-infer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut outs = Vec::new();
+    let mut tables = Vec::new();
+    for threads in [1, 2, 3] {
+        let path = dir.join(format!("p{threads}.csv"));
+        let opts = RunOptions {
+            threads: Some(threads),
+            out: Some(path.clone()),
+            ..RunOptions::default()
+        };
+        tables.push(common::run(&model, &opts).report.table());
+        outs.push(std::fs::read(&path).unwrap());
+    }
+    assert!(outs[0].len() > 1000, "predictions of every test row");
+    assert!(outs[0] == outs[1], "1 and 2 threads predict differently");
+    assert!(outs[0] == outs[2], "1 and 3 threads predict differently");
+    assert_eq!(tables[0], tables[1]);
+    assert_eq!(tables[0], tables[2]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

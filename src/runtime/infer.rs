@@ -482,3 +482,137 @@ fn argmin(xs: &[f64]) -> (usize, f64) {
     }
     best
 }
+
+/// The answers of every row of a data set inferred by batches of rows on several threads
+/// ([`infer_all_rows`]): per whole batch of rows, whether it was inferred together and, if so,
+/// the descended variables' values and the energy of each of its rows.
+pub(super) struct RowAnswers {
+    /// The descended variables: `(var, offset in a row of `values`, elements)`.
+    layout: Vec<(VarId, usize, usize)>,
+    width: usize,
+    values: Vec<f64>,
+    energies: Vec<f64>,
+    /// Per batch of [`crate::compile::BATCH`] rows.
+    done: Vec<bool>,
+}
+
+impl RowAnswers {
+    /// Whether row `row`'s batch was inferred together.
+    pub(super) fn covers(&self, row: usize) -> bool {
+        self.done
+            .get(row / crate::compile::BATCH)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Writes row `row`'s answer into `p` and returns its energy; `None` when its batch was
+    /// not inferred together (the caller infers it row by row).
+    pub(super) fn answer(&self, row: usize, p: &mut Point) -> Option<f64> {
+        if !*self.done.get(row / crate::compile::BATCH)? {
+            return None;
+        }
+        let at = &self.values[row * self.width..(row + 1) * self.width];
+        for &(v, o, len) in &self.layout {
+            p.values[v.0 as usize].copy_from_slice(&at[o..o + len]);
+        }
+        Some(self.energies[row])
+    }
+}
+
+/// Infers every whole batch of rows of `data` on `threads` threads ([`Session::infer_rows`]
+/// on `s` and on copies of it), batch `b` on thread `b % threads`, for `ebmc run`'s metrics.
+/// `prepare_point` readies a row's point as the caller's per-row path does (inputs loaded,
+/// outputs zeroed). `None` when it does not apply: one thread, fewer than two batches, or an
+/// inference that draws from the generator (a random init: the draws would depend on the
+/// order of the rows), since the answers must be those of one thread, row by row.
+pub(super) fn infer_all_rows(
+    s: &mut Session,
+    data: &Dataset,
+    threads: usize,
+    prepare_point: &(dyn Fn(usize, &mut Point) + Sync),
+) -> Result<Option<RowAnswers>, RunError> {
+    let code = std::sync::Arc::clone(&s.code);
+    let model = &code.model;
+    let n = crate::compile::BATCH;
+    let batches = data.rows() / n;
+    let descent = match &model.infer[..] {
+        [g] => match &g.method {
+            InferMethod::Descent(d) => Some((g, d)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((g, d)) = descent else {
+        return Ok(None);
+    };
+    if threads < 2
+        || batches < 2
+        || !matches!(d.init, Init::Values(_))
+        || s.energy.step_rows() != Some(n)
+    {
+        return Ok(None);
+    }
+    let mut layout = Vec::new();
+    let mut width = 0;
+    for &v in &g.vars {
+        let len = model.var(v).ty.elements();
+        layout.push((v, width, len));
+        width += len;
+    }
+    let mut answers = RowAnswers {
+        layout,
+        width,
+        values: vec![0.0; data.rows() * width],
+        energies: vec![0.0; data.rows()],
+        done: vec![false; batches],
+    };
+    let threads = threads.min(batches);
+    let mut forks: Vec<Session> = (1..threads).map(|_| s.fork()).collect();
+    // Per thread, its batches: (index, values, energies, done).
+    type Slot<'a> = (usize, &'a mut [f64], &'a mut [f64], &'a mut bool);
+    let mut work: Vec<Vec<Slot>> = (0..threads).map(|_| Vec::new()).collect();
+    let slots = (answers.values.chunks_mut(n * width))
+        .zip(answers.energies.chunks_mut(n))
+        .zip(answers.done.iter_mut())
+        .enumerate();
+    for (b, ((v, e), done)) in slots {
+        work[b % threads].push((b, v, e, done));
+    }
+    let layout = &answers.layout;
+    let run = |s: &mut Session, slots: Vec<Slot>| -> Result<(), RunError> {
+        let mut points = vec![Point::zeros(model); n];
+        let mut energies = vec![0.0; n];
+        // Never drawn from: the init is a constant.
+        let mut rng = Rng::new(0);
+        for (b, values, es, done) in slots {
+            let rows: Vec<usize> = (b * n..(b + 1) * n).collect();
+            for (p, &r) in points.iter_mut().zip(&rows) {
+                prepare_point(r, p);
+            }
+            *done = s.infer_rows(data, &rows, &mut points, &mut energies, &mut rng)?;
+            if *done {
+                es.copy_from_slice(&energies);
+                for (p, at) in points.iter().zip(values.chunks_exact_mut(width)) {
+                    for &(v, o, len) in layout {
+                        at[o..o + len].copy_from_slice(&p.values[v.0 as usize]);
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut work = work.into_iter();
+    let first = work.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (forks.iter_mut().zip(work))
+            .map(|(f, slots)| scope.spawn(move || run(f, slots)))
+            .collect();
+        let mine = run(s, first);
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .chain([mine])
+            .collect::<Result<(), RunError>>()
+    })?;
+    Ok(Some(answers))
+}

@@ -273,7 +273,7 @@ pub fn run(
                 let test = if loaded.test.is_empty() {
                     None
                 } else {
-                    Some(evaluate(s, &loaded.test, &loaded, seed)?.0)
+                    Some(evaluate(s, &loaded.test, &loaded, seed, threads)?.0)
                 };
                 epochs.push(history::Epoch {
                     epoch: e.epoch,
@@ -335,7 +335,7 @@ pub fn run(
             ..o
         });
     }
-    let (train_eval, train_predictions) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
+    let (train_eval, train_predictions) = evaluate(&mut s, &loaded.train, &loaded, seed, threads)?;
     let test_eval = if loaded.test.is_empty() {
         // `split 1`: no test rows. The predictions the user asked for are those of the rows
         // there are; the `line` column says which.
@@ -344,7 +344,7 @@ pub fn run(
         }
         None
     } else {
-        let (e, predictions) = evaluate(&mut s, &loaded.test, &loaded, seed)?;
+        let (e, predictions) = evaluate(&mut s, &loaded.test, &loaded, seed, threads)?;
         if let Some(path) = &opts.out {
             write_predictions(model, path, &predictions)?;
         }
@@ -620,6 +620,7 @@ fn evaluate(
     set: &Dataset,
     loaded: &Loaded,
     seed: u64,
+    threads: usize,
 ) -> Result<(Evaluation, Predictions), RunError> {
     let code = Arc::clone(&s.code);
     let model = &code.model;
@@ -681,6 +682,25 @@ fn evaluate(
     let mut points = super::train::StepNegatives::for_metrics(s)?;
     let mut given = Point::zeros(model);
     let (mut row_points, mut row_energies) = (Vec::new(), Vec::new());
+    let zero_outputs = |p: &mut Point| {
+        for o in &outputs {
+            if !model.var(*o).ty.is_discrete() {
+                p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+            }
+        }
+    };
+    // With several threads, every whole batch of rows is inferred first, batches spread over
+    // the threads (the same answers as one thread: `infer_all_rows` says when it applies).
+    let answers = match (&sampled, density) {
+        (None, false) => {
+            let ready = |r: usize, q: &mut Point| {
+                load_row(set, r, q);
+                zero_outputs(q);
+            };
+            super::infer::infer_all_rows(s, set, threads, &ready)?
+        }
+        _ => None,
+    };
     for rows in all.chunks(crate::compile::BATCH) {
         if let Some(n) = &mut points {
             n.draw(s, set, rows, seed, 0, &mut rng)?;
@@ -696,15 +716,10 @@ fn evaluate(
             };
         // The rows infer together when they can ([`Session::infer_rows`]): nothing may draw
         // from `rng` between rows then (no per-row loss, no sampler, no density).
-        let zero_outputs = |p: &mut Point| {
-            for o in &outputs {
-                if !model.var(*o).ty.is_discrete() {
-                    p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
-                }
-            }
-        };
+        let per_row_loss = s.has_loss() && !batched_loss;
+        let answered = answers.as_ref().is_some_and(|a| a.covers(rows[0]));
         let mut inferred = false;
-        if sampled.is_none() && !density && (!s.has_loss() || batched_loss) {
+        if !answered && sampled.is_none() && !density && !per_row_loss {
             row_points.resize_with(rows.len(), || Point::zeros(model));
             row_energies.resize(rows.len(), 0.0);
             for (q, &row) in row_points.iter_mut().zip(rows) {
@@ -714,7 +729,7 @@ fn evaluate(
             let (points, energies) = (&mut row_points[..rows.len()], &mut row_energies[..]);
             inferred = s.infer_rows(set, rows, points, &mut energies[..rows.len()], &mut rng)?;
         }
-        let prepared = !inferred && s.prepare_rows(set, rows)?;
+        let prepared = !inferred && !(answered && !per_row_loss) && s.prepare_rows(set, rows)?;
         for (k, &row) in rows.iter().enumerate() {
             let energy = if inferred {
                 p.copy_from(&row_points[k]);
@@ -726,7 +741,7 @@ fn evaluate(
                 if prepared {
                     s.use_prepared_row(k, &p);
                 }
-                if s.has_loss() && !batched_loss {
+                if per_row_loss {
                     loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
                 }
                 if density {
@@ -735,14 +750,16 @@ fn evaluate(
                     continue;
                 }
                 zero_outputs(&mut p);
-                match &sampled {
-                    Some((chains, state)) => {
+                let given = answers.as_ref().and_then(|a| a.answer(row, &mut p));
+                match (&sampled, given) {
+                    (Some((chains, state)), _) => {
                         let w = chains.width();
                         let at = &state[row * w..(row + 1) * w];
                         super::sample::write_values(chains, at, &mut p);
                         s.energy(&mut p)?
                     }
-                    None => s.infer(&mut p, &mut rng)?,
+                    (None, Some(energy)) => energy,
+                    (None, None) => s.infer(&mut p, &mut rng)?,
                 }
             };
             let line = set.lines.get(row).copied().unwrap_or(row + 2);
