@@ -206,7 +206,7 @@ fn ebmc_infer_rate(source: &str, xs: &[f64], ys: &[f64], stage: bool) -> f64 {
             train::load_row(&set, row, q);
             q.values[y].iter_mut().for_each(|v| *v = 0.0);
         }
-        if s.infer_rows(&set, rows, ps, es, &mut rng).unwrap() {
+        if s.infer_rows(&set, rows, ps, es, None, &mut rng).unwrap() {
             continue;
         }
         let prepared = s.prepare_rows(&set, rows).unwrap();

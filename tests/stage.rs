@@ -290,10 +290,13 @@ fn example_and_bench_models() -> Vec<std::path::PathBuf> {
     files
 }
 
-/// `rows` random rows of every input of `model` (normal values; the outputs zero).
+/// `rows` random rows of every real input and output of `model` (normal values).
 fn random_rows(model: &ebmc::check::Model, rows: usize, rng: &mut Rng) -> Dataset {
     let vars = (model.vars.iter().enumerate())
-        .filter(|(_, v)| v.role == ebmc::check::Role::Input && !v.ty.is_discrete())
+        .filter(|(_, v)| {
+            matches!(v.role, ebmc::check::Role::Input | ebmc::check::Role::Output)
+                && !v.ty.is_discrete()
+        })
         .map(|(i, v)| {
             let width = v.ty.elements();
             VarData {
@@ -318,7 +321,7 @@ fn random_rows(model: &ebmc::check::Model, rows: usize, rng: &mut Rng) -> Datase
 /// the same draws of the init (a random init makes the check stronger).
 #[test]
 fn batched_inference_equals_per_row_inference() {
-    let mut batched = 0;
+    let (mut batched, mut labelled) = (0, 0);
     for path in example_and_bench_models() {
         let name = path.display().to_string();
         let source = std::fs::read_to_string(&path).unwrap();
@@ -352,16 +355,20 @@ fn batched_inference_equals_per_row_inference() {
                     train::load_row(&data, r, p);
                 }
                 let mut energies = vec![0.0; n];
+                // The loss `energy` of the rows, from the energies at their labels.
+                let (mut at_labels, mut expected) = (0.0, 0.0);
+                let labels = rows.loss_is_label_energy().then_some(&mut at_labels);
                 assert!(
-                    rows.infer_rows(&data, chunk, &mut points, &mut energies, &mut r2)
+                    rows.infer_rows(&data, chunk, &mut points, &mut energies, labels, &mut r2)
                         .unwrap(),
                     "{name}: the rows did not infer together"
                 );
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
                 for (k, &r) in chunk.iter().enumerate() {
                     let mut p = Point::zeros(&model);
                     train::load_row(&data, r, &mut p);
+                    expected += whole.energy(&mut p).unwrap();
                     let e = whole.infer(&mut p, &mut r1).unwrap();
-                    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
                     assert!(
                         close(e, energies[k]),
                         "{name} row {r}: {e} vs {}",
@@ -374,12 +381,23 @@ fn batched_inference_equals_per_row_inference() {
                         }
                     }
                 }
+                if rows.loss_is_label_energy() {
+                    labelled += 1;
+                    assert!(
+                        close(expected, at_labels),
+                        "{name}: {expected} vs {at_labels}"
+                    );
+                }
             }
             assert_eq!(r1, r2, "{name}: the init drew differently");
             batched += 1;
         }
     }
     assert!(batched >= 4, "only {batched} models infer rows together");
+    assert!(
+        labelled >= 4,
+        "only {labelled} batches took the loss at the labels"
+    );
 }
 
 /// A batch in which a row diverges is left to the per-row path (`Ok(false)`, the generator
@@ -402,7 +420,7 @@ fn a_diverging_batch_falls_back_to_per_row_inference() {
     let before = r.clone();
     let rows: Vec<usize> = (0..n).collect();
     let together = s
-        .infer_rows(&data, &rows, &mut points, &mut vec![0.0; n], &mut r)
+        .infer_rows(&data, &rows, &mut points, &mut vec![0.0; n], None, &mut r)
         .unwrap();
     assert!(!together);
     assert_eq!(r, before);

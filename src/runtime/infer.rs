@@ -10,7 +10,7 @@
 
 use super::data::Dataset;
 use super::session::{Energy, Params, Point, RunError, Session};
-use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
+use crate::check::{Descent, Elim, Infer, InferMethod, Init, LossKind, Model, Role, VarId};
 use crate::rng::{self, Rng};
 use crate::types::Shape;
 use crate::types::Ty;
@@ -326,12 +326,19 @@ impl Session {
     /// progress: the caller then infers row by row, which reports the first such row with the
     /// per-row words. `rng` draws each row's init in row order, as the per-row path does, so
     /// the caller must not draw from it between rows.
+    ///
+    /// With `labels`, `points` hold the rows' outputs as the data has them, and `labels`
+    /// gets the sum of the rows' energies there (in row order) — the loss `energy` of the rows
+    /// ([`Session::loss_is_label_energy`]), from the stage values inference computes anyway
+    /// rather than from a second pass of the network. The real outputs are then zeroed (as
+    /// the caller's per-row path does) before the descent starts.
     pub fn infer_rows(
         &mut self,
         data: &Dataset,
         rows: &[usize],
         points: &mut [Point],
         energies: &mut [f64],
+        labels: Option<&mut f64>,
         rng: &mut Rng,
     ) -> Result<bool, RunError> {
         let code = std::sync::Arc::clone(&self.code);
@@ -355,6 +362,17 @@ impl Session {
             || !self.energy.stage_rows(&self.params)
         {
             return Ok(false);
+        }
+        if let Some(sum) = labels {
+            self.energy.step_rows_call(&self.params, points)?;
+            *sum = self.energy.row_energies().iter().sum();
+            for p in points.iter_mut() {
+                for (o, v) in model.vars_of(Role::Output) {
+                    if !v.ty.is_discrete() {
+                        p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+                    }
+                }
+            }
         }
         let saved = rng.clone();
         for p in points.iter_mut() {
@@ -417,6 +435,19 @@ impl Session {
             *rng = saved;
         }
         Ok(ok)
+    }
+
+    /// Whether the training loss of a row is the energy at the row's outputs as the data has
+    /// them (`loss energy`, no latents), which the batched descent step gives from the stage
+    /// values ([`Session::infer_rows`] with `labels`).
+    pub fn loss_is_label_energy(&self) -> bool {
+        let model = self.model();
+        model
+            .loss
+            .as_ref()
+            .is_some_and(|l| l.kind == LossKind::Energy && l.negatives.is_none())
+            && model.vars_of(Role::Latent).next().is_none()
+            && !model.is_density()
     }
 
     /// Runs every inference group of the model in order; returns the final energy.
@@ -486,7 +517,7 @@ fn argmin(xs: &[f64]) -> (usize, f64) {
 /// The answers of every row of a data set inferred by batches of rows on several threads
 /// ([`infer_all_rows`]): per whole batch of rows, whether it was inferred together and, if so,
 /// the descended variables' values and the energy of each of its rows.
-pub(super) struct RowAnswers {
+pub struct RowAnswers {
     /// The descended variables: `(var, offset in a row of `values`, elements)`.
     layout: Vec<(VarId, usize, usize)>,
     width: usize,
@@ -494,20 +525,31 @@ pub(super) struct RowAnswers {
     energies: Vec<f64>,
     /// Per batch of [`crate::compile::BATCH`] rows.
     done: Vec<bool>,
+    /// Per batch, the sum of its rows' energies at their labels, when asked for.
+    labels: Vec<f64>,
 }
 
 impl RowAnswers {
     /// Whether row `row`'s batch was inferred together.
-    pub(super) fn covers(&self, row: usize) -> bool {
+    pub fn covers(&self, row: usize) -> bool {
         self.done
             .get(row / crate::compile::BATCH)
             .copied()
             .unwrap_or(false)
     }
 
+    /// The sum of the energies at the labels of the batch of row `row` (see
+    /// [`Session::infer_rows`]), when it was asked for and the batch was inferred together.
+    pub fn labels(&self, row: usize) -> Option<f64> {
+        let b = row / crate::compile::BATCH;
+        self.covers(row)
+            .then(|| self.labels.get(b).copied())
+            .flatten()
+    }
+
     /// Writes row `row`'s answer into `p` and returns its energy; `None` when its batch was
     /// not inferred together (the caller infers it row by row).
-    pub(super) fn answer(&self, row: usize, p: &mut Point) -> Option<f64> {
+    pub fn answer(&self, row: usize, p: &mut Point) -> Option<f64> {
         if !*self.done.get(row / crate::compile::BATCH)? {
             return None;
         }
@@ -521,14 +563,15 @@ impl RowAnswers {
 
 /// Infers every whole batch of rows of `data` on `threads` threads ([`Session::infer_rows`]
 /// on `s` and on copies of it), batch `b` on thread `b % threads`, for `ebmc run`'s metrics.
-/// `prepare_point` readies a row's point as the caller's per-row path does (inputs loaded,
-/// outputs zeroed). `None` when it does not apply: one thread, fewer than two batches, or an
+/// `prepare_point` loads a row's point (its inputs and, with `labels`, its outputs: see
+/// [`Session::infer_rows`]; without, the real outputs zeroed). `None` when it does not apply: one thread, fewer than two batches, or an
 /// inference that draws from the generator (a random init: the draws would depend on the
 /// order of the rows), since the answers must be those of one thread, row by row.
-pub(super) fn infer_all_rows(
+pub fn infer_all_rows(
     s: &mut Session,
     data: &Dataset,
     threads: usize,
+    labels: bool,
     prepare_point: &(dyn Fn(usize, &mut Point) + Sync),
 ) -> Result<Option<RowAnswers>, RunError> {
     let code = std::sync::Arc::clone(&s.code);
@@ -565,18 +608,26 @@ pub(super) fn infer_all_rows(
         values: vec![0.0; data.rows() * width],
         energies: vec![0.0; data.rows()],
         done: vec![false; batches],
+        labels: vec![0.0; if labels { batches } else { 0 }],
     };
     let threads = threads.min(batches);
     let mut forks: Vec<Session> = (1..threads).map(|_| s.fork()).collect();
     // Per thread, its batches: (index, values, energies, done).
-    type Slot<'a> = (usize, &'a mut [f64], &'a mut [f64], &'a mut bool);
+    type Slot<'a> = (
+        usize,
+        &'a mut [f64],
+        &'a mut [f64],
+        &'a mut bool,
+        Option<&'a mut f64>,
+    );
     let mut work: Vec<Vec<Slot>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut label_sums = answers.labels.iter_mut();
     let slots = (answers.values.chunks_mut(n * width))
         .zip(answers.energies.chunks_mut(n))
         .zip(answers.done.iter_mut())
         .enumerate();
     for (b, ((v, e), done)) in slots {
-        work[b % threads].push((b, v, e, done));
+        work[b % threads].push((b, v, e, done, label_sums.next()));
     }
     let layout = &answers.layout;
     let run = |s: &mut Session, slots: Vec<Slot>| -> Result<(), RunError> {
@@ -584,12 +635,12 @@ pub(super) fn infer_all_rows(
         let mut energies = vec![0.0; n];
         // Never drawn from: the init is a constant.
         let mut rng = Rng::new(0);
-        for (b, values, es, done) in slots {
+        for (b, values, es, done, labels) in slots {
             let rows: Vec<usize> = (b * n..(b + 1) * n).collect();
             for (p, &r) in points.iter_mut().zip(&rows) {
                 prepare_point(r, p);
             }
-            *done = s.infer_rows(data, &rows, &mut points, &mut energies, &mut rng)?;
+            *done = s.infer_rows(data, &rows, &mut points, &mut energies, labels, &mut rng)?;
             if *done {
                 es.copy_from_slice(&energies);
                 for (p, at) in points.iter().zip(values.chunks_exact_mut(width)) {

@@ -689,15 +689,21 @@ fn evaluate(
             }
         }
     };
+    // The loss `energy` of a batch of rows inferred together comes from the energies at the
+    // rows' labels, which the batched descent step computes from the stage values it has
+    // anyway (no second pass of the network: `Session::infer_rows`).
+    let labels = s.loss_is_label_energy();
     // With several threads, every whole batch of rows is inferred first, batches spread over
     // the threads (the same answers as one thread: `infer_all_rows` says when it applies).
     let answers = match (&sampled, density) {
         (None, false) => {
             let ready = |r: usize, q: &mut Point| {
                 load_row(set, r, q);
-                zero_outputs(q);
+                if !labels {
+                    zero_outputs(q);
+                }
             };
-            super::infer::infer_all_rows(s, set, threads, &ready)?
+            super::infer::infer_all_rows(s, set, threads, labels, &ready)?
         }
         _ => None,
     };
@@ -706,28 +712,40 @@ fn evaluate(
             n.draw(s, set, rows, seed, 0, &mut rng)?;
             loss_sum += s.loss_rows_given(set, rows, &n.rows(0, rows.len()), &mut given)?;
         }
-        let batched_loss = points.is_some()
-            || match s.loss_batch(set, rows) {
-                Some(loss) => {
-                    loss_sum += loss?;
-                    true
-                }
-                None => false,
-            };
+        let batched_loss = points.is_some() || s.loss_batches(rows.len());
+        let per_row_loss = s.has_loss() && !batched_loss;
         // The rows infer together when they can ([`Session::infer_rows`]): nothing may draw
         // from `rng` between rows then (no per-row loss, no sampler, no density).
-        let per_row_loss = s.has_loss() && !batched_loss;
         let answered = answers.as_ref().is_some_and(|a| a.covers(rows[0]));
+        let mut label_loss = answers.as_ref().and_then(|a| a.labels(rows[0]));
         let mut inferred = false;
         if !answered && sampled.is_none() && !density && !per_row_loss {
             row_points.resize_with(rows.len(), || Point::zeros(model));
             row_energies.resize(rows.len(), 0.0);
             for (q, &row) in row_points.iter_mut().zip(rows) {
                 load_row(set, row, q);
-                zero_outputs(q);
+                if !labels {
+                    zero_outputs(q);
+                }
             }
             let (points, energies) = (&mut row_points[..rows.len()], &mut row_energies[..]);
-            inferred = s.infer_rows(set, rows, points, &mut energies[..rows.len()], &mut rng)?;
+            let mut sum = 0.0;
+            let at_labels = labels.then_some(&mut sum);
+            let energies = &mut energies[..rows.len()];
+            inferred = s.infer_rows(set, rows, points, energies, at_labels, &mut rng)?;
+            if inferred && labels {
+                label_loss = Some(sum);
+            }
+        }
+        if points.is_none() && batched_loss {
+            match label_loss {
+                Some(l) => loss_sum += l,
+                None => {
+                    if let Some(loss) = s.loss_batch(set, rows) {
+                        loss_sum += loss?;
+                    }
+                }
+            }
         }
         let prepared = !inferred && !(answered && !per_row_loss) && s.prepare_rows(set, rows)?;
         for (k, &row) in rows.iter().enumerate() {

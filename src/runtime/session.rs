@@ -904,6 +904,13 @@ impl Session {
         Some(Ok(bound.scalar()))
     }
 
+    /// Whether [`Session::loss_batch`] takes `rows` rows in one call.
+    pub fn loss_batches(&self, rows: usize) -> bool {
+        self.loss_value_batch.as_ref().is_some_and(|b| {
+            b.kernel.entry().rows == rows && !b.sources.iter().any(|s| matches!(s, Source::Neg(_)))
+        })
+    }
+
     /// The summed loss of the rows `rows` of `data` in one call of the batched loss kernel
     /// (metrics); `None` when the loss does not batch or `rows` is not a whole batch.
     pub fn loss_batch(&mut self, data: &Dataset, rows: &[usize]) -> Option<Result<f64, RunError>> {
