@@ -262,6 +262,37 @@ fn mlp_infer_rate(xs: &[f64], dx: usize, dh: usize, dy: usize) -> f64 {
     N as f64 / start.elapsed().as_secs_f64()
 }
 
+/// MB/s of loading (parsing and checking) a CSV of `N` rows × 794 columns, values written
+/// with six decimals (about 72 MB, the M2 data set's shape), from memory: best of three.
+fn csv_load_rate(m2: &str) -> (f64, f64) {
+    let checked = ebmc::driver::check(m2.as_bytes());
+    let model = &checked.models[0];
+    let data = model.data.clone().unwrap();
+    let mut r = Lcg(11);
+    let mut text = (0..784)
+        .map(|j| j.to_string())
+        .chain((784..794).map(|j| j.to_string()))
+        .collect::<Vec<_>>()
+        .join(",");
+    text.push('\n');
+    for _ in 0..N {
+        let row: Vec<String> = (0..794).map(|_| format!("{:.6}", r.next())).collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    let best = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let loaded =
+                ebmc::runtime::data::from_bytes(text.as_bytes(), &data, &model.vars, 1).unwrap();
+            std::hint::black_box(&loaded);
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    let mb = text.len() as f64 / 1e6;
+    (mb, mb / best)
+}
+
 fn main() {
     let backend = Backend::Jit;
     let m1 = "model m1 { input x : real[64]  output y : real[16]\n  param W : real[16, 64] = 0.01  param b : real[16] = 0\n  energy 0.5 * sqnorm(W @ x + b - y)\n  loss energy\n  train by sgd(rate = 0.01, epochs = 1, batch = 32)\n  data \"unused.csv\" { x = 0..63, y = 64..79 } }";
@@ -332,6 +363,12 @@ fn main() {
         i / u,
         i / h
     );
+    let (mb, rate) = csv_load_rate(&m2.replace(
+        "\"unused.csv\" { x = 0..783, y = 784..793 }",
+        "\"unused.csv\" { x = 0..783, y = 784..793 } split 0.8",
+    ));
+    println!();
+    println!("CSV loading, {N} rows x 794 columns ({mb:.0} MB, from memory): {rate:.0} MB/s");
     let threads = ebmc::runtime::train::default_threads();
     if threads > 1 {
         let e2 = ebmc_rate(m2, &xs, &ys, backend, threads);
