@@ -136,7 +136,7 @@ fn infer_rate(model: &Model, data: &Dataset, threads: usize) -> f64 {
     let mut rng = Rng::new(1);
     let all: Vec<usize> = (0..N).collect();
     let mut points = vec![Point::zeros(model); compile::BATCH];
-    let mut energies = vec![0.0; compile::BATCH];
+    let mut energies = [0.0; compile::BATCH];
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let start = Instant::now();

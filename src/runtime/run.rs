@@ -747,7 +747,10 @@ fn evaluate(
                 }
             }
         }
-        let prepared = !inferred && !(answered && !per_row_loss) && s.prepare_rows(set, rows)?;
+        // The per-row path prepares its rows by batch, unless nothing of it runs: the rows
+        // were inferred (here or by `infer_all_rows`) and no per-row loss needs them.
+        let per_row_work = !inferred && (!answered || per_row_loss);
+        let prepared = per_row_work && s.prepare_rows(set, rows)?;
         for (k, &row) in rows.iter().enumerate() {
             let energy = if inferred {
                 p.copy_from(&row_points[k]);
