@@ -564,9 +564,11 @@ impl RowAnswers {
 /// Infers every whole batch of rows of `data` on `threads` threads ([`Session::infer_rows`]
 /// on `s` and on copies of it), batch `b` on thread `b % threads`, for `ebmc run`'s metrics.
 /// `prepare_point` loads a row's point (its inputs and, with `labels`, its outputs: see
-/// [`Session::infer_rows`]; without, the real outputs zeroed). `None` when it does not apply: one thread, fewer than two batches, or an
-/// inference that draws from the generator (a random init: the draws would depend on the
-/// order of the rows), since the answers must be those of one thread, row by row.
+/// [`Session::infer_rows`]; without, the real outputs zeroed). `None` when it does not apply:
+/// one thread (or no memory for a second session: the copies are allocated fallibly), fewer
+/// than two batches, or an inference that draws from the generator (a random init: the draws
+/// would depend on the order of the rows), since the answers must be those of one thread,
+/// row by row.
 pub fn infer_all_rows(
     s: &mut Session,
     data: &Dataset,
@@ -610,8 +612,18 @@ pub fn infer_all_rows(
         done: vec![false; batches],
         labels: vec![0.0; if labels { batches } else { 0 }],
     };
-    let threads = threads.min(batches);
-    let mut forks: Vec<Session> = (1..threads).map(|_| s.fork()).collect();
+    // A copy of the session per extra thread, as far as the memory goes.
+    let mut forks: Vec<Session> = Vec::new();
+    for _ in 1..threads.min(batches) {
+        match s.try_fork_for_rows() {
+            Some(f) => forks.push(f),
+            None => break,
+        }
+    }
+    if forks.is_empty() {
+        return Ok(None);
+    }
+    let threads = forks.len() + 1;
     // Per thread, its batches: (index, values, energies, done).
     type Slot<'a> = (
         usize,

@@ -833,6 +833,29 @@ impl Session {
         }
     }
 
+    /// [`Session::fork`] for inference over rows on another thread
+    /// ([`super::infer::infer_all_rows`]), allocated fallibly: the params and the buffers of
+    /// the batched inference kernels, which hold another copy of them. `None` when the memory
+    /// is not there (the caller then uses fewer threads, never aborts).
+    pub(super) fn try_fork_for_rows(&self) -> Option<Session> {
+        let mut params =
+            super::memory::zeros(self.params.len(), "an inference thread's params").ok()?;
+        params.copy_from_slice(&self.params);
+        let mut s = Session {
+            params: Params::new(params),
+            ..self.fork_without_params()
+        };
+        if let Energy::Staged(st) = &mut s.energy {
+            if let Some(b) = &mut st.batch {
+                b.kernel.ready().ok()?;
+            }
+            if let Some((b, _)) = &mut st.step_batch {
+                b.kernel.ready().ok()?;
+            }
+        }
+        Some(s)
+    }
+
     /// [`Session::fork`] with no params, for a training thread: its batched loss reads the
     /// master's ([`Session::loss_grad_batch`]), so a copy would be memory for nothing until a
     /// per-example path needs one (and sets it).
