@@ -205,7 +205,7 @@ pub fn train_observed(
             if let Some(n) = &mut step_negs {
                 n.draw(s, data, batch, t.seed, epoch, &mut rng)?;
             }
-            let mut loss = step_grads(
+            let (mut loss, bad_grad) = step_grads(
                 s,
                 &mut workers,
                 data,
@@ -227,15 +227,22 @@ pub fn train_observed(
             if !loss.is_finite() {
                 return Err(fail(format!("the loss is {loss}")));
             }
-            if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
+            // With several threads, `step_grads` found the first non-finite element as it
+            // summed (each thread its range).
+            let bad = match bad_grad {
+                Some(found) => found,
+                None => grad.iter().position(|g| !g.is_finite()),
+            };
+            if let Some(i) = bad {
                 return Err(fail(format!(
                     "the gradient of `{}` is {}",
                     param_name(s, i),
                     grad[i]
                 )));
             }
-            // The params stay the last good ones when the update would break them.
-            if let Err(i) = optim.try_step(&mut s.params, &grad) {
+            // The params stay the last good ones when the update would break them. Each
+            // training thread updates a range of the params (the same bits as one).
+            if let Err(i) = optim.try_step_split(&mut s.params, &grad, workers.len()) {
                 let name = param_name(s, i);
                 return Err(fail(format!("the update would make `{name}` non-finite")));
             }
@@ -257,7 +264,8 @@ pub fn train_observed(
 }
 
 /// The summed loss and the mean gradient of one minibatch, chunk by chunk, on the workers'
-/// threads.
+/// threads; with several, also the first non-finite element of the gradient (`Some(None)`:
+/// none), found while summing (with one, `None`: the caller looks).
 #[allow(clippy::too_many_arguments)]
 fn step_grads(
     s: &Session,
@@ -269,7 +277,7 @@ fn step_grads(
     seed: u64,
     epoch: usize,
     grad: &mut [f64],
-) -> Result<f64, RunError> {
+) -> Result<(f64, Option<Option<usize>>), RunError> {
     let chunks = batch.len().div_ceil(CHUNK);
     let rows_of = |c: usize| &batch[c * CHUNK..((c + 1) * CHUNK).min(batch.len())];
     let negs_of = |c: usize| negs.map(|n| n.rows(c * CHUNK, rows_of(c).len()));
@@ -312,7 +320,7 @@ fn step_grads(
         }
         let n = batch.len() as f64;
         grad.iter_mut().for_each(|g| *g /= n);
-        return Ok(loss);
+        return Ok((loss, None));
     }
     // Worker `i` takes the current params (each thread copies its own) and computes chunks
     // `i, i + t, i + 2t, …`, the k-th of them into its k-th buffer (buffers only ever grow,
@@ -356,7 +364,8 @@ fn step_grads(
     // The mean: the sum, then divided by the batch's size, as one expression per element
     // (the same operations in the same order as summing and then dividing).
     let n = batch.len() as f64;
-    let sum_range = |start: usize, out: &mut [f64]| {
+    // Each range is also checked for a non-finite element while it is in the cache.
+    let sum_range = |start: usize, out: &mut [f64]| -> Option<usize> {
         out.iter_mut().for_each(|g| *g = 0.0);
         for c in 0..chunks {
             let part = &workers[c % t].grads[c / t][start..start + out.len()];
@@ -368,15 +377,24 @@ fn step_grads(
                 out.iter_mut().zip(part).for_each(|(acc, g)| *acc += g);
             }
         }
+        out.iter().position(|g| !g.is_finite()).map(|i| start + i)
     };
     let per = len.div_ceil(t);
-    std::thread::scope(|scope| {
-        for (k, out) in grad.chunks_mut(per).enumerate() {
-            let sum_range = &sum_range;
-            scope.spawn(move || sum_range(k * per, out));
-        }
+    let bad = std::thread::scope(|scope| {
+        let handles: Vec<_> = (grad.chunks_mut(per).enumerate())
+            .map(|(k, out)| {
+                let sum_range = &sum_range;
+                scope.spawn(move || sum_range(k * per, out))
+            })
+            .collect();
+        let found: Vec<Option<usize>> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        found.into_iter().flatten().next()
     });
-    Ok((0..chunks).map(|c| workers[c % t].losses[c / t]).sum())
+    let loss = (0..chunks).map(|c| workers[c % t].losses[c / t]).sum();
+    Ok((loss, Some(bad)))
 }
 
 /// The outputs of the rows `batch` of `data`, written into `buf` (grown as needed, never
