@@ -134,32 +134,34 @@ impl Optim {
         found
     }
 
-    /// [`Optim::try_step`] with the elements split into `parts` contiguous ranges, each
-    /// updated on its own thread: the same operations on every element, so the same bits as
-    /// one thread, and the same first failing index (ranges are searched in order).
-    pub fn try_step_split(&mut self, w: &mut [f64], g: &[f64], parts: usize) -> Result<(), usize> {
+    /// [`Optim::try_step`] with the elements split into one contiguous range per thread of
+    /// `pool`, each updated on its own thread: the same operations on every element, so the
+    /// same bits as one thread, and the same first failing index (ranges are searched in
+    /// order).
+    pub fn try_step_split(
+        &mut self,
+        w: &mut [f64],
+        g: &[f64],
+        pool: &rayon::ThreadPool,
+    ) -> Result<(), usize> {
         self.checked_lengths(w, g);
+        let parts = pool.current_num_threads();
         if parts <= 1 || w.len() < 2 * parts {
             return self.try_step(w, g);
         }
         let per = w.len().div_ceil(parts);
         let u = self.pieces();
         let run = |m: &mut Vec<f64>, v: &mut Vec<f64>, w: &mut [f64], write: bool| {
-            let mut ms = m.chunks_mut(per);
-            let mut vs = v.chunks_mut(per);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (w.chunks_mut(per).zip(g.chunks(per)).enumerate())
-                    .map(|(k, (w, g))| {
-                        let (m, v) = (ms.next().unwrap_or(&mut []), vs.next().unwrap_or(&mut []));
-                        scope.spawn(move || u.update(w, g, m, v, write).map(|i| k * per + i))
-                    })
-                    .collect();
-                let found: Vec<Option<usize>> = handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect();
-                found.into_iter().flatten().next()
-            })
+            let mut found: Vec<Option<usize>> = vec![None; parts];
+            let (mut ms, mut vs) = (m.chunks_mut(per), v.chunks_mut(per));
+            pool.scope(|scope| {
+                let ranges = w.chunks_mut(per).zip(g.chunks(per)).zip(&mut found);
+                for (k, ((w, g), f)) in ranges.enumerate() {
+                    let (m, v) = (ms.next().unwrap_or(&mut []), vs.next().unwrap_or(&mut []));
+                    scope.spawn(move |_| *f = u.update(w, g, m, v, write).map(|i| k * per + i));
+                }
+            });
+            found.into_iter().flatten().next()
         };
         if let Some(i) = run(&mut self.m, &mut self.v, w, false) {
             return Err(i);
@@ -442,6 +444,10 @@ mod tests {
             Optimizer::Sgd { momentum: 0.0 },
         ] {
             for parts in [2, 3, 7] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(parts)
+                    .build()
+                    .unwrap();
                 let (mut one, mut split) = (
                     Optim::new(optimizer, 0.01, 1e-3, n),
                     Optim::new(optimizer, 0.01, 1e-3, n),
@@ -451,14 +457,14 @@ mod tests {
                 for _ in 0..5 {
                     let g: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
                     one.try_step(&mut w, &g).unwrap();
-                    split.try_step_split(&mut w2, &g, parts).unwrap();
+                    split.try_step_split(&mut w2, &g, &pool).unwrap();
                     assert_eq!(w, w2, "{optimizer:?} on {parts}");
                     assert_eq!(one, split, "{optimizer:?} on {parts}");
                 }
                 // Two bad elements: the first is the one named; nothing changes.
                 let mut g = vec![0.0; n];
                 (g[60], g[90]) = (f64::NAN, f64::INFINITY);
-                assert_eq!(split.try_step_split(&mut w2, &g, parts), Err(60));
+                assert_eq!(split.try_step_split(&mut w2, &g, &pool), Err(60));
                 assert_eq!(one.try_step(&mut w, &g), Err(60));
                 assert_eq!((&w, &one), (&w2, &split));
             }

@@ -33,6 +33,9 @@ pub struct EpochStats {
     /// The threads that computed the epoch's gradients: fewer than asked for when a step is
     /// too small to repay them ([`PARALLEL_WORK`]) or has fewer chunks than threads.
     pub threads: usize,
+    /// The distinct operating-system threads that computed chunks in this epoch (at most
+    /// `threads`; tests check that the threads asked for really ran).
+    pub ran_on: usize,
 }
 
 /// Writes row `row` of `data` into the point's bound variables.
@@ -78,6 +81,8 @@ struct Worker {
     losses: Vec<f64>,
     /// The version of the master params the worker's own copy holds.
     synced: Option<u64>,
+    /// The threads of the pool that ran this worker's chunks since the epoch began.
+    ran_on: Vec<std::thread::ThreadId>,
 }
 
 /// The generator of one example's randomness in one epoch.
@@ -173,6 +178,17 @@ pub fn train_observed(
     let mut order: Vec<usize> = (0..data.rows()).collect();
     let mut grad = super::memory::zeros(s.params.len(), "the gradient")?;
     let threads = threads_for(s.params.len(), t.batch.min(data.rows()), threads);
+    // One pool for the whole run: every step hands its chunks, its gradient sum and its
+    // optimizer ranges to the same threads.
+    let pool = match threads {
+        1 => None,
+        _ => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| RunError::User(format!("cannot start {threads} threads: {e}")))?,
+        ),
+    };
     let mut workers: Vec<Worker> = (0..threads)
         .map(|_| Worker {
             s: s.fork_without_params(),
@@ -180,6 +196,7 @@ pub fn train_observed(
             grads: Vec::new(),
             losses: Vec::new(),
             synced: None,
+            ran_on: Vec::new(),
         })
         .collect();
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
@@ -207,6 +224,7 @@ pub fn train_observed(
             }
             let (mut loss, bad_grad) = step_grads(
                 s,
+                pool.as_ref(),
                 &mut workers,
                 data,
                 batch,
@@ -242,7 +260,11 @@ pub fn train_observed(
             }
             // The params stay the last good ones when the update would break them. Each
             // training thread updates a range of the params (the same bits as one).
-            if let Err(i) = optim.try_step_split(&mut s.params, &grad, workers.len()) {
+            let stepped = match &pool {
+                Some(pool) => optim.try_step_split(&mut s.params, &grad, pool),
+                None => optim.try_step(&mut s.params, &grad),
+            };
+            if let Err(i) = stepped {
                 let name = param_name(s, i);
                 return Err(fail(format!("the update would make `{name}` non-finite")));
             }
@@ -250,12 +272,22 @@ pub fn train_observed(
             steps += 1;
         }
         let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let mut ran_on: Vec<std::thread::ThreadId> = Vec::new();
+        for w in &mut workers {
+            for id in w.ran_on.drain(..) {
+                if !ran_on.contains(&id) {
+                    ran_on.push(id);
+                }
+            }
+        }
         let stats = EpochStats {
             epoch,
             epochs: t.epochs,
             loss: sum / steps.max(1) as f64,
             examples_per_sec: data.rows() as f64 / secs,
             threads: workers.len(),
+            // One thread computes every chunk itself (the calling one).
+            ran_on: ran_on.len().max(1),
         };
         on_epoch(&stats, s)?;
         history.push(stats);
@@ -269,6 +301,7 @@ pub fn train_observed(
 #[allow(clippy::too_many_arguments)]
 fn step_grads(
     s: &Session,
+    pool: Option<&rayon::ThreadPool>,
     workers: &mut [Worker],
     data: &Dataset,
     batch: &[usize],
@@ -326,6 +359,10 @@ fn step_grads(
     // `i, i + t, i + 2t, …`, the k-th of them into its k-th buffer (buffers only ever grow,
     // so that no step allocates).
     let run = |(i, w): (usize, &mut Worker)| -> Result<(), RunError> {
+        let me = std::thread::current().id();
+        if !w.ran_on.contains(&me) {
+            w.ran_on.push(me);
+        }
         let mine = (i..chunks).step_by(t).len();
         if w.grads.len() < mine {
             w.grads.resize_with(mine, || vec![0.0; len]);
@@ -346,16 +383,13 @@ fn step_grads(
         }
         Ok(())
     };
-    let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = workers
-            .iter_mut()
-            .enumerate()
-            .map(|iw| scope.spawn(move || run(iw)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let pool = pool.ok_or_else(|| RunError::Compile("several workers without threads".into()))?;
+    let mut results: Vec<Result<(), RunError>> = workers.iter().map(|_| Ok(())).collect();
+    pool.scope(|scope| {
+        for (iw, r) in workers.iter_mut().enumerate().zip(&mut results) {
+            let run = &run;
+            scope.spawn(move |_| *r = run(iw));
+        }
     });
     results.into_iter().collect::<Result<(), RunError>>()?;
     // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
@@ -380,19 +414,14 @@ fn step_grads(
         out.iter().position(|g| !g.is_finite()).map(|i| start + i)
     };
     let per = len.div_ceil(t);
-    let bad = std::thread::scope(|scope| {
-        let handles: Vec<_> = (grad.chunks_mut(per).enumerate())
-            .map(|(k, out)| {
-                let sum_range = &sum_range;
-                scope.spawn(move || sum_range(k * per, out))
-            })
-            .collect();
-        let found: Vec<Option<usize>> = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect();
-        found.into_iter().flatten().next()
+    let mut found: Vec<Option<usize>> = vec![None; t];
+    pool.scope(|scope| {
+        for ((k, out), f) in grad.chunks_mut(per).enumerate().zip(&mut found) {
+            let sum_range = &sum_range;
+            scope.spawn(move |_| *f = sum_range(k * per, out));
+        }
     });
+    let bad = found.into_iter().flatten().next();
     let loss = (0..chunks).map(|c| workers[c % t].losses[c / t]).sum();
     Ok((loss, Some(bad)))
 }
