@@ -384,13 +384,19 @@ fn step_grads(
         Ok(())
     };
     let pool = pool.ok_or_else(|| RunError::Compile("several workers without threads".into()))?;
-    let mut results: Vec<Result<(), RunError>> = workers.iter().map(|_| Ok(())).collect();
-    pool.scope(|scope| {
-        for (iw, r) in workers.iter_mut().enumerate().zip(&mut results) {
-            let run = &run;
-            scope.spawn(move |_| *r = run(iw));
+    // Worker `i` on the pool's thread `i` (a broadcast runs once on every thread): each
+    // thread really computes, whatever the scheduling.
+    let cells: Vec<std::sync::Mutex<&mut Worker>> =
+        workers.iter_mut().map(std::sync::Mutex::new).collect();
+    let results: Vec<Result<(), RunError>> = pool.broadcast(|ctx| {
+        let i = ctx.index();
+        match cells.get(i).map(|c| c.lock()) {
+            Some(Ok(mut w)) => run((i, &mut **w)),
+            Some(Err(_)) => Err(RunError::Compile("a training thread panicked".into())),
+            None => Ok(()),
         }
     });
+    drop(cells);
     results.into_iter().collect::<Result<(), RunError>>()?;
     // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
     // element independently: threads split the elements, never the order of a sum.
