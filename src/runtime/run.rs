@@ -52,7 +52,7 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
     pub interp: bool,
-    /// Threads for training; `None` uses every core.
+    /// Threads for training and for inference over a data set's rows; `None` uses every core.
     pub threads: Option<usize>,
     /// The memory a run may use, in bytes; `None` takes the machine's ([`memory`]).
     pub memory: Option<u64>,
