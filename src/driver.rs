@@ -363,6 +363,7 @@ fn bench_key(e: Entry) -> Option<&'static str> {
         Entry::SampleStep => Some("sample_step_ns"),
         Entry::Answers
         | Entry::GibbsFields
+        | Entry::InferStepBatch
         | Entry::Loss
         | Entry::LossBatch
         | Entry::LossGrad

@@ -84,7 +84,7 @@ enum Command {
         /// Run on the reference interpreter instead of native code.
         #[arg(long)]
         interp: bool,
-        /// Threads for training (default: every core); the weights do not depend on it.
+        /// Threads for training and for inferring a data set's rows (default: every core); the weights and answers do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
         /// The memory the run may use (`512M`, `4G`); a run estimated to need more is refused

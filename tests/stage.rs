@@ -7,7 +7,10 @@ mod common;
 use ebmc::compile::{self, Backend, Entry, Input, Output};
 use ebmc::interp;
 use ebmc::ir::{self, Graph, InputKind};
+use ebmc::runtime::data::{Dataset, VarData};
 use ebmc::runtime::run::RunOptions;
+use ebmc::runtime::session::{Point, Session};
+use ebmc::runtime::train;
 use ebmc::testing::random_ir::{self, Rng};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -272,4 +275,155 @@ fn batched_prepare_equals_per_row_prepare() {
         }
     }
     assert!(batched >= 3, "only {batched} models prepare in batches");
+}
+
+/// Every `.ebm` of `examples/` and `benches/models/`, sorted.
+fn example_and_bench_models() -> Vec<std::path::PathBuf> {
+    let benches = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/models");
+    let mut files: Vec<_> = [common::examples(), benches]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ebm"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `rows` random rows of every real input and output of `model` (normal values).
+fn random_rows(model: &ebmc::check::Model, rows: usize, rng: &mut Rng) -> Dataset {
+    let vars = (model.vars.iter().enumerate())
+        .filter(|(_, v)| {
+            matches!(v.role, ebmc::check::Role::Input | ebmc::check::Role::Output)
+                && !v.ty.is_discrete()
+        })
+        .map(|(i, v)| {
+            let width = v.ty.elements();
+            VarData {
+                var: ebmc::check::VarId(i as u32),
+                name: v.name.clone(),
+                ty: v.ty.clone(),
+                width,
+                values: (0..rows * width).map(|_| rng.normal()).collect(),
+                columns: Vec::new(),
+            }
+        })
+        .collect();
+    Dataset {
+        lines: (2..rows + 2).collect(),
+        vars,
+    }
+}
+
+/// Inference of a batch of rows together ([`Session::infer_rows`]: one batched prepare, every
+/// descent step one batched call) gives every row's answer and energy as inference of that
+/// row alone does (1e-12), on every example and bench model that infers by descent — with
+/// the same draws of the init (a random init makes the check stronger).
+#[test]
+fn batched_inference_equals_per_row_inference() {
+    let (mut batched, mut labelled) = (0, 0);
+    for path in example_and_bench_models() {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(&path).unwrap();
+        // A random init, where the descent has none, makes the check stronger.
+        let random_init: String = (source.lines())
+            .map(|l| match l.rfind(')') {
+                Some(i)
+                    if l.contains("infer") && l.contains("by descent(") && !l.contains("init") =>
+                {
+                    format!("{}, init = normal(0, 0.1){}\n", &l[..i], &l[i..])
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        for source in [source.clone(), random_init] {
+            let model = common::model_of(&source, true);
+            let code =
+                Arc::new(compile::compile(&model, &compile::Options::new(Backend::Jit)).unwrap());
+            if code.entry(Entry::InferStepBatch).is_none() {
+                continue;
+            }
+            let n = compile::BATCH;
+            let mut rng = Rng::new(11);
+            let data = random_rows(&model, 2 * n, &mut rng);
+            let (mut whole, mut rows) = (Session::new(&code, 5).unwrap(), Session::new(&code, 5));
+            let rows = rows.as_mut().unwrap();
+            let (mut r1, mut r2) = (ebmc::rng::Rng::new(9), ebmc::rng::Rng::new(9));
+            for chunk in (0..2 * n).collect::<Vec<_>>().chunks(n) {
+                let mut points = vec![Point::zeros(&model); n];
+                for (p, &r) in points.iter_mut().zip(chunk) {
+                    train::load_row(&data, r, p);
+                }
+                let mut energies = vec![0.0; n];
+                // The loss `energy` of the rows, from the energies at their labels.
+                let (mut at_labels, mut expected) = (0.0, 0.0);
+                let labels = rows.loss_is_label_energy().then_some(&mut at_labels);
+                assert!(
+                    rows.infer_rows(&data, chunk, &mut points, &mut energies, labels, &mut r2)
+                        .unwrap(),
+                    "{name}: the rows did not infer together"
+                );
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
+                for (k, &r) in chunk.iter().enumerate() {
+                    let mut p = Point::zeros(&model);
+                    train::load_row(&data, r, &mut p);
+                    expected += whole.energy(&mut p).unwrap();
+                    let e = whole.infer(&mut p, &mut r1).unwrap();
+                    assert!(
+                        close(e, energies[k]),
+                        "{name} row {r}: {e} vs {}",
+                        energies[k]
+                    );
+                    for (v, (a, b)) in p.values.iter().zip(&points[k].values).enumerate() {
+                        assert_eq!(a.len(), b.len());
+                        for (x, y) in a.iter().zip(b) {
+                            assert!(close(*x, *y), "{name} row {r} var {v}: {x} vs {y}");
+                        }
+                    }
+                }
+                if rows.loss_is_label_energy() {
+                    labelled += 1;
+                    assert!(
+                        close(expected, at_labels),
+                        "{name}: {expected} vs {at_labels}"
+                    );
+                }
+            }
+            assert_eq!(r1, r2, "{name}: the init drew differently");
+            batched += 1;
+        }
+    }
+    assert!(batched >= 4, "only {batched} models infer rows together");
+    assert!(
+        labelled >= 4,
+        "only {labelled} batches took the loss at the labels"
+    );
+}
+
+/// A batch in which a row diverges is left to the per-row path (`Ok(false)`, the generator
+/// untouched), which names that row's divergence in its own words.
+#[test]
+fn a_diverging_batch_falls_back_to_per_row_inference() {
+    let source = common::example_source("regression").replace("rate = 0.5)", "rate = 1e6)");
+    let model = common::model_of(&source, true);
+    let code = Arc::new(compile::compile(&model, &compile::Options::new(Backend::Jit)).unwrap());
+    assert!(code.entry(Entry::InferStepBatch).is_some());
+    let n = compile::BATCH;
+    let mut rng = Rng::new(2);
+    let data = random_rows(&model, n, &mut rng);
+    let mut s = Session::new(&code, 1).unwrap();
+    let mut points = vec![Point::zeros(&model); n];
+    for (p, r) in points.iter_mut().zip(0..n) {
+        train::load_row(&data, r, p);
+    }
+    let mut r = ebmc::rng::Rng::new(4);
+    let before = r.clone();
+    let rows: Vec<usize> = (0..n).collect();
+    let together = s
+        .infer_rows(&data, &rows, &mut points, &mut vec![0.0; n], None, &mut r)
+        .unwrap();
+    assert!(!together);
+    assert_eq!(r, before);
+    let err = s.infer(&mut points[0], &mut r).unwrap_err().to_string();
+    assert!(err.contains("diverged"), "{err}");
 }

@@ -120,6 +120,10 @@ pub enum Entry {
     /// [`Entry::InferPrepare`] of [`BATCH`] rows in one call, each row's stage values in its
     /// row of the outputs: inference over a data set prepares its rows together.
     InferPrepareBatch,
+    /// [`Entry::InferStep`] of [`BATCH`] rows in one call (every output per row): inference
+    /// over a data set descends a batch of rows together, from the stage values of
+    /// [`Entry::InferPrepareBatch`]. Compiled when both batch and the model infers by descent.
+    InferStepBatch,
     /// [`Entry::Loss`] summed over [`BATCH`] rows in one call (the metrics' loss column), when
     /// the loss batches.
     LossBatch,
@@ -148,6 +152,7 @@ impl Entry {
             Entry::InferPrepare => "infer_prepare",
             Entry::InferStep => "infer_step",
             Entry::InferPrepareBatch => "infer_prepare_batch",
+            Entry::InferStepBatch => "infer_step_batch",
             Entry::LossBatch => "loss_batch",
             Entry::SampleStep => "sample_step",
             Entry::GibbsFields => "gibbs_fields",
@@ -308,6 +313,12 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
     if let Some(s) = staged {
         if let Some(rows) = ir::batch_rows(&s.prepare, BATCH) {
             graphs.push((Entry::InferPrepareBatch, rows));
+            if let Some(step) = descends(model)
+                .then(|| ir::batch_rows(&s.step, BATCH))
+                .flatten()
+            {
+                graphs.push((Entry::InferStepBatch, step));
+            }
         }
         graphs.push((Entry::InferPrepare, s.prepare));
         graphs.push((Entry::InferStep, s.step));
@@ -387,6 +398,12 @@ fn gibbs_fields(model: &Model, energy: &Graph) -> Graph {
     }
     ir::debug_verify(&g, "compile::gibbs_fields");
     ir::simplify(&g)
+}
+
+/// Whether inference descends on the outputs (one `infer … by descent` group and nothing
+/// else), so that a data set's rows can descend together ([`Entry::InferStepBatch`]).
+fn descends(model: &Model) -> bool {
+    matches!(&model.infer[..], [g] if matches!(g.method, InferMethod::Descent(_)))
 }
 
 /// Whether nothing of the loss is left for the runtime to supply per example: no latent
@@ -560,7 +577,10 @@ fn entry_point(
     Ok(EntryPoint {
         entry,
         rows: match entry {
-            Entry::LossGradBatch | Entry::LossBatch | Entry::InferPrepareBatch => BATCH,
+            Entry::LossGradBatch
+            | Entry::LossBatch
+            | Entry::InferPrepareBatch
+            | Entry::InferStepBatch => BATCH,
             Entry::SampleStep => CHAINS,
             _ => 1,
         },

@@ -8,8 +8,9 @@
 //! * `infer … by enumerate` picks the lowest-energy combination of discrete values, in one
 //!   call of the answers kernel when every output is enumerated at once.
 
+use super::data::Dataset;
 use super::session::{Energy, Params, Point, RunError, Session};
-use crate::check::{Descent, Elim, Infer, InferMethod, Init, Model, Role, VarId};
+use crate::check::{Descent, Elim, Infer, InferMethod, Init, LossKind, Model, Role, VarId};
 use crate::rng::{self, Rng};
 use crate::types::Shape;
 use crate::types::Ty;
@@ -314,6 +315,141 @@ impl Session {
         Ok(Some(es))
     }
 
+    /// Infers the rows `rows` of `data` together: `points[k]` holds the inputs of row
+    /// `rows[k]` and gets its answer, `energies[k]` its final energy — what [`Session::infer`]
+    /// gives row by row (to rounding: the batched kernel may sum in another order), with the
+    /// rows prepared by one call ([`Session::prepare_rows`]) and every descent step one call
+    /// of the batched step for the whole batch, so the per-row work is matrix–matrix products.
+    ///
+    /// `Ok(false)`, with `rng` as it was, when the model's inference is not one descent whose
+    /// prepare and step batch, `rows` is not a whole batch, or some row diverges or makes no
+    /// progress: the caller then infers row by row, which reports the first such row with the
+    /// per-row words. `rng` draws each row's init in row order, as the per-row path does, so
+    /// the caller must not draw from it between rows.
+    ///
+    /// With `labels`, `points` hold the rows' outputs as the data has them, and `labels`
+    /// gets the sum of the rows' energies there (in row order) — the loss `energy` of the rows
+    /// ([`Session::loss_is_label_energy`]), from the stage values inference computes anyway
+    /// rather than from a second pass of the network. The real outputs are then zeroed (as
+    /// the caller's per-row path does) before the descent starts.
+    pub fn infer_rows(
+        &mut self,
+        data: &Dataset,
+        rows: &[usize],
+        points: &mut [Point],
+        energies: &mut [f64],
+        labels: Option<&mut f64>,
+        rng: &mut Rng,
+    ) -> Result<bool, RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let model = &code.model;
+        let [g] = &model.infer[..] else {
+            return Ok(false);
+        };
+        let InferMethod::Descent(d) = &g.method else {
+            return Ok(false);
+        };
+        let n = rows.len();
+        if self.energy.step_rows() != Some(n)
+            || !self.inner.is_empty()
+            || self.path.is_some()
+            || points.len() != n
+            || energies.len() != n
+        {
+            return Ok(false);
+        }
+        if !self.energy.prepare_rows(&self.params, data, rows)?
+            || !self.energy.stage_rows(&self.params)
+        {
+            return Ok(false);
+        }
+        if let Some(sum) = labels {
+            self.energy.step_rows_call(&self.params, points)?;
+            *sum = self.energy.row_energies().iter().sum();
+            for p in points.iter_mut() {
+                for (o, v) in model.vars_of(Role::Output) {
+                    if !v.ty.is_discrete() {
+                        p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+                    }
+                }
+            }
+        }
+        let saved = rng.clone();
+        for p in points.iter_mut() {
+            for v in &g.vars {
+                init_var(model, *v, &mut p.values[v.0 as usize], &d.init, rng)?;
+            }
+        }
+        // Per row, as `descend` keeps it: where it started (energy, promised decrease) and
+        // whether its gradient fell below `tol` (it then stays where it is).
+        let mut start: Vec<Option<(f64, f64)>> = vec![None; n];
+        let mut done = vec![false; n];
+        let ok = 'descent: {
+            for step in 1..=d.steps {
+                self.energy.step_rows_call(&self.params, points)?;
+                for (k, p) in points.iter_mut().enumerate() {
+                    if done[k] {
+                        continue;
+                    }
+                    let energy = self.energy.row_energies()[k];
+                    if step > 1
+                        && step % STALL_CHECK == 0
+                        && (self.check_progress(&g.vars, d, start[k], energy, step, "", false))
+                            .is_err()
+                    {
+                        break 'descent false;
+                    }
+                    let mut norm = 0.0;
+                    for v in &g.vars {
+                        let all = self.energy.row_grads(*v);
+                        let w = all.len() / n;
+                        let gk = &all[k * w..(k + 1) * w];
+                        norm += gk.iter().map(|x| x * x).sum::<f64>();
+                        for (x, gi) in p.values[v.0 as usize].iter_mut().zip(gk) {
+                            *x -= d.rate * gi;
+                        }
+                    }
+                    let finite = |v: &VarId| p.values[v.0 as usize].iter().all(|x| x.is_finite());
+                    if !norm.is_finite() || !g.vars.iter().all(finite) {
+                        break 'descent false;
+                    }
+                    start[k].get_or_insert((energy, d.rate * norm));
+                    done[k] = norm.sqrt() < d.tol;
+                }
+                if done.iter().all(|&x| x) {
+                    break;
+                }
+            }
+            self.energy.step_rows_call(&self.params, points)?;
+            for (k, e) in energies.iter_mut().enumerate() {
+                *e = self.energy.row_energies()[k];
+                if !done[k]
+                    && (self.check_progress(&g.vars, d, start[k], *e, d.steps, "", false)).is_err()
+                {
+                    break 'descent false;
+                }
+            }
+            true
+        };
+        if !ok {
+            *rng = saved;
+        }
+        Ok(ok)
+    }
+
+    /// Whether the training loss of a row is the energy at the row's outputs as the data has
+    /// them (`loss energy`, no latents), which the batched descent step gives from the stage
+    /// values ([`Session::infer_rows`] with `labels`).
+    pub fn loss_is_label_energy(&self) -> bool {
+        let model = self.model();
+        model
+            .loss
+            .as_ref()
+            .is_some_and(|l| l.kind == LossKind::Energy && l.negatives.is_none())
+            && model.vars_of(Role::Latent).next().is_none()
+            && !model.is_density()
+    }
+
     /// Runs every inference group of the model in order; returns the final energy.
     pub fn infer(&mut self, p: &mut Point, rng: &mut Rng) -> Result<f64, RunError> {
         let code = std::sync::Arc::clone(&self.code);
@@ -376,4 +512,170 @@ fn argmin(xs: &[f64]) -> (usize, f64) {
         best = (0, xs[0]);
     }
     best
+}
+
+/// The answers of every row of a data set inferred by batches of rows on several threads
+/// ([`infer_all_rows`]): per whole batch of rows, whether it was inferred together and, if so,
+/// the descended variables' values and the energy of each of its rows.
+pub struct RowAnswers {
+    /// The descended variables: `(var, offset in a row of `values`, elements)`.
+    layout: Vec<(VarId, usize, usize)>,
+    width: usize,
+    values: Vec<f64>,
+    energies: Vec<f64>,
+    /// Per batch of [`crate::compile::BATCH`] rows.
+    done: Vec<bool>,
+    /// Per batch, the sum of its rows' energies at their labels, when asked for.
+    labels: Vec<f64>,
+}
+
+impl RowAnswers {
+    /// Whether row `row`'s batch was inferred together.
+    pub fn covers(&self, row: usize) -> bool {
+        self.done
+            .get(row / crate::compile::BATCH)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The sum of the energies at the labels of the batch of row `row` (see
+    /// [`Session::infer_rows`]), when it was asked for and the batch was inferred together.
+    pub fn labels(&self, row: usize) -> Option<f64> {
+        let b = row / crate::compile::BATCH;
+        self.covers(row)
+            .then(|| self.labels.get(b).copied())
+            .flatten()
+    }
+
+    /// Writes row `row`'s answer into `p` and returns its energy; `None` when its batch was
+    /// not inferred together (the caller infers it row by row).
+    pub fn answer(&self, row: usize, p: &mut Point) -> Option<f64> {
+        if !*self.done.get(row / crate::compile::BATCH)? {
+            return None;
+        }
+        let at = &self.values[row * self.width..(row + 1) * self.width];
+        for &(v, o, len) in &self.layout {
+            p.values[v.0 as usize].copy_from_slice(&at[o..o + len]);
+        }
+        Some(self.energies[row])
+    }
+}
+
+/// Infers every whole batch of rows of `data` on `threads` threads ([`Session::infer_rows`]
+/// on `s` and on copies of it), batch `b` on thread `b % threads`, for `ebmc run`'s metrics.
+/// `prepare_point` loads a row's point (its inputs and, with `labels`, its outputs: see
+/// [`Session::infer_rows`]; without, the real outputs zeroed). `None` when it does not apply:
+/// one thread (or no memory for a second session: the copies are allocated fallibly), fewer
+/// than two batches, or an inference that draws from the generator (a random init: the draws
+/// would depend on the order of the rows), since the answers must be those of one thread,
+/// row by row.
+pub fn infer_all_rows(
+    s: &mut Session,
+    data: &Dataset,
+    threads: usize,
+    labels: bool,
+    prepare_point: &(dyn Fn(usize, &mut Point) + Sync),
+) -> Result<Option<RowAnswers>, RunError> {
+    let code = std::sync::Arc::clone(&s.code);
+    let model = &code.model;
+    let n = crate::compile::BATCH;
+    let batches = data.rows() / n;
+    let descent = match &model.infer[..] {
+        [g] => match &g.method {
+            InferMethod::Descent(d) => Some((g, d)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((g, d)) = descent else {
+        return Ok(None);
+    };
+    if threads < 2
+        || batches < 2
+        || !matches!(d.init, Init::Values(_))
+        || s.energy.step_rows() != Some(n)
+    {
+        return Ok(None);
+    }
+    let mut layout = Vec::new();
+    let mut width = 0;
+    for &v in &g.vars {
+        let len = model.var(v).ty.elements();
+        layout.push((v, width, len));
+        width += len;
+    }
+    let mut answers = RowAnswers {
+        layout,
+        width,
+        values: vec![0.0; data.rows() * width],
+        energies: vec![0.0; data.rows()],
+        done: vec![false; batches],
+        labels: vec![0.0; if labels { batches } else { 0 }],
+    };
+    // A copy of the session per extra thread, as far as the memory goes.
+    let mut forks: Vec<Session> = Vec::new();
+    for _ in 1..threads.min(batches) {
+        match s.try_fork_for_rows() {
+            Some(f) => forks.push(f),
+            None => break,
+        }
+    }
+    if forks.is_empty() {
+        return Ok(None);
+    }
+    let threads = forks.len() + 1;
+    // Per thread, its batches: (index, values, energies, done).
+    type Slot<'a> = (
+        usize,
+        &'a mut [f64],
+        &'a mut [f64],
+        &'a mut bool,
+        Option<&'a mut f64>,
+    );
+    let mut work: Vec<Vec<Slot>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut label_sums = answers.labels.iter_mut();
+    let slots = (answers.values.chunks_mut(n * width))
+        .zip(answers.energies.chunks_mut(n))
+        .zip(answers.done.iter_mut())
+        .enumerate();
+    for (b, ((v, e), done)) in slots {
+        work[b % threads].push((b, v, e, done, label_sums.next()));
+    }
+    let layout = &answers.layout;
+    let run = |s: &mut Session, slots: Vec<Slot>| -> Result<(), RunError> {
+        let mut points = vec![Point::zeros(model); n];
+        let mut energies = vec![0.0; n];
+        // Never drawn from: the init is a constant.
+        let mut rng = Rng::new(0);
+        for (b, values, es, done, labels) in slots {
+            let rows: Vec<usize> = (b * n..(b + 1) * n).collect();
+            for (p, &r) in points.iter_mut().zip(&rows) {
+                prepare_point(r, p);
+            }
+            *done = s.infer_rows(data, &rows, &mut points, &mut energies, labels, &mut rng)?;
+            if *done {
+                es.copy_from_slice(&energies);
+                for (p, at) in points.iter().zip(values.chunks_exact_mut(width)) {
+                    for &(v, o, len) in layout {
+                        at[o..o + len].copy_from_slice(&p.values[v.0 as usize]);
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut work = work.into_iter();
+    let first = work.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (forks.iter_mut().zip(work))
+            .map(|(f, slots)| scope.spawn(move || run(f, slots)))
+            .collect();
+        let mine = run(s, first);
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .chain([mine])
+            .collect::<Result<(), RunError>>()
+    })?;
+    Ok(Some(answers))
 }

@@ -10,6 +10,9 @@
 //!   step's gradient and, with several threads, one per chunk, the optimizer's state, and the
 //!   copy kept for `--save`;
 //! * inference: the params, every kernel of the session, and the copy kept for `--save`.
+//!   Inference over a data set on several threads ([`super::infer::infer_all_rows`]) copies
+//!   the params and the batched inference kernels per extra thread; those copies are not
+//!   counted but allocated fallibly, and a thread whose copy does not fit is not started.
 //!
 //! The code, the data set and small bookkeeping are not counted: they do not grow with the
 //! params. Kernel buffers are allocated when first used and may stay partly untouched, so the

@@ -127,9 +127,98 @@ impl Optim {
     /// The update of every element; written back only when `write` (else the first index
     /// whose new value is not finite).
     fn update(&mut self, w: &mut [f64], g: &[f64], write: bool) -> Option<usize> {
+        let found = self.pieces().update(w, g, &mut self.m, &mut self.v, write);
+        if write {
+            self.advance();
+        }
+        found
+    }
+
+    /// [`Optim::try_step`] with the elements split into one contiguous range per thread of
+    /// `pool`, each updated on its own thread: the same operations on every element, so the
+    /// same bits as one thread, and the same first failing index (ranges are searched in
+    /// order).
+    pub fn try_step_split(
+        &mut self,
+        w: &mut [f64],
+        g: &[f64],
+        pool: &rayon::ThreadPool,
+    ) -> Result<(), usize> {
+        self.checked_lengths(w, g);
+        let parts = pool.current_num_threads();
+        if parts <= 1 || w.len() < 2 * parts {
+            return self.try_step(w, g);
+        }
+        let per = w.len().div_ceil(parts);
+        let u = self.pieces();
+        let run = |m: &mut Vec<f64>, v: &mut Vec<f64>, w: &mut [f64], write: bool| {
+            let mut found: Vec<Option<usize>> = vec![None; parts];
+            let (mut ms, mut vs) = (m.chunks_mut(per), v.chunks_mut(per));
+            pool.scope(|scope| {
+                let ranges = w.chunks_mut(per).zip(g.chunks(per)).zip(&mut found);
+                for (k, ((w, g), f)) in ranges.enumerate() {
+                    let (m, v) = (ms.next().unwrap_or(&mut []), vs.next().unwrap_or(&mut []));
+                    scope.spawn(move |_| *f = u.update(w, g, m, v, write).map(|i| k * per + i));
+                }
+            });
+            found.into_iter().flatten().next()
+        };
+        if let Some(i) = run(&mut self.m, &mut self.v, w, false) {
+            return Err(i);
+        }
+        self.t += 1;
+        run(&mut self.m, &mut self.v, w, true);
+        self.advance();
+        Ok(())
+    }
+
+    /// What an update of any range of elements reads.
+    fn pieces(&self) -> Update {
+        Update {
+            optimizer: self.optimizer,
+            rate: self.rate,
+            l2: self.l2,
+            plain: self.m.is_empty(),
+            beta1_t: self.beta1_t,
+            beta2_t: self.beta2_t,
+        }
+    }
+
+    /// After the write pass of a step: Adam's running products of β1 and β2.
+    fn advance(&mut self) {
+        if let Optimizer::Adam { beta1, beta2, .. } = self.optimizer {
+            (self.beta1_t, self.beta2_t) = (self.beta1_t * beta1, self.beta2_t * beta2);
+        }
+    }
+}
+
+/// The constants of one step's update, for any range of the elements.
+#[derive(Clone, Copy)]
+struct Update {
+    optimizer: Optimizer,
+    rate: f64,
+    l2: f64,
+    /// Plain SGD: no velocity.
+    plain: bool,
+    beta1_t: f64,
+    beta2_t: f64,
+}
+
+impl Update {
+    /// The update of elements `w` (gradient `g`, state `m`, `v` of the same range, empty when
+    /// the optimizer keeps none); written back only when `write` (else the first index, in
+    /// the range, whose new value is not finite).
+    fn update(
+        self,
+        w: &mut [f64],
+        g: &[f64],
+        m: &mut [f64],
+        v: &mut [f64],
+        write: bool,
+    ) -> Option<usize> {
         let (rate, l2) = (self.rate, self.l2);
         match self.optimizer {
-            Optimizer::Sgd { .. } if self.m.is_empty() => {
+            Optimizer::Sgd { .. } if self.plain => {
                 for (i, (w, &g)) in w.iter_mut().zip(g).enumerate() {
                     let new = *w - rate * (g + l2 * *w);
                     if !write && !new.is_finite() {
@@ -141,7 +230,7 @@ impl Optim {
                 }
             }
             Optimizer::Sgd { momentum } => {
-                for (i, ((w, &g), vel)) in w.iter_mut().zip(g).zip(&mut self.m).enumerate() {
+                for (i, ((w, &g), vel)) in w.iter_mut().zip(g).zip(m).enumerate() {
                     let g = g + l2 * *w;
                     let new_vel = momentum * *vel + g;
                     let new = *w - rate * new_vel;
@@ -156,9 +245,7 @@ impl Optim {
             Optimizer::Adam { beta1, beta2, eps } => {
                 let (b1t, b2t) = (self.beta1_t * beta1, self.beta2_t * beta2);
                 let (c1, c2) = (1.0 - b1t, 1.0 - b2t);
-                for (i, (((w, &g), m), v)) in
-                    (w.iter_mut().zip(g).zip(&mut self.m).zip(&mut self.v)).enumerate()
-                {
+                for (i, (((w, &g), m), v)) in (w.iter_mut().zip(g).zip(m).zip(v)).enumerate() {
                     let g = g + l2 * *w;
                     let new_m = beta1 * *m + (1.0 - beta1) * g;
                     let new_v = beta2 * *v + (1.0 - beta2) * g * g;
@@ -170,9 +257,6 @@ impl Optim {
                     if write {
                         (*m, *v, *w) = (new_m, new_v, new);
                     }
-                }
-                if write {
-                    (self.beta1_t, self.beta2_t) = (b1t, b2t);
                 }
             }
         }
@@ -345,6 +429,45 @@ mod tests {
             opt.try_step(&mut w, &[1e-310, 0.0]).unwrap();
             fresh.step(&mut v, &[1e-310, 0.0]);
             assert_eq!(w, v, "{optimizer:?}");
+        }
+    }
+
+    /// Split over threads, a step gives the same bits (weights and state) as one thread, and
+    /// the same first failing index, whichever range it falls in.
+    #[test]
+    fn a_split_step_is_the_same_step() {
+        let mut rng = crate::rng::Rng::new(3);
+        let n = 101;
+        for optimizer in [
+            ADAM,
+            Optimizer::Sgd { momentum: 0.9 },
+            Optimizer::Sgd { momentum: 0.0 },
+        ] {
+            for parts in [2, 3, 7] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(parts)
+                    .build()
+                    .unwrap();
+                let (mut one, mut split) = (
+                    Optim::new(optimizer, 0.01, 1e-3, n),
+                    Optim::new(optimizer, 0.01, 1e-3, n),
+                );
+                let mut w: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+                let mut w2 = w.clone();
+                for _ in 0..5 {
+                    let g: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+                    one.try_step(&mut w, &g).unwrap();
+                    split.try_step_split(&mut w2, &g, &pool).unwrap();
+                    assert_eq!(w, w2, "{optimizer:?} on {parts}");
+                    assert_eq!(one, split, "{optimizer:?} on {parts}");
+                }
+                // Two bad elements: the first is the one named; nothing changes.
+                let mut g = vec![0.0; n];
+                (g[60], g[90]) = (f64::NAN, f64::INFINITY);
+                assert_eq!(split.try_step_split(&mut w2, &g, &pool), Err(60));
+                assert_eq!(one.try_step(&mut w, &g), Err(60));
+                assert_eq!((&w, &one), (&w2, &split));
+            }
         }
     }
 }

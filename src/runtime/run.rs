@@ -52,7 +52,7 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub metrics: Option<PathBuf>,
     pub interp: bool,
-    /// Threads for training; `None` uses every core.
+    /// Threads for training and for inference over a data set's rows; `None` uses every core.
     pub threads: Option<usize>,
     /// The memory a run may use, in bytes; `None` takes the machine's ([`memory`]).
     pub memory: Option<u64>,
@@ -273,7 +273,7 @@ pub fn run(
                 let test = if loaded.test.is_empty() {
                     None
                 } else {
-                    Some(evaluate(s, &loaded.test, &loaded, seed)?.0)
+                    Some(evaluate(s, &loaded.test, &loaded, seed, threads)?.0)
                 };
                 epochs.push(history::Epoch {
                     epoch: e.epoch,
@@ -335,7 +335,7 @@ pub fn run(
             ..o
         });
     }
-    let (train_eval, train_predictions) = evaluate(&mut s, &loaded.train, &loaded, seed)?;
+    let (train_eval, train_predictions) = evaluate(&mut s, &loaded.train, &loaded, seed, threads)?;
     let test_eval = if loaded.test.is_empty() {
         // `split 1`: no test rows. The predictions the user asked for are those of the rows
         // there are; the `line` column says which.
@@ -344,7 +344,7 @@ pub fn run(
         }
         None
     } else {
-        let (e, predictions) = evaluate(&mut s, &loaded.test, &loaded, seed)?;
+        let (e, predictions) = evaluate(&mut s, &loaded.test, &loaded, seed, threads)?;
         if let Some(path) = &opts.out {
             write_predictions(model, path, &predictions)?;
         }
@@ -620,6 +620,7 @@ fn evaluate(
     set: &Dataset,
     loaded: &Loaded,
     seed: u64,
+    threads: usize,
 ) -> Result<(Evaluation, Predictions), RunError> {
     let code = Arc::clone(&s.code);
     let model = &code.model;
@@ -685,47 +686,107 @@ fn evaluate(
     // The density losses' points (ỹ, noise, CD-k samples) for a chunk of rows at once.
     let mut points = super::train::StepNegatives::for_metrics(s)?;
     let mut given = Point::zeros(model);
+    let (mut row_points, mut row_energies) = (Vec::new(), Vec::new());
+    let zero_outputs = |p: &mut Point| {
+        for o in &outputs {
+            if !model.var(*o).ty.is_discrete() {
+                p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+            }
+        }
+    };
+    // The loss `energy` of a batch of rows inferred together comes from the energies at the
+    // rows' labels, which the batched descent step computes from the stage values it has
+    // anyway (no second pass of the network: `Session::infer_rows`).
+    let labels = s.loss_is_label_energy();
+    // With several threads, every whole batch of rows is inferred first, batches spread over
+    // the threads (the same answers as one thread: `infer_all_rows` says when it applies).
+    let answers = match (&sampled, density) {
+        (None, false) => {
+            let ready = |r: usize, q: &mut Point| {
+                load_row(set, r, q);
+                if !labels {
+                    zero_outputs(q);
+                }
+            };
+            super::infer::infer_all_rows(s, set, threads, labels, &ready)?
+        }
+        _ => None,
+    };
     for rows in all.chunks(crate::compile::BATCH) {
         if let Some(n) = &mut points {
             n.draw(s, set, rows, seed, 0, &mut rng)?;
             loss_sum += s.loss_rows_given(set, rows, &n.rows(0, rows.len()), &mut given)?;
         }
-        let batched_loss = points.is_some()
-            || match s.loss_batch(set, rows) {
-                Some(loss) => {
-                    loss_sum += loss?;
-                    true
+        let batched_loss = points.is_some() || s.loss_batches(rows.len());
+        let per_row_loss = s.has_loss() && !batched_loss;
+        // The rows infer together when they can ([`Session::infer_rows`]): nothing may draw
+        // from `rng` between rows then (no per-row loss, no sampler, no density).
+        let answered = answers.as_ref().is_some_and(|a| a.covers(rows[0]));
+        let mut label_loss = answers.as_ref().and_then(|a| a.labels(rows[0]));
+        let mut inferred = false;
+        if !answered && sampled.is_none() && !density && !per_row_loss {
+            row_points.resize_with(rows.len(), || Point::zeros(model));
+            row_energies.resize(rows.len(), 0.0);
+            for (q, &row) in row_points.iter_mut().zip(rows) {
+                load_row(set, row, q);
+                if !labels {
+                    zero_outputs(q);
                 }
-                None => false,
-            };
-        let prepared = s.prepare_rows(set, rows)?;
+            }
+            let (points, energies) = (&mut row_points[..rows.len()], &mut row_energies[..]);
+            let mut sum = 0.0;
+            let at_labels = labels.then_some(&mut sum);
+            let energies = &mut energies[..rows.len()];
+            inferred = s.infer_rows(set, rows, points, energies, at_labels, &mut rng)?;
+            if inferred && labels {
+                label_loss = Some(sum);
+            }
+        }
+        if points.is_none() && batched_loss {
+            match label_loss {
+                Some(l) => loss_sum += l,
+                None => {
+                    if let Some(loss) = s.loss_batch(set, rows) {
+                        loss_sum += loss?;
+                    }
+                }
+            }
+        }
+        // The per-row path prepares its rows by batch, unless nothing of it runs: the rows
+        // were inferred (here or by `infer_all_rows`) and no per-row loss needs them.
+        let per_row_work = !inferred && (!answered || per_row_loss);
+        let prepared = per_row_work && s.prepare_rows(set, rows)?;
         for (k, &row) in rows.iter().enumerate() {
-            load_row(set, row, &mut p);
-            // The row's stage values first: the loss's own evaluations (latents, negatives)
-            // use them too.
-            if prepared {
-                s.use_prepared_row(k, &p);
-            }
-            if s.has_loss() && !batched_loss {
-                loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
-            }
-            if density {
-                // Nothing to predict: a density model is judged by the energy and the NLL of
-                // its rows (below).
-                continue;
-            }
-            for o in &outputs {
-                if !model.var(*o).ty.is_discrete() {
-                    p.values[o.0 as usize].iter_mut().for_each(|x| *x = 0.0);
+            let energy = if inferred {
+                p.copy_from(&row_points[k]);
+                row_energies[k]
+            } else {
+                load_row(set, row, &mut p);
+                // The row's stage values first: the loss's own evaluations (latents,
+                // negatives) use them too.
+                if prepared {
+                    s.use_prepared_row(k, &p);
                 }
-            }
-            let energy = match &sampled {
-                Some((chains, state)) => {
-                    let w = chains.width();
-                    super::sample::write_values(chains, &state[row * w..(row + 1) * w], &mut p);
-                    s.energy(&mut p)?
+                if per_row_loss {
+                    loss_sum += s.loss(&mut p, &batch_outputs, &mut rng)?;
                 }
-                None => s.infer(&mut p, &mut rng)?,
+                if density {
+                    // Nothing to predict: a density model is judged by the energy and the NLL
+                    // of its rows (below).
+                    continue;
+                }
+                zero_outputs(&mut p);
+                let given = answers.as_ref().and_then(|a| a.answer(row, &mut p));
+                match (&sampled, given) {
+                    (Some((chains, state)), _) => {
+                        let w = chains.width();
+                        let at = &state[row * w..(row + 1) * w];
+                        super::sample::write_values(chains, at, &mut p);
+                        s.energy(&mut p)?
+                    }
+                    (None, Some(energy)) => energy,
+                    (None, None) => s.infer(&mut p, &mut rng)?,
+                }
             };
             let line = set.lines.get(row).copied().unwrap_or(row + 2);
             not_finite_answer(model, &p, energy, &format!(" for the row on line {line}"))?;

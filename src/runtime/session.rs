@@ -253,6 +253,7 @@ impl Bound {
             | Entry::Grad
             | Entry::InferGrad
             | Entry::InferStep
+            | Entry::InferStepBatch
             | Entry::SampleStep
             | Entry::GibbsFields => Output::Energy,
         };
@@ -423,6 +424,9 @@ pub(super) struct Stages {
     batch: Option<Bound>,
     /// Per stage value: its output port in `prepare` and in `batch`, its input port in `step`.
     links: Vec<(usize, Option<usize>, usize)>,
+    /// The step of [`Entry::InferStepBatch`] rows at once, and per stage value its output port
+    /// in `batch` and its input port in `step_batch`: a batch of rows descends together.
+    step_batch: Option<(Bound, Vec<(usize, usize)>)>,
     /// The input values the stage values in `step` were computed from (the `Var` sources of
     /// `prepare`, concatenated), and the params version they were computed with (`None`: not
     /// computed).
@@ -441,6 +445,19 @@ impl Energy {
         };
         let batch = bind(Entry::InferPrepareBatch);
         let port = |b: &Bound, what| b.kernel.entry().outputs.iter().position(|p| p.what == what);
+        let step_batch = match (&batch, bind(Entry::InferStepBatch)) {
+            (Some(b), Some(sb)) => {
+                let links: Option<Vec<(usize, usize)>> = (sb.kernel.entry().inputs.iter())
+                    .enumerate()
+                    .filter_map(|(i, p)| match p.what {
+                        Input::Stage(k) => Some(port(b, Output::Stage(k)).map(|o| (o, i))),
+                        _ => None,
+                    })
+                    .collect();
+                links.map(|l| (sb, l))
+            }
+            _ => None,
+        };
         let links = (step.kernel.entry().inputs.iter().enumerate())
             .filter_map(|(i, p)| match p.what {
                 Input::Stage(k) => Some((
@@ -456,6 +473,7 @@ impl Energy {
             step,
             batch,
             links,
+            step_batch,
             key: Vec::new(),
             computed: None,
             batch_computed: None,
@@ -534,6 +552,92 @@ impl Energy {
         true
     }
 
+    /// Rows per call of the batched descent step, when the model has one (and its prepare
+    /// batches, which it reads).
+    pub(super) fn step_rows(&self) -> Option<usize> {
+        match self {
+            Energy::Staged(s) => (s.step_batch.as_ref()).map(|(b, _)| b.kernel.entry().rows),
+            Energy::Whole(_) => None,
+        }
+    }
+
+    /// Copies the stage values of the last [`Energy::prepare_rows`] into the batched step, one
+    /// block per stage value; `false` when there are none for the current params.
+    pub(super) fn stage_rows(&mut self, params: &Params) -> bool {
+        let Energy::Staged(s) = self else {
+            return false;
+        };
+        let (Some(batch), Some((step, links))) = (&s.batch, &mut s.step_batch) else {
+            return false;
+        };
+        if s.batch_computed != Some(params.version) {
+            return false;
+        }
+        for &(o, i) in links.iter() {
+            step.kernel
+                .input_mut(i)
+                .copy_from_slice(batch.kernel.output(o));
+        }
+        true
+    }
+
+    /// One call of the batched step at the points `points` (one per row, as many as the
+    /// kernel's rows): their moving values in, energies and gradients out
+    /// ([`Energy::row_energies`], [`Energy::row_grads`]).
+    pub(super) fn step_rows_call(
+        &mut self,
+        params: &Params,
+        points: &[Point],
+    ) -> Result<(), RunError> {
+        let Energy::Staged(s) = self else {
+            return Err(RunError::Compile("no batched step".into()));
+        };
+        let Some((b, _)) = &mut s.step_batch else {
+            return Err(RunError::Compile("no batched step".into()));
+        };
+        b.kernel.ready()?;
+        let fresh = b.loaded == Some(params.version);
+        for k in 0..b.sources.len() {
+            match b.sources[k] {
+                Source::Stage => {}
+                Source::Param(..) if fresh => {}
+                Source::Param(o, l) => b.kernel.input_mut(k).copy_from_slice(&params[o..o + l]),
+                Source::Var(i) => {
+                    let dst = b.kernel.input_mut(k);
+                    let w = dst.len() / points.len();
+                    for (chunk, p) in dst.chunks_exact_mut(w).zip(points) {
+                        chunk.copy_from_slice(&p.values[i]);
+                    }
+                }
+                Source::Neg(_) => {
+                    return Err(RunError::Compile(
+                        "a batched descent step takes no negatives".into(),
+                    ))
+                }
+            }
+        }
+        b.loaded = Some(params.version);
+        b.kernel.call()?;
+        Ok(())
+    }
+
+    /// The energy of every row of the last [`Energy::step_rows_call`].
+    pub(super) fn row_energies(&self) -> &[f64] {
+        match self {
+            Energy::Staged(s) => s.step_batch.as_ref().map_or(&[], |(b, _)| b.values()),
+            Energy::Whole(_) => &[],
+        }
+    }
+
+    /// The gradient with respect to `v` of every row of the last [`Energy::step_rows_call`],
+    /// row after row.
+    pub(super) fn row_grads(&self, v: VarId) -> &[f64] {
+        match self {
+            Energy::Staged(s) => s.step_batch.as_ref().map_or(&[], |(b, _)| b.grad(v)),
+            Energy::Whole(_) => &[],
+        }
+    }
+
     fn bound(&self) -> &Bound {
         match self {
             Energy::Whole(b) => b,
@@ -559,6 +663,7 @@ impl Energy {
                 step: s.step.fork(),
                 batch: s.batch.as_ref().map(Bound::fork),
                 links: s.links.clone(),
+                step_batch: (s.step_batch.as_ref()).map(|(b, l)| (b.fork(), l.clone())),
                 key: Vec::new(),
                 computed: None,
                 batch_computed: None,
@@ -696,6 +801,7 @@ impl Session {
                 Entry::Loss
                 | Entry::LossBatch
                 | Entry::InferPrepareBatch
+                | Entry::InferStepBatch
                 | Entry::SampleStep
                 | Entry::GibbsFields => !training_only,
                 Entry::Answers | Entry::InferPrepare | Entry::InferStep => {
@@ -727,6 +833,29 @@ impl Session {
             params: self.params.clone(),
             ..self.fork_without_params()
         }
+    }
+
+    /// [`Session::fork`] for inference over rows on another thread
+    /// ([`super::infer::infer_all_rows`]), allocated fallibly: the params and the buffers of
+    /// the batched inference kernels, which hold another copy of them. `None` when the memory
+    /// is not there (the caller then uses fewer threads, never aborts).
+    pub(super) fn try_fork_for_rows(&self) -> Option<Session> {
+        let mut params =
+            super::memory::zeros(self.params.len(), "an inference thread's params").ok()?;
+        params.copy_from_slice(&self.params);
+        let mut s = Session {
+            params: Params::new(params),
+            ..self.fork_without_params()
+        };
+        if let Energy::Staged(st) = &mut s.energy {
+            if let Some(b) = &mut st.batch {
+                b.kernel.ready().ok()?;
+            }
+            if let Some((b, _)) = &mut st.step_batch {
+                b.kernel.ready().ok()?;
+            }
+        }
+        Some(s)
     }
 
     /// [`Session::fork`] with no params, for a training thread: its batched loss reads the
@@ -798,6 +927,13 @@ impl Session {
         }
         bound.add_param_grads(grad);
         Some(Ok(bound.scalar()))
+    }
+
+    /// Whether [`Session::loss_batch`] takes `rows` rows in one call.
+    pub fn loss_batches(&self, rows: usize) -> bool {
+        self.loss_value_batch.as_ref().is_some_and(|b| {
+            b.kernel.entry().rows == rows && !b.sources.iter().any(|s| matches!(s, Source::Neg(_)))
+        })
     }
 
     /// The summed loss of the rows `rows` of `data` in one call of the batched loss kernel

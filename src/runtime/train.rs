@@ -33,6 +33,9 @@ pub struct EpochStats {
     /// The threads that computed the epoch's gradients: fewer than asked for when a step is
     /// too small to repay them ([`PARALLEL_WORK`]) or has fewer chunks than threads.
     pub threads: usize,
+    /// The distinct operating-system threads that computed chunks in this epoch (at most
+    /// `threads`; tests check that the threads asked for really ran).
+    pub ran_on: usize,
 }
 
 /// Writes row `row` of `data` into the point's bound variables.
@@ -78,6 +81,8 @@ struct Worker {
     losses: Vec<f64>,
     /// The version of the master params the worker's own copy holds.
     synced: Option<u64>,
+    /// The threads of the pool that ran this worker's chunks since the epoch began.
+    ran_on: Vec<std::thread::ThreadId>,
 }
 
 /// The generator of one example's randomness in one epoch.
@@ -173,6 +178,17 @@ pub fn train_observed(
     let mut order: Vec<usize> = (0..data.rows()).collect();
     let mut grad = super::memory::zeros(s.params.len(), "the gradient")?;
     let threads = threads_for(s.params.len(), t.batch.min(data.rows()), threads);
+    // One pool for the whole run: every step hands its chunks, its gradient sum and its
+    // optimizer ranges to the same threads.
+    let pool = match threads {
+        1 => None,
+        _ => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| RunError::User(format!("cannot start {threads} threads: {e}")))?,
+        ),
+    };
     let mut workers: Vec<Worker> = (0..threads)
         .map(|_| Worker {
             s: s.fork_without_params(),
@@ -180,6 +196,7 @@ pub fn train_observed(
             grads: Vec::new(),
             losses: Vec::new(),
             synced: None,
+            ran_on: Vec::new(),
         })
         .collect();
     let outputs: Vec<VarId> = model.vars_of(Role::Output).map(|(id, _)| id).collect();
@@ -205,8 +222,9 @@ pub fn train_observed(
             if let Some(n) = &mut step_negs {
                 n.draw(s, data, batch, t.seed, epoch, &mut rng)?;
             }
-            let mut loss = step_grads(
+            let (mut loss, bad_grad) = step_grads(
                 s,
+                pool.as_ref(),
                 &mut workers,
                 data,
                 batch,
@@ -227,15 +245,26 @@ pub fn train_observed(
             if !loss.is_finite() {
                 return Err(fail(format!("the loss is {loss}")));
             }
-            if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
+            // With several threads, `step_grads` found the first non-finite element as it
+            // summed (each thread its range).
+            let bad = match bad_grad {
+                Some(found) => found,
+                None => grad.iter().position(|g| !g.is_finite()),
+            };
+            if let Some(i) = bad {
                 return Err(fail(format!(
                     "the gradient of `{}` is {}",
                     param_name(s, i),
                     grad[i]
                 )));
             }
-            // The params stay the last good ones when the update would break them.
-            if let Err(i) = optim.try_step(&mut s.params, &grad) {
+            // The params stay the last good ones when the update would break them. Each
+            // training thread updates a range of the params (the same bits as one).
+            let stepped = match &pool {
+                Some(pool) => optim.try_step_split(&mut s.params, &grad, pool),
+                None => optim.try_step(&mut s.params, &grad),
+            };
+            if let Err(i) = stepped {
                 let name = param_name(s, i);
                 return Err(fail(format!("the update would make `{name}` non-finite")));
             }
@@ -243,12 +272,22 @@ pub fn train_observed(
             steps += 1;
         }
         let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let mut ran_on: Vec<std::thread::ThreadId> = Vec::new();
+        for w in &mut workers {
+            for id in w.ran_on.drain(..) {
+                if !ran_on.contains(&id) {
+                    ran_on.push(id);
+                }
+            }
+        }
         let stats = EpochStats {
             epoch,
             epochs: t.epochs,
             loss: sum / steps.max(1) as f64,
             examples_per_sec: data.rows() as f64 / secs,
             threads: workers.len(),
+            // One thread computes every chunk itself (the calling one).
+            ran_on: ran_on.len().max(1),
         };
         on_epoch(&stats, s)?;
         history.push(stats);
@@ -257,10 +296,12 @@ pub fn train_observed(
 }
 
 /// The summed loss and the mean gradient of one minibatch, chunk by chunk, on the workers'
-/// threads.
+/// threads; with several, also the first non-finite element of the gradient (`Some(None)`:
+/// none), found while summing (with one, `None`: the caller looks).
 #[allow(clippy::too_many_arguments)]
 fn step_grads(
     s: &Session,
+    pool: Option<&rayon::ThreadPool>,
     workers: &mut [Worker],
     data: &Dataset,
     batch: &[usize],
@@ -269,7 +310,7 @@ fn step_grads(
     seed: u64,
     epoch: usize,
     grad: &mut [f64],
-) -> Result<f64, RunError> {
+) -> Result<(f64, Option<Option<usize>>), RunError> {
     let chunks = batch.len().div_ceil(CHUNK);
     let rows_of = |c: usize| &batch[c * CHUNK..((c + 1) * CHUNK).min(batch.len())];
     let negs_of = |c: usize| negs.map(|n| n.rows(c * CHUNK, rows_of(c).len()));
@@ -312,12 +353,16 @@ fn step_grads(
         }
         let n = batch.len() as f64;
         grad.iter_mut().for_each(|g| *g /= n);
-        return Ok(loss);
+        return Ok((loss, None));
     }
     // Worker `i` takes the current params (each thread copies its own) and computes chunks
     // `i, i + t, i + 2t, …`, the k-th of them into its k-th buffer (buffers only ever grow,
     // so that no step allocates).
     let run = |(i, w): (usize, &mut Worker)| -> Result<(), RunError> {
+        let me = std::thread::current().id();
+        if !w.ran_on.contains(&me) {
+            w.ran_on.push(me);
+        }
         let mine = (i..chunks).step_by(t).len();
         if w.grads.len() < mine {
             w.grads.resize_with(mine, || vec![0.0; len]);
@@ -338,17 +383,20 @@ fn step_grads(
         }
         Ok(())
     };
-    let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = workers
-            .iter_mut()
-            .enumerate()
-            .map(|iw| scope.spawn(move || run(iw)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let pool = pool.ok_or_else(|| RunError::Compile("several workers without threads".into()))?;
+    // Worker `i` on the pool's thread `i` (a broadcast runs once on every thread): each
+    // thread really computes, whatever the scheduling.
+    let cells: Vec<std::sync::Mutex<&mut Worker>> =
+        workers.iter_mut().map(std::sync::Mutex::new).collect();
+    let results: Vec<Result<(), RunError>> = pool.broadcast(|ctx| {
+        let i = ctx.index();
+        match cells.get(i).map(|c| c.lock()) {
+            Some(Ok(mut w)) => run((i, &mut **w)),
+            Some(Err(_)) => Err(RunError::Compile("a training thread panicked".into())),
+            None => Ok(()),
+        }
     });
+    drop(cells);
     results.into_iter().collect::<Result<(), RunError>>()?;
     // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
     // element independently: threads split the elements, never the order of a sum.
@@ -356,7 +404,8 @@ fn step_grads(
     // The mean: the sum, then divided by the batch's size, as one expression per element
     // (the same operations in the same order as summing and then dividing).
     let n = batch.len() as f64;
-    let sum_range = |start: usize, out: &mut [f64]| {
+    // Each range is also checked for a non-finite element while it is in the cache.
+    let sum_range = |start: usize, out: &mut [f64]| -> Option<usize> {
         out.iter_mut().for_each(|g| *g = 0.0);
         for c in 0..chunks {
             let part = &workers[c % t].grads[c / t][start..start + out.len()];
@@ -368,15 +417,19 @@ fn step_grads(
                 out.iter_mut().zip(part).for_each(|(acc, g)| *acc += g);
             }
         }
+        out.iter().position(|g| !g.is_finite()).map(|i| start + i)
     };
     let per = len.div_ceil(t);
-    std::thread::scope(|scope| {
-        for (k, out) in grad.chunks_mut(per).enumerate() {
+    let mut found: Vec<Option<usize>> = vec![None; t];
+    pool.scope(|scope| {
+        for ((k, out), f) in grad.chunks_mut(per).enumerate().zip(&mut found) {
             let sum_range = &sum_range;
-            scope.spawn(move || sum_range(k * per, out));
+            scope.spawn(move |_| *f = sum_range(k * per, out));
         }
     });
-    Ok((0..chunks).map(|c| workers[c % t].losses[c / t]).sum())
+    let bad = found.into_iter().flatten().next();
+    let loss = (0..chunks).map(|c| workers[c % t].losses[c / t]).sum();
+    Ok((loss, Some(bad)))
 }
 
 /// The outputs of the rows `batch` of `data`, written into `buf` (grown as needed, never
