@@ -4,6 +4,9 @@
 //! gradients against finite differences, the IR's linear coefficients against reverse mode,
 //! and which latents the checker closes.
 
+mod common;
+
+use common::{chi_square, rbm_marginal, state_index};
 use ebmc::check::{self, Elim, Model, Role};
 use ebmc::compile::{self, Backend};
 use ebmc::grad;
@@ -260,67 +263,6 @@ fn rbm(extra: &str, sweeps: usize) -> String {
   infer v by gibbs(sweeps = {sweeps})
 }}"
     )
-}
-
-/// The exact marginal of `v` (32 states, the first coordinate the most significant bit, +1
-/// as 1), by summing `exp(−E)` over all 8 values of `h` (not by the closed form).
-fn rbm_marginal() -> Vec<f64> {
-    let w = [
-        [0.8, -0.6, 0.5, 0.0, 0.3],
-        [-0.4, 0.7, 0.0, 0.9, -0.5],
-        [0.3, 0.3, -0.8, 0.4, 0.6],
-    ];
-    let (a, b) = ([0.2, -0.1, 0.0, 0.3, -0.2], [-0.2, 0.1, 0.3]);
-    let spins = |k: usize, n: usize| -> Vec<f64> {
-        (0..n)
-            .map(|i| if k >> (n - 1 - i) & 1 == 1 { 1.0 } else { -1.0 })
-            .collect()
-    };
-    let mut p = vec![0.0; 32];
-    for (kv, pv) in p.iter_mut().enumerate() {
-        let v = spins(kv, 5);
-        for kh in 0..8 {
-            let h = spins(kh, 3);
-            let mut e = 0.0;
-            for i in 0..5 {
-                e -= a[i] * v[i];
-            }
-            for j in 0..3 {
-                e -= b[j] * h[j];
-                for i in 0..5 {
-                    e -= h[j] * w[j][i] * v[i];
-                }
-            }
-            *pv += (-e).exp();
-        }
-    }
-    let z: f64 = p.iter().sum();
-    p.iter().map(|x| x / z).collect()
-}
-
-fn state_index(s: &[f64]) -> usize {
-    s.iter().fold(0, |k, x| 2 * k + usize::from(*x > 0.0))
-}
-
-/// Pearson's chi-square of `counts` (n independent draws: one per chain, its last state)
-/// against `p`, and its critical value at α = 0.001 with 31 degrees of freedom
-/// (Wilson–Hilferty). Every expected count here is over 5, the chi-square approximation's
-/// condition; a sampler whose law differs by δ in total variation moves the statistic by
-/// about n·δ², so 20,000 chains detect a δ of a few percent.
-fn chi_square(counts: &[usize], p: &[f64]) -> (f64, f64) {
-    let n: usize = counts.iter().sum();
-    let chi2: f64 = counts
-        .iter()
-        .zip(p)
-        .map(|(&o, &q)| {
-            let e = n as f64 * q;
-            assert!(e >= 5.0, "expected count {e}");
-            (o as f64 - e).powi(2) / e
-        })
-        .sum();
-    let df = (p.len() - 1) as f64;
-    let crit = df * (1.0 - 2.0 / (9.0 * df) + 3.09 * (2.0 / (9.0 * df)).sqrt()).powi(3);
-    (chi2, crit)
 }
 
 /// `n` chains of the model's sampler from its init; the sampled rows.

@@ -18,6 +18,9 @@
 //! * `gibbs` on a 10-spin Ising chain: the frequencies of all 1,024 states against exact
 //!   enumeration, by a chi-square test (states with expected count < 5 pooled).
 
+mod common;
+
+use common::{chi_square, rbm_marginal, state_index};
 use ebmc::compile::{self, Backend};
 use ebmc::rng::Rng;
 use ebmc::runtime::sample::{Chains, Given, Start};
@@ -278,11 +281,6 @@ fn ising_energy(s: &[f64]) -> f64 {
     e
 }
 
-/// Index of a state: spin i is bit 9 − i, +1 as 1.
-fn state_index(s: &[f64]) -> usize {
-    s.iter().fold(0, |k, x| 2 * k + usize::from(*x > 0.0))
-}
-
 #[test]
 fn gibbs_on_an_ising_chain_matches_enumeration() {
     let n = 20_000;
@@ -355,59 +353,6 @@ fn rbm(extra: &str) -> String {
   infer v, h by gibbs(sweeps = 30)
 }}"
     )
-}
-
-/// The exact marginal of `v` (32 states, index as [`state_index`]) of the RBM above.
-fn rbm_marginal() -> Vec<f64> {
-    let w = [
-        [0.8, -0.6, 0.5, 0.0, 0.3],
-        [-0.4, 0.7, 0.0, 0.9, -0.5],
-        [0.3, 0.3, -0.8, 0.4, 0.6],
-    ];
-    let (a, b) = ([0.2, -0.1, 0.0, 0.3, -0.2], [-0.2, 0.1, 0.3]);
-    let spins = |k: usize, n: usize| -> Vec<f64> {
-        (0..n)
-            .map(|i| if k >> (n - 1 - i) & 1 == 1 { 1.0 } else { -1.0 })
-            .collect()
-    };
-    let mut p = vec![0.0; 32];
-    for (kv, pv) in p.iter_mut().enumerate() {
-        let v = spins(kv, 5);
-        for kh in 0..8 {
-            let h = spins(kh, 3);
-            let mut e = 0.0;
-            for i in 0..5 {
-                e -= a[i] * v[i];
-            }
-            for j in 0..3 {
-                e -= b[j] * h[j];
-                for i in 0..5 {
-                    e -= h[j] * w[j][i] * v[i];
-                }
-            }
-            *pv += (-e).exp();
-        }
-    }
-    let z: f64 = p.iter().sum();
-    p.iter().map(|x| x / z).collect()
-}
-
-/// Chi-square of counts against probabilities (every expected count here is well over 5) and
-/// its critical value at α = 0.001 (Wilson–Hilferty).
-fn chi_square(counts: &[usize], p: &[f64]) -> (f64, f64) {
-    let n: usize = counts.iter().sum();
-    let chi2: f64 = counts
-        .iter()
-        .zip(p)
-        .map(|(&o, &q)| {
-            let e = n as f64 * q;
-            assert!(e >= 5.0, "expected count {e}");
-            (o as f64 - e).powi(2) / e
-        })
-        .sum();
-    let df = (p.len() - 1) as f64;
-    let crit = df * (1.0 - 2.0 / (9.0 * df) + 3.09 * (2.0 / (9.0 * df)).sqrt()).powi(3);
-    (chi2, crit)
 }
 
 #[test]

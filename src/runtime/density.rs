@@ -168,18 +168,8 @@ fn ais(
                 .energies;
         }
     }
-    let max = log_w.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !max.is_finite() {
-        return Err(RunError::User(
-            "`partition by ais`: the importance weights are not finite; check the energy's domain"
-                .into(),
-        ));
-    }
-    let w: Vec<f64> = log_w.iter().map(|l| (l - max).exp()).collect();
-    let mean = w.iter().sum::<f64>() / n as f64;
-    let var = w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-    let se = var.sqrt() / (mean * (n as f64).sqrt());
-    Ok((log_z0 + max + mean.ln(), se))
+    let (log_mean, se) = log_mean_exp(&log_w)?;
+    Ok((log_z0 + log_mean, se))
 }
 
 /// [`ais`] over real outputs: from `N(0, I)` (`log Z₀ = d/2 log 2π`) along

@@ -44,40 +44,10 @@ fn number(x: f64) -> Value {
     Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
+/// The metrics file's form of one output's metrics ([`OutputMetrics::insert_into`]), so
+/// that a history reads back what `--metrics` writes.
 fn metrics_into(m: &OutputMetrics, map: &mut Map<String, Value>) {
-    match *m {
-        OutputMetrics::Discrete {
-            accuracy,
-            calibration,
-        } => {
-            map.insert("accuracy".into(), number(accuracy));
-            if let Some(c) = calibration {
-                map.insert("log_loss".into(), number(c.log_loss));
-                map.insert("ece".into(), number(c.ece));
-            }
-        }
-        OutputMetrics::Real { rmse, r2 } => {
-            map.insert("rmse".into(), number(rmse));
-            map.insert("r2".into(), r2.map_or(Value::Null, number));
-        }
-        OutputMetrics::Density {
-            energy,
-            nll,
-            nll_se,
-            pll,
-        } => {
-            map.insert("energy".into(), number(energy));
-            if let Some(nll) = nll {
-                map.insert("nll".into(), number(nll));
-            }
-            if let Some(se) = nll_se {
-                map.insert("nll_se".into(), number(se));
-            }
-            if let Some(pll) = pll {
-                map.insert("pll".into(), number(pll));
-            }
-        }
-    }
+    m.insert_into(map);
 }
 
 fn metrics_from(map: &Map<String, Value>) -> Option<OutputMetrics> {

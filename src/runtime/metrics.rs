@@ -255,7 +255,9 @@ impl OutputMetrics {
         }
     }
 
-    fn insert_into(&self, map: &mut Map<String, Value>) {
+    /// Writes these metrics into a JSON object, by name (`--metrics`, and each epoch of
+    /// `--history`).
+    pub(super) fn insert_into(&self, map: &mut Map<String, Value>) {
         match *self {
             OutputMetrics::Discrete {
                 accuracy,

@@ -116,3 +116,67 @@ pub fn run_native(
     f.call(&inputs, &mut out, &mut scratch)?;
     Ok(out)
 }
+
+/// The exact marginal of `v` of the small RBM of the sampler tests (`tests/sample.rs`,
+/// `tests/rbm.rs`: 5 visible and 3 hidden spins, `E = −(a·v + b·h + h·(W v))` with the
+/// weights below), by summing `exp(−E)` over all 8 values of `h`: 32 states indexed as
+/// [`state_index`].
+pub fn rbm_marginal() -> Vec<f64> {
+    let w = [
+        [0.8, -0.6, 0.5, 0.0, 0.3],
+        [-0.4, 0.7, 0.0, 0.9, -0.5],
+        [0.3, 0.3, -0.8, 0.4, 0.6],
+    ];
+    let (a, b) = ([0.2, -0.1, 0.0, 0.3, -0.2], [-0.2, 0.1, 0.3]);
+    let spins = |k: usize, n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|i| if k >> (n - 1 - i) & 1 == 1 { 1.0 } else { -1.0 })
+            .collect()
+    };
+    let mut p = vec![0.0; 32];
+    for (kv, pv) in p.iter_mut().enumerate() {
+        let v = spins(kv, 5);
+        for kh in 0..8 {
+            let h = spins(kh, 3);
+            let mut e = 0.0;
+            for i in 0..5 {
+                e -= a[i] * v[i];
+            }
+            for j in 0..3 {
+                e -= b[j] * h[j];
+                for i in 0..5 {
+                    e -= h[j] * w[j][i] * v[i];
+                }
+            }
+            *pv += (-e).exp();
+        }
+    }
+    let z: f64 = p.iter().sum();
+    p.iter().map(|x| x / z).collect()
+}
+
+/// Index of a spin state: the first spin the most significant bit, +1 as 1.
+pub fn state_index(s: &[f64]) -> usize {
+    s.iter().fold(0, |k, x| 2 * k + usize::from(*x > 0.0))
+}
+
+/// Pearson's chi-square of `counts` (n independent draws: one per chain, its last state)
+/// against `p`, and its critical value at α = 0.001 with `p.len() − 1` degrees of freedom
+/// (Wilson–Hilferty). Every expected count must be over 5, the chi-square approximation's
+/// condition (asserted); a sampler whose law differs by δ in total variation moves the
+/// statistic by about n·δ², so 20,000 chains detect a δ of a few percent.
+pub fn chi_square(counts: &[usize], p: &[f64]) -> (f64, f64) {
+    let n: usize = counts.iter().sum();
+    let chi2: f64 = counts
+        .iter()
+        .zip(p)
+        .map(|(&o, &q)| {
+            let e = n as f64 * q;
+            assert!(e >= 5.0, "expected count {e}");
+            (o as f64 - e).powi(2) / e
+        })
+        .sum();
+    let df = (p.len() - 1) as f64;
+    let crit = df * (1.0 - 2.0 / (9.0 * df) + 3.09 * (2.0 / (9.0 * df)).sqrt()).powi(3);
+    (chi2, crit)
+}

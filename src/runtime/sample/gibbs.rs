@@ -45,10 +45,14 @@ struct Raw {
 
 impl Raw {
     fn new(session: &Session) -> Result<Raw, RunError> {
-        let kernel = session
-            .code
-            .kernel(Entry::Energy)
-            .ok_or_else(|| RunError::Compile("no energy entry point".into()))?;
+        Raw::of(session, Entry::Energy)
+            .ok_or_else(|| RunError::Compile("no energy entry point".into()))
+    }
+
+    /// `entry` bound to the session's params and a point's variables; `None` when the model
+    /// has no such entry point (or it has no energy).
+    fn of(session: &Session, entry: Entry) -> Option<Raw> {
+        let kernel = session.code.kernel(entry)?;
         let e = kernel.entry();
         let sources = e
             .inputs
@@ -61,12 +65,8 @@ impl Raw {
                 _ => Err(usize::MAX),
             })
             .collect();
-        let energy = e
-            .outputs
-            .iter()
-            .position(|p| p.what == Output::Energy)
-            .ok_or_else(|| RunError::Compile("the energy entry has no energy".into()))?;
-        Ok(Raw {
+        let energy = e.outputs.iter().position(|p| p.what == Output::Energy)?;
+        Some(Raw {
             kernel,
             sources,
             energy,
@@ -98,68 +98,30 @@ impl Raw {
 /// [`Entry::GibbsFields`] bound: the energy and `∂E/∂v` of the `sign` variables it has
 /// fields for, at one state.
 struct Fields {
-    kernel: Kernel,
-    sources: Vec<Result<(usize, usize), usize>>,
-    energy: usize,
+    raw: Raw,
     /// Per variable of the model: its field's output port.
     ports: Vec<Option<usize>>,
-    loaded: Option<u64>,
 }
 
 impl Fields {
     fn new(session: &Session) -> Option<Fields> {
-        let kernel = session.code.kernel(Entry::GibbsFields)?;
-        let e = kernel.entry();
-        let sources = e
-            .inputs
-            .iter()
-            .map(|p| match p.what {
-                Input::Value(v) => match session.param_slices[v.0 as usize] {
-                    Some(s) => Ok(s),
-                    None => Err(v.0 as usize),
-                },
-                _ => Err(usize::MAX),
-            })
-            .collect();
-        let energy = e.outputs.iter().position(|p| p.what == Output::Energy)?;
+        let raw = Raw::of(session, Entry::GibbsFields)?;
         let mut ports = vec![None; session.model().vars.len()];
-        for (k, p) in e.outputs.iter().enumerate() {
+        for (k, p) in raw.kernel.entry().outputs.iter().enumerate() {
             if let Output::Grad(v) = p.what {
                 ports[v.0 as usize] = Some(k);
             }
         }
-        Some(Fields {
-            kernel,
-            sources,
-            energy,
-            ports,
-            loaded: None,
-        })
+        Some(Fields { raw, ports })
     }
 
     /// Evaluates at `p`; the energy, then [`Fields::field`] reads a variable's.
     fn call(&mut self, params: &Params, p: &Point) -> Result<f64, RunError> {
-        self.kernel.ready()?;
-        let fresh = self.loaded == Some(params.version());
-        for (k, src) in self.sources.iter().enumerate() {
-            match *src {
-                Ok(_) if fresh => {}
-                Ok((o, l)) => self.kernel.input_mut(k).copy_from_slice(&params[o..o + l]),
-                Err(i) => {
-                    let v = p.values.get(i).ok_or_else(|| {
-                        RunError::Compile("the gibbs fields read a value no point has".into())
-                    })?;
-                    super::copy_checked(self.kernel.input_mut(k), v)?;
-                }
-            }
-        }
-        self.loaded = Some(params.version());
-        self.kernel.call()?;
-        Ok(self.kernel.output(self.energy)[0])
+        self.raw.call(params, p)
     }
 
     fn field(&self, v: VarId) -> Option<&[f64]> {
-        self.ports[v.0 as usize].map(|k| self.kernel.output(k))
+        self.ports[v.0 as usize].map(|k| self.raw.kernel.output(k))
     }
 }
 
