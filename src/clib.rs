@@ -882,7 +882,7 @@ impl<'m> Api<'m> {
                 Init::Normal { mean, std } => {
                     Some(format!("{mean:e} + {std:e} * {name}_normal(rng)"))
                 }
-                Init::Uniform { lo, hi } => Some(uniform_draw(&name, *lo, *hi)),
+                Init::Uniform { lo, hi } => Some(uniform_draw(name, *lo, *hi)),
                 Init::Glorot => {
                     let shape = match &v.ty {
                         Ty::Real(shape) => shape.clone(),
@@ -890,7 +890,7 @@ impl<'m> Api<'m> {
                     };
                     let (fan_in, fan_out) = shape.fan_in_out();
                     let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
-                    Some(uniform_draw(&name, -a, a))
+                    Some(uniform_draw(name, -a, a))
                 }
             };
             if let Some(draw) = draw {
