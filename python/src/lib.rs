@@ -296,11 +296,15 @@ fn eval_rows(
     session: &Session,
     given: &[Given],
     rows: usize,
+    with_grads: bool,
 ) -> Result<(Vec<f64>, Vec<Vec<f64>>), RunError> {
     let model = &code.model;
+    // The energy alone is the energy entry point's (strict code: the same bits as the
+    // gradient's energy, which `tests/clib.rs` checks of the same functions).
+    let entry = if with_grads { Entry::Grad } else { Entry::Energy };
     let mut kernel = code
-        .kernel(Entry::Grad)
-        .ok_or_else(|| RunError::Compile("the model has no gradient kernel".into()))?;
+        .kernel(entry)
+        .ok_or_else(|| RunError::Compile(format!("the model has no `{}` kernel", entry.name())))?;
     let mut energies = Vec::with_capacity(rows);
     let mut grads: Vec<Vec<f64>> = vec![Vec::new(); model.vars.len()];
     let energy_port = kernel
@@ -331,12 +335,17 @@ fn eval_rows(
             let width = model.var(v).ty.elements();
             let values = match given.iter().find(|g| g.id == v) {
                 Some(g) => g.row(r, width),
+                // A param not given stays in the kernel's input from the first row.
+                None if r > 0 => continue,
                 None => session.param(v),
             };
             kernel.input_mut(k).copy_from_slice(values);
         }
         kernel.call()?;
         energies.push(energy_port.map_or(f64::NAN, |k| kernel.output(k)[0]));
+        if !with_grads {
+            continue;
+        }
         for (i, v) in model.vars.iter().enumerate() {
             if v.role == Role::Input || v.ty.is_discrete() {
                 continue;
@@ -671,7 +680,13 @@ impl PyModel {
                     c
                 }
             };
-            eval_rows(&code, &inner.session, &given, batch.unwrap_or(1))
+            eval_rows(
+                &code,
+                &inner.session,
+                &given,
+                batch.unwrap_or(1),
+                what == "grad",
+            )
         });
         let (energies, grads) = result.map_err(|e| run_error(py, e))?;
         Ok((batch, energies, grads))
