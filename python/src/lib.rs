@@ -103,7 +103,11 @@ impl Given<'_> {
 /// The arrays of one call, held (and borrowed read-only from Rust) while native code reads
 /// their values through [`Arrays::given`].
 struct Arrays<'py> {
-    list: Vec<(VarId, Option<usize>, PyArrayLikeDyn<'py, f64, AllowTypeChange>)>,
+    list: Vec<(
+        VarId,
+        Option<usize>,
+        PyArrayLikeDyn<'py, f64, AllowTypeChange>,
+    )>,
 }
 
 impl Arrays<'_> {
@@ -301,7 +305,11 @@ fn eval_rows(
     let model = &code.model;
     // The energy alone is the energy entry point's (strict code: the same bits as the
     // gradient's energy, which `tests/clib.rs` checks of the same functions).
-    let entry = if with_grads { Entry::Grad } else { Entry::Energy };
+    let entry = if with_grads {
+        Entry::Grad
+    } else {
+        Entry::Energy
+    };
     let mut kernel = code
         .kernel(entry)
         .ok_or_else(|| RunError::Compile(format!("the model has no `{}` kernel", entry.name())))?;
@@ -526,11 +534,7 @@ fn sample_rows(
 
 /// The model's own sampler with `steps` (sweeps for `gibbs`) and `step` (the rate of
 /// `langevin` and `hmc`) replaced when given.
-fn with_overrides(
-    sampler: Sampler,
-    steps: Option<usize>,
-    step: Option<f64>,
-) -> PyResult<Sampler> {
+fn with_overrides(sampler: Sampler, steps: Option<usize>, step: Option<f64>) -> PyResult<Sampler> {
     Ok(match sampler {
         Sampler::Langevin {
             steps: s,
