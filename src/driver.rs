@@ -405,6 +405,11 @@ pub fn bench(bytes: &[u8], model_name: Option<&str>) -> Result<serde_json::Value
     ) {
         obj.insert("infer_grad_ns".into(), round(p + s).into());
     }
+    if let Some(hot) = ns("energy_ns") {
+        if let Some(rows) = energy_rows_ns(&code, hot)? {
+            obj.insert("energy_rows_ns".into(), round(rows).into());
+        }
+    }
     Ok(serde_json::Value::Object(obj))
 }
 
@@ -463,6 +468,57 @@ pub fn bench_compiled(code: &Arc<Compiled>) -> Result<Vec<Timing>, String> {
         });
     }
     Ok(timed)
+}
+
+/// The energy's native throughput over a batch of distinct rows, in nanoseconds per row:
+/// what a caller evaluating many points in one call (Python's batched `energy`, a C loop)
+/// can reach, reading every row's values from memory, where `energy_ns` times one point held
+/// in cache. Rows of standard normal values for the real inputs, outputs and latents (a
+/// discrete one keeps the random point's value), the params written once; as many rows as
+/// take about 20 ms at `hot_ns` each (between 100 and 10,000); the median of 5 passes.
+/// `None` for a model without an energy entry point.
+fn energy_rows_ns(code: &Arc<Compiled>, hot_ns: f64) -> Result<Option<f64>, String> {
+    use std::time::Instant;
+    let Some(mut kernel) = code.kernel(Entry::Energy) else {
+        return Ok(None);
+    };
+    let model = &code.model;
+    let point = runtime::eval::point(model, &runtime::eval::PointSource::Random(1))
+        .map_err(|e| e.to_string())?;
+    let rows = ((20e6 / hot_ns.max(1.0)) as usize).clamp(100, 10_000);
+    let mut rng = crate::rng::Rng::new(3);
+    // Per input port: its rows when it changes from row to row.
+    let mut varying: Vec<(usize, usize, Vec<f64>)> = Vec::new();
+    for (k, port) in kernel.entry().inputs.clone().iter().enumerate() {
+        let Input::Value(v) = port.what else {
+            return Ok(None);
+        };
+        let var = model.var(v);
+        let value = &point[v.0 as usize];
+        if var.role == crate::check::Role::Param || var.ty.is_discrete() {
+            kernel.input_mut(k).copy_from_slice(value);
+        } else {
+            let values = (0..rows * port.len).map(|_| rng.normal()).collect();
+            varying.push((k, port.len, values));
+        }
+    }
+    let mut passes = Vec::with_capacity(5);
+    for _ in 0..6 {
+        let t = Instant::now();
+        for r in 0..rows {
+            for (k, len, values) in &varying {
+                kernel
+                    .input_mut(*k)
+                    .copy_from_slice(&values[r * len..(r + 1) * len]);
+            }
+            kernel.call().map_err(|e| e.to_string())?;
+        }
+        passes.push(t.elapsed().as_nanos() as f64 / rows as f64);
+    }
+    // The first pass warms the caches and the branch predictors.
+    passes.remove(0);
+    passes.sort_by(|a, b| a.total_cmp(b));
+    Ok(Some(passes[passes.len() / 2]))
 }
 
 fn round(x: f64) -> f64 {

@@ -31,10 +31,12 @@ class Model:
         """The training seed: the `train` clause's, or the last `fit`'s."""
     def energy(self, **vars: ArrayLike) -> Union[float, Array]:
         """The energy at a point (every input, output and latent; params default to
-        `weights`), or an array of one energy per row of a batch. Equal to `ebmc eval`."""
+        `weights`), or an array of one energy per row of a batch. Equal to `ebmc eval` to
+        rounding (bit for bit when compiled with `strict=True`)."""
     def grad(self, **vars: ArrayLike) -> Dict[str, np.ndarray]:
         """The gradient of the energy with respect to every param and every real output and
-        latent, as `ebmc eval` reports it; batched when the point is."""
+        latent, as `ebmc eval` reports it (bit for bit when compiled with `strict=True`);
+        batched when the point is."""
     def infer(self, **inputs: ArrayLike) -> Dict[str, np.ndarray]:
         """The model's inference at every input: each output and each latent of an `infer`
         group, in the data's units (`class`/`sign` values as integers)."""
@@ -78,10 +80,13 @@ class Model:
 def compile(
     source_or_path: Union[str, os.PathLike[str]],
     model: Optional[str] = None,
+    *,
+    strict: bool = False,
     **consts: int,
 ) -> Model:
     """Compiles source text, or a `.ebm` file (a path-like object, or a string naming an
     existing file or ending in `.ebm`). Keyword arguments bind consts of the source to whole
     numbers (`D=64` for `const D = features` or `const D = 1`); `features`, `targets` and
-    `classes` consts not given are read from the model's `data` clause. Diagnostics raise
-    `EbmcError`."""
+    `classes` consts not given are read from the model's `data` clause. `energy` and `grad`
+    run the native code training runs; with `strict=True` they run `ebmc eval`'s strict code
+    instead, its numbers bit for bit, slower. Diagnostics raise `EbmcError`."""

@@ -3,8 +3,11 @@
 //!
 //! Everything here goes through the same library functions as the `ebmc` command, so the
 //! numbers are the command's:
-//! * `energy` and `grad` run the gradient entry point on strict native code, as `ebmc eval`
-//!   does ([`ebmc::runtime::eval`]): same energy, same gradients, bit for bit;
+//! * `energy` and `grad` run the energy and gradient entry points of the native code training
+//!   runs (equal to `ebmc eval` to rounding), or with `compile(…, strict=True)` of the strict
+//!   code `ebmc eval` runs ([`ebmc::runtime::eval`]): same energy, same gradients, bit for
+//!   bit. Their kernels keep the params in their buffers between calls (copied again when
+//!   they change), and a call light enough keeps the GIL, which costs less than releasing it;
 //! * `fit` is `ebmc run`'s training ([`ebmc::runtime::train::train`]) on a session
 //!   initialised with the same seed and the same data split ([`ebmc::runtime::data`]), so the
 //!   weights equal `ebmc run --seed S --save` bit for bit;
@@ -15,17 +18,20 @@
 //! Invariants:
 //! * arrays are `float64`, row-major; a leading axis beyond a variable's declared shape is
 //!   a batch, and every batched argument of one call has the same length. A batch is one
-//!   native call: the loop over its rows runs in Rust with the GIL released, reading a
+//!   native call: the loop over its rows runs in Rust (with the GIL released unless the
+//!   whole call is a few microseconds of work), reading a
 //!   C-contiguous `float64` argument where it lies (no copy), so the caller must not write
 //!   to it from another thread during the call (as with any numpy function that releases
 //!   the GIL);
-//! * every variable given is checked (name, shape, and the values of `class[k]` and `sign`
-//!   variables) before any native code runs, with a `ValueError` naming it;
+//! * every variable given is checked (name, shape, and its values: finite reals, `class[k]`
+//!   and `sign` values) with a `ValueError` naming it — before any native code runs, except
+//!   the rows of a batched `real` argument of `energy`/`grad`, checked as each is copied for
+//!   its call (one pass over the batch, not two), the error naming the row;
 //! * the source's diagnostics become `ebmc.EbmcError` carrying the code of the first error
 //!   and the whole rendered report, without colour.
 
 use ebmc::check::{Model, Role, Sampler, Var, VarId};
-use ebmc::compile::{self, Backend, Compiled, Entry, Input, Output};
+use ebmc::compile::{self, Backend, Compiled, Entry, Input, Kernel, Output};
 use ebmc::diag::{self, Color};
 use ebmc::driver;
 use ebmc::rng::Rng;
@@ -37,10 +43,10 @@ use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{AllowTypeChange, IntoPyArray, PyArrayLikeDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 pyo3::create_exception!(
     ebmc,
@@ -88,6 +94,9 @@ struct Given<'a> {
     id: VarId,
     values: Cow<'a, [f64]>,
     rows: Option<usize>,
+    /// Whether the values are still to be checked (`real` rows checked by the caller as it
+    /// reads each row, while the row is in cache: [`read_vars`] with `rows_checked_later`).
+    unchecked: bool,
 }
 
 impl Given<'_> {
@@ -103,19 +112,24 @@ impl Given<'_> {
 /// The arrays of one call, held (and borrowed read-only from Rust) while native code reads
 /// their values through [`Arrays::given`].
 struct Arrays<'py> {
-    list: Vec<(
-        VarId,
-        Option<usize>,
-        PyArrayLikeDyn<'py, f64, AllowTypeChange>,
-    )>,
+    list: Vec<Held<'py>>,
 }
+
+/// A variable given: its rows when batched, whether its values are still to be checked,
+/// and its array.
+type Held<'py> = (
+    VarId,
+    Option<usize>,
+    bool,
+    PyArrayLikeDyn<'py, f64, AllowTypeChange>,
+);
 
 impl Arrays<'_> {
     /// The values of each array, borrowed where they are contiguous.
     fn given(&self) -> Vec<Given<'_>> {
         self.list
             .iter()
-            .map(|(id, rows, array)| Given {
+            .map(|(id, rows, unchecked, array)| Given {
                 id: *id,
                 // `as_slice` also accepts a Fortran-ordered array, whose memory is not in
                 // the row-major order read here.
@@ -124,6 +138,7 @@ impl Arrays<'_> {
                     _ => Cow::Owned(array.as_array().iter().copied().collect()),
                 },
                 rows: *rows,
+                unchecked: *unchecked,
             })
             .collect()
     }
@@ -136,13 +151,14 @@ fn read_inputs<'py>(
     inputs: Option<&Bound<'py, PyDict>>,
     what: &str,
 ) -> PyResult<(Arrays<'py>, Option<usize>)> {
-    let (given, batch) = read_vars(model, inputs, &|v| match v.role {
+    let admit = |v: &Var| match v.role {
         Role::Input => Ok(()),
         r => Err(format!("{what} takes inputs; this is a {}", role_name(r))),
-    })?;
+    };
+    let (given, batch) = read_vars(model, inputs, &admit, false)?;
     if let Some((_, v)) = model
         .vars_of(Role::Input)
-        .find(|(id, _)| !given.list.iter().any(|(g, _, _)| g == id))
+        .find(|(id, _)| !given.list.iter().any(|(g, ..)| g == id))
     {
         return Err(value_error(format!(
             "{what}: no value for the input `{}` ({})",
@@ -156,10 +172,14 @@ fn read_inputs<'py>(
 /// Reads keyword arguments as variables of `model`: each named variable must exist and pass
 /// `admit`, have its declared shape with at most one leading batch axis, and hold values of
 /// its type. Returns them with the batch length (`None` when nothing is batched).
+/// With `rows_checked_later`, the values of batched `real` arguments are left for the caller
+/// to check row by row ([`check_row`]) as it copies them: a pass over the whole batch here
+/// would read it from memory once more.
 fn read_vars<'py>(
     model: &Model,
     kwargs: Option<&Bound<'py, PyDict>>,
     admit: &dyn Fn(&Var) -> Result<(), String>,
+    rows_checked_later: bool,
 ) -> PyResult<(Arrays<'py>, Option<usize>)> {
     let mut given = Arrays { list: Vec::new() };
     let mut batch: Option<(usize, String)> = None;
@@ -167,8 +187,9 @@ fn read_vars<'py>(
         return Ok((given, None));
     };
     for (key, value) in kwargs.iter() {
-        let name: String = key.extract()?;
-        let id = model.var_named(&name).ok_or_else(|| {
+        let key = key.cast_into::<PyString>()?;
+        let name = key.to_str()?;
+        let id = model.var_named(name).ok_or_else(|| {
             let names: Vec<&str> = model.vars.iter().map(|v| v.name.as_str()).collect();
             value_error(format!(
                 "model `{}` has no variable `{name}`; it has {}",
@@ -184,8 +205,7 @@ fn read_vars<'py>(
                 weights::describe(&var.ty)
             ))
         })?;
-        let view = array.as_array();
-        let shape = view.shape();
+        let shape = array.shape();
         let want = dims(&var.ty);
         let rows = if shape == want {
             None
@@ -219,16 +239,22 @@ fn read_vars<'py>(
                     )))
                 }
                 Some(_) => {}
-                None => batch = Some((n, name.clone())),
+                None => batch = Some((n, name.to_string())),
             }
         }
-        if !view.iter().all(|&x| var.ty.admits(x)) {
+        let later = rows_checked_later && rows.is_some() && !var.ty.is_discrete();
+        let admitted = later
+            || match array.as_slice() {
+                Ok(values) => var.ty.admits_all(values),
+                Err(_) => array.as_array().iter().all(|&x| var.ty.admits(x)),
+            };
+        if !admitted {
             return Err(value_error(format!(
                 "`{name}`: not a value of its type: expected {}",
                 weights::describe(&var.ty)
             )));
         }
-        given.list.push((id, rows, array));
+        given.list.push((id, rows, later, array));
     }
     Ok((given, batch.map(|(n, _)| n)))
 }
@@ -270,8 +296,77 @@ struct Inner {
     session: Session,
     /// Strict native code as `ebmc eval` compiles it, made on first use.
     strict: Option<Arc<Compiled>>,
+    /// Whether `energy` and `grad` run the strict code (`compile(…, strict=True)`) rather
+    /// than the session's.
+    eval_strict: bool,
+    /// The energy and gradient entry points `energy` and `grad` call, bound on first use.
+    energy_kernel: Option<PointKernel>,
+    grad_kernel: Option<PointKernel>,
     /// The z-score maps of the last `fit` (the model's `standardize`).
     standardized: Vec<Standardization>,
+}
+
+/// Calls whose work (rows × the kernel's buffer elements) is at most this run without
+/// releasing the GIL: a few microseconds of native code, less than releasing and taking the
+/// GIL back costs, and too short for another thread to use.
+const LIGHT_WORK: usize = 1 << 15;
+
+impl Inner {
+    /// Strict native code as `ebmc eval` compiles it, compiled on first use.
+    fn strict_code(&mut self) -> Result<Arc<Compiled>, RunError> {
+        if let Some(c) = &self.strict {
+            return Ok(Arc::clone(c));
+        }
+        let c = Arc::new(compile::compile(
+            &self.model,
+            &compile::Options::new(Backend::JitStrict),
+        )?);
+        self.strict = Some(Arc::clone(&c));
+        Ok(c)
+    }
+
+    fn point_kernel(&mut self, with_grads: bool) -> &mut Option<PointKernel> {
+        match with_grads {
+            true => &mut self.grad_kernel,
+            false => &mut self.energy_kernel,
+        }
+    }
+
+    /// Whether a call of `rows` rows is light enough to run holding the GIL (its kernel
+    /// bound already).
+    fn is_light(&mut self, rows: usize, with_grads: bool) -> bool {
+        self.point_kernel(with_grads)
+            .as_ref()
+            .is_some_and(|k| rows.saturating_mul(k.work()) <= LIGHT_WORK)
+    }
+
+    /// The energy (and, `with_grads`, the gradients) of every row of `given`, on the
+    /// session's code or, with `strict`, on `ebmc eval`'s.
+    fn eval_rows(
+        &mut self,
+        given: &[Given],
+        rows: usize,
+        with_grads: bool,
+    ) -> Result<(Vec<f64>, Vec<Vec<f64>>), EvalError> {
+        if self.point_kernel(with_grads).is_none() {
+            let code = match self.eval_strict {
+                true => self.strict_code()?,
+                false => Arc::clone(&self.session.code),
+            };
+            let entry = if with_grads {
+                Entry::Grad
+            } else {
+                Entry::Energy
+            };
+            *self.point_kernel(with_grads) = Some(PointKernel::new(&code, entry)?);
+        }
+        let kernel = match with_grads {
+            true => self.grad_kernel.as_mut(),
+            false => self.energy_kernel.as_mut(),
+        }
+        .expect("bound above");
+        kernel.eval_rows(&self.session, given, rows, with_grads)
+    }
 }
 
 /// A compiled model: `energy`, `grad`, `infer`, `fit`, `weights`, `save`, `load`.
@@ -293,78 +388,168 @@ impl PyModel {
     }
 }
 
-/// Energy (and gradients) of every row, on the strict gradient kernel as `ebmc eval` runs it.
-/// Params not given come from `session`.
-fn eval_rows(
-    code: &Arc<Compiled>,
-    session: &Session,
-    given: &[Given],
-    rows: usize,
-    with_grads: bool,
-) -> Result<(Vec<f64>, Vec<Vec<f64>>), RunError> {
-    let model = &code.model;
-    // The energy alone is the energy entry point's (strict code: the same bits as the
-    // gradient's energy, which `tests/clib.rs` checks of the same functions).
-    let entry = if with_grads {
-        Entry::Grad
-    } else {
-        Entry::Energy
-    };
-    let mut kernel = code
-        .kernel(entry)
-        .ok_or_else(|| RunError::Compile(format!("the model has no `{}` kernel", entry.name())))?;
-    let mut energies = Vec::with_capacity(rows);
-    let mut grads: Vec<Vec<f64>> = vec![Vec::new(); model.vars.len()];
-    let energy_port = kernel
-        .entry()
-        .outputs
-        .iter()
-        .position(|p| p.what == Output::Energy);
-    let grad_ports: Vec<Option<usize>> = (0..model.vars.len())
-        .map(|i| {
-            let id = VarId(i as u32);
-            kernel
-                .entry()
-                .outputs
-                .iter()
-                .position(|p| p.what == Output::Grad(id))
+/// Why `energy` or `grad` failed: the run (an `EbmcError`), or a value given (a
+/// `ValueError`, made with the GIL held).
+enum EvalError {
+    Run(RunError),
+    Value(String),
+}
+
+impl From<RunError> for EvalError {
+    fn from(e: RunError) -> EvalError {
+        EvalError::Run(e)
+    }
+}
+
+/// The error of row `r` of a batched argument of `var` holding a value not of its type.
+fn row_error(var: &Var, r: usize) -> EvalError {
+    EvalError::Value(format!(
+        "`{}`, row {r}: not a value of its type: expected {}",
+        var.name,
+        weights::describe(&var.ty)
+    ))
+}
+
+/// Where an input port of a [`PointKernel`] takes its values from.
+#[derive(Clone, Copy)]
+enum PortSource {
+    /// A param: the session's unless the call gives it.
+    Param(VarId),
+    /// An input, output or latent: always given.
+    Given(VarId),
+}
+
+/// The `energy` or `grad` entry point bound for calls at points: its buffers are kept
+/// between calls, and the session's params are copied into them only when they changed
+/// (their version), so a call at one point copies the point's values and nothing else.
+struct PointKernel {
+    kernel: Kernel,
+    /// Per input port.
+    ports: Vec<PortSource>,
+    /// The output port of the energy.
+    energy: Option<usize>,
+    /// The output port of each variable's gradient, indexed by `VarId`.
+    grads: Vec<Option<usize>>,
+    /// The version of the session's params in the input buffer, if they are there whole.
+    loaded: Option<u64>,
+}
+
+impl PointKernel {
+    fn new(code: &Arc<Compiled>, entry: Entry) -> Result<PointKernel, RunError> {
+        let kernel = code.kernel(entry).ok_or_else(|| {
+            RunError::Compile(format!("the model has no `{}` kernel", entry.name()))
+        })?;
+        let model = &code.model;
+        let ports = kernel
+            .entry()
+            .inputs
+            .iter()
+            .map(|p| match p.what {
+                Input::Value(v) if model.var(v).role == Role::Param => Ok(PortSource::Param(v)),
+                Input::Value(v) => Ok(PortSource::Given(v)),
+                Input::Negative(_) | Input::Stage(_) => Err(RunError::Compile(format!(
+                    "the `{}` kernel takes values besides the variables",
+                    entry.name()
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
+        let outputs = &kernel.entry().outputs;
+        let energy = outputs.iter().position(|p| p.what == Output::Energy);
+        let grads = (0..model.vars.len())
+            .map(|i| {
+                let id = VarId(i as u32);
+                outputs.iter().position(|p| p.what == Output::Grad(id))
+            })
+            .collect();
+        Ok(PointKernel {
+            kernel,
+            ports,
+            energy,
+            grads,
+            loaded: None,
         })
-        .collect();
-    for r in 0..rows {
-        for k in 0..kernel.entry().inputs.len() {
-            let v = match kernel.entry().inputs[k].what {
-                Input::Value(v) | Input::Negative(v) => v,
-                Input::Stage(_) => {
-                    return Err(RunError::Compile(
-                        "the gradient kernel takes no stage values".into(),
-                    ))
+    }
+
+    /// Roughly the work of one call, in buffer elements: what decides whether a call is
+    /// long enough to release the GIL for.
+    fn work(&self) -> usize {
+        let e = self.kernel.entry();
+        e.input_len + e.output_len + e.scratch_len()
+    }
+
+    /// The energy (and, `with_grads`, the gradients) of every row of `given`; params not
+    /// given come from `session`.
+    fn eval_rows(
+        &mut self,
+        session: &Session,
+        given: &[Given],
+        rows: usize,
+        with_grads: bool,
+    ) -> Result<(Vec<f64>, Vec<Vec<f64>>), EvalError> {
+        let model = &session.code.model;
+        self.kernel.ready().map_err(RunError::from)?;
+        // Each port's values: what is the same for every row is written once, here; the
+        // rows of batched arguments are written per row below.
+        let fresh = self.loaded.take() == Some(session.params.version());
+        let mut per_row: Vec<(usize, &Given, usize)> = Vec::new();
+        let mut gives_params = false;
+        for (k, &source) in self.ports.iter().enumerate() {
+            let (id, param) = match source {
+                PortSource::Param(v) => (v, true),
+                PortSource::Given(v) => (v, false),
+            };
+            let width = model.var(id).ty.elements();
+            match given.iter().find(|g| g.id == id) {
+                Some(g) => {
+                    gives_params |= param;
+                    match g.rows {
+                        Some(_) => per_row.push((k, g, width)),
+                        None => self.kernel.input_mut(k).copy_from_slice(&g.values),
+                    }
                 }
-            };
-            let width = model.var(v).ty.elements();
-            let values = match given.iter().find(|g| g.id == v) {
-                Some(g) => g.row(r, width),
-                // A param not given stays in the kernel's input from the first row.
-                None if r > 0 => continue,
-                None => session.param(v),
-            };
-            kernel.input_mut(k).copy_from_slice(values);
+                None if param => {
+                    if !fresh {
+                        self.kernel.input_mut(k).copy_from_slice(session.param(id));
+                    }
+                }
+                None => {
+                    return Err(EvalError::Run(RunError::Compile(format!(
+                        "no value for `{}`",
+                        model.var(id).name
+                    ))))
+                }
+            }
         }
-        kernel.call()?;
-        energies.push(energy_port.map_or(f64::NAN, |k| kernel.output(k)[0]));
-        if !with_grads {
-            continue;
-        }
-        for (i, v) in model.vars.iter().enumerate() {
-            if v.role == Role::Input || v.ty.is_discrete() {
+        // A param given in the call takes the place of the session's in the buffer.
+        self.loaded = (!gives_params).then(|| session.params.version());
+        let mut energies = Vec::with_capacity(rows);
+        let mut grads: Vec<Vec<f64>> = vec![Vec::new(); model.vars.len()];
+        for r in 0..rows {
+            for &(k, g, width) in &per_row {
+                let (dst, src) = (self.kernel.input_mut(k), g.row(r, width));
+                if !g.unchecked {
+                    dst.copy_from_slice(src);
+                } else if !ebmc::types::copy_finite(dst, src) {
+                    return Err(row_error(model.var(g.id), r));
+                }
+            }
+            self.kernel.call().map_err(RunError::from)?;
+            energies.push(self.energy.map_or(f64::NAN, |k| self.kernel.output(k)[0]));
+            if !with_grads {
                 continue;
             }
-            match grad_ports[i] {
-                Some(k) => grads[i].extend_from_slice(kernel.output(k)),
-                None => grads[i].extend(std::iter::repeat_n(0.0, v.ty.elements())),
+            for (i, v) in model.vars.iter().enumerate() {
+                if v.role == Role::Input || v.ty.is_discrete() {
+                    continue;
+                }
+                match self.grads[i] {
+                    Some(k) => grads[i].extend_from_slice(self.kernel.output(k)),
+                    None => grads[i].extend(std::iter::repeat_n(0.0, v.ty.elements())),
+                }
             }
         }
+        Ok((energies, grads))
     }
-    Ok((energies, grads))
 }
 
 /// Draws `n` samples of the outputs and latents from the Gibbs distribution
@@ -668,31 +853,33 @@ impl PyModel {
         vars: Option<&Bound<'_, PyDict>>,
         what: &str,
     ) -> PyResult<Evaluated> {
-        let (arrays, batch) = read_vars(&self.model, vars, &|_| Ok(()))?;
+        let (arrays, batch) = read_vars(&self.model, vars, &|_| Ok(()), true)?;
         let given = arrays.given();
         self.require_point(&given, what)?;
-        let result = py.detach(|| {
-            let mut inner = self.lock();
-            let code = match &inner.strict {
-                Some(c) => Arc::clone(c),
-                None => {
-                    let c = Arc::new(compile::compile(
-                        &inner.model,
-                        &compile::Options::new(Backend::JitStrict),
-                    )?);
-                    inner.strict = Some(Arc::clone(&c));
-                    c
-                }
-            };
-            eval_rows(
-                &code,
-                &inner.session,
-                &given,
-                batch.unwrap_or(1),
-                what == "grad",
-            )
-        });
-        let (energies, grads) = result.map_err(|e| run_error(py, e))?;
+        let rows = batch.unwrap_or(1);
+        let with_grads = what == "grad";
+        // A light call runs holding the GIL; a long one, or one that would wait for the
+        // lock, releases it.
+        let inline = match self.inner.try_lock() {
+            Ok(mut inner) => inner
+                .is_light(rows, with_grads)
+                .then(|| inner.eval_rows(&given, rows, with_grads)),
+            Err(TryLockError::Poisoned(e)) => {
+                let mut inner = e.into_inner();
+                inner
+                    .is_light(rows, with_grads)
+                    .then(|| inner.eval_rows(&given, rows, with_grads))
+            }
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let result = match inline {
+            Some(r) => r,
+            None => py.detach(|| self.lock().eval_rows(&given, rows, with_grads)),
+        };
+        let (energies, grads) = result.map_err(|e| match e {
+            EvalError::Run(e) => run_error(py, e),
+            EvalError::Value(message) => value_error(message),
+        })?;
         Ok((batch, energies, grads))
     }
 
@@ -948,17 +1135,7 @@ impl PyModel {
             if let Some((vars, sampler)) = &own {
                 return sample_chains(&mut inner, &given, vars, sampler, rows, n, seed);
             }
-            let code = match &inner.strict {
-                Some(c) => Arc::clone(c),
-                None => {
-                    let c = Arc::new(compile::compile(
-                        &inner.model,
-                        &compile::Options::new(Backend::JitStrict),
-                    )?);
-                    inner.strict = Some(Arc::clone(&c));
-                    c
-                }
-            };
+            let code = inner.strict_code()?;
             let mut rng = Rng::new(seed ^ sample::SEED_SALT);
             sample_rows(
                 &code,
@@ -1016,10 +1193,11 @@ impl PyModel {
                 model.name
             )));
         };
-        let (held, rows) = read_vars(&model, arrays, &|v| match v.role {
+        let admit = |v: &Var| match v.role {
             Role::Param => Err("fit takes data, not params; set `weights` instead".into()),
             _ => Ok(()),
-        })?;
+        };
+        let (held, rows) = read_vars(&model, arrays, &admit, false)?;
         let given = held.given();
         let from_arrays = !given.is_empty();
         if from_arrays && data.is_some() {
@@ -1122,10 +1300,11 @@ impl PyModel {
 
     #[setter]
     fn set_weights(&self, value: &Bound<'_, PyDict>) -> PyResult<()> {
-        let (arrays, batch) = read_vars(&self.model, Some(value), &|v| match v.role {
+        let admit = |v: &Var| match v.role {
             Role::Param => Ok(()),
             r => Err(format!("weights are params; this is a {}", role_name(r))),
-        })?;
+        };
+        let (arrays, batch) = read_vars(&self.model, Some(value), &admit, false)?;
         let given = arrays.given();
         if batch.is_some() {
             let g = given
@@ -1192,13 +1371,14 @@ impl PyModel {
 /// bound to the data (`const D = features`) left are read from the model's `data` clause
 /// ([`driver::check_with_consts`]).
 #[pyfunction]
-#[pyo3(signature = (source=None, path=None, model=None, consts=None))]
+#[pyo3(signature = (source=None, path=None, model=None, consts=None, strict=false))]
 fn compile_model(
     py: Python<'_>,
     source: Option<String>,
     path: Option<PathBuf>,
     model: Option<String>,
     consts: Option<Vec<(String, u64)>>,
+    strict: bool,
 ) -> PyResult<PyModel> {
     let (bytes, name, base_dir) = match (source, path) {
         (Some(s), None) => (s.into_bytes(), "<source>".to_string(), PathBuf::from(".")),
@@ -1266,6 +1446,9 @@ fn compile_model(
             seed,
             session,
             strict: None,
+            eval_strict: strict,
+            energy_kernel: None,
+            grad_kernel: None,
             standardized: Vec::new(),
         }),
         model,

@@ -142,7 +142,7 @@ pub fn parse_at(model: &Model, s: &str, admit: Admit) -> Result<(VarId, Vec<f64>
             "--at {s}: `{name}` is {expected}, found {found}{nesting}"
         ));
     }
-    if !flat.iter().all(|&x| var.ty.admits(x)) {
+    if !var.ty.admits_all(&flat) {
         return Err(format!(
             "--at {s}: not a value of `{name}`'s type: expected {expected}"
         ));
