@@ -362,6 +362,7 @@ fn bench_key(e: Entry) -> Option<&'static str> {
         // Per chain: one step of a sampler's block of chains.
         Entry::SampleStep => Some("sample_step_ns"),
         Entry::Answers
+        | Entry::AnswersBatch
         | Entry::GibbsFields
         | Entry::InferStepBatch
         | Entry::Loss

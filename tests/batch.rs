@@ -28,6 +28,7 @@ fn values(g: &ir::Graph, rng: &mut Rng) -> Vec<Vec<Vec<f64>>> {
                     Ty::Sign(s) => (0..s.len())
                         .map(|_| if rng.below(2) == 0 { -1.0 } else { 1.0 })
                         .collect(),
+                    Ty::Class(k) => vec![rng.below(*k as u64) as f64],
                     _ => (0..n).map(|_| 0.5 * rng.normal()).collect(),
                 })
                 .collect()
@@ -109,17 +110,51 @@ fn vector_times_matrix_slices_and_elementwise_forms() {
       energy sum(relu(x @ W - y)) + s * sqnorm(x[1:3]) + sum(max(y, 0.5) * sigmoid(y)) loss energy }");
 }
 
-/// Discrete outputs enumerate their answers and index them by the label: not batched.
+/// Class outputs: the label indexes the answers' energies through a one-hot mask of the
+/// batch's labels, and the losses' log-sum-exp, min and max over the answers are taken per
+/// row (column by column) — every loss a class output takes.
 #[test]
-fn class_and_sign_outputs_are_refused() {
-    let g = loss_graph(
-        "model m { input x : real[4] output y : class[3] param W : real[3, 4]
-      energy (W @ x)[y] loss nll(beta = 1) }",
+fn class_outputs_batch() {
+    for loss in [
+        "nll(beta = 1)",
+        "nll(beta = 3)",
+        "hinge(margin = 1)",
+        "perceptron",
+        "log",
+        "mce",
+        "lvq2(delta = 0.5)",
+        "square_square(margin = 1)",
+        "square_exp(gamma = 1)",
+        "mee(beta = 1)",
+    ] {
+        // A score table indexed by the label (its rows by a mask product), and each example's
+        // own scores indexed (masked and summed).
+        check(&format!(
+            "model m {{ input x : real[4] output y : class[3] param W : real[3, 4]
+      energy (W @ x)[y] loss {loss} }}"
+        ));
+        check(&format!(
+            "model m {{ input x : real[4] output y : class[5] param W : real[5, 4]
+      param b : real[5] energy -(tanh(W @ x + b))[y] + 0.1 * sqnorm(W @ x) loss {loss} }}"
+        ));
+    }
+}
+
+/// The batched log-sum-exp is shifted by each row's own max: energies of ±1000 stay finite
+/// and equal the per-example loss.
+#[test]
+fn batched_log_sum_exp_is_stable_per_row() {
+    check(
+        "model m { input x : real[4] output y : class[4] param W : real[4, 4]
+      energy 1000 * (W @ x)[y] loss nll(beta = 1) }",
     );
-    assert!(ir::batch(&g, "loss", B).is_none());
-    let g = loss_graph(
+}
+
+/// A sign output: its answers are enumerated and stacked, and batch as class answers do.
+#[test]
+fn sign_outputs_batch() {
+    check(
         "model m { input x : real[4] output y : sign param w : real[4] param b : real
       energy -y * (dot(w, x) + b) loss log }",
     );
-    assert!(ir::batch(&g, "loss", B).is_none());
 }

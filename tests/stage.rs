@@ -400,6 +400,67 @@ fn batched_inference_equals_per_row_inference() {
     );
 }
 
+/// Enumeration of a batch of rows together ([`Session::infer_rows`]: one call of the batched
+/// answers kernel) gives every row the energy of enumerating it alone and every answer's
+/// energy as [`Session::answer_energies`] does (1e-12), and the same answer unless two
+/// answers' energies tie within that, on every example and bench model that infers by
+/// enumeration.
+#[test]
+fn batched_enumeration_equals_per_row_enumeration() {
+    let mut batched = 0;
+    for path in example_and_bench_models() {
+        let name = path.display().to_string();
+        let model = common::model_of(&std::fs::read_to_string(&path).unwrap(), true);
+        let code =
+            Arc::new(compile::compile(&model, &compile::Options::new(Backend::Jit)).unwrap());
+        if code.entry(Entry::AnswersBatch).is_none() {
+            continue;
+        }
+        let n = compile::BATCH;
+        let data = random_rows(&model, 2 * n, &mut Rng::new(3));
+        let (mut whole, mut rows) = (Session::new(&code, 5).unwrap(), Session::new(&code, 5));
+        let rows = rows.as_mut().unwrap();
+        let (mut r1, mut r2) = (ebmc::rng::Rng::new(9), ebmc::rng::Rng::new(9));
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(1.0);
+        for chunk in (0..2 * n).collect::<Vec<_>>().chunks(n) {
+            let mut points = vec![Point::zeros(&model); n];
+            for (p, &r) in points.iter_mut().zip(chunk) {
+                train::load_row(&data, r, p);
+            }
+            let mut energies = vec![0.0; n];
+            let together = rows
+                .infer_rows(&data, chunk, &mut points, &mut energies, None, &mut r2)
+                .unwrap();
+            if !together {
+                continue;
+            }
+            batched += 1;
+            for (k, &r) in chunk.iter().enumerate() {
+                let mut p = Point::zeros(&model);
+                train::load_row(&data, r, &mut p);
+                let e = whole.infer(&mut p, &mut r1).unwrap();
+                assert!(
+                    close(e, energies[k]),
+                    "{name} row {r}: {e} vs {}",
+                    energies[k]
+                );
+                let all = whole.answer_energies(&mut p).unwrap().unwrap();
+                let got = rows.batch_answer_energies(k).expect("the batch's energies");
+                assert_eq!(all.len(), got.len(), "{name}");
+                for (a, b) in all.iter().zip(got) {
+                    assert!(close(*a, *b), "{name} row {r}: {a} vs {b}");
+                }
+                if p.values != points[k].values {
+                    let low = all.iter().copied().fold(f64::INFINITY, f64::min);
+                    let near = all.iter().filter(|&&x| close(x, low)).count();
+                    assert!(near >= 2, "{name} row {r}: another answer without a tie");
+                }
+            }
+        }
+    }
+    assert!(batched >= 8, "only {batched} batches enumerated together");
+}
+
 /// A batch in which a row diverges is left to the per-row path (`Ok(false)`, the generator
 /// untouched), which names that row's divergence in its own words.
 #[test]

@@ -115,6 +115,18 @@ impl Kernel {
         &self.output[p.offset..p.offset + p.len]
     }
 
+    /// Input port `input` to write and output port `output` of the last call, together: a
+    /// descent updates its point in place from the gradient.
+    pub fn input_and_output(&mut self, input: usize, output: usize) -> (&mut [f64], &[f64]) {
+        self.allocated();
+        let e = &self.code.entries[self.index];
+        let (i, o) = (&e.inputs[input], &e.outputs[output]);
+        (
+            &mut self.input[i.offset..i.offset + i.len],
+            &self.output[o.offset..o.offset + o.len],
+        )
+    }
+
     /// How many calls this kernel and its forks have made (tests: which kernel a loop really
     /// ran).
     pub fn calls(&self) -> u64 {

@@ -103,6 +103,9 @@ pub enum Entry {
     InferGrad,
     /// The free energy of every answer, when every output is discrete.
     Answers,
+    /// [`Entry::Answers`] of [`BATCH`] rows in one call (every answer's energy per row):
+    /// enumeration over a data set scores a batch of rows together.
+    AnswersBatch,
     /// The training loss of one example, without its gradient (the loss column of metrics),
     /// when the loss does not batch.
     Loss,
@@ -146,6 +149,7 @@ impl Entry {
             Entry::Grad => "grad",
             Entry::InferGrad => "infer_grad",
             Entry::Answers => "answers",
+            Entry::AnswersBatch => "answers_batch",
             Entry::Loss => "loss",
             Entry::LossGrad => "loss_grad",
             Entry::LossGradBatch => "loss_grad_batch",
@@ -327,6 +331,9 @@ pub fn entry_graphs(model: &Model, stage: bool) -> Result<Vec<(Entry, Graph)>, C
         graphs.push((Entry::SampleStep, g));
     }
     if let Some(a) = program.answers {
+        if let Some(rows) = ir::batch_rows(&a, BATCH) {
+            graphs.push((Entry::AnswersBatch, rows));
+        }
         graphs.push((Entry::Answers, a));
     }
     if needs_gibbs(model) {
@@ -580,9 +587,19 @@ fn entry_point(
             Entry::LossGradBatch
             | Entry::LossBatch
             | Entry::InferPrepareBatch
-            | Entry::InferStepBatch => BATCH,
+            | Entry::InferStepBatch
+            | Entry::AnswersBatch => BATCH,
             Entry::SampleStep => CHAINS,
-            _ => 1,
+            // Listed, not `_`: a new batched entry point must say its rows.
+            Entry::Energy
+            | Entry::Grad
+            | Entry::InferGrad
+            | Entry::Answers
+            | Entry::Loss
+            | Entry::LossGrad
+            | Entry::InferPrepare
+            | Entry::InferStep
+            | Entry::GibbsFields => 1,
         },
         input_len: signature.input_len(),
         output_len: signature.output_len(),

@@ -10,11 +10,18 @@
 //! Per-example inputs (inputs, outputs, latents, extras) get a leading axis of length `B`;
 //! params do not. Each node becomes a node of the batched graph plus a flag saying whether it
 //! carries that axis. The rules cover what dense models use — elementwise ops, matrix–vector
-//! products, dots, sums, slices — with per-example values of rank ≤ 1 wherever a value must be
-//! spread along an axis. Anything else (a class index, a per-example matrix, a max over a
-//! vector…) makes [`batch`] return `None`, and the runtime keeps its per-example loop.
+//! products, dots, sums, slices, a per-example class index into a shared table or into the
+//! example's own vector (through a one-hot mask), max, min and log-sum-exp of each example's
+//! vector (column by column), per-example scalars stacked into a vector — with per-example
+//! values of rank ≤ 1 wherever a value must be spread along an axis. Anything else (a
+//! per-example matrix, an index along another axis…) makes [`batch`] return `None`, and the
+//! runtime keeps its per-example loop.
 
-use super::{Graph, InputKind, NodeId, Op, Reduce};
+use super::{Binary, Cmp, Graph, InputKind, NodeId, Op, Reduce, Unary};
+
+/// The most entries of a per-example vector whose max, min or log-sum-exp is batched, column
+/// by column (a node per column); a longer one keeps the per-example loop.
+const MAX_FOLDED: usize = 1024;
 use crate::types::{Shape, Ty};
 
 /// The batched graph of `g` over `b` examples with one output, `of`: the sum over the batch
@@ -91,6 +98,18 @@ impl Batcher {
 
     fn ones(&mut self, n: usize) -> NodeId {
         self.out.splat(1.0, &Shape(vec![n]))
+    }
+
+    /// `[b, n]`: 1 at column `index_k` of row `k`, 0 elsewhere (`index` holds the batch's
+    /// `b` indices).
+    fn one_hot(&mut self, index: NodeId, n: usize) -> NodeId {
+        let iota: Vec<NodeId> = (0..n).map(|j| self.out.constant(j as f64)).collect();
+        let iota = self.out.add(Op::Stack(iota));
+        let across = self.ones(n);
+        let rows = self.out.add(Op::Outer(index, across));
+        let down = self.ones(self.b);
+        let columns = self.out.add(Op::Outer(down, iota));
+        self.out.add(Op::Cmp(Cmp::Eq, rows, columns))
     }
 
     /// A batched or shared value shaped for an elementwise op whose per-example result has
@@ -211,6 +230,102 @@ impl Batcher {
                 len: *len,
                 keep: *keep,
             }),
+            // A per-example index (a class): row `k` picks entry `y_k`, through a one-hot mask
+            // of the batch's indices, so that a shared table is read by one product.
+            Op::Take {
+                arg,
+                index,
+                axis: 0,
+            } if m(index).1 && sh(index).is_scalar() => {
+                let n = sh(arg).0[0];
+                let mask = self.one_hot(m(index).0, n);
+                match (m(arg), sh(arg).rank()) {
+                    // Row y_k of a shared matrix, entry y_k of a shared vector: mask · table
+                    // is exact (the other products are zeros).
+                    ((a, false), 1) => self.out.add(Op::MatVec(mask, a)),
+                    ((a, false), 2) => self.out.add(Op::MatMul(mask, a)),
+                    // Entry y_k of each example's own vector: the others zeroed, then summed.
+                    ((a, true), 1) => {
+                        let zeros = self.out.splat(0.0, &Shape(vec![self.b, n]));
+                        let picked = self.out.add(Op::Select(mask, a, zeros));
+                        let ones = self.ones(n);
+                        self.out.add(Op::MatVec(picked, ones))
+                    }
+                    _ => return None,
+                }
+            }
+            // The adjoint: a scalar at entry `y_k` of zeros.
+            Op::OneHot {
+                arg,
+                index,
+                axis: 0,
+                len,
+            } if m(index).1 && sh(arg).is_scalar() => {
+                let n = *len as usize;
+                let mask = self.one_hot(m(index).0, n);
+                let shape = Shape(vec![self.b, n]);
+                let values = match m(arg) {
+                    (a, true) => {
+                        let ones = self.ones(n);
+                        self.out.add(Op::Outer(a, ones))
+                    }
+                    (a, false) => self.out.broadcast(a, &shape),
+                };
+                let zeros = self.out.splat(0.0, &shape);
+                self.out.add(Op::Select(mask, values, zeros))
+            }
+            // Max, min and log-sum-exp of each example's vector: the columns folded with the
+            // elementwise max (or min), as the whole reduction folds; log-sum-exp shifted by
+            // each row's max, as the interpreter's is.
+            Op::Reduce(r @ (Reduce::Max | Reduce::Min | Reduce::LogSumExp), a)
+                if sh(a).rank() == 1 && sh(a).0[0] <= MAX_FOLDED =>
+            {
+                let n = sh(a).0[0];
+                let fold = match r {
+                    Reduce::Min => Binary::Min,
+                    _ => Binary::Max,
+                };
+                let v = m(a).0;
+                let column = |t: &mut Batcher, j: usize| {
+                    t.out.add(Op::Slice {
+                        arg: v,
+                        axis: 1,
+                        start: j as u32,
+                        end: j as u32 + 1,
+                        keep: false,
+                    })
+                };
+                let mut best = column(self, 0);
+                for j in 1..n {
+                    let c = column(self, j);
+                    best = self.out.binary(fold, best, c);
+                }
+                if *r != Reduce::LogSumExp {
+                    best
+                } else {
+                    let ones = self.ones(n);
+                    let shift = self.out.add(Op::Outer(best, ones));
+                    let centred = self.out.sub(v, shift);
+                    let e = self.out.unary(Unary::Exp, centred);
+                    let total = self.out.add(Op::MatVec(e, ones));
+                    let log = self.out.unary(Unary::Log, total);
+                    self.out.binary(Binary::Add, best, log)
+                }
+            }
+            // Per-example scalars stacked into each example's vector (an answers' energies):
+            // the columns of the batch stacked, then turned to one row per example.
+            Op::Stack(items) if items.iter().all(|a| sh(a).is_scalar()) => {
+                let rows = Shape(vec![self.b]);
+                let columns: Vec<NodeId> = items
+                    .iter()
+                    .map(|a| match m(a) {
+                        (x, true) => x,
+                        (x, false) => self.out.broadcast(x, &rows),
+                    })
+                    .collect();
+                let stacked = self.out.add(Op::Stack(columns));
+                self.out.add(Op::Transpose(stacked))
+            }
             Op::MatVec(..)
             | Op::VecMat(..)
             | Op::MatMul(..)

@@ -343,9 +343,13 @@ impl Session {
     ) -> Result<bool, RunError> {
         let code = std::sync::Arc::clone(&self.code);
         let model = &code.model;
+        self.answers_batch_of = None;
         let [g] = &model.infer[..] else {
             return Ok(false);
         };
+        if matches!(g.method, InferMethod::Enumerate) {
+            return self.enumerate_rows(&g.vars, data, rows, points, energies, labels.is_some());
+        }
         let InferMethod::Descent(d) = &g.method else {
             return Ok(false);
         };
@@ -384,43 +388,67 @@ impl Session {
         // whether its gradient fell below `tol` (it then stays where it is).
         let mut start: Vec<Option<(f64, f64)>> = vec![None; n];
         let mut done = vec![false; n];
+        let mut norms = vec![0.0; n];
+        let mut row_energies = vec![0.0; n];
+        // The rows' values live in the step kernel's input buffer for the whole descent and
+        // are updated there, all rows in one pass per variable; they go back to `points` at
+        // the end. The same operations in the same order per row as `descend`.
+        self.energy.load_rows(&self.params, points)?;
         let ok = 'descent: {
             for step in 1..=d.steps {
-                self.energy.step_rows_call(&self.params, points)?;
-                for (k, p) in points.iter_mut().enumerate() {
-                    if done[k] {
-                        continue;
+                self.energy.call_rows()?;
+                row_energies.copy_from_slice(self.energy.row_energies());
+                if step > 1 && step % STALL_CHECK == 0 {
+                    for k in (0..n).filter(|&k| !done[k]) {
+                        let progress = self.check_progress(
+                            &g.vars,
+                            d,
+                            start[k],
+                            row_energies[k],
+                            step,
+                            "",
+                            false,
+                        );
+                        if progress.is_err() {
+                            break 'descent false;
+                        }
                     }
-                    let energy = self.energy.row_energies()[k];
-                    if step > 1
-                        && step % STALL_CHECK == 0
-                        && (self.check_progress(&g.vars, d, start[k], energy, step, "", false))
-                            .is_err()
-                    {
+                }
+                norms.iter_mut().for_each(|x| *x = 0.0);
+                for v in &g.vars {
+                    let Some((values, grads)) = self.energy.rows_and_grads(*v) else {
                         break 'descent false;
-                    }
-                    let mut norm = 0.0;
-                    for v in &g.vars {
-                        let all = self.energy.row_grads(*v);
-                        let w = all.len() / n;
-                        let gk = &all[k * w..(k + 1) * w];
-                        norm += gk.iter().map(|x| x * x).sum::<f64>();
-                        for (x, gi) in p.values[v.0 as usize].iter_mut().zip(gk) {
+                    };
+                    let w = values.len() / n;
+                    let rows = values.chunks_exact_mut(w).zip(grads.chunks_exact(w));
+                    for (k, (xk, gk)) in rows.enumerate() {
+                        if done[k] {
+                            continue;
+                        }
+                        norms[k] += gk.iter().map(|x| x * x).sum::<f64>();
+                        for (x, gi) in xk.iter_mut().zip(gk) {
                             *x -= d.rate * gi;
                         }
                     }
-                    let finite = |v: &VarId| p.values[v.0 as usize].iter().all(|x| x.is_finite());
-                    if !norm.is_finite() || !g.vars.iter().all(finite) {
+                    if !crate::types::all_finite(values) {
                         break 'descent false;
                     }
-                    start[k].get_or_insert((energy, d.rate * norm));
-                    done[k] = norm.sqrt() < d.tol;
+                }
+                for k in 0..n {
+                    if done[k] {
+                        continue;
+                    }
+                    if !norms[k].is_finite() {
+                        break 'descent false;
+                    }
+                    start[k].get_or_insert((row_energies[k], d.rate * norms[k]));
+                    done[k] = norms[k].sqrt() < d.tol;
                 }
                 if done.iter().all(|&x| x) {
                     break;
                 }
             }
-            self.energy.step_rows_call(&self.params, points)?;
+            self.energy.call_rows()?;
             for (k, e) in energies.iter_mut().enumerate() {
                 *e = self.energy.row_energies()[k];
                 if !done[k]
@@ -429,12 +457,78 @@ impl Session {
                     break 'descent false;
                 }
             }
+            for v in &g.vars {
+                let Some((values, _)) = self.energy.rows_and_grads(*v) else {
+                    break 'descent false;
+                };
+                let w = values.len() / n;
+                for (p, xk) in points.iter_mut().zip(values.chunks_exact(w)) {
+                    p.values[v.0 as usize].copy_from_slice(xk);
+                }
+            }
             true
         };
         if !ok {
             *rng = saved;
         }
         Ok(ok)
+    }
+
+    /// [`Session::infer_rows`] of a model that infers by enumerating all its outputs: the
+    /// free energy of every answer of every row in one call of the batched answers kernel,
+    /// and each row's lowest answer (the first on ties, NaN never, as [`Session::enumerate`]).
+    /// `Ok(false)` when the model has no such kernel, `rows` is not a whole batch, or the loss
+    /// at the labels is wanted (the per-row path then gives it).
+    fn enumerate_rows(
+        &mut self,
+        vars: &[VarId],
+        data: &Dataset,
+        rows: &[usize],
+        points: &mut [Point],
+        energies: &mut [f64],
+        labels: bool,
+    ) -> Result<bool, RunError> {
+        let code = std::sync::Arc::clone(&self.code);
+        let model = &code.model;
+        let all_outputs = vars
+            .iter()
+            .copied()
+            .eq(model.vars_of(Role::Output).map(|(id, _)| id));
+        let Some(b) = &mut self.answers_batch else {
+            return Ok(false);
+        };
+        if labels
+            || !all_outputs
+            || !self.inner.is_empty()
+            || self.path.is_some()
+            || rows.len() != b.rows()
+            || points.len() != rows.len()
+            || energies.len() != rows.len()
+        {
+            return Ok(false);
+        }
+        b.call_rows(&self.params, data, rows, None)?;
+        let all = b.values();
+        let count = all.len() / rows.len();
+        for ((p, e), scores) in points.iter_mut().zip(energies).zip(all.chunks_exact(count)) {
+            let (best, lowest) = argmin(scores);
+            decode(model, vars, best, p);
+            *e = lowest;
+        }
+        self.answers_batch_of = Some(self.params.version());
+        Ok(true)
+    }
+
+    /// The free energy of every answer of row `k` of the batch the last
+    /// [`Session::infer_rows`] enumerated, if it did (and the params are still those).
+    pub fn batch_answer_energies(&self, k: usize) -> Option<&[f64]> {
+        let b = self.answers_batch.as_ref()?;
+        if self.answers_batch_of != Some(self.params.version()) {
+            return None;
+        }
+        let all = b.values();
+        let count = all.len() / b.rows();
+        all.get(k * count..(k + 1) * count)
     }
 
     /// Whether the training loss of a row is the energy at the row's outputs as the data has

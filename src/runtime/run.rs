@@ -791,8 +791,14 @@ fn evaluate(
             let line = set.lines.get(row).copied().unwrap_or(row + 2);
             not_finite_answer(model, &p, energy, &format!(" for the row on line {line}"))?;
             if let Some((b, _)) = beta {
-                if let Some(es) = s.answer_energies(&mut p)? {
-                    log_p.extend(m::log_probabilities(&es, b));
+                // The rows enumerated together have every answer's energy already.
+                match inferred.then(|| s.batch_answer_energies(k)).flatten() {
+                    Some(es) => log_p.extend(m::log_probabilities(es, b)),
+                    None => {
+                        if let Some(es) = s.answer_energies(&mut p)? {
+                            log_p.extend(m::log_probabilities(&es, b));
+                        }
+                    }
                 }
             }
             for (k, o) in outputs.iter().enumerate() {

@@ -247,7 +247,7 @@ impl Bound {
             .collect();
         let wanted = match entry {
             Entry::Loss | Entry::LossBatch | Entry::LossGrad | Entry::LossGradBatch => Output::Loss,
-            Entry::Answers => Output::Energies,
+            Entry::Answers | Entry::AnswersBatch => Output::Energies,
             Entry::InferPrepare | Entry::InferPrepareBatch => Output::Stage(0),
             Entry::Energy
             | Entry::Grad
@@ -313,7 +313,7 @@ impl Bound {
 
     /// Copies the params and rows `rows` of the data's variables into the input ports of a
     /// batched kernel (row after row) and calls.
-    fn call_rows(
+    pub(super) fn call_rows(
         &mut self,
         params: &Params,
         data: &Dataset,
@@ -362,6 +362,11 @@ impl Bound {
         self.loaded = Some(params.version);
         self.kernel.call()?;
         Ok(())
+    }
+
+    /// The rows of one call (1 unless the kernel is batched).
+    pub(super) fn rows(&self) -> usize {
+        self.kernel.entry().rows
     }
 
     /// The energy, loss or answers' energies of the last call.
@@ -583,18 +588,21 @@ impl Energy {
 
     /// One call of the batched step at the points `points` (one per row, as many as the
     /// kernel's rows): their moving values in, energies and gradients out
-    /// ([`Energy::row_energies`], [`Energy::row_grads`]).
+    /// ([`Energy::row_energies`], [`Energy::rows_and_grads`]).
     pub(super) fn step_rows_call(
         &mut self,
         params: &Params,
         points: &[Point],
     ) -> Result<(), RunError> {
-        let Energy::Staged(s) = self else {
-            return Err(RunError::Compile("no batched step".into()));
-        };
-        let Some((b, _)) = &mut s.step_batch else {
-            return Err(RunError::Compile("no batched step".into()));
-        };
+        self.load_rows(params, points)?;
+        self.call_rows()
+    }
+
+    /// Writes the params (when they changed) and the values of `points` that the batched
+    /// step reads into its buffers, where a descent then updates them in place
+    /// ([`Energy::rows_and_grads`]).
+    pub(super) fn load_rows(&mut self, params: &Params, points: &[Point]) -> Result<(), RunError> {
+        let b = self.step_batch_mut()?;
         b.kernel.ready()?;
         let fresh = b.loaded == Some(params.version);
         for k in 0..b.sources.len() {
@@ -617,23 +625,41 @@ impl Energy {
             }
         }
         b.loaded = Some(params.version);
-        b.kernel.call()?;
         Ok(())
+    }
+
+    /// Calls the batched step on the values in its buffers.
+    pub(super) fn call_rows(&mut self) -> Result<(), RunError> {
+        self.step_batch_mut()?.kernel.call()?;
+        Ok(())
+    }
+
+    /// The values of `v` of every row in the batched step's input buffer, row after row, to
+    /// be updated in place, and the gradient with respect to them of the last call.
+    pub(super) fn rows_and_grads(&mut self, v: VarId) -> Option<(&mut [f64], &[f64])> {
+        let b = self.step_batch_mut().ok()?;
+        let input = b
+            .sources
+            .iter()
+            .position(|s| matches!(s, Source::Var(i) if *i == v.0 as usize))?;
+        let output = b.grads.get(v.0 as usize).copied().flatten()?;
+        Some(b.kernel.input_and_output(input, output))
+    }
+
+    fn step_batch_mut(&mut self) -> Result<&mut Bound, RunError> {
+        match self {
+            Energy::Staged(s) => match &mut s.step_batch {
+                Some((b, _)) => Ok(b),
+                None => Err(RunError::Compile("no batched step".into())),
+            },
+            Energy::Whole(_) => Err(RunError::Compile("no batched step".into())),
+        }
     }
 
     /// The energy of every row of the last [`Energy::step_rows_call`].
     pub(super) fn row_energies(&self) -> &[f64] {
         match self {
             Energy::Staged(s) => s.step_batch.as_ref().map_or(&[], |(b, _)| b.values()),
-            Energy::Whole(_) => &[],
-        }
-    }
-
-    /// The gradient with respect to `v` of every row of the last [`Energy::step_rows_call`],
-    /// row after row.
-    pub(super) fn row_grads(&self, v: VarId) -> &[f64] {
-        match self {
-            Energy::Staged(s) => s.step_batch.as_ref().map_or(&[], |(b, _)| b.grad(v)),
             Energy::Whole(_) => &[],
         }
     }
@@ -716,6 +742,11 @@ pub struct Session {
     pub(super) energy: Energy,
     /// The free energies of every answer, when every output is discrete.
     pub(super) answers: Option<Bound>,
+    /// The same for a batch of rows in one call, and the version of the params its values
+    /// are of when they are those of the rows of the last [`Session::infer_rows`]
+    /// ([`Session::batch_answer_energies`]).
+    pub(super) answers_batch: Option<Bound>,
+    pub(super) answers_batch_of: Option<u64>,
     /// The training loss with its gradient with respect to every param.
     pub(super) loss: Option<Bound>,
     /// The training loss alone, for metrics, per example and summed over a batch of rows.
@@ -751,6 +782,7 @@ impl Session {
         let energy = Energy::new(code, &param_slices)
             .ok_or_else(|| RunError::Compile("the model has no inference kernel".into()))?;
         let answers = bind(Entry::Answers);
+        let answers_batch = bind(Entry::AnswersBatch);
         let loss = bind(Entry::LossGrad);
         let loss_value = bind(Entry::Loss);
         let loss_value_batch = bind(Entry::LossBatch);
@@ -771,6 +803,8 @@ impl Session {
             param_slices,
             energy,
             answers,
+            answers_batch,
+            answers_batch_of: None,
             loss,
             loss_value,
             loss_value_batch,
@@ -804,6 +838,7 @@ impl Session {
                 | Entry::InferStepBatch
                 | Entry::SampleStep
                 | Entry::GibbsFields => !training_only,
+                Entry::AnswersBatch => !training_only,
                 Entry::Answers | Entry::InferPrepare | Entry::InferStep => {
                     !training_only || !batched
                 }
@@ -868,6 +903,8 @@ impl Session {
             param_slices: self.param_slices.clone(),
             energy: self.energy.fork(),
             answers: self.answers.as_ref().map(|b| b.fork()),
+            answers_batch: self.answers_batch.as_ref().map(|b| b.fork()),
+            answers_batch_of: None,
             loss: self.loss.as_ref().map(|b| b.fork()),
             loss_value: self.loss_value.as_ref().map(|b| b.fork()),
             loss_value_batch: self.loss_value_batch.as_ref().map(|b| b.fork()),
