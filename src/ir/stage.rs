@@ -11,7 +11,8 @@
 //! `½‖W₂ tanh(W₁x + b₁) + b₂ − y‖²` descended in `y`, the whole network is staged and a step
 //! is a subtraction.
 //!
-//! Constants (and broadcasts of them) are copied into `step` rather than staged.
+//! Constants (and broadcasts of them) are copied into `step` rather than staged, and a fixed
+//! input the step reads as it is (a weight matrix, an input vector) is an input of `step`.
 
 use super::{Graph, InputKind, NodeId, Op};
 use crate::types::Ty;
@@ -62,9 +63,18 @@ pub fn stage(g: &Graph, moving: &[InputKind]) -> Option<Staged> {
     for &r in &roots {
         staged[r.index()] = !varies[r.index()] && !cheap[r.index()];
     }
+    // A fixed input read by the step as it is (a param, an input) is an input of the step,
+    // not a stage value: nothing to compute, and `prepare` would only copy it (a weight
+    // matrix per row), where the step's caller binds it once.
+    let passed: Vec<NodeId> = g
+        .ids()
+        .filter(|id| staged[id.index()] && matches!(g.op(*id), Op::Input(_)))
+        .collect();
+    for id in &passed {
+        staged[id.index()] = false;
+    }
     let stages: Vec<NodeId> = g.ids().filter(|id| staged[id.index()]).collect();
-    let worth_it = stages.iter().any(|s| !matches!(g.op(*s), Op::Input(_)));
-    if !worth_it {
+    if stages.is_empty() {
         return None;
     }
 
@@ -90,11 +100,15 @@ pub fn stage(g: &Graph, moving: &[InputKind]) -> Option<Staged> {
         prepare.set_output(stage_name(k), map[s.index()].expect("needed"));
     }
 
-    // step: the moving inputs, the stage values, then the moving nodes and constants.
+    // step: the moving inputs and the fixed ones it reads as they are, the stage values, then
+    // the moving nodes and constants.
     let mut step = Graph::new();
     let mut map = vec![None; n];
-    for info in g.inputs.iter().filter(|i| moving.contains(&i.kind)) {
-        if let Some(id) = g.input_named(&info.name).filter(|id| live[id.index()]) {
+    for info in g.inputs.iter() {
+        let Some(id) = g.input_named(&info.name).filter(|id| live[id.index()]) else {
+            continue;
+        };
+        if moving.contains(&info.kind) || passed.contains(&id) {
             step.set_span(g.span(id));
             map[id.index()] = Some(step.input(info.name.clone(), info.kind, info.ty.clone()));
         }
