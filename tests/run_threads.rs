@@ -17,8 +17,8 @@ fn batched_training_gives_the_same_weights_on_any_thread_count() {
     same_weights_on_any_thread_count(
         r#"model upper_to_lower {
   input x : real[32]  output y : real[32]
-  param W1 : real[96, 32] ~ normal(0, 0.1)  param b1 : real[96] = 0
-  param W2 : real[32, 96] ~ normal(0, 0.1)  param b2 : real[32] = 0
+  param W1 : real[640, 32] ~ normal(0, 0.1)  param b1 : real[640] = 0
+  param W2 : real[32, 640] ~ normal(0, 0.1)  param b2 : real[32] = 0
   energy 0.5 * sqnorm(W2 @ tanh(W1 @ x + b1) + b2 - y)
   loss energy
   train by adam(rate = 0.01, epochs = 1, batch = 64, seed = 5)
@@ -29,22 +29,23 @@ fn batched_training_gives_the_same_weights_on_any_thread_count() {
 
 const DIGITS_MLP: &str = r#"model digits_mlp {
   input x : real[64]  output y : class[10]
-  param W1 : real[128, 64] ~ normal(0, 0.1)  param b1 : real[128] = 0
-  param W2 : real[10, 128] ~ normal(0, 0.1)  param b2 : real[10] = 0
+  param W1 : real[512, 64] ~ normal(0, 0.1)  param b1 : real[512] = 0
+  param W2 : real[10, 512] ~ normal(0, 0.1)  param b2 : real[10] = 0
   energy (W2 @ tanh(W1 @ x + b1) + b2)[y]
   loss nll(beta = 1)
-  train by sgd(rate = 0.05, epochs = 1, batch = 48, momentum = 0.9, seed = 3)
+  train by sgd(rate = 0.05, epochs = 1, batch = 64, momentum = 0.9, seed = 3)
   data "data/digits.csv" { x = p0..p63, y = digit } split 0.3 standardize x
 }"#;
 
 fn same_weights_on_any_thread_count(source: &str) {
-    // Both models have params × batch over the threshold for threads, and batches of at
-    // least three chunks (16 rows each), so that three threads each have one.
+    // Both models have params × batch over the threshold for threads (2^21), and batches of
+    // at least three chunks (16 rows each), so that three threads each have one.
     let model = common::model_of(source, false);
+    // One directory per model (the tests run at once in one process).
     let dir = std::env::temp_dir().join(format!(
         "ebmc-threads-{}-{}",
         std::process::id(),
-        source.len()
+        model.name
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut saved = Vec::new();

@@ -52,7 +52,7 @@ pub const CHUNK: usize = crate::compile::BATCH;
 
 /// Below this many parameter-gradient elements per minibatch (params × batch), a step is
 /// too small to repay starting threads.
-const PARALLEL_WORK: usize = 1 << 18;
+const PARALLEL_WORK: usize = 1 << 21;
 
 /// The threads training starts when asked for `threads`, with `params` elements and
 /// minibatches of `batch` rows: one when a step is too small to repay more, and never more
