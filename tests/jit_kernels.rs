@@ -827,7 +827,7 @@ fn code_size_does_not_grow_with_trip_count() {
                 t.logsumexp(out(n, 1), inp(0, n));
             })
             .unwrap();
-        jit.code_size(id)
+        jit.code_size(id).unwrap()
     };
     let (small, large) = (size(1001), size(3001));
     assert!(small > 0);
@@ -859,4 +859,56 @@ fn duplicate_names_are_errors() {
     jit.define("f", Layout::default(), |_| {}).unwrap();
     let err = jit.define("f", Layout::default(), |_| {}).unwrap_err();
     assert!(matches!(err, JitError::Codegen { .. }), "{err}");
+}
+
+/// A module's functions compiled on several threads at once are the machine code one thread
+/// makes, given to the module in the order they were defined: the same assembly, the same
+/// sizes, the same results — however the threads happen to take the jobs.
+#[test]
+fn functions_compiled_on_several_threads_are_those_of_one() {
+    let module = |threads: usize| {
+        let opts = JitOptions {
+            keep_asm: true,
+            threads,
+            ..options()
+        };
+        let mut jit = Jit::new(opts).unwrap();
+        let mut ids = Vec::new();
+        for (k, n) in [3usize, 40, 7, 64, 1, 17].into_iter().enumerate() {
+            let id = jit
+                .define(&format!("f{k}"), Layout::new(n * n + n, n + 1, 0), |t| {
+                    t.map_unary(out(0, n), Unary::Tanh, inp(0, n));
+                    t.matvec(
+                        out(0, n),
+                        inp(0, n * n),
+                        inp(n * n, n),
+                        n,
+                        n,
+                        Accumulate::Add,
+                    );
+                    t.logsumexp(out(n, 1), inp(0, n));
+                })
+                .unwrap();
+            ids.push((n, id));
+        }
+        let lib = jit.finish().unwrap();
+        let mut rng = Rng(7);
+        ids.into_iter()
+            .map(|(n, id)| {
+                let f = lib.get(id);
+                let x = rng.vec(n * n + n);
+                let asm = lib.asm(id).expect("kept").to_string();
+                (asm, lib.code_size(id), run(&f, &x, &vec![0.0; n + 1]))
+            })
+            .collect::<Vec<_>>()
+    };
+    let one = module(1);
+    for threads in [2, 3, 6] {
+        let several = module(threads);
+        for (k, (a, b)) in one.iter().zip(&several).enumerate() {
+            assert_eq!(a.0, b.0, "f{k} on {threads} threads: other machine code");
+            assert_eq!(a.1, b.1, "f{k} on {threads} threads: other size");
+            assert_eq!(a.2, b.2, "f{k} on {threads} threads: other results");
+        }
+    }
 }

@@ -28,13 +28,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, AbiParam, UserFuncName};
-use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, FuncId, Linkage, Module};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleError, ModuleReloc};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 
 use super::emit::{Buf, FunctionTranslator};
@@ -96,6 +97,8 @@ pub struct JitOptions {
     /// interpreter's left-to-right order. Slower; used by `ebmc eval`, whose JSON must not
     /// depend on the backend, and by the bitwise tests.
     pub strict: bool,
+    /// Threads that compile a module's functions at once; 0 for one per core.
+    pub threads: usize,
 }
 
 impl Default for JitOptions {
@@ -108,6 +111,7 @@ impl Default for JitOptions {
             avx512: false,
             fma: true,
             strict: false,
+            threads: 0,
         }
     }
 }
@@ -325,6 +329,8 @@ pub struct Jit<M: Module = JITModule> {
     c_libm: bool,
     imports: HashMap<Libm, FuncId>,
     defined: Vec<Defined>,
+    /// Functions built but not yet compiled: their index in `defined`, and their body.
+    pending: Vec<(usize, ir::Function)>,
 }
 
 /// The host's ISA with the flags of `options`, position-independent or not, and whether it
@@ -390,6 +396,7 @@ impl Jit<JITModule> {
 
     /// Links every defined function and makes the code executable.
     pub fn finish(mut self) -> Result<Library, JitError> {
+        self.flush()?;
         self.module
             .finalize_definitions()
             .map_err(|e| JitError::Codegen {
@@ -429,7 +436,8 @@ impl Jit<ObjectModule> {
     }
 
     /// The bytes of the object file holding every defined function.
-    pub fn finish_object(self) -> Result<Vec<u8>, JitError> {
+    pub fn finish_object(mut self) -> Result<Vec<u8>, JitError> {
+        self.flush()?;
         self.module.finish().emit().map_err(|e| JitError::Codegen {
             function: "<object>".to_string(),
             message: e.to_string(),
@@ -448,6 +456,7 @@ impl<M: Module> Jit<M> {
             c_libm,
             imports: HashMap::new(),
             defined: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -490,6 +499,11 @@ impl<M: Module> Jit<M> {
             .declare_function(name, linkage, &sig)
             .map_err(|e| codegen(e.to_string()))?;
 
+        // The module would refuse a second body only when given it, at the flush.
+        if self.defined.iter().any(|d| d.id == id) {
+            let duplicate = ModuleError::DuplicateDefinition(name.to_string());
+            return Err(codegen(format!("{duplicate:?}")));
+        }
         self.module.clear_context(&mut self.ctx);
         self.ctx.func.signature = sig;
         self.ctx.func.name = UserFuncName::user(0, id.as_u32());
@@ -508,28 +522,51 @@ impl<M: Module> Jit<M> {
             t.finish().finalize(frontend);
         }
         let clif = self.options.keep_clif.then(|| self.ctx.func.to_string());
-        self.ctx.set_disasm(self.options.keep_asm);
-        self.module
-            .define_function(id, &mut self.ctx)
-            .map_err(|e| codegen(format!("{e:?}")))?;
-        let code_size = self
-            .ctx
-            .compiled_code()
-            .map_or(0, |c| c.code_info().total_size as usize);
-        let asm = self
-            .ctx
-            .compiled_code()
-            .and_then(|c| c.vcode.clone())
-            .filter(|_| self.options.keep_asm);
+        // Compiled later, with the others, in parallel ([`Jit::flush`]).
+        let func = std::mem::replace(&mut self.ctx.func, ir::Function::new());
+        self.pending.push((self.defined.len(), func));
         self.defined.push(Defined {
             name: name.to_string(),
             id,
             layout,
-            code_size,
+            code_size: 0,
             clif,
-            asm,
+            asm: None,
         });
         Ok(FnId(self.defined.len() - 1))
+    }
+
+    /// Compiles every function defined since the last flush — on as many threads as the
+    /// machine has cores, each compilation independent of the others (Cranelift's time is
+    /// most of a model's compile time) — and gives their machine code to the module in the
+    /// order they were defined, so the result does not depend on the threads.
+    fn flush(&mut self) -> Result<(), JitError> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let (ats, jobs): (Vec<usize>, Vec<(FuncId, ir::Function)>) = pending
+            .into_iter()
+            .map(|(at, f)| (at, (self.defined[at].id, f)))
+            .unzip();
+        let threads = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let compiled = compile_all(self.module.isa(), jobs, self.options.keep_asm, threads);
+        for (at, machine) in ats.into_iter().zip(compiled) {
+            let d = &mut self.defined[at];
+            let codegen = |message: String| JitError::Codegen {
+                function: d.name.clone(),
+                message,
+            };
+            let m = machine.map_err(codegen)?;
+            self.module
+                .define_function_bytes(d.id, m.alignment, &m.bytes, &m.relocs)
+                .map_err(|e| codegen(format!("{e:?}")))?;
+            (d.code_size, d.asm) = (m.size, m.asm);
+        }
+        Ok(())
     }
 
     /// Defines a function that calls `parts` — functions of the same layout defined before —
@@ -559,6 +596,8 @@ impl<M: Module> Jit<M> {
                 t.call_part(id);
             }
         })?;
+        // The texts and sizes below are the compiled parts'.
+        self.flush()?;
         let join = |texts: Vec<Option<&String>>| -> Option<String> {
             texts
                 .into_iter()
@@ -583,10 +622,108 @@ impl<M: Module> Jit<M> {
         self.defined[f.0].name = name.to_string();
     }
 
-    /// Machine-code bytes of a defined function.
-    pub fn code_size(&self, f: FnId) -> usize {
-        self.defined[f.0].code_size
+    /// Machine-code bytes of a defined function (compiling what waits to be).
+    pub fn code_size(&mut self, f: FnId) -> Result<usize, JitError> {
+        self.flush()?;
+        Ok(self.defined[f.0].code_size)
     }
+}
+
+/// One function compiled to machine code, for [`Module::define_function_bytes`].
+struct Machine {
+    bytes: Vec<u8>,
+    /// Code and constants, as Cranelift counts them.
+    size: usize,
+    alignment: u64,
+    relocs: Vec<ModuleReloc>,
+    asm: Option<String>,
+}
+
+/// Compiles one function for `isa`: what `Module::define_function` does before it hands the
+/// bytes to the module.
+fn compile_one(
+    isa: &dyn TargetIsa,
+    id: FuncId,
+    func: ir::Function,
+    keep_asm: bool,
+) -> Result<Machine, String> {
+    let mut ctx = Context::for_function(func);
+    ctx.set_disasm(keep_asm);
+    let alignment = match ctx.compile(isa, &mut ControlPlane::default()) {
+        Ok(code) => code.buffer.alignment as u64,
+        Err(e) => return Err(format!("{:?}", ModuleError::Compilation(e.inner))),
+    };
+    let code = ctx.compiled_code().expect("compiled just above");
+    let relocs = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+        .collect();
+    Ok(Machine {
+        bytes: code.code_buffer().to_vec(),
+        size: code.code_info().total_size as usize,
+        alignment,
+        relocs,
+        asm: code.vcode.clone().filter(|_| keep_asm),
+    })
+}
+
+/// [`compile_one`] of every job, in their order, on up to `threads` threads: the largest
+/// functions first, each thread taking the next job when it is free.
+fn compile_all(
+    isa: &dyn TargetIsa,
+    jobs: Vec<(FuncId, ir::Function)>,
+    keep_asm: bool,
+    threads: usize,
+) -> Vec<Result<Machine, String>> {
+    let threads = threads.min(jobs.len());
+    if threads <= 1 {
+        return jobs
+            .into_iter()
+            .map(|(id, f)| compile_one(isa, id, f, keep_asm))
+            .collect();
+    }
+    let n = jobs.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(jobs[k].1.dfg.num_insts()));
+    let queue: Vec<std::sync::Mutex<Option<(FuncId, ir::Function)>>> = jobs
+        .into_iter()
+        .map(|j| std::sync::Mutex::new(Some(j)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<Machine, String>>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&k) = order.get(i) else {
+                            break;
+                        };
+                        let job = queue[k].lock().unwrap_or_else(|e| e.into_inner()).take();
+                        if let Some((id, f)) = job {
+                            done.push((k, compile_one(isa, id, f, keep_asm)));
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        for w in workers {
+            // A panic in Cranelift on a worker is a panic here, as it would be inline.
+            let done = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            for (k, r) in done {
+                results[k] = Some(r);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("not compiled".to_string())))
+        .collect()
 }
 
 /// Owns the executable memory; frees it on drop.
