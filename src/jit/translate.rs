@@ -373,6 +373,8 @@ impl Translator<'_, '_, '_> {
     }
 
     /// `dst = 0` then row `o` of `src` (`[outer, w]`) at `at` of row `o` of `dst` (`row` wide).
+    /// With one row, only the zeros around the copy are written (a pad that shifts a long
+    /// vector by one is a copy and one zero, not a fill and a copy).
     fn pad_into(
         &mut self,
         dst: Region,
@@ -381,7 +383,18 @@ impl Translator<'_, '_, '_> {
         at: usize,
         row: usize,
     ) {
-        self.t.fill(dst, 0.0);
+        if outer == 1 {
+            let after = at + w;
+            if at > 0 {
+                self.t.fill(Region::new(dst.buf, dst.offset, at), 0.0);
+            }
+            if row > after {
+                self.t
+                    .fill(Region::new(dst.buf, dst.offset + after, row - after), 0.0);
+            }
+        } else {
+            self.t.fill(dst, 0.0);
+        }
         let to = Strided {
             buf: dst.buf,
             offset: dst.offset + at,
