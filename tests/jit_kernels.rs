@@ -2,8 +2,8 @@
 //! transcendentals against the host libm, and the safety checks of the call wrapper.
 
 use ebmc::jit::{
-    Accumulate, Binary, Buf, Chain, CompiledFn, FunctionTranslator, Jit, JitError, JitOptions,
-    Layout, Region, Strided, Unary,
+    Accumulate, Binary, Buf, Chain, CompiledFn, FnId, FunctionTranslator, Jit, JitError,
+    JitOptions, Layout, Region, Strided, Unary,
 };
 
 // ---- helpers ----------------------------------------------------------------------------
@@ -809,24 +809,29 @@ fn compiled_fn_outlives_jit_and_library() {
     assert_eq!(run(&f, &[1.5, -2.0], &[0.0; 2]), [3.0, -4.0]);
 }
 
+/// A function of `n`-element loops of three kinds (a map, a matrix–vector product, a
+/// reduction), inputs `[n × n matrix, n vector]`, outputs `n + 1`.
+fn define_mixed(jit: &mut Jit, name: &str, n: usize) -> FnId {
+    jit.define(name, Layout::new(n * n + n, n + 1, 0), |t| {
+        t.map_unary(out(0, n), Unary::Tanh, inp(0, n));
+        t.matvec(
+            out(0, n),
+            inp(0, n * n),
+            inp(n * n, n),
+            n,
+            n,
+            Accumulate::Add,
+        );
+        t.logsumexp(out(n, 1), inp(0, n));
+    })
+    .unwrap()
+}
+
 #[test]
 fn code_size_does_not_grow_with_trip_count() {
     let size = |n: usize| {
         let mut jit = Jit::new(options()).unwrap();
-        let id = jit
-            .define("k", Layout::new(n * n + n, n + 1, 0), |t| {
-                t.map_unary(out(0, n), Unary::Tanh, inp(0, n));
-                t.matvec(
-                    out(0, n),
-                    inp(0, n * n),
-                    inp(n * n, n),
-                    n,
-                    n,
-                    Accumulate::Add,
-                );
-                t.logsumexp(out(n, 1), inp(0, n));
-            })
-            .unwrap();
+        let id = define_mixed(&mut jit, "k", n);
         jit.code_size(id).unwrap()
     };
     let (small, large) = (size(1001), size(3001));
@@ -875,20 +880,7 @@ fn functions_compiled_on_several_threads_are_those_of_one() {
         let mut jit = Jit::new(opts).unwrap();
         let mut ids = Vec::new();
         for (k, n) in [3usize, 40, 7, 64, 1, 17].into_iter().enumerate() {
-            let id = jit
-                .define(&format!("f{k}"), Layout::new(n * n + n, n + 1, 0), |t| {
-                    t.map_unary(out(0, n), Unary::Tanh, inp(0, n));
-                    t.matvec(
-                        out(0, n),
-                        inp(0, n * n),
-                        inp(n * n, n),
-                        n,
-                        n,
-                        Accumulate::Add,
-                    );
-                    t.logsumexp(out(n, 1), inp(0, n));
-                })
-                .unwrap();
+            let id = define_mixed(&mut jit, &format!("f{k}"), n);
             ids.push((n, id));
         }
         let lib = jit.finish().unwrap();
