@@ -693,31 +693,33 @@ fn compile_all(
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<Option<Result<Machine, String>>> = (0..n).map(|_| None).collect();
+    // Each worker takes the next job until none is left; the calling thread is one of them,
+    // so a thread the system refuses to start only means fewer workers.
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&k) = order.get(i) else {
+                break;
+            };
+            let job = queue[k].lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some((id, f)) = job {
+                done.push((k, compile_one(isa, id, f, keep_asm)));
+            }
+        }
+        done
+    };
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&k) = order.get(i) else {
-                            break;
-                        };
-                        let job = queue[k].lock().unwrap_or_else(|e| e.into_inner()).take();
-                        if let Some((id, f)) = job {
-                            done.push((k, compile_one(isa, id, f, keep_asm)));
-                        }
-                    }
-                    done
-                })
-            })
+        let workers: Vec<_> = (1..threads)
+            .map_while(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
             .collect();
+        let mut all = work();
         for w in workers {
             // A panic in Cranelift on a worker is a panic here, as it would be inline.
-            let done = w.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            for (k, r) in done {
-                results[k] = Some(r);
-            }
+            all.extend(w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        for (k, r) in all {
+            results[k] = Some(r);
         }
     });
     results
