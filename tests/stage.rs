@@ -203,15 +203,7 @@ fn runs_give_the_same_figures_staged_and_unstaged() {
 #[test]
 fn batched_prepare_equals_per_row_prepare() {
     let mut batched = 0;
-    let benches = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/models");
-    let mut files: Vec<_> = [common::examples(), benches]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(d).unwrap())
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ebm"))
-        .collect();
-    files.sort();
-    for path in files {
+    for path in example_and_bench_models() {
         let name = path.display();
         let model = common::model_of(&std::fs::read_to_string(&path).unwrap(), true);
         let code =
