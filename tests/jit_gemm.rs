@@ -3,7 +3,8 @@
 //! the tile height (6), column counts around the tile width (4) and odd ones (a scalar
 //! column), and `k` around the pass length (256): one pass, two equal passes, a loop of
 //! passes plus a shorter last one. Each with FMA (when the host has it) and without, storing
-//! and adding into the destination.
+//! and adding into the destination; and the 256-bit kernel of AVX2 hosts
+//! (`src/jit/gemm_avx2.rs`, 6 × 8 tiles) against the emitted one, bit for bit.
 //!
 //! Tolerance. The kernel and the loop each compute `c + Σ_k a_k b_k` with `n + 1` roundings
 //! in some order; each is within `γ(n+1) · (|c| + Σ|a_k||b_k|)` of the exact value, with
@@ -35,7 +36,16 @@ fn gamma(j: usize) -> f64 {
     j as f64 * u / (1.0 - j as f64 * u)
 }
 
-fn compile(opts: JitOptions, (m, n, p): (usize, usize, usize), acc: Accumulate) -> CompiledFn {
+fn compile(opts: JitOptions, shape: (usize, usize, usize), acc: Accumulate) -> CompiledFn {
+    compile_with_clif(opts, shape, acc).0
+}
+
+/// The product's function and its CLIF (empty unless `opts.keep_clif`).
+fn compile_with_clif(
+    opts: JitOptions,
+    (m, n, p): (usize, usize, usize),
+    acc: Accumulate,
+) -> (CompiledFn, String) {
     let mut jit = Jit::new(opts).expect("host supported");
     let layout = Layout::new(m * n + n * p, m * p, 0);
     let f = jit
@@ -49,7 +59,9 @@ fn compile(opts: JitOptions, (m, n, p): (usize, usize, usize), acc: Accumulate) 
             )
         })
         .expect("compiles");
-    jit.finish().expect("links").get(f)
+    let lib = jit.finish().expect("links");
+    let clif = lib.clif(f).unwrap_or_default().to_string();
+    (lib.get(f), clif)
 }
 
 /// Checks one shape under `opts`; returns the largest error as a fraction of its bound.
@@ -113,6 +125,13 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (13, 11, 9),
     (6, 2, 5),
     (11, 3, 7),
+    // the 256-bit kernel's edges (6 × 8 tiles, then 4 columns, then single ones), each
+    // large enough to call it: rows 1 … 5 and column counts 1, 7, 12, 15, 20
+    (1, 600, 1),
+    (2, 64, 12),
+    (3, 40, 15),
+    (4, 33, 20),
+    (5, 50, 7),
     // around the pass length 256: one pass, one pass exactly, two equal passes,
     // three equal passes, a loop of passes then a shorter one
     (7, 255, 5),
@@ -137,6 +156,71 @@ fn matmul_agrees_with_a_plain_loop_with_fma() {
     let mut rng = Rng(21);
     for &s in SHAPES {
         check(&opts, &mut rng, s);
+    }
+}
+
+/// The emitted 128-bit kernel, which hosts without AVX2 run and small products run everywhere.
+#[test]
+fn emitted_matmul_agrees_with_a_plain_loop_with_fma() {
+    let opts = JitOptions {
+        verify: true,
+        wide_gemm: false,
+        ..JitOptions::default()
+    };
+    let mut rng = Rng(25);
+    for &s in SHAPES {
+        check(&opts, &mut rng, s);
+    }
+}
+
+/// The 256-bit kernel (`src/jit/gemm_avx2.rs`) and the emitted one give the same bits on
+/// every shape, storing and adding: the same passes and the same fused multiply-add chains,
+/// only wider. The wide one must really be called: every product at or above the threshold
+/// is a call in the CLIF, none below it.
+#[test]
+fn wide_matmul_gives_the_emitted_bits() {
+    let wide = JitOptions {
+        verify: true,
+        keep_clif: true,
+        ..JitOptions::default()
+    };
+    if !Jit::new(wide.clone()).unwrap().wide_gemm() {
+        eprintln!("NOT RUN: this host has no AVX2 and FMA; the emitted kernel is all it runs");
+        return;
+    }
+    let narrow = JitOptions {
+        wide_gemm: false,
+        ..wide.clone()
+    };
+    let mut rng = Rng(26);
+    for &(m, n, p) in SHAPES {
+        let a = rng.vec(m * n);
+        let b = rng.vec(n * p);
+        let ins: Vec<f64> = a.iter().chain(&b).copied().collect();
+        for acc in [Accumulate::Overwrite, Accumulate::Add] {
+            let init = rng.vec(m * p);
+            let run = |opts: &JitOptions| {
+                let (f, clif) = compile_with_clif(opts.clone(), (m, n, p), acc);
+                let mut out = init.clone();
+                f.call(&ins, &mut out, &mut []).expect("runs");
+                (out, clif)
+            };
+            let (got, clif) = run(&wide);
+            let (want, _) = run(&narrow);
+            let calls = clif.contains("call ");
+            let big = m * n * p >= ebmc::jit::gemm::WIDE_MIN;
+            assert_eq!(
+                calls, big,
+                "{m}x{n}x{p}: a call iff the product is large:\n{clif}"
+            );
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    g.to_bits(),
+                    w.to_bits(),
+                    "{m}x{n}x{p} {acc:?}: element {i} is {g} wide, {w} emitted"
+                );
+            }
+        }
     }
 }
 

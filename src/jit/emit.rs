@@ -199,6 +199,8 @@ pub struct FunctionTranslator<'a> {
     layout: Layout,
     bases: [Value; 3],
     imported: HashMap<Libm, FuncRef>,
+    /// The 256-bit matrix product, once imported into this function.
+    gemm: Option<FuncRef>,
     /// Block returning [`STATUS_INDEX_OUT_OF_RANGE`], created on first use.
     fail: Option<Block>,
 }
@@ -221,6 +223,7 @@ impl<'a> FunctionTranslator<'a> {
             layout,
             bases,
             imported: HashMap::new(),
+            gemm: None,
             fail: None,
         }
     }
@@ -559,6 +562,42 @@ impl<'a> FunctionTranslator<'a> {
         let lo = self.b.ins().extractlane(v, 0u8);
         let hi = self.b.ins().extractlane(v, 1u8);
         op(self, lo, hi)
+    }
+
+    // ---- calls ----------------------------------------------------------------------------
+
+    /// Whether matrix products call the 256-bit kernel (see [`super::Jit::wide_gemm`]).
+    pub(super) fn wide_gemm(&self) -> bool {
+        self.host.wide_gemm
+    }
+
+    /// Calls the 256-bit `C (+)= A B` on regions the caller has checked: `A[m, n]`,
+    /// `B[n, p]`, `C[m, p]`, contiguous and row-major.
+    pub(super) fn call_wide_gemm(
+        &mut self,
+        [c, a, b]: [Region; 3],
+        (m, n, p): (usize, usize, usize),
+        add: bool,
+    ) {
+        let callee = match self.gemm {
+            Some(r) => r,
+            None => {
+                let id = self.host.wide_gemm();
+                let r = self.host.module.declare_func_in_func(id, self.b.func);
+                self.gemm = Some(r);
+                r
+            }
+        };
+        let address = |t: &mut Self, r: Region| match t.pointer(Addr::new(r.buf, r.offset, None)) {
+            (base, 0) => base,
+            (base, imm) => t.b.ins().iadd_imm_s(base, i64::from(imm)),
+        };
+        let (pa, pb, pc) = (address(self, a), address(self, b), address(self, c));
+        let dims = [m, n, p].map(|d| self.b.ins().iconst(types::I64, d as i64));
+        let add = self.b.ins().iconst(types::I32, i64::from(add));
+        self.b
+            .ins()
+            .call(callee, &[pa, pb, pc, dims[0], dims[1], dims[2], add]);
     }
 
     // ---- libm ---------------------------------------------------------------------------

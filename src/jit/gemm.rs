@@ -11,6 +11,11 @@
 //! addend, so an FMA into an accumulator needs a fresh copy of the operand it destroys. The
 //! kernel is shaped by both facts.
 //!
+//! On a host with AVX2 and FMA, a product of at least [`WIDE_MIN`] multiply-adds is instead a
+//! call to [`super::gemm_avx2`], the same tiles and the same order of summation in `f64x4`
+//! (same bits, twice the width); this module's kernel serves the other hosts, the small
+//! products, and [`crate::jit::JitOptions::wide_gemm`] off.
+//!
 //! # The micro-kernel
 //!
 //! A register tile is [`MR`] rows × `2·`[`NRV`] columns of `C` held in `MR·NRV` `f64x2`
@@ -63,6 +68,9 @@ pub const NRV: usize = 2;
 pub const KC: usize = 256;
 /// Unrolling of the `k` loop (see the module documentation for why it is 1).
 pub const KU: usize = 1;
+/// Fewest multiply-adds (`m·n·p`) for which a product calls the 256-bit kernel
+/// ([`super::gemm_avx2`]) on a host that has it; smaller ones stay inline.
+pub const WIDE_MIN: usize = 512;
 
 /// The shape of one register tile: `rows` rows, `vcols` vectors and, if `scol`, one scalar
 /// column after them.
@@ -120,6 +128,11 @@ impl FunctionTranslator<'_> {
             if acc == Accumulate::Overwrite {
                 self.fill(c, 0.0);
             }
+            return;
+        }
+        if self.wide_gemm() && m * n * p >= WIDE_MIN {
+            let add = acc == Accumulate::Add;
+            self.call_wide_gemm([c, a, b], (m, n, p), add);
             return;
         }
         // Passes of equal length `kc` (the last one possibly shorter).

@@ -8,7 +8,7 @@
 //! * [`module`] owns the Cranelift [`JITModule`](cranelift_jit::JITModule): host ISA, flags,
 //!   the libm symbols, defining and finalizing functions, freeing the code, and the one safe
 //!   typed wrapper [`CompiledFn`] around the call into generated code. **All `unsafe` of the
-//!   crate lives there.** The same definitions can go to an
+//!   crate lives there**, and in `gemm_avx2`'s intrinsics. The same definitions can go to an
 //!   [`ObjectModule`](cranelift_object::ObjectModule) instead ([`compile_object`]): an object
 //!   file for `ebmc build --lib`, never loaded by ebmc itself.
 //! * [`emit`] is the [`FunctionTranslator`]: buffers, regions, loads and stores, counted loops
@@ -16,7 +16,9 @@
 //! * [`elementwise`] compiles fused elementwise [`Chain`]s: one loop, many ops per element,
 //!   SIMD body plus scalar tail.
 //! * [`kernels`] holds the linear algebra, reductions and data movement; [`gemm`] the
-//!   register-blocked matrix–matrix product.
+//!   register-blocked matrix–matrix product, and `gemm_avx2` the same product in 256-bit
+//!   vectors, compiled by rustc, which generated code calls on hosts with AVX2 and FMA
+//!   (Cranelift 0.135 emits vectors of at most 128 bits).
 //! * [`api`] is the interface to the tensor IR: [`compile`] and [`compile_entries`] turn
 //!   [`crate::ir::Graph`]s into the functions of one module, each with its [`Signature`]. A
 //!   body past 10,000 instructions is emitted as several functions of that size, which the
@@ -54,6 +56,7 @@ pub mod api;
 pub mod elementwise;
 pub mod emit;
 pub mod gemm;
+mod gemm_avx2;
 pub mod kernels;
 pub mod math;
 pub mod module;

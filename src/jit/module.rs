@@ -39,6 +39,7 @@ use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleErr
 use cranelift_object::{ObjectBuilder, ObjectModule};
 
 use super::emit::{Buf, FunctionTranslator};
+use super::gemm_avx2;
 
 /// Returned by generated code when a run-time index was not an integer in range.
 pub const STATUS_INDEX_OUT_OF_RANGE: u32 = 1;
@@ -99,6 +100,10 @@ pub struct JitOptions {
     pub strict: bool,
     /// Threads that compile a module's functions at once; 0 for one per core.
     pub threads: usize,
+    /// Matrix products call the 256-bit kernel ([`super::gemm_avx2`]) when the host has AVX2
+    /// and FMA (the default): same bits, twice the width. Off, or on other hosts, they are
+    /// the emitted 128-bit kernel ([`super::gemm`]). Never in strict mode or object files.
+    pub wide_gemm: bool,
 }
 
 impl Default for JitOptions {
@@ -112,6 +117,7 @@ impl Default for JitOptions {
             fma: true,
             strict: false,
             threads: 0,
+            wide_gemm: true,
         }
     }
 }
@@ -295,6 +301,10 @@ pub(super) struct Host<'m> {
     pub has_fma: bool,
     /// Import libm under its C names ([`Libm::symbol`]).
     pub c_libm: bool,
+    /// Matrix products call [`super::gemm_avx2`] (see [`Jit::wide_gemm`]).
+    pub wide_gemm: bool,
+    /// The module-level id of that import, declared on first use.
+    pub gemm: &'m mut Option<FuncId>,
 }
 
 impl Host<'_> {
@@ -315,6 +325,26 @@ impl Host<'_> {
         self.imports.insert(f, id);
         id
     }
+
+    /// The module-level id of the 256-bit matrix product `fn(a, b, c, m, n, p, add: u32)`,
+    /// declared on first use.
+    pub fn wide_gemm(&mut self) -> FuncId {
+        if let Some(id) = *self.gemm {
+            return id;
+        }
+        let ptr = self.module.target_config().pointer_type();
+        let mut sig = self.module.make_signature();
+        for _ in 0..6 {
+            sig.params.push(AbiParam::new(ptr));
+        }
+        sig.params.push(AbiParam::new(ir::types::I32));
+        let id = self
+            .module
+            .declare_function(gemm_avx2::SYMBOL, Linkage::Import, &sig)
+            .expect("the product has one fixed signature");
+        *self.gemm = Some(id);
+        id
+    }
 }
 
 /// A module being filled with functions: a [`JITModule`] (the default) or an
@@ -328,6 +358,9 @@ pub struct Jit<M: Module = JITModule> {
     /// Import libm under its C names (an object file) rather than the JIT's shims.
     c_libm: bool,
     imports: HashMap<Libm, FuncId>,
+    /// Whether matrix products call [`super::gemm_avx2`], and its import once declared.
+    wide_gemm: bool,
+    gemm: Option<FuncId>,
     defined: Vec<Defined>,
     /// Functions built but not yet compiled: their index in `defined`, and their body.
     pending: Vec<(usize, ir::Function)>,
@@ -386,12 +419,13 @@ impl Jit<JITModule> {
         for f in Libm::ALL {
             builder.symbol(f.symbol(false), f.address());
         }
-        Ok(Jit::with_module(
-            JITModule::new(builder),
-            options,
-            has_fma,
-            false,
-        ))
+        let wide_gemm = gemm_avx2::available();
+        if wide_gemm {
+            builder.symbol(gemm_avx2::SYMBOL, gemm_avx2::address());
+        }
+        let mut jit = Jit::with_module(JITModule::new(builder), options, has_fma, false);
+        jit.wide_gemm = wide_gemm && jit.options.wide_gemm && !jit.options.strict && has_fma;
+        Ok(jit)
     }
 
     /// Links every defined function and makes the code executable.
@@ -455,6 +489,8 @@ impl<M: Module> Jit<M> {
             has_fma,
             c_libm,
             imports: HashMap::new(),
+            wide_gemm: false,
+            gemm: None,
             defined: Vec::new(),
             pending: Vec::new(),
         }
@@ -463,6 +499,13 @@ impl<M: Module> Jit<M> {
     /// Whether the emitter uses one fused multiply-add instruction for `a * b + c`.
     pub fn has_fma(&self) -> bool {
         self.has_fma
+    }
+
+    /// Whether matrix products call the 256-bit kernel of [`super::gemm_avx2`]: a JIT module
+    /// (never an object file) on a host with AVX2 and FMA, [`JitOptions::wide_gemm`] on, not
+    /// strict.
+    pub fn wide_gemm(&self) -> bool {
+        self.wide_gemm
     }
 
     /// Defines a function with the given buffer layout; `body` emits its kernels in order.
@@ -516,6 +559,8 @@ impl<M: Module> Jit<M> {
                 options: &self.options,
                 has_fma: self.has_fma,
                 c_libm: self.c_libm,
+                wide_gemm: self.wide_gemm,
+                gemm: &mut self.gemm,
             };
             let mut t = FunctionTranslator::new(builder, host, layout);
             body(&mut t);
