@@ -7,6 +7,7 @@
 //! ȳ is then an input of the loss kernel, so it is held fixed when differentiating. Latents
 //! eliminated by descent are minimised at the label and at ȳ alike.
 
+use super::fold::Fold;
 use super::sample::{write_values, Chains, Given, Start};
 use super::session::{Bound, LossScratch, Point, RunError, Session};
 use crate::check::{Descent, Init, LossKind, Negatives, Noise, Role, VarId};
@@ -29,7 +30,7 @@ impl Session {
             .as_mut()
             .ok_or_else(|| RunError::User("the model has no loss".into()))?;
         loss.call(&self.params, p)?;
-        loss.add_param_grads(grad);
+        loss.add_param_grads(grad, Fold::Add);
         Ok(loss.scalar())
     }
 
@@ -42,7 +43,7 @@ impl Session {
             .as_mut()
             .ok_or_else(|| RunError::User("the model has no loss".into()))?;
         loss.call(&self.params, p)?;
-        loss.add_param_grads(grad);
+        loss.add_param_grads(grad, Fold::Add);
         Ok(loss.scalar())
     }
 

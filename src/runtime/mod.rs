@@ -14,6 +14,7 @@
 //!   a minibatch is a gather of row slices;
 //! * [`weights`] reads and writes weights and point files (JSON), checking every entry
 //!   against the expected variables;
+//! * [`fold`] sums a training step's chunk gradients into its mean, one pass per chunk;
 //! * [`optim`] updates a flat parameter vector from its gradient: SGD with momentum, Adam,
 //!   optional L2;
 //! * [`metrics`] computes loss, accuracy, RMSE and R², and writes the metrics JSON;
@@ -34,6 +35,7 @@
 pub mod data;
 pub mod density;
 pub mod eval;
+pub mod fold;
 pub mod history;
 pub mod infer;
 pub mod losses;

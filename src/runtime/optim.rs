@@ -204,10 +204,16 @@ struct Update {
     beta2_t: f64,
 }
 
+/// Elements checked at a time before any is written: a block whose new values are all finite
+/// is passed in one vectorized sweep; only a block with a non-finite one is searched element
+/// by element for the first.
+const BLOCK: usize = 1024;
+
 impl Update {
     /// The update of elements `w` (gradient `g`, state `m`, `v` of the same range, empty when
     /// the optimizer keeps none); written back only when `write` (else the first index, in
-    /// the range, whose new value is not finite).
+    /// the range, whose new value is not finite). Both passes compute each element by the
+    /// same closure ([`Update::sgd`], [`Update::momentum`], [`Update::adam`]).
     fn update(
         self,
         w: &mut [f64],
@@ -216,52 +222,110 @@ impl Update {
         v: &mut [f64],
         write: bool,
     ) -> Option<usize> {
-        let (rate, l2) = (self.rate, self.l2);
         match self.optimizer {
             Optimizer::Sgd { .. } if self.plain => {
-                for (i, (w, &g)) in w.iter_mut().zip(g).enumerate() {
-                    let new = *w - rate * (g + l2 * *w);
-                    if !write && !new.is_finite() {
-                        return Some(i);
-                    }
-                    if write {
-                        *w = new;
-                    }
+                let f = self.sgd();
+                if write {
+                    w.iter_mut().zip(g).for_each(|(w, &g)| *w = f(*w, g));
+                    return None;
                 }
+                first_bad(w, g, w, w, |w, g, _, _| f(w, g))
             }
             Optimizer::Sgd { momentum } => {
-                for (i, ((w, &g), vel)) in w.iter_mut().zip(g).zip(m).enumerate() {
-                    let g = g + l2 * *w;
-                    let new_vel = momentum * *vel + g;
-                    let new = *w - rate * new_vel;
-                    if !write && !new.is_finite() {
-                        return Some(i);
+                let f = self.momentum(momentum);
+                if write {
+                    for ((w, &g), vel) in w.iter_mut().zip(g).zip(m) {
+                        (*w, *vel) = f(*w, g, *vel);
                     }
-                    if write {
-                        (*vel, *w) = (new_vel, new);
-                    }
+                    return None;
                 }
+                first_bad(w, g, m, m, |w, g, vel, _| f(w, g, vel).0)
             }
             Optimizer::Adam { beta1, beta2, eps } => {
-                let (b1t, b2t) = (self.beta1_t * beta1, self.beta2_t * beta2);
-                let (c1, c2) = (1.0 - b1t, 1.0 - b2t);
-                for (i, (((w, &g), m), v)) in (w.iter_mut().zip(g).zip(m).zip(v)).enumerate() {
-                    let g = g + l2 * *w;
-                    let new_m = beta1 * *m + (1.0 - beta1) * g;
-                    let new_v = beta2 * *v + (1.0 - beta2) * g * g;
-                    let (m_hat, v_hat) = (new_m / c1, new_v / c2);
-                    let new = *w - rate * m_hat / (v_hat.sqrt() + eps);
-                    if !write && !new.is_finite() {
-                        return Some(i);
+                let f = self.adam(beta1, beta2, eps);
+                if write {
+                    for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+                        (*w, *m, *v) = f(*w, g, *m, *v);
                     }
-                    if write {
-                        (*m, *v, *w) = (new_m, new_v, new);
-                    }
+                    return None;
                 }
+                first_bad(w, g, m, v, |w, g, m, v| f(w, g, m, v).0)
             }
         }
-        None
     }
+
+    /// Plain SGD: `w − rate (g + l2 w)`.
+    fn sgd(self) -> impl Fn(f64, f64) -> f64 {
+        let (rate, l2) = (self.rate, self.l2);
+        move |w, g| w - rate * (g + l2 * w)
+    }
+
+    /// SGD with momentum: the new weight and velocity.
+    fn momentum(self, momentum: f64) -> impl Fn(f64, f64, f64) -> (f64, f64) {
+        let (rate, l2) = (self.rate, self.l2);
+        move |w, g, vel| {
+            let g = g + l2 * w;
+            let new_vel = momentum * vel + g;
+            (w - rate * new_vel, new_vel)
+        }
+    }
+
+    /// Adam: the new weight and moments.
+    fn adam(
+        self,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+    ) -> impl Fn(f64, f64, f64, f64) -> (f64, f64, f64) {
+        let (rate, l2) = (self.rate, self.l2);
+        let (b1t, b2t) = (self.beta1_t * beta1, self.beta2_t * beta2);
+        let (c1, c2) = (1.0 - b1t, 1.0 - b2t);
+        move |w, g, m, v| {
+            let g = g + l2 * w;
+            let new_m = beta1 * m + (1.0 - beta1) * g;
+            let new_v = beta2 * v + (1.0 - beta2) * g * g;
+            let (m_hat, v_hat) = (new_m / c1, new_v / c2);
+            (w - rate * m_hat / (v_hat.sqrt() + eps), new_m, new_v)
+        }
+    }
+}
+
+/// The first index whose new value `f(w, g, m, v)` is not finite, block by block ([`BLOCK`]):
+/// each block is first swept without an early exit, in a form the compiler vectorizes
+/// (x − x is +0 for a finite x and NaN otherwise, and a sum that takes in a NaN stays NaN).
+/// `m` and `v` are as long as `w` (callers pass `w` again for state they do not have).
+#[allow(clippy::eq_op)] // x − x is the test, not a slip
+fn first_bad(
+    w: &[f64],
+    g: &[f64],
+    m: &[f64],
+    v: &[f64],
+    f: impl Fn(f64, f64, f64, f64) -> f64,
+) -> Option<usize> {
+    let blocks = w
+        .chunks(BLOCK)
+        .zip(g.chunks(BLOCK))
+        .zip(m.chunks(BLOCK).zip(v.chunks(BLOCK)));
+    for (b, ((w, g), (m, v))) in blocks.enumerate() {
+        let mut lanes = [0.0f64; 8];
+        let whole = w.len() / 8 * 8;
+        for i in (0..whole).step_by(8) {
+            for (l, lane) in lanes.iter_mut().enumerate() {
+                let x = f(w[i + l], g[i + l], m[i + l], v[i + l]);
+                *lane += x - x;
+            }
+        }
+        let mut sum: f64 = lanes.iter().sum();
+        for i in whole..w.len() {
+            let x = f(w[i], g[i], m[i], v[i]);
+            sum += x - x;
+        }
+        if sum != 0.0 {
+            let at = (0..w.len()).find(|&i| !f(w[i], g[i], m[i], v[i]).is_finite());
+            return at.map(|i| b * BLOCK + i);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

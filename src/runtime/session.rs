@@ -13,6 +13,7 @@
 //! allocation.
 
 use super::data::Dataset;
+use super::fold::Fold;
 use crate::check::{Init, Model, Role, Var, VarId};
 use crate::compile::{Compiled, Entry, Input, Kernel, KernelError, Output};
 use crate::rng::{self, Rng};
@@ -272,6 +273,7 @@ impl Bound {
                 _ => {}
             }
         }
+        param_grads.sort_by_key(|&(o, _)| o);
         Some(Bound {
             kernel,
             sources,
@@ -386,15 +388,22 @@ impl Bound {
         }
     }
 
-    /// Adds the parameter gradient of the last call into `grad` (laid out like the params).
-    pub(super) fn add_param_grads(&self, grad: &mut [f64]) {
+    /// Folds the parameter gradient of the last call into `grad` (laid out like the params)
+    /// as `fold` says; with [`Fold::Last`] or [`Fold::Only`], whether every element of `grad`
+    /// is then finite (checked in the same pass), else `true`.
+    pub(super) fn add_param_grads(&self, grad: &mut [f64], fold: Fold) -> bool {
+        let mut finite = true;
+        // Elements no output covers (a param the loss does not reach) have no term.
+        // `param_grads` is in the order of the params (sorted when bound).
+        let mut at = 0;
         for &(o, k) in &self.param_grads {
             let g = self.kernel.output(k);
-            grad[o..o + g.len()]
-                .iter_mut()
-                .zip(g)
-                .for_each(|(acc, gi)| *acc += gi);
+            finite &= fold.gap(&mut grad[at..o]);
+            finite &= fold.apply(&mut grad[o..o + g.len()], g);
+            at = o + g.len();
         }
+        finite &= fold.gap(&mut grad[at..]);
+        finite
     }
 
     fn fork(&self) -> Bound {
@@ -941,8 +950,9 @@ impl Session {
     }
 
     /// The summed loss of the examples `rows` of `data`, with their summed parameter gradient
-    /// added into `grad`, in one call of the batched kernel; `None` when the model is not
-    /// batched or `rows` is not a whole batch.
+    /// folded into `grad` as `fold` says, in one call of the batched kernel; `None` when the
+    /// model is not batched or `rows` is not a whole batch. With the loss, whether `grad` is
+    /// all finite after a [`Fold::Last`] or [`Fold::Only`] (else `true`).
     /// `params`, when given, are used instead of the session's own (a training worker reads
     /// the master's without copying them).
     /// `negs` holds the rows' points ȳ when the loss reads them (the density losses).
@@ -953,7 +963,8 @@ impl Session {
         rows: &[usize],
         negs: Option<&RowNegs>,
         grad: &mut [f64],
-    ) -> Option<Result<f64, RunError>> {
+        fold: Fold,
+    ) -> Option<Result<(f64, bool), RunError>> {
         let bound = self.batch_loss.as_mut()?;
         if rows.len() != bound.kernel.entry().rows {
             return None;
@@ -962,8 +973,8 @@ impl Session {
         if let Err(e) = bound.call_rows(params, data, rows, negs) {
             return Some(Err(e));
         }
-        bound.add_param_grads(grad);
-        Some(Ok(bound.scalar()))
+        let finite = bound.add_param_grads(grad, fold);
+        Some(Ok((bound.scalar(), finite)))
     }
 
     /// Whether [`Session::loss_batch`] takes `rows` rows in one call.

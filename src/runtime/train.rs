@@ -14,6 +14,7 @@
 //! on the number of threads or on scheduling — one thread or many, the same bits.
 
 use super::data::Dataset;
+use super::fold::Fold;
 use super::optim::Optim;
 use super::sample::{Chains, Given, Start};
 use super::session::{Params, Point, RowNegs, RunError, Session};
@@ -108,10 +109,13 @@ fn chunk(
     k: usize,
 ) -> Result<f64, RunError> {
     let (s, point, grad) = (&mut w.s, &mut w.point, &mut w.grads[k]);
-    grad.iter_mut().for_each(|g| *g = 0.0);
-    if let Some(loss) = s.loss_grad_batch(Some(master), data, rows, negs.as_ref(), grad) {
-        return loss;
+    // `0 + g`: the bits of zeroing `grad` and adding the chunk's sum, in one pass.
+    if let Some(loss) =
+        s.loss_grad_batch(Some(master), data, rows, negs.as_ref(), grad, Fold::First)
+    {
+        return loss.map(|(l, _)| l);
     }
+    grad.iter_mut().for_each(|g| *g = 0.0);
     if w.synced != Some(master.version()) {
         // A worker's session starts without params (the batched kernel reads the master's):
         // they are copied in the first time a per-example path (a chunk of fewer rows than
@@ -245,13 +249,8 @@ pub fn train_observed(
             if !loss.is_finite() {
                 return Err(fail(format!("the loss is {loss}")));
             }
-            // With several threads, `step_grads` found the first non-finite element as it
-            // summed (each thread its range).
-            let bad = match bad_grad {
-                Some(found) => found,
-                None => grad.iter().position(|g| !g.is_finite()),
-            };
-            if let Some(i) = bad {
+            // `step_grads` found the first non-finite element as it summed.
+            if let Some(i) = bad_grad {
                 return Err(fail(format!(
                     "the gradient of `{}` is {}",
                     param_name(s, i),
@@ -296,8 +295,7 @@ pub fn train_observed(
 }
 
 /// The summed loss and the mean gradient of one minibatch, chunk by chunk, on the workers'
-/// threads; with several, also the first non-finite element of the gradient (`Some(None)`:
-/// none), found while summing (with one, `None`: the caller looks).
+/// threads, and the first non-finite element of the gradient, found while summing.
 #[allow(clippy::too_many_arguments)]
 fn step_grads(
     s: &Session,
@@ -310,7 +308,7 @@ fn step_grads(
     seed: u64,
     epoch: usize,
     grad: &mut [f64],
-) -> Result<(f64, Option<Option<usize>>), RunError> {
+) -> Result<(f64, Option<usize>), RunError> {
     let chunks = batch.len().div_ceil(CHUNK);
     let rows_of = |c: usize| &batch[c * CHUNK..((c + 1) * CHUNK).min(batch.len())];
     let negs_of = |c: usize| negs.map(|n| n.rows(c * CHUNK, rows_of(c).len()));
@@ -324,36 +322,31 @@ fn step_grads(
         // The batched kernel adds its chunk's gradient into `grad` itself; the per-example
         // path sums a chunk in its own buffer first (a chunk's sum is one term).
         let w = &mut workers[0];
-        grad.iter_mut().for_each(|g| *g = 0.0);
-        let mut loss = 0.0;
+        let n = batch.len();
+        let (mut loss, mut finite) = (0.0, true);
         for c in 0..chunks {
+            let fold = Fold::of(c, chunks, n);
+            let (rows, negs) = (rows_of(c), negs_of(c));
             if let Some(l) =
-                w.s.loss_grad_batch(Some(master), data, rows_of(c), negs_of(c).as_ref(), grad)
+                w.s.loss_grad_batch(Some(master), data, rows, negs.as_ref(), grad, fold)
             {
-                loss += l?;
+                let (l, ok) = l?;
+                (loss, finite) = (loss + l, finite & ok);
                 continue;
             }
             if w.grads.is_empty() {
                 w.grads.push(vec![0.0; len]);
             }
-            loss += chunk(
-                w,
-                master,
-                data,
-                rows_of(c),
-                others,
-                negs_of(c),
-                seed,
-                epoch,
-                0,
-            )?;
-            grad.iter_mut()
-                .zip(&w.grads[0])
-                .for_each(|(acc, g)| *acc += g);
+            loss += chunk(w, master, data, rows, others, negs, seed, epoch, 0)?;
+            finite &= fold.apply(grad, &w.grads[0]);
         }
-        let n = batch.len() as f64;
-        grad.iter_mut().for_each(|g| *g /= n);
-        return Ok((loss, None));
+        // The folds divided by the batch size and checked the result as they went.
+        let bad = if finite {
+            None
+        } else {
+            grad.iter().position(|g| !g.is_finite())
+        };
+        return Ok((loss, bad));
     }
     // Worker `i` takes the current params (each thread copies its own) and computes chunks
     // `i, i + t, i + 2t, …`, the k-th of them into its k-th buffer (buffers only ever grow,
@@ -401,21 +394,17 @@ fn step_grads(
     // Sum in chunk order (chunk c was computed by worker c % t as its (c / t)-th), each
     // element independently: threads split the elements, never the order of a sum.
     let workers = &*workers;
-    // The mean: the sum, then divided by the batch's size, as one expression per element
-    // (the same operations in the same order as summing and then dividing).
-    let n = batch.len() as f64;
-    // Each range is also checked for a non-finite element while it is in the cache.
+    // The mean: the sum, then divided by the batch's size, folded chunk by chunk (the same
+    // operations in the same order as zeroing, summing and dividing) and checked for a
+    // non-finite element in the last pass.
     let sum_range = |start: usize, out: &mut [f64]| -> Option<usize> {
-        out.iter_mut().for_each(|g| *g = 0.0);
+        let mut finite = true;
         for c in 0..chunks {
             let part = &workers[c % t].grads[c / t][start..start + out.len()];
-            if c + 1 == chunks {
-                out.iter_mut()
-                    .zip(part)
-                    .for_each(|(acc, g)| *acc = (*acc + g) / n);
-            } else {
-                out.iter_mut().zip(part).for_each(|(acc, g)| *acc += g);
-            }
+            finite &= Fold::of(c, chunks, batch.len()).apply(out, part);
+        }
+        if finite {
+            return None;
         }
         out.iter().position(|g| !g.is_finite()).map(|i| start + i)
     };
@@ -429,7 +418,7 @@ fn step_grads(
     });
     let bad = found.into_iter().flatten().next();
     let loss = (0..chunks).map(|c| workers[c % t].losses[c / t]).sum();
-    Ok((loss, Some(bad)))
+    Ok((loss, bad))
 }
 
 /// The outputs of the rows `batch` of `data`, written into `buf` (grown as needed, never
