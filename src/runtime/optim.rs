@@ -308,15 +308,19 @@ fn first_bad(
         .zip(m.chunks(BLOCK).zip(v.chunks(BLOCK)));
     for (b, ((w, g), (m, v))) in blocks.enumerate() {
         let mut lanes = [0.0f64; 8];
-        let whole = w.len() / 8 * 8;
-        for i in (0..whole).step_by(8) {
+        // Slices of exactly eight: no bounds checks, so the lanes vectorize.
+        let eights = w
+            .chunks_exact(8)
+            .zip(g.chunks_exact(8))
+            .zip(m.chunks_exact(8).zip(v.chunks_exact(8)));
+        for ((w, g), (m, v)) in eights {
             for (l, lane) in lanes.iter_mut().enumerate() {
-                let x = f(w[i + l], g[i + l], m[i + l], v[i + l]);
+                let x = f(w[l], g[l], m[l], v[l]);
                 *lane += x - x;
             }
         }
         let mut sum: f64 = lanes.iter().sum();
-        for i in whole..w.len() {
+        for i in w.len() / 8 * 8..w.len() {
             let x = f(w[i], g[i], m[i], v[i]);
             sum += x - x;
         }
@@ -403,6 +407,32 @@ mod tests {
         assert!(distance(&w, &expected) < 1e-6, "{w:?} vs {expected:?}");
         let w = minimise(Optim::new(ADAM, 0.05, l2, 3), 3000);
         assert!(distance(&w, &expected) < 1e-4, "{w:?} vs {expected:?}");
+    }
+
+    /// The look-only pass finds the first non-finite new value wherever it is — in the first
+    /// block, a later block's vectorized body, or the last block's tail — and changes nothing.
+    #[test]
+    fn try_step_finds_the_first_bad_element_in_any_block() {
+        let len = 2997; // three blocks, the last ending in a tail of five
+        for optimizer in [
+            Optimizer::Sgd { momentum: 0.0 },
+            Optimizer::Sgd { momentum: 0.5 },
+            ADAM,
+        ] {
+            for bad in [0, 7, 1024, 2500, 2993, 2996] {
+                let mut opt = Optim::new(optimizer, 0.1, 0.0, len);
+                let mut w: Vec<f64> = (0..len).map(|i| i as f64 * 1e-3).collect();
+                let mut g = vec![0.25; len];
+                g[bad] = f64::INFINITY;
+                if bad > 0 {
+                    g[bad - 1] = f64::MAX; // finite, and its new value too
+                }
+                let before = w.clone();
+                assert_eq!(opt.try_step(&mut w, &g), Err(bad), "{optimizer:?}");
+                assert_eq!(w, before, "{optimizer:?}: nothing written");
+                assert_eq!(opt.steps(), 0);
+            }
+        }
     }
 
     #[test]
