@@ -58,6 +58,19 @@ fn compile(
     jit.finish().unwrap().get(f)
 }
 
+/// `C = A B` for `A[m, n]`, `B[n, p]` at the start of the inputs, `C` the outputs.
+fn matmul(opts: JitOptions, (m, n, p): (usize, usize, usize)) -> CompiledFn {
+    compile(opts, Layout::new(m * n + n * p, m * p, 0), |t| {
+        t.matmul(
+            out(0, m * p),
+            inp(0, m * n),
+            inp(m * n, n * p),
+            (m, n, p),
+            Accumulate::Overwrite,
+        )
+    })
+}
+
 fn row(name: &str, jit: f64, rust: f64) {
     println!(
         "{name:<34} jit {jit:>10.1} ns   rust {rust:>10.1} ns   jit/rust {:.2}",
@@ -152,15 +165,7 @@ fn main() {
     // matmul 32 x 784 x 64
     let (mm, nn, pp) = (32, 784, 64);
     let ins = data(mm * nn + nn * pp, 4);
-    let f = compile(opts.clone(), Layout::new(ins.len(), mm * pp, 0), |t| {
-        t.matmul(
-            out(0, mm * pp),
-            inp(0, mm * nn),
-            inp(mm * nn, nn * pp),
-            (mm, nn, pp),
-            Accumulate::Overwrite,
-        )
-    });
+    let f = matmul(opts.clone(), (mm, nn, pp));
     let mut c = vec![0.0; mm * pp];
     let jit = median_ns(21, 20, || f.call(black_box(&ins), &mut c, &mut []).unwrap());
     let (a, b) = ins.split_at(mm * nn);
@@ -193,15 +198,7 @@ fn main() {
     };
     for (mm, nn, pp) in [(256, 784, 16), (256, 16, 784), (10, 256, 16), (10, 16, 256)] {
         let ins = data(mm * nn + nn * pp, 6);
-        let f = compile(opts.clone(), Layout::new(ins.len(), mm * pp, 0), |t| {
-            t.matmul(
-                out(0, mm * pp),
-                inp(0, mm * nn),
-                inp(mm * nn, nn * pp),
-                (mm, nn, pp),
-                Accumulate::Overwrite,
-            )
-        });
+        let f = matmul(opts.clone(), (mm, nn, pp));
         let mut c = vec![0.0; mm * pp];
         let flops = 2.0 * (mm * nn * pp) as f64;
         let reps = (2e8 / flops).ceil() as usize;
@@ -235,22 +232,11 @@ fn main() {
                 .fold(f64::INFINITY, f64::min)
         };
         // The same product from the emitted 128-bit kernel (what hosts without AVX2 run).
-        let narrow = compile(
-            JitOptions {
-                wide_gemm: false,
-                ..opts.clone()
-            },
-            Layout::new(ins.len(), mm * pp, 0),
-            |t| {
-                t.matmul(
-                    out(0, mm * pp),
-                    inp(0, mm * nn),
-                    inp(mm * nn, nn * pp),
-                    (mm, nn, pp),
-                    Accumulate::Overwrite,
-                )
-            },
-        );
+        let wide_off = JitOptions {
+            wide_gemm: false,
+            ..opts.clone()
+        };
+        let narrow = matmul(wide_off, (mm, nn, pp));
         let narrow_median = median_ns(21, reps, || {
             narrow.call(black_box(&ins), &mut c, &mut []).unwrap()
         });
