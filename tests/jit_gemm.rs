@@ -237,6 +237,82 @@ fn matmul_agrees_with_a_plain_loop_without_fma() {
     }
 }
 
+/// Random shapes at random offsets in their buffers (so no region starts where the others
+/// do, nor at a 16- or 32-byte boundary by design), each large enough to call the 256-bit
+/// kernel: the same bits as the emitted one, storing and adding, and the elements around `C`
+/// untouched.
+#[test]
+fn wide_matmul_at_random_offsets_gives_the_emitted_bits() {
+    let wide = JitOptions {
+        verify: true,
+        ..JitOptions::default()
+    };
+    if !Jit::new(wide.clone()).unwrap().wide_gemm() {
+        eprintln!("NOT RUN: this host has no AVX2 and FMA; the emitted kernel is all it runs");
+        return;
+    }
+    let narrow = JitOptions {
+        wide_gemm: false,
+        ..wide.clone()
+    };
+    let mut rng = Rng(27);
+    let mut pick =
+        |lo: usize, hi: usize| lo + ((rng.next() + 1.0) / 2.0 * (hi - lo) as f64) as usize;
+    let mut tried = 0;
+    while tried < 60 {
+        let (m, n, p) = (pick(1, 20), pick(1, 600), pick(1, 20));
+        if m * n * p < ebmc::jit::gemm::WIDE_MIN {
+            continue;
+        }
+        tried += 1;
+        let (oa, ob, oc) = (pick(0, 5), pick(0, 5), pick(0, 5));
+        let acc = if tried % 2 == 0 {
+            Accumulate::Add
+        } else {
+            Accumulate::Overwrite
+        };
+        let ins_len = oa + m * n + ob + n * p;
+        let out_len = oc + m * p + 3;
+        let layout = Layout::new(ins_len, out_len, 0);
+        let mut data = Rng(1000 + tried as u64);
+        let ins = data.vec(ins_len);
+        let init = data.vec(out_len);
+        let run = |opts: &JitOptions| {
+            let mut jit = Jit::new(opts.clone()).expect("host supported");
+            let f = jit
+                .define("gemm", layout, |t| {
+                    t.matmul(
+                        Region::new(Buf::Output, oc, m * p),
+                        Region::new(Buf::Input, oa, m * n),
+                        Region::new(Buf::Input, oa + m * n + ob, n * p),
+                        (m, n, p),
+                        acc,
+                    )
+                })
+                .expect("compiles");
+            let f = jit.finish().expect("links").get(f);
+            let mut out = init.clone();
+            f.call(&ins, &mut out, &mut []).expect("runs");
+            out
+        };
+        let (got, want) = (run(&wide), run(&narrow));
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(
+                g.to_bits(),
+                w.to_bits(),
+                "{m}x{n}x{p} {acc:?} at offsets {oa}, {ob}, {oc}: output {i} is {g} wide, {w} emitted"
+            );
+        }
+        for i in (0..oc).chain(oc + m * p..out_len) {
+            assert_eq!(
+                got[i].to_bits(),
+                init[i].to_bits(),
+                "{m}x{n}x{p}: output {i} outside C"
+            );
+        }
+    }
+}
+
 /// The bound is not vacuous: with FMA off both sides round every product, and over long sums
 /// the observed error reaches a visible fraction of it.
 #[test]
