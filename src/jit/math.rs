@@ -118,17 +118,32 @@ impl FunctionTranslator<'_> {
 
     /// `e^x`.
     pub fn exp(&mut self, w: Width, x: Value) -> Value {
+        self.exp_of(w, x, false)
+    }
+
+    /// `e^x` for `x ≤ 0` or NaN (sigmoid's and softplus's `e^{−|x|}`): no upper clamp.
+    fn exp_nonpositive(&mut self, w: Width, x: Value) -> Value {
+        self.exp_of(w, x, true)
+    }
+
+    fn exp_of(&mut self, w: Width, x: Value, nonpositive: bool) -> Value {
         if !self.inline_math() {
             return self.call_libm(w, Libm::Exp, &[x]);
         }
-        let x = self.clamp(w, x, EXP_CLAMP_LO, EXP_CLAMP_HI);
+        let x = if nonpositive {
+            let lo = self.fconst(w, EXP_CLAMP_LO);
+            let below = self.fcmp(FloatCC::LessThan, x, lo);
+            self.select(w, below, lo, x)
+        } else {
+            self.clamp(w, x, EXP_CLAMP_LO, EXP_CLAMP_HI)
+        };
         let log2e = self.fconst(w, LOG2_E);
         let t = self.b.ins().fmul(x, log2e);
         let k = self.b.ins().nearest(t);
-        let ln2_hi = self.fconst(w, LN2_HI);
         let ln2_lo = self.fconst(w, LN2_LO);
-        let khi = self.b.ins().fmul(k, ln2_hi);
-        let hi = self.b.ins().fsub(x, khi); // exact
+        // x − k·LN2_HI: the product is exact, and so is the difference, fused or not.
+        let minus_ln2_hi = self.fconst(w, -LN2_HI);
+        let hi = self.fma(k, minus_ln2_hi, x);
         let lo = self.b.ins().fmul(k, ln2_lo);
         let r = self.b.ins().fsub(hi, lo);
         let p = self.poly(w, r, &EXP_P);
@@ -286,7 +301,7 @@ impl FunctionTranslator<'_> {
     pub fn sigmoid(&mut self, w: Width, x: Value) -> Value {
         let y = self.b.ins().fabs(x);
         let ny = self.b.ins().fneg(y);
-        let e = self.exp(w, ny);
+        let e = self.exp_nonpositive(w, ny);
         let one = self.fconst(w, 1.0);
         let d = self.b.ins().fadd(one, e);
         let nonneg = self.fcmp_const(w, FloatCC::GreaterThanOrEqual, x, 0.0);
@@ -298,7 +313,7 @@ impl FunctionTranslator<'_> {
     pub fn softplus(&mut self, w: Width, x: Value) -> Value {
         let y = self.b.ins().fabs(x);
         let ny = self.b.ins().fneg(y);
-        let e = self.exp(w, ny);
+        let e = self.exp_nonpositive(w, ny);
         let l = self.log1p(w, e);
         let zero = self.fconst(w, 0.0);
         let pos = self.b.ins().fmax(x, zero);
