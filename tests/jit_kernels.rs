@@ -222,6 +222,52 @@ fn fused_chain_with_broadcast_select_and_two_outputs() {
 }
 
 #[test]
+fn repeated_reads_by_rows() {
+    // y[r, j] = a[r, j] + v[j] · u[r] and z = sigmoid(y), v cycled over the rows and u spread
+    // along them, at row lengths that leave a remainder pair and a scalar: every element is
+    // read from where it lies, in place of the outer products with ones it stands for.
+    let mut rng = Rng(5);
+    for rows in [1, 2, 3, 7] {
+        for p in [1, 2, 3, 5, 8, 33] {
+            let n = rows * p;
+            let ins = rng.vec(n + p + rows);
+            let f = compile(Layout::new(n + p + rows, 2 * n, 0), |t| {
+                let mut c = Chain::new();
+                let a = c.load(inp(0, n));
+                let v = c.cycle(inp(n, p));
+                let u = c.spread(inp(n + p, rows), p);
+                let vu = c.binary(Binary::Mul, v, u);
+                let y = c.binary(Binary::Add, a, vu);
+                let z = c.unary(Unary::Sigmoid, y);
+                t.elementwise(n, &c, &[(out(0, n), y), (out(n, n), z)]);
+            });
+            let got = run(&f, &ins, &vec![0.0; 2 * n]);
+            for r in 0..rows {
+                for j in 0..p {
+                    let i = r * p + j;
+                    let y = ins[i] + ins[n + j] * ins[n + p + r];
+                    assert_eq!(got[i], y, "y[{r}, {j}] of {rows} × {p}");
+                    let z = 1.0 / (1.0 + (-y).exp());
+                    assert!(ulps(got[n + i], z) <= 2, "z[{r}, {j}] of {rows} × {p}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "repeated reads of periods")]
+fn repeated_reads_of_two_periods_are_refused() {
+    compile(Layout::new(12, 12, 0), |t| {
+        let mut c = Chain::new();
+        let a = c.cycle(inp(0, 4));
+        let b = c.cycle(inp(4, 6));
+        let s = c.binary(Binary::Add, a, b);
+        t.elementwise(12, &c, &[(out(0, 12), s)]);
+    });
+}
+
+#[test]
 fn in_place_update() {
     // w = w - 0.1 * g, in the output buffer, as an optimizer step does.
     let mut rng = Rng(4);

@@ -16,6 +16,13 @@
 //!   or *is* one of them (in-place update): all loads of an element happen before any store
 //!   of it, so exactly-aliased updates are safe and partial overlaps are refused.
 //!
+//! A chain may also read a vector *repeated* over the elements, in rows of a period `p`
+//! (`n = rows · p`): [`Chain::cycle`] reads element `i mod p` of a `p`-vector (a shared vector
+//! added to every row, such as a bias spread over a batch) and [`Chain::spread`] element
+//! `i / p` of a `rows`-vector (one value per row). Such a chain runs as a loop over rows around
+//! the loop over a row's `p` elements, so the repeated vector is read where it lies and never
+//! copied out to `n` elements. Every repeated read of one chain has the same period.
+//!
 //! Comparisons produce `1.0` or `0.0`; `select(c, a, b)` takes `a` where `c ≠ 0`. `min` and
 //! `max` propagate NaN.
 
@@ -47,13 +54,9 @@ pub enum Unary {
 }
 
 impl Unary {
-    /// Whether evaluating it costs more than a few instructions.
-    fn heavy(self) -> bool {
-        use Unary::*;
-        matches!(
-            self,
-            Exp | Log | Log1p | Tanh | Sigmoid | Softplus | Sin | Cos
-        )
+    /// Whether native code evaluates it by calling libm.
+    fn calls_libm(self) -> bool {
+        matches!(self, Unary::Sin | Unary::Cos)
     }
 }
 
@@ -83,6 +86,10 @@ pub struct Val(u32);
 enum Node {
     Load(Region),
     Broadcast(Region),
+    /// Element `i mod r.len` of `r`.
+    Cycle(Region),
+    /// Element `i / p` of `r`.
+    Spread(Region, usize),
     Const(f64),
     Unary(Unary, Val),
     Binary(Binary, Val, Val),
@@ -125,6 +132,36 @@ impl Chain {
     pub fn broadcast(&mut self, r: Region) -> Val {
         assert_eq!(r.len, 1, "a broadcast reads one element");
         self.push(Node::Broadcast(r))
+    }
+
+    /// Element `i mod r.len` of `r`: `r` repeated in every row of `r.len` elements.
+    pub fn cycle(&mut self, r: Region) -> Val {
+        assert!(r.len > 0, "a cycle reads a vector");
+        self.push(Node::Cycle(r))
+    }
+
+    /// Element `i / p` of `r`: each element of `r` repeated over one row of `p` elements.
+    pub fn spread(&mut self, r: Region, p: usize) -> Val {
+        assert!(p > 0, "rows have elements");
+        self.push(Node::Spread(r, p))
+    }
+
+    /// The row length of the chain's repeated reads, if it has any (they all agree).
+    fn period(&self, live: &[bool]) -> Option<usize> {
+        let mut period = None;
+        for (node, &is_live) in self.nodes.iter().zip(live) {
+            let p = match *node {
+                Node::Cycle(r) if is_live => r.len,
+                Node::Spread(_, p) if is_live => p,
+                _ => continue,
+            };
+            assert!(
+                period.is_none_or(|q| q == p),
+                "repeated reads of periods {period:?} and {p} in one chain"
+            );
+            period = Some(p);
+        }
+        period
     }
 
     pub fn constant(&mut self, c: f64) -> Val {
@@ -176,11 +213,25 @@ impl FunctionTranslator<'_> {
     /// Evaluates `chain` for elements `0..n` and stores `outputs[k].1` into `outputs[k].0`.
     pub fn elementwise(&mut self, n: usize, chain: &Chain, outputs: &[(Region, Val)]) {
         let live = chain.live(outputs);
+        let period = chain.period(&live);
+        if let Some(p) = period {
+            assert!(
+                n % p == 0,
+                "{n} elements are no whole number of rows of {p}"
+            );
+        }
         let mut loads = Vec::new();
         for (node, &is_live) in chain.nodes.iter().zip(&live) {
             match *node {
                 Node::Load(r) if is_live => {
                     assert_eq!(r.len, n, "loaded region length");
+                    self.check_read(r);
+                    loads.push(r);
+                }
+                Node::Cycle(r) | Node::Spread(r, _) if is_live => {
+                    if let Node::Spread(_, p) = *node {
+                        assert_eq!(r.len, n / p, "one spread element per row");
+                    }
                     self.check_read(r);
                     loads.push(r);
                 }
@@ -215,47 +266,87 @@ impl FunctionTranslator<'_> {
             }
         }
 
-        let heavy = chain.nodes.iter().zip(&live).any(|(n, &l)| {
+        // Two lane pairs per iteration, light chains and heavy ones alike: a heavy chain
+        // (exp's polynomial, then a division) is bound by its latency, and the CPU's reorder
+        // window holds fewer than two of its iterations, so two independent pairs in one
+        // body overlap where consecutive iterations did not (Langevin on the density MLP,
+        // whose time is in sigmoid: ~12 % faster). A call into libm gains nothing from it.
+        let calls = chain.nodes.iter().zip(&live).any(|(n, &l)| {
             l && match n {
-                Node::Unary(op, _) => op.heavy(),
+                Node::Unary(op, _) => op.calls_libm(),
                 Node::Binary(op, _, _) => *op == Binary::Pow,
                 _ => false,
             }
         });
-        let unroll = if heavy { 1 } else { 2 };
-        self.sweep(n, unroll, |t, w, dynamic, at| {
-            let mut vals: Vec<Option<Value>> = vec![None; chain.nodes.len()];
-            for (i, node) in chain.nodes.iter().enumerate() {
-                if !live[i] {
-                    continue;
+        let unroll = if calls { 1 } else { 2 };
+        match period {
+            None => self.sweep(n, unroll, |t, w, dynamic, at| {
+                t.chain_body(chain, &live, &scalars, outputs, None, w, dynamic, at)
+            }),
+            Some(p) => self.counted_loop(n / p, [8 * p as i64, 8], |t, [row, spread]| {
+                // This row's element of every spread read, at both widths.
+                let mut scalars = scalars.clone();
+                for (i, node) in chain.nodes.iter().enumerate() {
+                    if let (Node::Spread(r, _), true) = (node, live[i]) {
+                        let x = t.load(Width::Scalar, Addr::new(r.buf, r.offset, Some(spread)));
+                        let v = t.splat(Width::X2, x);
+                        scalars[i] = Some((x, v));
+                    }
                 }
-                let get = |v: Val| vals[v.0 as usize].expect("operands come first");
-                let v = match *node {
-                    Node::Load(r) => t.load(w, Addr::new(r.buf, r.offset + at, dynamic)),
-                    Node::Broadcast(_) => {
-                        let (x, v) = scalars[i].expect("loaded before the loop");
-                        if w == Width::Scalar {
-                            x
-                        } else {
-                            v
-                        }
-                    }
-                    Node::Const(c) => t.fconst(w, c),
-                    Node::Unary(op, a) => t.unary(w, op, get(a)),
-                    Node::Binary(op, a, b) => t.binary(w, op, get(a), get(b)),
-                    Node::Select(c, a, b) => {
-                        let zero = t.fconst(w, 0.0);
-                        let m = t.fcmp(FloatCC::NotEqual, get(c), zero);
-                        t.select(w, m, get(a), get(b))
-                    }
-                };
-                vals[i] = Some(v);
+                t.sweep(p, unroll, |t, w, dynamic, at| {
+                    t.chain_body(chain, &live, &scalars, outputs, Some(row), w, dynamic, at)
+                })
+            }),
+        }
+    }
+
+    /// One lane group of `chain` at element `at` (plus the dynamic byte offset `dynamic`) of
+    /// a row starting `row` bytes into the loaded and stored regions.
+    #[allow(clippy::too_many_arguments)]
+    fn chain_body(
+        &mut self,
+        chain: &Chain,
+        live: &[bool],
+        scalars: &[Option<(Value, Value)>],
+        outputs: &[(Region, Val)],
+        row: Option<Value>,
+        w: Width,
+        dynamic: Option<Value>,
+        at: usize,
+    ) {
+        let whole = self.dyn_add(row, dynamic);
+        let mut vals: Vec<Option<Value>> = vec![None; chain.nodes.len()];
+        for (i, node) in chain.nodes.iter().enumerate() {
+            if !live[i] {
+                continue;
             }
-            for (o, v) in outputs {
-                let v = vals[v.0 as usize].expect("live");
-                t.store(v, Addr::new(o.buf, o.offset + at, dynamic));
-            }
-        });
+            let get = |v: Val| vals[v.0 as usize].expect("operands come first");
+            let v = match *node {
+                Node::Load(r) => self.load(w, Addr::new(r.buf, r.offset + at, whole)),
+                Node::Cycle(r) => self.load(w, Addr::new(r.buf, r.offset + at, dynamic)),
+                Node::Broadcast(_) | Node::Spread(..) => {
+                    let (x, v) = scalars[i].expect("loaded before the loop");
+                    if w == Width::Scalar {
+                        x
+                    } else {
+                        v
+                    }
+                }
+                Node::Const(c) => self.fconst(w, c),
+                Node::Unary(op, a) => self.unary(w, op, get(a)),
+                Node::Binary(op, a, b) => self.binary(w, op, get(a), get(b)),
+                Node::Select(c, a, b) => {
+                    let zero = self.fconst(w, 0.0);
+                    let m = self.fcmp(FloatCC::NotEqual, get(c), zero);
+                    self.select(w, m, get(a), get(b))
+                }
+            };
+            vals[i] = Some(v);
+        }
+        for (o, v) in outputs {
+            let v = vals[v.0 as usize].expect("live");
+            self.store(v, Addr::new(o.buf, o.offset + at, whole));
+        }
     }
 
     /// `dst[i] = op(src[i])`.

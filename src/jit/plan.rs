@@ -4,7 +4,8 @@
 //! their argument; a node that is an output is computed straight into its output slot; an
 //! elementwise node (or broadcast) whose only consumer is one elementwise node of the same
 //! length is *fused* — computed inside its consumer's loop, never stored (up to [`MAX_FUSED`]
-//! ops a loop); scalar constants
+//! ops a loop); so is a vector spread along a new axis by an outer product with ones (a bias
+//! spread over a batch: [`repeat_of`]), which the loop reads in place; scalar constants
 //! are immediates. Everything else gets a scratch slot, allocated first-fit when the node is
 //! computed and released after the last node reading it (liveness over the topological order,
 //! a view keeping its base alive), so the arena holds what is live at once, not the whole
@@ -109,6 +110,35 @@ pub(super) fn is_elementwise(op: &Op) -> bool {
     )
 }
 
+/// How a fused outer product with ones reads its vector: see [`repeat_of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Repeat {
+    /// `ones ⊗ v`: every row is `v`.
+    Cycle,
+    /// `v ⊗ ones`: row `r` is `v[r]` throughout.
+    Spread,
+}
+
+/// `Outer(ones, v)` or `Outer(v, ones)` — `v` repeated along a new axis, which the batching
+/// rules write for a shared vector added to every example and for one scalar per example
+/// spread along a vector — as `(v, how, p)`, `p` the row length of the `[rows, p]` result.
+/// `1 · v[j]` is `v[j]` bit for bit (signed zeros and NaNs included), so reading `v` in place is
+/// the same value as the product.
+pub(super) fn repeat_of(g: &Graph, x: NodeId) -> Option<(NodeId, Repeat, usize)> {
+    let Op::Outer(a, b) = g.op(x) else {
+        return None;
+    };
+    let ones = |n: NodeId| matches!(g.op(n), Op::Broadcast(..)) && g.as_splat(n) == Some(1.0);
+    let p = g.shape(*b).len();
+    if ones(*a) {
+        Some((*b, Repeat::Cycle, p))
+    } else if ones(*b) {
+        Some((*a, Repeat::Spread, p))
+    } else {
+        None
+    }
+}
+
 /// A shape seen around `axis`: (elements before it, its length, elements after it).
 pub(super) fn split(dims: &[usize], axis: usize) -> (usize, usize, usize) {
     (
@@ -167,17 +197,41 @@ pub(super) fn plan(g: &Graph, inputs: &[Region], outputs: &[Region], base: usize
     // each root's loop computes: past [`MAX_FUSED`], the tree is cut and a new one starts.
     let mut tree: Vec<usize> = (0..n).collect();
     let mut size = vec![1usize; n];
+    // The row length of each root's repeated reads (one per loop).
+    let mut period: Vec<Option<usize>> = vec![None; n];
     for x in g.ids().rev() {
         let i = x.index();
         if !live[i] || first_output[i].is_some() || len(x) <= 1 {
             continue;
         }
         let op = g.op(x);
-        let candidate = is_elementwise(op) || matches!(op, Op::Broadcast(..));
+        let repeat = repeat_of(g, x);
         let consumers_ok = !users[i].is_empty()
             && users[i]
                 .iter()
                 .all(|&u| is_elementwise(g.op(u)) && len(u) == len(x));
+        if let Some((_, _, p)) = repeat {
+            // Fused into every consumer's loop, like a broadcast, when those loops have no
+            // other row length; rows shorter than a vector pair stay a product.
+            let roots = || users[i].iter().map(|u| tree[u.index()]);
+            if consumers_ok && p >= 4 && roots().all(|r| period[r].is_none_or(|q| q == p)) {
+                for r in roots().collect::<Vec<_>>() {
+                    period[r] = Some(p);
+                }
+                fused[i] = true;
+            }
+            continue;
+        }
+        if matches!(op, Op::Broadcast(..))
+            && users[i]
+                .iter()
+                .all(|&u| fused[u.index()] && repeat_of(g, u).is_some_and(|r| r.0 != x))
+        {
+            // The ones of fused repeats: never read.
+            fused[i] = true;
+            continue;
+        }
+        let candidate = is_elementwise(op) || matches!(op, Op::Broadcast(..));
         let single = users[i].len() == 1 || matches!(op, Op::Broadcast(..));
         let mut fuse = candidate && consumers_ok && single;
         if fuse && users[i].len() == 1 {

@@ -23,7 +23,7 @@ use crate::ir::{self, Graph, NodeId, Op, Reduce};
 use super::elementwise::{Binary, Chain, Unary, Val};
 use super::emit::{FunctionTranslator, Region, Strided};
 use super::kernels::Accumulate;
-use super::plan::{const_index, split, split_new, Loc, Plan};
+use super::plan::{self, const_index, split, split_new, Loc, Plan, Repeat};
 
 /// Everything needed to emit one function's body.
 pub(super) struct Body<'g> {
@@ -201,10 +201,14 @@ impl Translator<'_, '_, '_> {
                 }
                 let v = match self.plan.loc[a.index()] {
                     Loc::Const(x) => c.constant(x),
-                    Loc::Fused => {
-                        stack.push((a, 0));
-                        continue;
-                    }
+                    Loc::Fused => match plan::repeat_of(self.g, a) {
+                        Some((v, Repeat::Cycle, _)) => c.cycle(self.region(v)),
+                        Some((v, Repeat::Spread, p)) => c.spread(self.region(v), p),
+                        None => {
+                            stack.push((a, 0));
+                            continue;
+                        }
+                    },
                     Loc::Mem(r) if r.len == len => c.load(r),
                     Loc::Mem(r) => c.broadcast(r),
                     Loc::Dead => unreachable!("operands are live"),
