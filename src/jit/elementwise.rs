@@ -32,6 +32,10 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use super::emit::{Addr, FunctionTranslator, Region, Width};
 use super::module::Libm;
 
+/// Fewest elements for which a loop of a heavy chain takes two lane pairs per iteration
+/// (see [`FunctionTranslator::elementwise`]): a batch of 16 rows of 128.
+const LONG_HEAVY: usize = 2048;
+
 /// Elementwise functions of one argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unary {
@@ -54,6 +58,12 @@ pub enum Unary {
 }
 
 impl Unary {
+    /// Whether evaluating it inline costs a polynomial or a division.
+    fn heavy(self) -> bool {
+        use Unary::*;
+        matches!(self, Exp | Log | Log1p | Tanh | Sigmoid | Softplus)
+    }
+
     /// Whether native code evaluates it by calling libm.
     fn calls_libm(self) -> bool {
         matches!(self, Unary::Sin | Unary::Cos)
@@ -216,7 +226,7 @@ impl FunctionTranslator<'_> {
         let period = chain.period(&live);
         if let Some(p) = period {
             assert!(
-                n % p == 0,
+                n.is_multiple_of(p),
                 "{n} elements are no whole number of rows of {p}"
             );
         }
@@ -266,19 +276,29 @@ impl FunctionTranslator<'_> {
             }
         }
 
-        // Two lane pairs per iteration, light chains and heavy ones alike: a heavy chain
-        // (exp's polynomial, then a division) is bound by its latency, and the CPU's reorder
-        // window holds fewer than two of its iterations, so two independent pairs in one
-        // body overlap where consecutive iterations did not (Langevin on the density MLP,
-        // whose time is in sigmoid: ~12 % faster). A call into libm gains nothing from it.
-        let calls = chain.nodes.iter().zip(&live).any(|(n, &l)| {
-            l && match n {
-                Node::Unary(op, _) => op.calls_libm(),
-                Node::Binary(op, _, _) => *op == Binary::Pow,
-                _ => false,
+        // Two lane pairs per iteration for a light chain. A heavy one (exp's polynomial, then
+        // a division) is bound by its latency, and the CPU's reorder window holds fewer than
+        // two of its iterations, so two independent pairs in one body overlap where
+        // consecutive iterations did not (Langevin on the density MLP, whose time is in
+        // sigmoid over 16 × 128 values: ~12 % faster) — but the doubled body costs Cranelift
+        // 10–25 % more compile time on the MLP models, so only long loops, where run time
+        // outweighs it, take it. A call into libm gains nothing from it.
+        let (mut heavy, mut calls) = (false, false);
+        for (node, &is_live) in chain.nodes.iter().zip(&live) {
+            match node {
+                Node::Unary(op, _) if is_live => {
+                    heavy |= op.heavy();
+                    calls |= op.calls_libm();
+                }
+                Node::Binary(Binary::Pow, ..) if is_live => calls = true,
+                _ => {}
             }
-        });
-        let unroll = if calls { 1 } else { 2 };
+        }
+        let unroll = if calls || (heavy && n < LONG_HEAVY) {
+            1
+        } else {
+            2
+        };
         match period {
             None => self.sweep(n, unroll, |t, w, dynamic, at| {
                 t.chain_body(chain, &live, &scalars, outputs, None, w, dynamic, at)
