@@ -12,7 +12,7 @@
 //! only removes roundings). So they differ by at most twice that, per element. A wrong index
 //! or a dropped term is off by about `|a||b|`, far beyond it.
 
-use ebmc::jit::{Accumulate, Buf, CompiledFn, Jit, JitOptions, Layout, Region};
+use ebmc::jit::{Accumulate, Buf, CompiledFn, Jit, JitOptions, Layout, Region, Unary};
 
 /// splitmix64, seeded, so failures reproduce.
 struct Rng(u64);
@@ -364,6 +364,95 @@ fn transpose_moves_every_element() {
                     got[j * rows + i].to_bits(),
                     src[i * cols + j].to_bits(),
                     "transpose {rows}x{cols} at ({i}, {j})"
+                );
+            }
+        }
+    }
+}
+
+/// Inputs for the maps: random values from 10⁻³ to 10³ of both signs, then every special and
+/// threshold of `exp`, `tanh` and `sigmoid`.
+fn map_inputs(rng: &mut Rng, n: usize) -> Vec<f64> {
+    const SPECIAL: [f64; 22] = [
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1e-310,
+        -1e-310,
+        709.78,
+        710.0,
+        711.0,
+        -745.1,
+        -746.0,
+        -800.0,
+        0.625,
+        -0.625,
+        0.6249999999999999,
+        20.0,
+        -20.5,
+        1e300,
+        -1e300,
+        f64::MIN_POSITIVE,
+        0.3465735902799726,
+    ];
+    (0..n)
+        .map(|i| match SPECIAL.get(i % 40) {
+            Some(&s) => s,
+            None => rng.next() * 10f64.powi((i % 7) as i32 - 3),
+        })
+        .collect()
+}
+
+#[test]
+fn wide_maps_give_the_emitted_bits() {
+    let wide = JitOptions {
+        verify: true,
+        keep_clif: true,
+        ..JitOptions::default()
+    };
+    if !Jit::new(wide.clone()).unwrap().wide_gemm() {
+        eprintln!("NOT RUN: this host has no AVX2 and FMA; the emitted maps are all it runs");
+        return;
+    }
+    let narrow = JitOptions {
+        wide_gemm: false,
+        ..wide.clone()
+    };
+    let mut rng = Rng(27);
+    for op in [Unary::Exp, Unary::Tanh, Unary::Sigmoid] {
+        for n in (14..=23).chain([400, 1001]) {
+            let ins = map_inputs(&mut rng, n);
+            let run = |opts: &JitOptions| {
+                let mut jit = Jit::new(opts.clone()).expect("host supported");
+                let f = jit
+                    .define("map", Layout::new(n, n, 0), |t| {
+                        t.map_unary(
+                            Region::new(Buf::Output, 0, n),
+                            op,
+                            Region::new(Buf::Input, 0, n),
+                        )
+                    })
+                    .expect("compiles");
+                let lib = jit.finish().expect("links");
+                let clif = lib.clif(f).unwrap_or_default().to_string();
+                let mut out = vec![0.0; n];
+                lib.get(f).call(&ins, &mut out, &mut []).expect("runs");
+                (out, clif)
+            };
+            let (got, clif) = run(&wide);
+            let (want, _) = run(&narrow);
+            assert_eq!(
+                clif.contains("call "),
+                n >= ebmc::jit::map_avx2::MIN_LEN,
+                "{op:?} of {n}: a call iff the map is long:\n{clif}"
+            );
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{op:?} of {n}: element {i} (x = {:e}) is {g:e} wide, {w:e} emitted",
+                    ins[i]
                 );
             }
         }

@@ -30,6 +30,7 @@ use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
 use super::emit::{Addr, FunctionTranslator, Region, Width};
+use super::map_avx2::{self, MapOp};
 use super::module::Libm;
 
 /// Fewest elements for which a loop of a heavy chain takes two lane pairs per iteration
@@ -265,6 +266,10 @@ impl FunctionTranslator<'_> {
         if n == 0 || outputs.is_empty() {
             return;
         }
+        if let Some((dst, op, src)) = self.wide_map_of(n, chain, &live, outputs) {
+            self.call_wide_map(dst, op, src);
+            return;
+        }
 
         // Broadcast elements are loaded once, before the loop, at both widths.
         let mut scalars: Vec<Option<(Value, Value)>> = vec![None; chain.nodes.len()];
@@ -318,6 +323,33 @@ impl FunctionTranslator<'_> {
                 })
             }),
         }
+    }
+
+    /// `(dst, op, src)` when the chain is exactly `dst[i] = op(src[i])` for a function the
+    /// 256-bit map computes with the same bits, on a host that calls it, and long enough.
+    fn wide_map_of(
+        &self,
+        n: usize,
+        chain: &Chain,
+        live: &[bool],
+        outputs: &[(Region, Val)],
+    ) -> Option<(Region, MapOp, Region)> {
+        if !self.wide_gemm() || !self.inline_math() || n < map_avx2::MIN_LEN {
+            return None;
+        }
+        let [(dst, v)] = outputs else { return None };
+        let used: Vec<usize> = (0..chain.nodes.len()).filter(|&i| live[i]).collect();
+        let [load, map] = used[..] else { return None };
+        let (Node::Load(src), Node::Unary(op, a)) = (chain.nodes[load], chain.nodes[map]) else {
+            return None;
+        };
+        let op = match op {
+            Unary::Exp => MapOp::Exp,
+            Unary::Tanh => MapOp::Tanh,
+            Unary::Sigmoid => MapOp::Sigmoid,
+            _ => return None,
+        };
+        (a.0 as usize == load && v.0 as usize == map).then_some((*dst, op, src))
     }
 
     /// One lane group of `chain` at element `at` (plus the dynamic byte offset `dynamic`) of

@@ -38,6 +38,7 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_module::FuncId;
 
+use super::map_avx2::MapOp;
 use super::module::{Host, Layout, Libm, STATUS_INDEX_OUT_OF_RANGE};
 
 /// One of the three buffers of the ABI.
@@ -201,6 +202,8 @@ pub struct FunctionTranslator<'a> {
     imported: HashMap<Libm, FuncRef>,
     /// The 256-bit matrix product, once imported into this function.
     gemm: Option<FuncRef>,
+    /// The 256-bit map, once imported into this function.
+    map: Option<FuncRef>,
     /// Block returning [`STATUS_INDEX_OUT_OF_RANGE`], created on first use.
     fail: Option<Block>,
 }
@@ -224,6 +227,7 @@ impl<'a> FunctionTranslator<'a> {
             bases,
             imported: HashMap::new(),
             gemm: None,
+            map: None,
             fail: None,
         }
     }
@@ -625,6 +629,28 @@ impl<'a> FunctionTranslator<'a> {
         self.b
             .ins()
             .call(callee, &[pa, pb, pc, dims[0], dims[1], dims[2], add]);
+    }
+
+    /// Calls the 256-bit `dst[i] = op(src[i])` on regions the caller has checked: of equal
+    /// length, equal or disjoint.
+    pub(super) fn call_wide_map(&mut self, dst: Region, op: MapOp, src: Region) {
+        let callee = match self.map {
+            Some(r) => r,
+            None => {
+                let id = self.host.wide_map();
+                let r = self.host.module.declare_func_in_func(id, self.b.func);
+                self.map = Some(r);
+                r
+            }
+        };
+        let address = |t: &mut Self, r: Region| match t.pointer(Addr::new(r.buf, r.offset, None)) {
+            (base, 0) => base,
+            (base, imm) => t.b.ins().iadd_imm_s(base, i64::from(imm)),
+        };
+        let (ps, pd) = (address(self, src), address(self, dst));
+        let n = self.b.ins().iconst(types::I64, dst.len as i64);
+        let op = self.b.ins().iconst(types::I32, op as i64);
+        self.b.ins().call(callee, &[ps, pd, n, op]);
     }
 
     // ---- libm ---------------------------------------------------------------------------

@@ -33,28 +33,28 @@ use super::emit::{FunctionTranslator, Width};
 use super::module::Libm;
 
 /// ln 2 rounded to 32 significant bits: `k · LN2_HI` is exact for `|k| < 2^21`.
-const LN2_HI: f64 = 0.6931471803691238; // 0x3fe62e42fee00000
+pub(super) const LN2_HI: f64 = 0.6931471803691238; // 0x3fe62e42fee00000
 /// `ln 2 − LN2_HI`, rounded.
-const LN2_LO: f64 = 1.9082149292705877e-10;
-const LOG2_E: f64 = std::f64::consts::LOG2_E;
+pub(super) const LN2_LO: f64 = 1.9082149292705877e-10;
+pub(super) const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// `1.5 · 2^52`: adding it to a small integer-valued float puts the integer in the low bits.
-const MAGIC: f64 = 6755399441055744.0;
-const EXP_BIAS: i64 = 1023;
+pub(super) const MAGIC: f64 = 6755399441055744.0;
+pub(super) const EXP_BIAS: i64 = 1023;
 /// `|x| ≥` this: `e^x` is ∞ or 0 after rounding; clamping here keeps `2^k` in range.
-const EXP_CLAMP_HI: f64 = 710.0;
-const EXP_CLAMP_LO: f64 = -746.0;
+pub(super) const EXP_CLAMP_HI: f64 = 710.0;
+pub(super) const EXP_CLAMP_LO: f64 = -746.0;
 const SIGN_BIT: i64 = i64::MIN;
 const MANTISSA: i64 = 0x000f_ffff_ffff_ffff;
 /// Bits of √2/2: subtracting moves the mantissa of `m` into `[√2/2, √2)`.
 const SQRT_HALF_BITS: i64 = 0x3fe6_a09e_667f_3bcd;
 /// `|x|` below this takes tanh's odd polynomial; the fit interval of `TANH_T`.
-const TANH_SMALL: f64 = 0.625;
+pub(super) const TANH_SMALL: f64 = 0.625;
 /// `tanh(20) = 1 − 8.5e−18` rounds to 1; clamping keeps `e^{2|x|}` finite.
-const TANH_CLAMP: f64 = 20.0;
+pub(super) const TANH_CLAMP: f64 = 20.0;
 
 // tools/jit_coeffs.py exp=10 tanh=11 log=7
 // EXP_P: degree 10 on [-0.34657359, 0.34657359], fit error 1.4e-18
-const EXP_P: [f64; 11] = [
+pub(super) const EXP_P: [f64; 11] = [
     0.5,
     0.1666666666666667,
     0.04166666666666667,
@@ -68,7 +68,7 @@ const EXP_P: [f64; 11] = [
     2.0914679376583935e-09,
 ];
 // TANH_T: degree 11 on [0.0, 0.390625], fit error 3.94e-18
-const TANH_T: [f64; 12] = [
+pub(super) const TANH_T: [f64; 12] = [
     -0.3333333333333333,
     0.13333333333333042,
     -0.05396825396789699,

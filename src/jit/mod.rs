@@ -58,6 +58,7 @@ pub mod emit;
 pub mod gemm;
 mod gemm_avx2;
 pub mod kernels;
+pub mod map_avx2;
 pub mod math;
 pub mod module;
 mod plan;

@@ -40,6 +40,7 @@ use cranelift_object::{ObjectBuilder, ObjectModule};
 
 use super::emit::{Buf, FunctionTranslator};
 use super::gemm_avx2;
+use super::map_avx2;
 
 /// Returned by generated code when a run-time index was not an integer in range.
 pub const STATUS_INDEX_OUT_OF_RANGE: u32 = 1;
@@ -100,9 +101,10 @@ pub struct JitOptions {
     pub strict: bool,
     /// Threads that compile a module's functions at once; 0 for one per core.
     pub threads: usize,
-    /// Matrix products call the 256-bit kernel ([`super::gemm_avx2`]) when the host has AVX2
+    /// Matrix products call the 256-bit kernel ([`super::gemm_avx2`]), and maps of `exp`,
+    /// `tanh` and `sigmoid` the 256-bit map ([`super::map_avx2`]), when the host has AVX2
     /// and FMA (the default): same bits, twice the width. Off, or on other hosts, they are
-    /// the emitted 128-bit kernel ([`super::gemm`]). Never in strict mode or object files.
+    /// the emitted 128-bit code. Never in strict mode or object files.
     pub wide_gemm: bool,
 }
 
@@ -305,6 +307,8 @@ pub(super) struct Host<'m> {
     pub wide_gemm: bool,
     /// The module-level id of that import, declared on first use.
     pub gemm: &'m mut Option<FuncId>,
+    /// The same for [`super::map_avx2`], which the same hosts call.
+    pub map: &'m mut Option<FuncId>,
 }
 
 impl Host<'_> {
@@ -345,6 +349,26 @@ impl Host<'_> {
         *self.gemm = Some(id);
         id
     }
+
+    /// The module-level id of the 256-bit map `fn(src, dst, n, op: u32)`, declared on first
+    /// use.
+    pub fn wide_map(&mut self) -> FuncId {
+        if let Some(id) = *self.map {
+            return id;
+        }
+        let ptr = self.module.target_config().pointer_type();
+        let mut sig = self.module.make_signature();
+        for _ in 0..3 {
+            sig.params.push(AbiParam::new(ptr));
+        }
+        sig.params.push(AbiParam::new(ir::types::I32));
+        let id = self
+            .module
+            .declare_function(map_avx2::SYMBOL, Linkage::Import, &sig)
+            .expect("the map has one fixed signature");
+        *self.map = Some(id);
+        id
+    }
 }
 
 /// A module being filled with functions: a [`JITModule`] (the default) or an
@@ -361,6 +385,7 @@ pub struct Jit<M: Module = JITModule> {
     /// Whether matrix products call [`super::gemm_avx2`], and its import once declared.
     wide_gemm: bool,
     gemm: Option<FuncId>,
+    map: Option<FuncId>,
     defined: Vec<Defined>,
     /// Functions built but not yet compiled: their index in `defined`, and their body.
     pending: Vec<(usize, ir::Function)>,
@@ -422,6 +447,7 @@ impl Jit<JITModule> {
         let wide_gemm = gemm_avx2::available();
         if wide_gemm {
             builder.symbol(gemm_avx2::SYMBOL, gemm_avx2::address());
+            builder.symbol(map_avx2::SYMBOL, map_avx2::address());
         }
         let mut jit = Jit::with_module(JITModule::new(builder), options, has_fma, false);
         jit.wide_gemm = wide_gemm && jit.options.wide_gemm && !jit.options.strict && has_fma;
@@ -491,6 +517,7 @@ impl<M: Module> Jit<M> {
             imports: HashMap::new(),
             wide_gemm: false,
             gemm: None,
+            map: None,
             defined: Vec::new(),
             pending: Vec::new(),
         }
@@ -561,6 +588,7 @@ impl<M: Module> Jit<M> {
                 c_libm: self.c_libm,
                 wide_gemm: self.wide_gemm,
                 gemm: &mut self.gemm,
+                map: &mut self.map,
             };
             let mut t = FunctionTranslator::new(builder, host, layout);
             body(&mut t);
