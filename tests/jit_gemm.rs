@@ -12,7 +12,9 @@
 //! only removes roundings). So they differ by at most twice that, per element. A wrong index
 //! or a dropped term is off by about `|a||b|`, far beyond it.
 
-use ebmc::jit::{Accumulate, Buf, CompiledFn, Jit, JitOptions, Layout, Region, Unary};
+use ebmc::jit::{
+    Accumulate, Binary, Buf, Chain, CompiledFn, Jit, JitOptions, Layout, Region, Unary,
+};
 
 /// splitmix64, seeded, so failures reproduce.
 struct Rng(u64);
@@ -421,18 +423,36 @@ fn wide_maps_give_the_emitted_bits() {
         ..wide.clone()
     };
     let mut rng = Rng(27);
-    for op in [Unary::Exp, Unary::Tanh, Unary::Sigmoid] {
-        for n in (14..=23).chain([400, 1001]) {
-            let ins = map_inputs(&mut rng, n);
+    // A plain map, and the map of a computed argument (a bias cycled over rows of 4, added
+    // first), which becomes a loop storing the argument and the map in place.
+    for (op, biased) in [Unary::Exp, Unary::Tanh, Unary::Sigmoid]
+        .into_iter()
+        .flat_map(|op| [(op, false), (op, true)])
+    {
+        for n in (14..=23)
+            .chain([400, 1001])
+            .filter(|n| !biased || n % 4 == 0)
+        {
+            let mut ins = map_inputs(&mut rng, n);
+            ins.extend([0.5, -1.25, 3.0, -0.0]);
             let run = |opts: &JitOptions| {
                 let mut jit = Jit::new(opts.clone()).expect("host supported");
                 let f = jit
-                    .define("map", Layout::new(n, n, 0), |t| {
-                        t.map_unary(
+                    .define("map", Layout::new(n + 4, n, 0), |t| {
+                        let (dst, src) = (
                             Region::new(Buf::Output, 0, n),
-                            op,
                             Region::new(Buf::Input, 0, n),
-                        )
+                        );
+                        if biased {
+                            let mut c = Chain::new();
+                            let x = c.load(src);
+                            let b = c.cycle(Region::new(Buf::Input, n, 4));
+                            let a = c.binary(Binary::Add, x, b);
+                            let y = c.unary(op, a);
+                            t.elementwise(n, &c, &[(dst, y)]);
+                        } else {
+                            t.map_unary(dst, op, src)
+                        }
                     })
                     .expect("compiles");
                 let lib = jit.finish().expect("links");
@@ -446,12 +466,12 @@ fn wide_maps_give_the_emitted_bits() {
             assert_eq!(
                 clif.contains("call "),
                 n >= ebmc::jit::map_avx2::MIN_LEN,
-                "{op:?} of {n}: a call iff the map is long:\n{clif}"
+                "{op:?} of {n} (bias: {biased}): a call iff the map is long:\n{clif}"
             );
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
-                    "{op:?} of {n}: element {i} (x = {:e}) is {g:e} wide, {w:e} emitted",
+                    "{op:?} of {n} (bias: {biased}): element {i} (x = {:e}) is {g:e} wide, {w:e} emitted",
                     ins[i]
                 );
             }

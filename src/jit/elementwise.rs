@@ -37,6 +37,16 @@ use super::module::Libm;
 /// (see [`FunctionTranslator::elementwise`]): a batch of 16 rows of 128.
 const LONG_HEAVY: usize = 2048;
 
+/// The 256-bit map's name for `op`, if it computes it.
+fn map_op(op: Unary) -> Option<MapOp> {
+    match op {
+        Unary::Exp => Some(MapOp::Exp),
+        Unary::Tanh => Some(MapOp::Tanh),
+        Unary::Sigmoid => Some(MapOp::Sigmoid),
+        _ => None,
+    }
+}
+
 /// Elementwise functions of one argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unary {
@@ -270,6 +280,12 @@ impl FunctionTranslator<'_> {
             self.call_wide_map(dst, op, src);
             return;
         }
+        if let Some((dst, op, arg)) = self.wide_map_after(n, chain, outputs) {
+            // `f(chain)`: the chain's argument into the output, then `f` in place there.
+            self.elementwise(n, chain, &[(dst, arg)]);
+            self.call_wide_map(dst, op, dst);
+            return;
+        }
 
         // Broadcast elements are loaded once, before the loop, at both widths.
         let mut scalars: Vec<Option<(Value, Value)>> = vec![None; chain.nodes.len()];
@@ -343,13 +359,33 @@ impl FunctionTranslator<'_> {
         let (Node::Load(src), Node::Unary(op, a)) = (chain.nodes[load], chain.nodes[map]) else {
             return None;
         };
-        let op = match op {
-            Unary::Exp => MapOp::Exp,
-            Unary::Tanh => MapOp::Tanh,
-            Unary::Sigmoid => MapOp::Sigmoid,
-            _ => return None,
-        };
+        let op = map_op(op)?;
         (a.0 as usize == load && v.0 as usize == map).then_some((*dst, op, src))
+    }
+
+    /// `(dst, op, arg)` when the chain's one output is `op(arg)` for a function the 256-bit
+    /// map computes, `arg` computed by the chain (a bias added before a `tanh`), on a host
+    /// that calls the map, and long enough: one more pass over `dst`, and the function at
+    /// twice the width.
+    fn wide_map_after(
+        &self,
+        n: usize,
+        chain: &Chain,
+        outputs: &[(Region, Val)],
+    ) -> Option<(Region, MapOp, Val)> {
+        if !self.wide_gemm() || !self.inline_math() || n < map_avx2::MIN_LEN {
+            return None;
+        }
+        let [(dst, v)] = outputs else { return None };
+        let Node::Unary(op, arg) = chain.nodes[v.0 as usize] else {
+            return None;
+        };
+        let op = map_op(op)?;
+        matches!(
+            chain.nodes[arg.0 as usize],
+            Node::Unary(..) | Node::Binary(..) | Node::Select(..)
+        )
+        .then_some((*dst, op, arg))
     }
 
     /// One lane group of `chain` at element `at` (plus the dynamic byte offset `dynamic`) of
