@@ -67,6 +67,26 @@ fn compile_with_clif(
 }
 
 /// Checks one shape under `opts`; returns the largest error as a fraction of its bound.
+/// Options with the 256-bit kernels on (verified, with the CLIF kept when `clif`) and the
+/// same with them off; `None`, said on stderr, on a host without AVX2 and FMA, where the
+/// emitted code is all there is to run.
+fn wide_and_narrow(clif: bool) -> Option<(JitOptions, JitOptions)> {
+    let wide = JitOptions {
+        verify: true,
+        keep_clif: clif,
+        ..JitOptions::default()
+    };
+    if !Jit::new(wide.clone()).unwrap().wide_gemm() {
+        eprintln!("NOT RUN: this host has no AVX2 and FMA; the emitted code is all it runs");
+        return None;
+    }
+    let narrow = JitOptions {
+        wide_gemm: false,
+        ..wide.clone()
+    };
+    Some((wide, narrow))
+}
+
 fn check(opts: &JitOptions, rng: &mut Rng, (m, n, p): (usize, usize, usize)) -> f64 {
     let a = rng.vec(m * n);
     let b = rng.vec(n * p);
@@ -181,18 +201,8 @@ fn emitted_matmul_agrees_with_a_plain_loop_with_fma() {
 /// is a call in the CLIF, none below it.
 #[test]
 fn wide_matmul_gives_the_emitted_bits() {
-    let wide = JitOptions {
-        verify: true,
-        keep_clif: true,
-        ..JitOptions::default()
-    };
-    if !Jit::new(wide.clone()).unwrap().wide_gemm() {
-        eprintln!("NOT RUN: this host has no AVX2 and FMA; the emitted kernel is all it runs");
+    let Some((wide, narrow)) = wide_and_narrow(true) else {
         return;
-    }
-    let narrow = JitOptions {
-        wide_gemm: false,
-        ..wide.clone()
     };
     let mut rng = Rng(26);
     for &(m, n, p) in SHAPES {
@@ -245,17 +255,8 @@ fn matmul_agrees_with_a_plain_loop_without_fma() {
 /// untouched.
 #[test]
 fn wide_matmul_at_random_offsets_gives_the_emitted_bits() {
-    let wide = JitOptions {
-        verify: true,
-        ..JitOptions::default()
-    };
-    if !Jit::new(wide.clone()).unwrap().wide_gemm() {
-        eprintln!("NOT RUN: this host has no AVX2 and FMA; the emitted kernel is all it runs");
+    let Some((wide, narrow)) = wide_and_narrow(false) else {
         return;
-    }
-    let narrow = JitOptions {
-        wide_gemm: false,
-        ..wide.clone()
     };
     let mut rng = Rng(27);
     let mut pick =
@@ -409,18 +410,8 @@ fn map_inputs(rng: &mut Rng, n: usize) -> Vec<f64> {
 
 #[test]
 fn wide_maps_give_the_emitted_bits() {
-    let wide = JitOptions {
-        verify: true,
-        keep_clif: true,
-        ..JitOptions::default()
-    };
-    if !Jit::new(wide.clone()).unwrap().wide_gemm() {
-        eprintln!("NOT RUN: this host has no AVX2 and FMA; the emitted maps are all it runs");
+    let Some((wide, narrow)) = wide_and_narrow(true) else {
         return;
-    }
-    let narrow = JitOptions {
-        wide_gemm: false,
-        ..wide.clone()
     };
     let mut rng = Rng(27);
     // A plain map, and the map of a computed argument (a bias cycled over rows of 4, added

@@ -614,16 +614,12 @@ impl<'a> FunctionTranslator<'a> {
             Some(r) => r,
             None => {
                 let id = self.host.wide_gemm();
-                let r = self.host.module.declare_func_in_func(id, self.b.func);
-                self.gemm = Some(r);
-                r
+                *self
+                    .gemm
+                    .insert(self.host.module.declare_func_in_func(id, self.b.func))
             }
         };
-        let address = |t: &mut Self, r: Region| match t.pointer(Addr::new(r.buf, r.offset, None)) {
-            (base, 0) => base,
-            (base, imm) => t.b.ins().iadd_imm_s(base, i64::from(imm)),
-        };
-        let (pa, pb, pc) = (address(self, a), address(self, b), address(self, c));
+        let (pa, pb, pc) = (self.address(a), self.address(b), self.address(c));
         let dims = [m, n, p].map(|d| self.b.ins().iconst(types::I64, d as i64));
         let add = self.b.ins().iconst(types::I32, i64::from(add));
         self.b
@@ -638,19 +634,23 @@ impl<'a> FunctionTranslator<'a> {
             Some(r) => r,
             None => {
                 let id = self.host.wide_map();
-                let r = self.host.module.declare_func_in_func(id, self.b.func);
-                self.map = Some(r);
-                r
+                *self
+                    .map
+                    .insert(self.host.module.declare_func_in_func(id, self.b.func))
             }
         };
-        let address = |t: &mut Self, r: Region| match t.pointer(Addr::new(r.buf, r.offset, None)) {
-            (base, 0) => base,
-            (base, imm) => t.b.ins().iadd_imm_s(base, i64::from(imm)),
-        };
-        let (ps, pd) = (address(self, src), address(self, dst));
+        let (ps, pd) = (self.address(src), self.address(dst));
         let n = self.b.ins().iconst(types::I64, dst.len as i64);
         let op = self.b.ins().iconst(types::I32, op as i64);
         self.b.ins().call(callee, &[ps, pd, n, op]);
+    }
+
+    /// The address of `r`'s first element, as a pointer value (for a call).
+    fn address(&mut self, r: Region) -> Value {
+        match self.pointer(Addr::new(r.buf, r.offset, None)) {
+            (base, 0) => base,
+            (base, imm) => self.b.ins().iadd_imm_s(base, i64::from(imm)),
+        }
     }
 
     // ---- libm ---------------------------------------------------------------------------

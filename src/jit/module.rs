@@ -333,42 +333,40 @@ impl Host<'_> {
     /// The module-level id of the 256-bit matrix product `fn(a, b, c, m, n, p, add: u32)`,
     /// declared on first use.
     pub fn wide_gemm(&mut self) -> FuncId {
-        if let Some(id) = *self.gemm {
-            return id;
-        }
-        let ptr = self.module.target_config().pointer_type();
-        let mut sig = self.module.make_signature();
-        for _ in 0..6 {
-            sig.params.push(AbiParam::new(ptr));
-        }
-        sig.params.push(AbiParam::new(ir::types::I32));
-        let id = self
-            .module
-            .declare_function(gemm_avx2::SYMBOL, Linkage::Import, &sig)
-            .expect("the product has one fixed signature");
-        *self.gemm = Some(id);
-        id
+        let slot = &mut *self.gemm;
+        declare_wide(&mut *self.module, slot, gemm_avx2::SYMBOL, 6)
     }
 
     /// The module-level id of the 256-bit map `fn(src, dst, n, op: u32)`, declared on first
     /// use.
     pub fn wide_map(&mut self) -> FuncId {
-        if let Some(id) = *self.map {
-            return id;
-        }
-        let ptr = self.module.target_config().pointer_type();
-        let mut sig = self.module.make_signature();
-        for _ in 0..3 {
-            sig.params.push(AbiParam::new(ptr));
-        }
-        sig.params.push(AbiParam::new(ir::types::I32));
-        let id = self
-            .module
-            .declare_function(map_avx2::SYMBOL, Linkage::Import, &sig)
-            .expect("the map has one fixed signature");
-        *self.map = Some(id);
-        id
+        let slot = &mut *self.map;
+        declare_wide(&mut *self.module, slot, map_avx2::SYMBOL, 3)
     }
+}
+
+/// The id in `slot`, or `symbol` declared there as an import `fn(pointers…, u32)` with
+/// `pointers` pointer-sized arguments: the 256-bit kernels' one shape of signature.
+fn declare_wide(
+    module: &mut dyn Module,
+    slot: &mut Option<FuncId>,
+    symbol: &str,
+    pointers: usize,
+) -> FuncId {
+    if let Some(id) = *slot {
+        return id;
+    }
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    for _ in 0..pointers {
+        sig.params.push(AbiParam::new(ptr));
+    }
+    sig.params.push(AbiParam::new(ir::types::I32));
+    let id = module
+        .declare_function(symbol, Linkage::Import, &sig)
+        .expect("each 256-bit kernel has one fixed signature");
+    *slot = Some(id);
+    id
 }
 
 /// A module being filled with functions: a [`JITModule`] (the default) or an
