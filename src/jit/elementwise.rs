@@ -276,14 +276,16 @@ impl FunctionTranslator<'_> {
         if n == 0 || outputs.is_empty() {
             return;
         }
-        if let Some((dst, op, src)) = self.wide_map_of(n, chain, &live, outputs) {
-            self.call_wide_map(dst, op, src);
-            return;
-        }
-        if let Some((dst, op, arg)) = self.wide_map_after(n, chain, outputs) {
-            // `f(chain)`: the chain's argument into the output, then `f` in place there.
-            self.elementwise(n, chain, &[(dst, arg)]);
-            self.call_wide_map(dst, op, dst);
+        if let Some((dst, op, arg)) = self.wide_map(n, chain, outputs) {
+            match chain.nodes[arg.0 as usize] {
+                Node::Load(src) => self.call_wide_map(dst, op, src),
+                // A computed argument (a bias added before a `tanh`): into the output, then
+                // `f` in place there — one more pass, and `f` at twice the width.
+                _ => {
+                    self.elementwise(n, chain, &[(dst, arg)]);
+                    self.call_wide_map(dst, op, dst);
+                }
+            }
             return;
         }
 
@@ -341,33 +343,9 @@ impl FunctionTranslator<'_> {
         }
     }
 
-    /// `(dst, op, src)` when the chain is exactly `dst[i] = op(src[i])` for a function the
-    /// 256-bit map computes with the same bits, on a host that calls it, and long enough.
-    fn wide_map_of(
-        &self,
-        n: usize,
-        chain: &Chain,
-        live: &[bool],
-        outputs: &[(Region, Val)],
-    ) -> Option<(Region, MapOp, Region)> {
-        if !self.wide_gemm() || !self.inline_math() || n < map_avx2::MIN_LEN {
-            return None;
-        }
-        let [(dst, v)] = outputs else { return None };
-        let used: Vec<usize> = (0..chain.nodes.len()).filter(|&i| live[i]).collect();
-        let [load, map] = used[..] else { return None };
-        let (Node::Load(src), Node::Unary(op, a)) = (chain.nodes[load], chain.nodes[map]) else {
-            return None;
-        };
-        let op = map_op(op)?;
-        (a.0 as usize == load && v.0 as usize == map).then_some((*dst, op, src))
-    }
-
     /// `(dst, op, arg)` when the chain's one output is `op(arg)` for a function the 256-bit
-    /// map computes, `arg` computed by the chain (a bias added before a `tanh`), on a host
-    /// that calls the map, and long enough: one more pass over `dst`, and the function at
-    /// twice the width.
-    fn wide_map_after(
+    /// map computes with the same bits, on a host that calls it, and the loop is long enough.
+    fn wide_map(
         &self,
         n: usize,
         chain: &Chain,
@@ -380,12 +358,7 @@ impl FunctionTranslator<'_> {
         let Node::Unary(op, arg) = chain.nodes[v.0 as usize] else {
             return None;
         };
-        let op = map_op(op)?;
-        matches!(
-            chain.nodes[arg.0 as usize],
-            Node::Unary(..) | Node::Binary(..) | Node::Select(..)
-        )
-        .then_some((*dst, op, arg))
+        Some((*dst, map_op(op)?, arg))
     }
 
     /// One lane group of `chain` at element `at` (plus the dynamic byte offset `dynamic`) of
